@@ -1,0 +1,65 @@
+# One command runs it, one command tests it. See README.md.
+
+PYTHON310 ?= $(shell command -v python3.10 2>/dev/null || echo $(HOME)/.pyenv/versions/3.10.13/bin/python)
+API_VENV  := .venv
+RASA_VENV := .venv-rasa
+API_PY    := $(API_VENV)/bin/python
+RASA      := $(RASA_VENV)/bin/rasa
+RASA_DATA := data/nlu data/rules data/stories
+FILE      ?= ../shared/eval/realworld_dev.jsonl
+
+.DEFAULT_GOAL := help
+.PHONY: help setup run train validate lint format test test-unit test-e2e eval-routing clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(API_VENV)/.installed: requirements/api.lock
+	@test -x $(API_PY) || $(PYTHON310) -m venv $(API_VENV)
+	$(API_PY) -m pip install --quiet --upgrade pip
+	$(API_PY) -m pip install --quiet -r requirements/api.lock
+	@touch $@
+
+$(RASA_VENV)/.installed: requirements/rasa.lock
+	@test -x $(RASA_VENV)/bin/python || $(PYTHON310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/python -m pip install --quiet -r requirements/rasa.lock
+	@touch $@
+
+setup: $(API_VENV)/.installed $(RASA_VENV)/.installed  ## create both virtualenvs (idempotent)
+
+train: setup  ## train the Rasa model if its inputs changed
+	$(API_PY) scripts/train.py
+
+run: setup  ## set up, train if needed, start Rasa + API (Ctrl-C stops)
+	$(API_PY) scripts/stack.py
+
+validate: setup  ## validate Rasa training data and the diagnostic flows
+	$(RASA) data validate --domain domain.yml --data $(RASA_DATA) --fail-on-warnings
+	$(API_PY) -m bot.flows.validate
+
+lint: setup  ## ruff lint and format check
+	$(API_VENV)/bin/ruff check .
+	$(API_VENV)/bin/ruff format --check .
+
+format: setup  ## format the code
+	$(API_VENV)/bin/ruff format .
+	$(API_VENV)/bin/ruff check --fix .
+
+test-unit: setup  ## unit tests only (no Rasa, no browser)
+	$(API_PY) -m pytest -m "not e2e and not browser" -q
+
+test-e2e: setup  ## end-to-end and browser tests (trains a model if needed)
+	$(API_PY) scripts/train.py
+	$(API_PY) -m pytest -m "e2e or browser" -q
+
+test: lint validate  ## everything: lint, validation, unit, end-to-end and browser tests
+	$(API_PY) scripts/train.py
+	$(API_PY) -m pytest -q
+
+eval-routing: setup  ## routing quality on FILE (JSONL, see ../shared/eval/README.md)
+	$(API_PY) scripts/train.py
+	$(RASA_VENV)/bin/python scripts/eval_routing.py --file $(FILE)
+
+clean:  ## remove models, databases and logs (keeps the virtualenvs)
+	rm -rf models var results test-artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The public API gateway: websockets, REST, the action webhook and the widget."""

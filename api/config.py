@@ -1,0 +1,92 @@
+"""The one settings object, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT_SECRET = "change-me-development-only"
+
+
+class Settings(BaseSettings):
+    """Everything the API, the actions and the launcher can be configured with.
+
+    Every field is documented in `.env.example`.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    allowed_origins: str = ""
+
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'app.db'}"
+    db_pool_size: int = 10
+
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_jwt_secret: str = DEVELOPMENT_SECRET
+    action_token: str = DEVELOPMENT_SECRET
+    rasa_timeout_seconds: float = 8.0
+    tracker_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
+
+    max_message_chars: int = Field(default=2000, ge=1)
+    max_frame_bytes: int = Field(default=16_384, ge=256)
+    max_messages_per_minute: int = Field(default=30, ge=1)
+    max_webhook_bytes: int = Field(default=2_000_000, ge=1024)
+
+    flows_dir: Path = PROJECT_ROOT / "data" / "flows"
+    widget_dir: Path = PROJECT_ROOT / "widget"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_outside_development(self) -> Settings:
+        if self.environment == "production":
+            for name in ("rasa_jwt_secret", "action_token"):
+                if getattr(self, name) == DEVELOPMENT_SECRET:
+                    raise ValueError(f"{name.upper()} must be set to a secret in production.")
+        return self
+
+    @property
+    def origins(self) -> list[str]:
+        """Browser origins allowed to open the chat websocket."""
+        configured = [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+        if configured:
+            return configured
+        return [f"http://{self.host}:{self.port}", f"http://localhost:{self.port}"]
+
+    @property
+    def sync_database_url(self) -> str:
+        """URL for migrations and scripts (blocking drivers)."""
+        return _with_driver(self.database_url, sqlite="sqlite", postgres="postgresql+psycopg")
+
+    @property
+    def async_database_url(self) -> str:
+        """URL for the running app (asyncio drivers)."""
+        return _with_driver(
+            self.database_url, sqlite="sqlite+aiosqlite", postgres="postgresql+psycopg"
+        )
+
+
+def _with_driver(url: str, *, sqlite: str, postgres: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"DATABASE_URL is not a URL: {url!r}")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        return f"{sqlite}://{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"{postgres}://{rest}"
+    raise ValueError(f"Unsupported database in DATABASE_URL: {scheme}")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

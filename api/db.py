@@ -1,0 +1,103 @@
+"""Database engine, sessions and migrations.
+
+Nothing is created at import time: `Database.connect()` runs at start-up
+(see api/main.py) so that tests and tools can point it anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Optional
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from api.config import PROJECT_ROOT, Settings
+
+MIGRATIONS_DIR = PROJECT_ROOT / "api" / "migrations"
+
+
+def run_migrations(settings: Settings) -> None:
+    """Bring the schema up to date (blocking; call before serving)."""
+    url = settings.sync_database_url
+    if url.startswith("sqlite:///"):
+        (PROJECT_ROOT / "var").mkdir(exist_ok=True)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
+    # WAL lets readers work while one writer writes; the busy timeout makes a
+    # second writer wait instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """The app's connection pool and session factory."""
+
+    def __init__(self) -> None:
+        self._engine: Optional[AsyncEngine] = None
+        self._sessions: Optional[async_sessionmaker[AsyncSession]] = None
+
+    def connect(self, settings: Settings) -> None:
+        url = settings.async_database_url
+        if url.startswith("sqlite"):
+            engine = create_async_engine(url, connect_args={"timeout": 10})
+            event.listen(engine.sync_engine, "connect", _tune_sqlite)
+        else:
+            engine = create_async_engine(
+                url, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True
+            )
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def disconnect(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._engine = None
+        self._sessions = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("The database is not connected yet.")
+        return self._engine
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session that commits on success and rolls back on error."""
+        if self._sessions is None:
+            raise RuntimeError("The database is not connected yet.")
+        async with self._sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def is_reachable(self) -> bool:
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return False
+
+
+database = Database()

@@ -1,0 +1,193 @@
+"""`/ws/chat`: the customer widget's websocket (protocol in docs/protocol.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import deque
+from typing import Any, Optional
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from api.config import Settings
+from api.services import conversations
+from api.services.chat_gateway import ChatGateway, ConversationClosed
+from api.services.hub import ConversationHub
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+PAYLOAD = re.compile(r"^/[A-Za-z_]{1,64}(\{.{0,400}\})?$")
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str, client_id: Optional[str] = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.client_id = client_id
+
+
+def origin_allowed(origin: Optional[str], settings: Settings) -> bool:
+    # Browsers always send Origin; scripts and tests may not, and cannot be
+    # tricked into riding a customer's session, so they are let through.
+    if origin is None:
+        return True
+    return origin.rstrip("/") in settings.origins
+
+
+class ChatSocket:
+    """One customer socket: parses frames, enforces limits, calls the gateway."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        app = websocket.app
+        self.websocket = websocket
+        self.settings: Settings = app.state.settings
+        self.gateway: ChatGateway = app.state.gateway
+        self.hub: ConversationHub = app.state.hub
+        self.conversation_id: Optional[str] = None
+        self.recent: deque[float] = deque()
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            await self.websocket.send_text(json.dumps(frame))
+
+    async def run(self) -> None:
+        try:
+            while True:
+                raw = await self.websocket.receive_text()
+                if len(raw.encode("utf-8")) > self.settings.max_frame_bytes:
+                    await self.send(_error("frame_too_large", "The frame is too large."))
+                    await self.websocket.close(code=1009)
+                    return
+                try:
+                    await self.handle(raw)
+                except FrameError as error:
+                    await self.send(_error(error.code, error.detail, error.client_id))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if self.conversation_id is not None:
+                self.hub.unsubscribe(self.conversation_id, self.send)
+
+    async def handle(self, raw: str) -> None:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            raise FrameError("invalid_json", "Frames must be JSON objects.") from None
+        if not isinstance(frame, dict):
+            raise FrameError("invalid_json", "Frames must be JSON objects.")
+        kind = frame.get("type")
+        if kind == "ping":
+            await self.send({"type": "pong"})
+        elif kind == "hello":
+            await self.hello(frame)
+        elif kind == "message":
+            await self.message(frame)
+        else:
+            raise FrameError("unknown_type", f"Unknown frame type: {str(kind)[:40]!r}.")
+
+    async def hello(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is not None:
+            raise FrameError("already_started", "This socket already has a conversation.")
+        token = frame.get("session_token")
+        after_id = frame.get("after_id")
+        if after_id is not None and (not isinstance(after_id, int) or isinstance(after_id, bool)):
+            raise FrameError("invalid_message", "after_id must be a message id (an integer).")
+        database = self.gateway.database
+        async with database.session() as session:
+            if token is None:
+                created = await conversations.start_conversation(session=session)
+                conversation, token, resumed = created.conversation, created.session_token, False
+            else:
+                if not isinstance(token, str):
+                    raise FrameError("invalid_session", "The session token is not valid.")
+                found = await conversations.find_by_token(session=session, token=token)
+                if found is None:
+                    raise FrameError(
+                        "invalid_session",
+                        "This session is unknown or has expired. Start a new one by sending "
+                        "hello without a session_token.",
+                    )
+                conversation, resumed = found, True
+            history = await conversations.history(
+                session=session, conversation_id=conversation.id, after_id=after_id
+            )
+            welcome = {
+                "type": "welcome",
+                "session_token": token,
+                "conversation_id": conversation.id,
+                "owner": conversation.owner,
+                "resumed": resumed,
+                "history": [conversations.message_frame(m) for m in history],
+            }
+        self.conversation_id = conversation.id
+        self.hub.subscribe(conversation.id, self.send)
+        await self.send(welcome)
+
+    async def message(self, frame: dict[str, Any]) -> None:
+        client_id = frame.get("client_id")
+        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+            raise FrameError(
+                "invalid_message", "client_id must be 1-64 characters of A-Z a-z 0-9 - _ ."
+            )
+        if self.conversation_id is None:
+            raise FrameError("hello_required", "Send hello first.", client_id)
+        text = frame.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise FrameError("invalid_message", "text must be a non-empty string.", client_id)
+        text = text.strip()
+        if len(text) > self.settings.max_message_chars:
+            raise FrameError(
+                "message_too_large",
+                f"A message may be at most {self.settings.max_message_chars} characters.",
+                client_id,
+            )
+        payload = frame.get("payload")
+        if payload is not None and (not isinstance(payload, str) or not PAYLOAD.match(payload)):
+            raise FrameError("invalid_message", "payload is not a valid button payload.", client_id)
+        self._check_rate(client_id)
+        try:
+            await self.gateway.handle_customer_message(
+                conversation_id=self.conversation_id,
+                client_id=client_id,
+                text=text,
+                payload=payload,
+                reply_to=self.send,
+            )
+        except ConversationClosed:
+            raise FrameError(
+                "conversation_closed",
+                "This conversation is closed. Start a new one by sending hello without a "
+                "session_token.",
+                client_id,
+            ) from None
+
+    def _check_rate(self, client_id: str) -> None:
+        now = time.monotonic()
+        while self.recent and now - self.recent[0] > 60:
+            self.recent.popleft()
+        if len(self.recent) >= self.settings.max_messages_per_minute:
+            raise FrameError("rate_limited", "Too many messages; please wait a moment.", client_id)
+        self.recent.append(now)
+
+
+def _error(code: str, detail: str, client_id: Optional[str] = None) -> dict[str, Any]:
+    frame = {"type": "error", "code": code, "detail": detail}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame
+
+
+@router.websocket("/ws/chat")
+async def chat_socket(websocket: WebSocket) -> None:
+    settings: Settings = websocket.app.state.settings
+    if not origin_allowed(websocket.headers.get("origin"), settings):
+        await websocket.close(code=1008)  # refused before accept: HTTP 403
+        return
+    await websocket.accept()
+    await ChatSocket(websocket).run()

@@ -1,0 +1,16 @@
+"""The demo support page at `/` and the widget's static files under `/widget/`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse
+
+router = APIRouter()
+
+
+@router.get("/", include_in_schema=False)
+async def demo_page(request: Request) -> FileResponse:
+    page = request.app.state.settings.widget_dir / "index.html"
+    if not page.is_file():
+        raise HTTPException(status_code=404, detail="The demo page is missing.")
+    return FileResponse(page, media_type="text/html")

@@ -1,0 +1,1 @@
+"""Business logic. Routes and actions stay thin and call into these modules."""

@@ -1,0 +1,142 @@
+"""Relays customer messages to the assistant and its replies back.
+
+The order is what makes "nothing is lost" true: the customer message is
+stored (and acknowledged) before it goes to Rasa, each reply is stored before
+it is sent, and a Rasa failure becomes a stored, polite system message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Optional
+
+from api.db import Database
+from api.models import ConversationOwner, DeliveryStatus, Sender
+from api.services import conversations
+from api.services.hub import ConversationHub, FrameSender
+from api.services.rasa_client import RasaClient, RasaUnavailable
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_TEXT = (
+    "Sorry, the assistant is unavailable right now. Your message is saved. "
+    "Please try again in a few minutes, or leave your contact details and we will "
+    "open a ticket for you."
+)
+
+
+class ConversationClosed(Exception):
+    pass
+
+
+class ChatGateway:
+    def __init__(self, *, database: Database, rasa: RasaClient, hub: ConversationHub) -> None:
+        self.database = database
+        self.rasa = rasa
+        self.hub = hub
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._lock_users: dict[str, int] = defaultdict(int)
+
+    @asynccontextmanager
+    async def _conversation_lock(self, conversation_id: str) -> AsyncIterator[None]:
+        # One message at a time per conversation keeps replies in order.
+        self._lock_users[conversation_id] += 1
+        try:
+            async with self._locks[conversation_id]:
+                yield
+        finally:
+            self._lock_users[conversation_id] -= 1
+            if self._lock_users[conversation_id] == 0:
+                del self._lock_users[conversation_id]
+                self._locks.pop(conversation_id, None)
+
+    async def handle_customer_message(
+        self,
+        *,
+        conversation_id: str,
+        client_id: str,
+        text: str,
+        payload: Optional[str],
+        reply_to: FrameSender,
+    ) -> None:
+        async with self._conversation_lock(conversation_id):
+            async with self.database.session() as session:
+                conversation = await conversations.get_conversation(
+                    session=session, conversation_id=conversation_id
+                )
+                if conversation is None or conversation.owner == ConversationOwner.closed.value:
+                    raise ConversationClosed(conversation_id)
+                owner = conversation.owner
+                stored = await conversations.store_customer_message(
+                    session=session,
+                    conversation_id=conversation_id,
+                    client_id=client_id,
+                    text=text,
+                    payload=payload,
+                )
+                message_frame = conversations.message_frame(stored.message)
+                message_id = stored.message.id
+            await reply_to(
+                {
+                    "type": "ack",
+                    "client_id": client_id,
+                    "id": message_id,
+                    "duplicate": stored.duplicate,
+                }
+            )
+            if stored.duplicate:
+                return
+            # Other open tabs of the same customer show the message too.
+            await self.hub.publish(conversation_id, message_frame, exclude=reply_to)
+            if owner != ConversationOwner.bot.value:
+                return  # a person has the chat: the bot stays silent
+            await self._ask_assistant(
+                conversation_id=conversation_id,
+                message_id=message_id,
+                text=payload or text,
+            )
+
+    async def _ask_assistant(self, *, conversation_id: str, message_id: int, text: str) -> None:
+        await self.hub.publish(conversation_id, {"type": "typing", "sender": "bot", "active": True})
+        try:
+            replies = await self.rasa.send_message(
+                sender_id=conversation_id, text=text, metadata={"message_id": message_id}
+            )
+            status = DeliveryStatus.answered
+        except RasaUnavailable as error:
+            logger.warning("Assistant unavailable for %s: %s", conversation_id, error)
+            replies = None
+            status = DeliveryStatus.failed
+        frames: list[dict[str, Any]] = []
+        async with self.database.session() as session:
+            await conversations.set_delivery_status(
+                session=session, message_id=message_id, status=status
+            )
+            if replies is None:
+                stored = await conversations.store_outbound_message(
+                    session=session,
+                    conversation_id=conversation_id,
+                    sender=Sender.system,
+                    text=UNAVAILABLE_TEXT,
+                )
+                frames.append(conversations.message_frame(stored))
+            else:
+                for reply in replies:
+                    stored = await conversations.store_outbound_message(
+                        session=session,
+                        conversation_id=conversation_id,
+                        sender=Sender.bot,
+                        text=reply.text,
+                        buttons=reply.buttons,
+                    )
+                    frames.append(conversations.message_frame(stored))
+        for frame in frames:
+            await self.hub.publish(conversation_id, frame)
+        # The end of the turn: clients may stop showing the typing indicator.
+        await self.hub.publish(
+            conversation_id, {"type": "typing", "sender": "bot", "active": False}
+        )

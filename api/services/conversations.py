@@ -1,0 +1,166 @@
+"""Conversations and their stored messages.
+
+Every customer message is stored before it is forwarded, and every reply is
+stored before it is sent, so a reload or a reconnect can replay them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import Conversation, ConversationOwner, DeliveryStatus, Message, Sender
+
+HISTORY_LIMIT = 500
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class NewConversation:
+    conversation: Conversation
+    session_token: str
+
+
+async def start_conversation(*, session: AsyncSession) -> NewConversation:
+    """Create a conversation and the unguessable token that gives access to it."""
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation(
+        id=uuid.uuid4().hex, token_hash=hash_token(token), owner=ConversationOwner.bot.value
+    )
+    session.add(conversation)
+    await session.flush()
+    return NewConversation(conversation=conversation, session_token=token)
+
+
+async def find_by_token(*, session: AsyncSession, token: str) -> Optional[Conversation]:
+    if not token or len(token) > 200:
+        return None
+    result = await session.execute(
+        select(Conversation).where(Conversation.token_hash == hash_token(token))
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_conversation(
+    *, session: AsyncSession, conversation_id: str
+) -> Optional[Conversation]:
+    return await session.get(Conversation, conversation_id)
+
+
+@dataclass
+class StoredCustomerMessage:
+    message: Message
+    duplicate: bool
+
+
+async def store_customer_message(
+    *,
+    session: AsyncSession,
+    conversation_id: str,
+    client_id: str,
+    text: str,
+    payload: Optional[str],
+) -> StoredCustomerMessage:
+    """Store a customer message once per client id; a resend returns the original."""
+    existing = await _find_by_client_id(
+        session=session, conversation_id=conversation_id, client_id=client_id
+    )
+    if existing is not None:
+        return StoredCustomerMessage(message=existing, duplicate=True)
+    message = Message(
+        conversation_id=conversation_id,
+        client_id=client_id,
+        sender=Sender.customer.value,
+        text=text,
+        payload=payload,
+        buttons=[],
+        status=DeliveryStatus.received.value,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(message)
+            await session.flush()
+    except IntegrityError:
+        # Another socket of the same conversation stored it a moment ago.
+        existing = await _find_by_client_id(
+            session=session, conversation_id=conversation_id, client_id=client_id
+        )
+        if existing is None:
+            raise
+        return StoredCustomerMessage(message=existing, duplicate=True)
+    return StoredCustomerMessage(message=message, duplicate=False)
+
+
+async def _find_by_client_id(
+    *, session: AsyncSession, conversation_id: str, client_id: str
+) -> Optional[Message]:
+    result = await session.execute(
+        select(Message).where(
+            Message.conversation_id == conversation_id, Message.client_id == client_id
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def store_outbound_message(
+    *,
+    session: AsyncSession,
+    conversation_id: str,
+    sender: Sender,
+    text: str,
+    buttons: Optional[list[dict[str, Any]]] = None,
+) -> Message:
+    message = Message(
+        conversation_id=conversation_id,
+        sender=sender.value,
+        text=text,
+        buttons=buttons or [],
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def set_delivery_status(
+    *, session: AsyncSession, message_id: int, status: DeliveryStatus
+) -> None:
+    message = await session.get(Message, message_id)
+    if message is not None:
+        message.status = status.value
+
+
+async def history(
+    *, session: AsyncSession, conversation_id: str, after_id: Optional[int] = None
+) -> list[Message]:
+    """The conversation's messages in order, optionally only those after `after_id`."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if after_id is not None:
+        query = query.where(Message.id > after_id)
+    query = query.order_by(Message.id.desc()).limit(HISTORY_LIMIT)
+    result = await session.execute(query)
+    return list(reversed(result.scalars().all()))
+
+
+def message_frame(message: Message) -> dict[str, Any]:
+    """A stored message as the websocket `message` frame (docs/protocol.md)."""
+    frame: dict[str, Any] = {
+        "type": "message",
+        "id": message.id,
+        "sender": message.sender,
+        "text": message.text,
+        "buttons": message.buttons or [],
+        "created_at": message.created_at.isoformat(),
+    }
+    if message.client_id is not None:
+        frame["client_id"] = message.client_id
+    return frame

@@ -1,0 +1,248 @@
+"""The diagnosis service: one customer turn through the flow engine.
+
+Decides whether a turn answers the running flow, starts a new one or needs a
+rephrase, carries out the flow's outcome (a ticket, for example), and records
+every step for later analysis. Custom actions call this and stay thin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.config import Settings
+from api.models import FlowEvent
+from api.services import checks, tickets
+from bot.flows.engine import (
+    PROBLEM_INTENTS,
+    CustomerTurn,
+    FlowEngine,
+    FlowEventRecord,
+    Outcome,
+    Reply,
+    TurnResult,
+    summarize_trail,
+)
+from bot.flows.loader import FlowLibrary
+
+PERSON_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
+DOMAIN_BUTTONS = [
+    {"title": "Internet", "payload": "/problem_internet"},
+    {"title": "Cable TV", "payload": "/problem_cable"},
+    {"title": "A device", "payload": "/problem_hardware"},
+    {"title": "Software", "payload": "/problem_software"},
+]
+INTENT_DOMAINS = {
+    "problem_internet": "internet",
+    "problem_cable": "cable",
+    "problem_hardware": "hardware",
+    "problem_software": "software",
+}
+OUTCOME_STATUS_NOTE = {
+    "part": "A replacement part needs to be ordered",
+    "visit": "A technician visit needs to be booked",
+    "goodwill": "A goodwill gesture should be considered",
+    "handoff": "The customer needs a person",
+}
+
+
+@dataclass
+class DiagnosisResult:
+    replies: list[Reply] = field(default_factory=list)
+    flow_state: Optional[dict[str, Any]] = None
+    active_flow: Optional[str] = None
+    ticket_number: Optional[str] = None
+    fallback_count: int = 0
+
+
+class DiagnosisService:
+    """Holds the flow library and engine for the life of the process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.library = FlowLibrary(settings.flows_dir)
+        self.library.reload()
+        self.engine = FlowEngine(self.library, checks.run_check)
+
+    async def handle_turn(
+        self,
+        *,
+        session: AsyncSession,
+        conversation_id: str,
+        flow_state: Optional[dict[str, Any]],
+        turn: CustomerTurn,
+        fallback_count: int = 0,
+    ) -> DiagnosisResult:
+        if flow_state and flow_state.get("flow"):
+            result = await self.engine.answer(flow_state, turn)
+            if result.not_understood and turn.intent in PROBLEM_INTENTS:
+                switched = await self._start_for_intent(turn, running=flow_state.get("flow"))
+                if switched is not None:
+                    switched.replies.insert(0, Reply("Okay, let's look at that problem."))
+                    result = switched
+                elif not result.replies:
+                    result = await self.engine.answer(
+                        flow_state, CustomerTurn(text=turn.text, intent="")
+                    )
+            return await self._finish(session, conversation_id, result, turn)
+
+        if turn.intent in PROBLEM_INTENTS:
+            started = await self._start_for_intent(turn, running=None)
+            if started is not None:
+                return await self._finish(session, conversation_id, started, turn)
+            return await self._no_flow_for(session, conversation_id, turn)
+
+        return self._nothing_running(turn, fallback_count)
+
+    async def _start_for_intent(
+        self, turn: CustomerTurn, *, running: Optional[str]
+    ) -> Optional[TurnResult]:
+        flow = self.engine.select_flow(intent=turn.intent, text=turn.text)
+        if flow is None or flow.id == running:
+            return None
+        slots = {e["entity"]: e["value"] for e in turn.entities if e.get("entity") != "choice"}
+        return await self.engine.start(flow, slots=slots)
+
+    async def _no_flow_for(
+        self, session: AsyncSession, conversation_id: str, turn: CustomerTurn
+    ) -> DiagnosisResult:
+        domain = INTENT_DOMAINS.get(turn.intent, "other")
+        ticket = await tickets.open_ticket(
+            session=session,
+            conversation_id=conversation_id,
+            domain=domain,
+            title=f"{domain.capitalize()} problem reported in chat",
+            summary=f"Customer wrote: {turn.text[:500]}\nNo guided diagnosis exists for this yet.",
+            tier=2,
+        )
+        return DiagnosisResult(
+            replies=[
+                Reply(
+                    "I don't have a guided check for that problem yet, so I've opened ticket "
+                    f"{ticket.number} and a technician will look at it."
+                )
+            ],
+            ticket_number=ticket.number,
+        )
+
+    def _nothing_running(self, turn: CustomerTurn, fallback_count: int) -> DiagnosisResult:
+        if turn.intent in ("nlu_fallback", "") or turn.intent not in (
+            "affirm",
+            "deny",
+            "problem_fixed",
+            "problem_persists",
+            "inform",
+            "complaint",
+            "already_tried",
+            "go_back",
+            "start_over",
+            "explain_term",
+        ):
+            fallback_count += 1
+            if fallback_count >= 2:
+                return DiagnosisResult(
+                    replies=[
+                        Reply(
+                            "I'm still not sure what you need. Is it one of these, "
+                            "or would you like to talk to a person?",
+                            [*DOMAIN_BUTTONS, PERSON_BUTTON],
+                        )
+                    ],
+                    fallback_count=fallback_count,
+                )
+            return DiagnosisResult(
+                replies=[
+                    Reply(
+                        "Sorry, I didn't understand that. Could you say it another way? "
+                        'For example: "my internet is not working".'
+                    )
+                ],
+                fallback_count=fallback_count,
+            )
+        if turn.intent == "complaint":
+            opening = "I'm sorry you're having this trouble; let's get it sorted. "
+        elif turn.intent == "problem_fixed":
+            return DiagnosisResult(replies=[Reply("Glad to hear it works! Anything else?")])
+        else:
+            opening = ""
+        return DiagnosisResult(
+            replies=[
+                Reply(opening + "What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])
+            ]
+        )
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        result: TurnResult,
+        turn: CustomerTurn,
+    ) -> DiagnosisResult:
+        await record_flow_events(
+            session=session, conversation_id=conversation_id, events=result.events
+        )
+        replies = list(result.replies)
+        if turn.intent == "complaint":
+            replies.insert(0, Reply("I'm sorry about all this trouble. Let's keep going."))
+        if result.offer_person:
+            replies.append(Reply("If you prefer, a person can take over.", [PERSON_BUTTON]))
+        outcome_result = DiagnosisResult(
+            replies=replies,
+            flow_state=result.state,
+            active_flow=(result.state or {}).get("root_flow") if result.state else None,
+        )
+        if result.outcome is not None:
+            await self._carry_out(session, conversation_id, result.outcome, outcome_result)
+        return outcome_result
+
+    async def _carry_out(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        outcome: Outcome,
+        into: DiagnosisResult,
+    ) -> None:
+        flow = self.library.get(outcome.flow_id)
+        title = flow.title if flow else outcome.flow_id
+        if outcome.kind == "resolved":
+            into.replies.append(Reply(outcome.message or "Great, I'm glad it's working again!"))
+            return
+        summary = summarize_trail(outcome.trail, flow_title=title)
+        note = OUTCOME_STATUS_NOTE.get(outcome.kind)
+        if note:
+            summary += f"\nNext step: {note}."
+        tier = int(outcome.options.get("tier", 2 if outcome.kind == "handoff" else 1))
+        ticket = await tickets.open_ticket(
+            session=session,
+            conversation_id=conversation_id,
+            domain=outcome.domain,
+            title=str(outcome.options.get("title") or title),
+            summary=summary,
+            tier=tier,
+            priority=str(outcome.options.get("priority", "normal")),
+        )
+        into.ticket_number = ticket.number
+        lead = (outcome.message + " ") if outcome.message else ""
+        into.replies.append(
+            Reply(
+                f"{lead}I've opened ticket {ticket.number} with everything we tried, "
+                "so you won't have to explain it again. We'll be in touch about the next steps."
+            )
+        )
+
+
+async def record_flow_events(
+    *, session: AsyncSession, conversation_id: str, events: list[FlowEventRecord]
+) -> None:
+    for event in events:
+        session.add(
+            FlowEvent(
+                conversation_id=conversation_id,
+                flow_id=event.flow_id,
+                step_id=event.step_id,
+                kind=event.kind,
+                value=event.value,
+            )
+        )
+    await session.flush()

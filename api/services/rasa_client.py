@@ -1,0 +1,130 @@
+"""HTTP client for the Rasa server, which only listens on loopback."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not be reached, timed out or failed to answer."""
+
+
+@dataclass
+class BotReply:
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class RasaStatus:
+    reachable: bool
+    model_loaded: bool
+    model_file: Optional[str] = None
+
+
+def mint_jwt(secret: str, *, lifetime_seconds: int = 3600) -> str:
+    """An HS256 JWT with the admin role that Rasa's HTTP API accepts."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    claims = {
+        "user": {"username": "gateway", "role": "admin"},
+        "exp": int(time.time()) + lifetime_seconds,
+    }
+    payload = b64(json.dumps(claims).encode())
+    signature = hmac.new(secret.encode(), f"{header}.{payload}".encode(), hashlib.sha256)
+    return f"{header}.{payload}.{b64(signature.digest())}"
+
+
+class _JwtAuth(httpx.Auth):
+    """Sends a fresh short-lived JWT in the Authorization header (never in the URL)."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._token = ""
+        self._renew_at = 0.0
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        now = time.time()
+        if now >= self._renew_at:
+            self._token = mint_jwt(self._secret)
+            self._renew_at = now + 1800
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
+class RasaClient:
+    """Talks to Rasa's gateway channel and its HTTP API, with a bearer token."""
+
+    def __init__(self, *, base_url: str, jwt_secret: str, timeout_seconds: float) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            auth=_JwtAuth(jwt_secret),
+            timeout=httpx.Timeout(timeout_seconds, connect=min(2.0, timeout_seconds)),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def send_message(
+        self, *, sender_id: str, text: str, metadata: Optional[dict[str, Any]] = None
+    ) -> list[BotReply]:
+        """Hand one customer message to the assistant and return its replies."""
+        body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
+        try:
+            response = await self._client.post("/webhooks/gateway/webhook", json=body)
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa did not answer: {error!r}") from error
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered {response.status_code}")
+        try:
+            replies = response.json()
+        except ValueError as error:
+            raise RasaUnavailable("Rasa sent a reply that is not JSON") from error
+        return [_to_reply(item) for item in replies if isinstance(item, dict)]
+
+    async def status(self) -> RasaStatus:
+        try:
+            response = await self._client.get("/status", timeout=2.0)
+        except httpx.HTTPError:
+            return RasaStatus(reachable=False, model_loaded=False)
+        if response.status_code != 200:
+            return RasaStatus(reachable=True, model_loaded=False)
+        body = response.json()
+        model_file = body.get("model_file")
+        return RasaStatus(reachable=True, model_loaded=bool(model_file), model_file=model_file)
+
+    async def get_tracker(self, *, sender_id: str) -> dict[str, Any]:
+        try:
+            response = await self._client.get(f"/conversations/{sender_id}/tracker")
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa did not return the tracker: {error!r}") from error
+        return response.json()
+
+
+def _to_reply(item: dict[str, Any]) -> BotReply:
+    text = item.get("text") or ""
+    if not text and item.get("image"):
+        text = str(item["image"])
+    buttons = [
+        {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+        for b in item.get("buttons") or []
+        if isinstance(b, dict)
+    ]
+    return BotReply(text=text, buttons=buttons)

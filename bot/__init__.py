@@ -1,0 +1,1 @@
+"""The assistant's brain: Rasa runtime configuration and the diagnostic flow engine."""

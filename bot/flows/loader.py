@@ -1,0 +1,299 @@
+"""Reads flow files into `Flow` objects and reloads them when a file changes."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from bot.flows.model import DOMAINS, Choice, Condition, Flow, FlowFormatError, Step
+
+LINE_KEY = "__line__"
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that remembers the line of every mapping.
+
+    It reads `yes`, `no`, `on` and `off` as text (as YAML 1.2 does): flows use
+    `yes:` and `no:` as keys, and choices are often called `off`.
+    """
+
+
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping[LINE_KEY] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml_with_lines(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def strip_lines(value: Any) -> Any:
+    """The same data without the line markers."""
+    if isinstance(value, dict):
+        return {k: strip_lines(v) for k, v in value.items() if k != LINE_KEY}
+    if isinstance(value, list):
+        return [strip_lines(v) for v in value]
+    return value
+
+
+def _text(raw: dict[str, Any], key: str) -> str:
+    value = raw.get(key, "")
+    return "" if value is None else str(value).strip()
+
+
+def _strings(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    return tuple(str(item) for item in raw)
+
+
+STEP_KEYS = {
+    "id", "label", "say", "ask", "warning", "image", "next", "choices", "yes", "no", "slot",
+    "check", "results", "branch", "else", "call", "outcome", "return", "skip", LINE_KEY,
+}  # fmt: skip
+OUTCOME_OPTION_KEYS = {"tier", "skill", "priority", "part", "gesture", "reason", "title"}
+
+
+def parse_step(raw: Any, *, source: str) -> Step:
+    if not isinstance(raw, dict):
+        raise FlowFormatError("a step must be a mapping", source=source)
+    line = raw.get(LINE_KEY)
+    step_id = raw.get("id")
+    if not isinstance(step_id, str) or not step_id:
+        raise FlowFormatError("a step needs an `id`", source=source, line=line)
+    unknown = set(raw) - STEP_KEYS - OUTCOME_OPTION_KEYS
+    if unknown:
+        raise FlowFormatError(
+            f"step {step_id!r} has unknown keys: {', '.join(sorted(unknown))}",
+            source=source,
+            line=line,
+        )
+    common: dict[str, Any] = {
+        "id": step_id,
+        "line": line,
+        "text": _text(raw, "say"),
+        "question": _text(raw, "ask"),
+        "label": _text(raw, "label"),
+        "warning": _text(raw, "warning"),
+        "image": _text(raw, "image"),
+        "next": raw.get("next"),
+        "skip": raw.get("skip"),
+    }
+    if "outcome" in raw:
+        options = {k: raw[k] for k in OUTCOME_OPTION_KEYS if k in raw}
+        return Step(kind="outcome", outcome=str(raw["outcome"]), options=options, **common)
+    if raw.get("return"):
+        return Step(kind="return", **common)
+    if "check" in raw:
+        results = raw.get("results") or {}
+        if not isinstance(results, dict):
+            raise FlowFormatError(
+                f"step {step_id!r}: `results` must map results to steps", source=source, line=line
+            )
+        results = {str(k): str(v) for k, v in results.items() if k != LINE_KEY}
+        return Step(kind="check", check=str(raw["check"]), results=results, **common)
+    if "branch" in raw:
+        branches = []
+        for item in raw.get("branch") or []:
+            condition = item.get("if") if isinstance(item, dict) else None
+            if not isinstance(condition, dict) or "slot" not in condition or "then" not in item:
+                raise FlowFormatError(
+                    f"step {step_id!r}: each branch needs `if: {{slot: …, equals: …}}` and `then`",
+                    source=source,
+                    line=item.get(LINE_KEY) if isinstance(item, dict) else line,
+                )
+            branches.append(
+                (
+                    Condition(
+                        slot=str(condition["slot"]),
+                        equals=condition.get("equals"),
+                        one_of=tuple(condition.get("in") or ()),
+                    ),
+                    str(item["then"]),
+                )
+            )
+        return Step(kind="branch", branches=tuple(branches), otherwise=raw.get("else"), **common)
+    if "call" in raw:
+        return Step(kind="call", call=str(raw["call"]), **common)
+    if "ask" in raw:
+        if "choices" in raw:
+            choices = []
+            for item in raw.get("choices") or []:
+                if not isinstance(item, dict) or "value" not in item:
+                    raise FlowFormatError(
+                        f"step {step_id!r}: each choice needs a `value`", source=source, line=line
+                    )
+                value = str(item["value"])
+                choices.append(
+                    Choice(
+                        value=value,
+                        title=str(item.get("title") or value),
+                        next=item.get("next"),
+                        synonyms=_strings(item.get("synonyms")),
+                    )
+                )
+            return Step(kind="ask_choice", choices=tuple(choices), **common)
+        if "yes" in raw or "no" in raw:
+            return Step(kind="ask_yes_no", yes=raw.get("yes"), no=raw.get("no"), **common)
+        if "slot" in raw:
+            return Step(kind="ask_value", slot=str(raw["slot"]), **common)
+        raise FlowFormatError(
+            f"step {step_id!r}: a question needs `choices`, `yes`/`no` or a `slot`",
+            source=source,
+            line=line,
+        )
+    if common["text"]:
+        return Step(kind="say", **common)
+    raise FlowFormatError(
+        f"step {step_id!r} does nothing: give it `say`, `ask`, `check`, "
+        "`branch`, `call` or `outcome`",
+        source=source,
+        line=line,
+    )
+
+
+def parse_flow(document: Any, *, source: str) -> Flow:
+    if not isinstance(document, dict) or not isinstance(document.get("flow"), dict):
+        raise FlowFormatError("a flow file needs a top-level `flow:` mapping", source=source)
+    raw = document["flow"]
+    line = raw.get(LINE_KEY)
+    for key in ("id", "domain", "title", "start", "steps"):
+        if key not in raw:
+            raise FlowFormatError(f"the flow needs `{key}`", source=source, line=line)
+    if raw["domain"] not in DOMAINS:
+        raise FlowFormatError(
+            f"domain must be one of {', '.join(DOMAINS)}, not {raw['domain']!r}",
+            source=source,
+            line=line,
+        )
+    triggers = raw.get("triggers") or {}
+    steps: dict[str, Step] = {}
+    for raw_step in raw["steps"] or []:
+        step = parse_step(raw_step, source=source)
+        if step.id in steps:
+            raise FlowFormatError(f"duplicate step id {step.id!r}", source=source, line=step.line)
+        steps[step.id] = step
+    return Flow(
+        id=str(raw["id"]),
+        domain=str(raw["domain"]),
+        title=str(raw["title"]),
+        description=_text(raw, "description"),
+        intents=_strings(triggers.get("intents")),
+        keywords=tuple(k.lower() for k in _strings(triggers.get("keywords"))),
+        devices=_strings(raw.get("devices")),
+        start=str(raw["start"]),
+        steps=steps,
+        tests=tuple(strip_lines(t) for t in document.get("tests") or ()),
+        source=source,
+        line=line,
+    )
+
+
+def load_flow_file(path: Path) -> Flow:
+    try:
+        document = read_yaml_with_lines(path)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise FlowFormatError(
+            f"not valid YAML: {getattr(error, 'problem', error)}",
+            source=str(path),
+            line=mark.line + 1 if mark else None,
+        ) from error
+    return parse_flow(document, source=str(path))
+
+
+def flow_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.yml") if not p.name.startswith("_"))
+
+
+class FlowLibrary:
+    """All flows of a folder, reloaded automatically when a file changes.
+
+    A broken edit never takes the assistant down: the last good set of flows
+    stays in use and the error is kept in `last_error` for the operator.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._flows: dict[str, Flow] = {}
+        self._signature: Optional[tuple[tuple[str, float, int], ...]] = None
+        self._lock = threading.Lock()
+        self.last_error: Optional[str] = None
+        self.glossary: dict[str, str] = {}
+
+    def _current_signature(self) -> tuple[tuple[str, float, int], ...]:
+        files = flow_files(self.directory) + [self.directory / "_glossary.yml"]
+        signature = []
+        for path in files:
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            signature.append((path.name, stat.st_mtime, stat.st_size))
+        return tuple(signature)
+
+    def reload_if_changed(self) -> bool:
+        """Reload when any flow file was added, removed or edited. True if reloaded."""
+        signature = self._current_signature()
+        if signature == self._signature:
+            return False
+        with self._lock:
+            if signature == self._signature:
+                return False
+            try:
+                flows = {}
+                for path in flow_files(self.directory):
+                    flow = load_flow_file(path)
+                    if flow.id in flows:
+                        raise FlowFormatError(f"duplicate flow id {flow.id!r}", source=str(path))
+                    flows[flow.id] = flow
+                glossary_path = self.directory / "_glossary.yml"
+                glossary = {}
+                if glossary_path.exists():
+                    raw = read_yaml_with_lines(glossary_path) or {}
+                    terms = strip_lines(raw.get("terms") or {})
+                    glossary = {str(k).lower(): str(v) for k, v in terms.items()}
+            except (FlowFormatError, OSError, yaml.YAMLError) as error:
+                self.last_error = str(error)
+                self._signature = signature
+                return False
+            self._flows = flows
+            self.glossary = glossary
+            self._signature = signature
+            self.last_error = None
+            return True
+
+    def reload(self) -> None:
+        """Reload now, whatever the files' timestamps say."""
+        self._signature = None
+        self.reload_if_changed()
+
+    def flows(self) -> dict[str, Flow]:
+        self.reload_if_changed()
+        return self._flows
+
+    def get(self, flow_id: str) -> Optional[Flow]:
+        return self.flows().get(flow_id)
+
+    def for_intent(self, intent: str) -> list[Flow]:
+        return [f for f in self.flows().values() if intent in f.intents]

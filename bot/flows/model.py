@@ -1,0 +1,120 @@
+"""The flow language as Python objects, parsed from the YAML in data/flows/."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+DOMAINS = ("hardware", "software", "cable", "internet")
+OUTCOMES = ("resolved", "ticket", "part", "visit", "goodwill", "handoff")
+
+# The system lookups a `check:` step may name, and the results each can give.
+# api/services/checks.py implements them; a test keeps the two in step.
+KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
+    "service_outage": ("outage", "none", "unknown"),
+}
+
+
+class FlowFormatError(ValueError):
+    """A flow file does not follow the flow language."""
+
+    def __init__(self, message: str, *, source: str = "", line: Optional[int] = None) -> None:
+        where = source + (f":{line}" if line else "")
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source = source
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    title: str
+    next: Optional[str]
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`slot` compared with `equals` (or `in`); used by branch steps."""
+
+    slot: str
+    equals: Any = None
+    one_of: tuple[Any, ...] = ()
+
+    def holds(self, slots: dict[str, Any]) -> bool:
+        value = slots.get(self.slot)
+        if self.one_of:
+            return value in self.one_of
+        return value == self.equals
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    # say | ask_choice | ask_yes_no | ask_value | check | branch | call | outcome | return
+    kind: str
+    line: Optional[int] = None
+    text: str = ""
+    question: str = ""
+    label: str = ""
+    warning: str = ""
+    image: str = ""
+    next: Optional[str] = None
+    choices: tuple[Choice, ...] = ()
+    yes: Optional[str] = None
+    no: Optional[str] = None
+    slot: Optional[str] = None
+    check: Optional[str] = None
+    results: dict[str, str] = field(default_factory=dict)
+    branches: tuple[tuple[Condition, str], ...] = ()
+    otherwise: Optional[str] = None
+    call: Optional[str] = None
+    outcome: Optional[str] = None
+    options: dict[str, Any] = field(default_factory=dict)
+    skip: Optional[str] = None
+
+    @property
+    def summary_label(self) -> str:
+        """How the step appears in a diagnosis summary."""
+        if self.label:
+            return self.label
+        source = self.text or self.question
+        first = re.split(r"(?<=[.?!])\s", source.strip(), maxsplit=1)[0]
+        return first if len(first) <= 80 else first[:77] + "…"
+
+    @property
+    def waits_for_customer(self) -> bool:
+        return self.kind in ("ask_choice", "ask_yes_no", "ask_value")
+
+    def targets(self) -> list[str]:
+        """Every step id this step can lead to."""
+        found = [self.next, self.yes, self.no, self.otherwise, self.skip]
+        found += [c.next for c in self.choices]
+        found += list(self.results.values())
+        found += [target for _, target in self.branches]
+        return [t for t in found if t]
+
+
+@dataclass(frozen=True)
+class Flow:
+    id: str
+    domain: str
+    title: str
+    description: str
+    intents: tuple[str, ...]
+    keywords: tuple[str, ...]
+    devices: tuple[str, ...]
+    start: str
+    steps: dict[str, Step]
+    tests: tuple[dict[str, Any], ...] = ()
+    source: str = ""
+    line: Optional[int] = None
+
+    def step(self, step_id: str) -> Step:
+        try:
+            return self.steps[step_id]
+        except KeyError as error:
+            raise FlowFormatError(
+                f"flow {self.id!r} has no step {step_id!r}", source=self.source
+            ) from error

@@ -1,0 +1,107 @@
+"""Runs the sample conversations that each flow carries under `tests:`.
+
+A test gives the customer's turns and the steps and outcome it expects:
+
+    tests:
+      - name: a restart fixes it
+        checks: {service_outage: none}     # what each system lookup answers
+        turns: [green, "yes"]              # text, or {intent: …, text: …, choice: …}
+        expect_steps: [outage, lights, restart, fixed]
+        expect_outcome: resolved
+
+Turns are matched the way the engine matches customer text (choices and their
+synonyms); the words yes, no, fixed, still broken, back, start over and
+already tried stand for those intents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from bot.flows.engine import CustomerTurn, FlowEngine
+from bot.flows.loader import FlowLibrary
+from bot.flows.model import Flow
+
+SHORTHAND_INTENTS = {
+    "yes": "affirm",
+    "no": "deny",
+    "fixed": "problem_fixed",
+    "it works now": "problem_fixed",
+    "still broken": "problem_persists",
+    "back": "go_back",
+    "go back": "go_back",
+    "start over": "start_over",
+    "already tried": "already_tried",
+    "a person": "request_human",
+}
+
+
+@dataclass
+class FlowTestResult:
+    flow_id: str
+    name: str
+    passed: bool
+    problems: list[str] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    outcome: Optional[str] = None
+
+
+def to_turn(raw: Any) -> CustomerTurn:
+    if isinstance(raw, dict):
+        entities = []
+        if raw.get("choice") is not None:
+            entities.append({"entity": "choice", "value": str(raw["choice"])})
+        for name, value in (raw.get("entities") or {}).items():
+            entities.append({"entity": name, "value": value})
+        return CustomerTurn(
+            text=str(raw.get("text", "")),
+            intent=str(raw.get("intent", "inform")),
+            entities=entities,
+        )
+    text = str(raw)
+    return CustomerTurn(text=text, intent=SHORTHAND_INTENTS.get(text.lower().strip(), "inform"))
+
+
+async def run_flow_test(library: FlowLibrary, flow: Flow, test: dict[str, Any]) -> FlowTestResult:
+    answers = {str(k): str(v) for k, v in (test.get("checks") or {}).items()}
+
+    async def run_check(name: str, slots: dict[str, Any]) -> str:
+        return answers.get(name, "unknown")
+
+    engine = FlowEngine(library, run_check)
+    name = str(test.get("name", "unnamed"))
+    result = FlowTestResult(flow_id=flow.id, name=name, passed=False)
+    try:
+        turn_result = await engine.start(flow, slots=dict(test.get("slots") or {}))
+        results = [turn_result]
+        for raw in test.get("turns") or []:
+            if turn_result.state is None:
+                result.problems.append(f"the flow ended before the turn {raw!r}")
+                break
+            turn_result = await engine.answer(turn_result.state, to_turn(raw))
+            results.append(turn_result)
+            if turn_result.not_understood and not turn_result.replies:
+                result.problems.append(f"the turn {raw!r} was not understood")
+    except (LookupError, ValueError) as error:
+        result.problems.append(f"the flow failed: {error}")
+        return result
+    result.steps = [e.step_id for r in results for e in r.events if e.kind == "step"]
+    final = results[-1]
+    result.outcome = final.outcome.kind if final.outcome else None
+    expected_steps = test.get("expect_steps")
+    if expected_steps is not None and list(expected_steps) != result.steps:
+        result.problems.append(f"expected steps {list(expected_steps)}, got {result.steps}")
+    expected_outcome = test.get("expect_outcome")
+    if expected_outcome is not None and expected_outcome != result.outcome:
+        result.problems.append(f"expected outcome {expected_outcome!r}, got {result.outcome!r}")
+    result.passed = not result.problems
+    return result
+
+
+async def run_all(library: FlowLibrary) -> list[FlowTestResult]:
+    results = []
+    for flow in library.flows().values():
+        for test in flow.tests:
+            results.append(await run_flow_test(library, flow, test))
+    return results

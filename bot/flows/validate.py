@@ -1,0 +1,356 @@
+"""The flow validator: `make validate` (or `python -m bot.flows.validate`).
+
+Reports, with file and line, everything that would break a conversation or
+confuse a customer, then runs each flow's sample conversations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from bot.flows.loader import FlowLibrary, flow_files, load_flow_file
+from bot.flows.model import KNOWN_CHECKS, OUTCOMES, Flow, FlowFormatError, Step
+from bot.flows.testing import run_all
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_MESSAGE_CHARS = 400
+MAX_BUTTON_CHARS = 40
+PLACEHOLDERS = re.compile(r"\b(TODO|FIXME|TBD|XXX|lorem ipsum)\b", re.IGNORECASE)
+
+
+@dataclass
+class Finding:
+    source: str
+    line: Optional[int]
+    severity: str  # error | warning
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.severity}: {self.message}"
+
+
+def domain_intents(domain_file: Path) -> set[str]:
+    data = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
+    intents = set()
+    for item in data.get("intents") or []:
+        intents.add(next(iter(item)) if isinstance(item, dict) else str(item))
+    return intents
+
+
+def catalog_parts(catalog_dir: Path) -> Optional[set[str]]:
+    if not catalog_dir.is_dir():
+        return None
+    parts: set[str] = set()
+    for path in sorted(catalog_dir.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for part in data.get("parts") or []:
+            if isinstance(part, dict) and part.get("part_number"):
+                parts.add(str(part["part_number"]))
+    return parts
+
+
+class FlowChecker:
+    def __init__(self, flows: dict[str, Flow], intents: set[str], parts: Optional[set[str]]):
+        self.flows = flows
+        self.intents = intents
+        self.parts = parts
+        self.findings: list[Finding] = []
+
+    def error(self, flow: Flow, line: Optional[int], message: str) -> None:
+        self.findings.append(Finding(flow.source, line, "error", message))
+
+    def warn(self, flow: Flow, line: Optional[int], message: str) -> None:
+        self.findings.append(Finding(flow.source, line, "warning", message))
+
+    def check(self, flow: Flow) -> None:
+        for intent in flow.intents:
+            if intent not in self.intents:
+                self.error(
+                    flow,
+                    flow.line,
+                    f"the trigger intent {intent!r} is not in domain.yml, "
+                    "so no customer message can start this flow",
+                )
+        if flow.start not in flow.steps:
+            self.error(
+                flow, flow.line, f"`start` names the step {flow.start!r}, which does not exist"
+            )
+            return
+        for step in flow.steps.values():
+            self.check_step(flow, step)
+        self.check_reachability(flow)
+        self.check_tests(flow)
+
+    def check_step(self, flow: Flow, step: Step) -> None:
+        for target in step.targets():
+            if target not in flow.steps:
+                self.error(
+                    flow,
+                    step.line,
+                    f"step {step.id!r} leads to {target!r}, but there is no step with that id",
+                )
+        if step.kind == "ask_choice":
+            if len(step.choices) < 2:
+                self.error(
+                    flow, step.line, f"step {step.id!r} asks a question with fewer than two choices"
+                )
+            values = [c.value for c in step.choices]
+            if len(values) != len(set(values)):
+                self.error(flow, step.line, f"step {step.id!r} has two choices with the same value")
+            for choice in step.choices:
+                if not choice.next and not step.next:
+                    self.error(
+                        flow,
+                        step.line,
+                        f"the choice {choice.value!r} of step {step.id!r} "
+                        "has no `next`, so the conversation would stop "
+                        "there",
+                    )
+                if len(choice.title) > MAX_BUTTON_CHARS:
+                    self.warn(
+                        flow,
+                        step.line,
+                        f"the button {choice.title!r} is longer than "
+                        f"{MAX_BUTTON_CHARS} characters; keep buttons short",
+                    )
+        if step.kind == "ask_yes_no" and not (step.yes and step.no):
+            self.error(
+                flow,
+                step.line,
+                f"step {step.id!r} asks yes/no but does not say where both `yes` and `no` lead",
+            )
+        if step.kind in ("say", "ask_value", "call") and not step.next:
+            self.error(
+                flow,
+                step.line,
+                f"step {step.id!r} is a dead end: it has no `next` and is not an outcome",
+            )
+        if step.kind == "branch" and not step.otherwise:
+            self.error(
+                flow,
+                step.line,
+                f"step {step.id!r} branches but has no `else`, so a "
+                "customer who matches no branch would be stuck",
+            )
+        if step.kind == "check":
+            known = KNOWN_CHECKS.get(step.check or "")
+            if known is None:
+                self.error(
+                    flow,
+                    step.line,
+                    f"step {step.id!r} uses the unknown check "
+                    f"{step.check!r}; known checks: "
+                    f"{', '.join(sorted(KNOWN_CHECKS))}",
+                )
+            else:
+                for result in step.results:
+                    if result != "default" and result not in known:
+                        self.error(
+                            flow,
+                            step.line,
+                            f"the check {step.check!r} never answers "
+                            f"{result!r}; it answers {', '.join(known)}",
+                        )
+                if "default" not in step.results and not set(known) <= set(step.results):
+                    self.error(
+                        flow,
+                        step.line,
+                        f"step {step.id!r} needs a `default` result for "
+                        "the answers it does not list",
+                    )
+        if step.kind == "call" and step.call not in self.flows:
+            self.error(flow, step.line, f"step {step.id!r} calls the unknown flow {step.call!r}")
+        if step.kind == "call" and step.call == flow.id:
+            self.error(flow, step.line, f"step {step.id!r} calls its own flow")
+        if step.kind == "outcome":
+            self.check_outcome(flow, step)
+        self.check_wording(flow, step)
+
+    def check_outcome(self, flow: Flow, step: Step) -> None:
+        if step.outcome not in OUTCOMES:
+            self.error(
+                flow,
+                step.line,
+                f"step {step.id!r} has the unknown outcome "
+                f"{step.outcome!r}; use one of {', '.join(OUTCOMES)}",
+            )
+        if step.outcome == "handoff" and step.options.get("tier", 2) not in (2, 3):
+            self.error(
+                flow,
+                step.line,
+                f"step {step.id!r} hands off to tier {step.options.get('tier')!r}; use 2 or 3",
+            )
+        if step.outcome == "part":
+            part = step.options.get("part")
+            if not part:
+                self.error(flow, step.line, f"step {step.id!r} orders a part but names no `part`")
+            elif self.parts is not None and str(part) not in self.parts:
+                self.error(
+                    flow,
+                    step.line,
+                    f"step {step.id!r} orders the unknown part "
+                    f"{part!r}; it is not in data/catalog/",
+                )
+
+    def check_wording(self, flow: Flow, step: Step) -> None:
+        for label, text in (
+            ("message", step.text),
+            ("question", step.question),
+            ("warning", step.warning),
+        ):
+            if not text:
+                continue
+            if len(text) > MAX_MESSAGE_CHARS:
+                self.warn(
+                    flow,
+                    step.line,
+                    f"the {label} of step {step.id!r} is {len(text)} "
+                    f"characters; customers skim, keep it under "
+                    f"{MAX_MESSAGE_CHARS}",
+                )
+            if PLACEHOLDERS.search(text):
+                self.error(
+                    flow,
+                    step.line,
+                    f"the {label} of step {step.id!r} still has a placeholder (TODO, TBD, …)",
+                )
+            if text.isupper() and len(text) > 12:
+                self.warn(
+                    flow,
+                    step.line,
+                    f"the {label} of step {step.id!r} is all capitals, which reads as shouting",
+                )
+        if step.question and not step.question.rstrip().endswith("?"):
+            self.warn(
+                flow,
+                step.line,
+                f"the question of step {step.id!r} does not end with "
+                "'?'; customers may not notice they must answer",
+            )
+
+    def check_reachability(self, flow: Flow) -> None:
+        reachable: set[str] = set()
+        pending = [flow.start]
+        while pending:
+            step_id = pending.pop()
+            if step_id in reachable or step_id not in flow.steps:
+                continue
+            reachable.add(step_id)
+            pending.extend(flow.steps[step_id].targets())
+        for step in flow.steps.values():
+            if step.id not in reachable:
+                self.error(
+                    flow,
+                    step.line,
+                    f"step {step.id!r} can never be reached from the start step {flow.start!r}",
+                )
+        # A step from which no outcome (or return) can be reached traps the customer.
+        finishing = {s.id for s in flow.steps.values() if s.kind in ("outcome", "return")}
+        changed = True
+        while changed:
+            changed = False
+            for step in flow.steps.values():
+                if step.id not in finishing and any(t in finishing for t in step.targets()):
+                    finishing.add(step.id)
+                    changed = True
+        for step in flow.steps.values():
+            if step.id in reachable and step.id not in finishing and step.targets():
+                self.error(
+                    flow,
+                    step.line,
+                    f"step {step.id!r} is in a loop with no way out: no "
+                    "outcome can be reached from it",
+                )
+
+    def check_tests(self, flow: Flow) -> None:
+        outcomes = {t.get("expect_outcome") for t in flow.tests}
+        if not flow.tests:
+            self.warn(flow, flow.line, "the flow has no sample conversations under `tests:`")
+            return
+        if "resolved" not in outcomes:
+            self.warn(
+                flow,
+                flow.line,
+                "no sample conversation shows the customer fixing it "
+                "themselves (expect_outcome: resolved)",
+            )
+        if not outcomes - {"resolved", None}:
+            self.warn(
+                flow,
+                flow.line,
+                "no sample conversation shows an escalation (a ticket, "
+                "part, visit, goodwill or handoff)",
+            )
+
+
+def validate(flows_dir: Path, domain_file: Path, catalog_dir: Path) -> list[Finding]:
+    findings: list[Finding] = []
+    flows: dict[str, Flow] = {}
+    for path in flow_files(flows_dir):
+        try:
+            flow = load_flow_file(path)
+        except FlowFormatError as error:
+            findings.append(
+                Finding(
+                    error.source or str(path), error.line, "error", str(error).split(": ", 1)[-1]
+                )
+            )
+            continue
+        if flow.id in flows:
+            findings.append(
+                Finding(
+                    str(path),
+                    flow.line,
+                    "error",
+                    f"the flow id {flow.id!r} is already used by {flows[flow.id].source}",
+                )
+            )
+            continue
+        flows[flow.id] = flow
+    checker = FlowChecker(flows, domain_intents(domain_file), catalog_parts(catalog_dir))
+    for flow in flows.values():
+        checker.check(flow)
+    return findings + checker.findings
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Validate the diagnostic flows.")
+    parser.add_argument("--flows", type=Path, default=ROOT / "data" / "flows")
+    parser.add_argument("--domain", type=Path, default=ROOT / "domain.yml")
+    parser.add_argument("--catalog", type=Path, default=ROOT / "data" / "catalog")
+    parser.add_argument("--no-tests", action="store_true", help="skip the sample conversations")
+    args = parser.parse_args(argv)
+
+    findings = validate(args.flows, args.domain, args.catalog)
+    for finding in findings:
+        print(finding)
+    errors = [f for f in findings if f.severity == "error"]
+    failed_tests = 0
+    if not errors and not args.no_tests:
+        library = FlowLibrary(args.flows)
+        library.reload()
+        results = asyncio.run(run_all(library))
+        for result in results:
+            if not result.passed:
+                failed_tests += 1
+                for problem in result.problems:
+                    print(f"{result.flow_id}: test {result.name!r} failed: {problem}")
+        print(f"{len(results) - failed_tests} flow tests passed, {failed_tests} failed")
+    flows = len(flow_files(args.flows))
+    print(
+        f"{flows} flow files checked: {len(errors)} errors, {len(findings) - len(errors)} warnings"
+    )
+    return 1 if errors or failed_tests else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

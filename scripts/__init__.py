@@ -1,0 +1,1 @@
+"""Operator and developer tools: training, running the stack, evaluation, benchmarks."""

@@ -1,0 +1,92 @@
+"""Conversation and message storage."""
+
+from __future__ import annotations
+
+import asyncio
+
+from api.db import Database
+from api.models import Sender
+from api.services import conversations
+
+
+async def test_a_token_finds_its_conversation_and_only_its_hash_is_stored(
+    database: Database,
+) -> None:
+    async with database.session() as session:
+        created = await conversations.start_conversation(session=session)
+    token = created.session_token
+    assert len(token) >= 40
+    async with database.session() as session:
+        found = await conversations.find_by_token(session=session, token=token)
+        assert found is not None and found.id == created.conversation.id
+        assert found.token_hash != token
+        assert await conversations.find_by_token(session=session, token=token + "x") is None
+        assert await conversations.find_by_token(session=session, token="") is None
+        assert await conversations.find_by_token(session=session, token="a" * 5000) is None
+
+
+async def test_the_same_client_id_is_stored_once(database: Database) -> None:
+    async with database.session() as session:
+        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+    async with database.session() as session:
+        first = await conversations.store_customer_message(
+            session=session,
+            conversation_id=conversation_id,
+            client_id="c1",
+            text="hi",
+            payload=None,
+        )
+    async with database.session() as session:
+        second = await conversations.store_customer_message(
+            session=session,
+            conversation_id=conversation_id,
+            client_id="c1",
+            text="hi",
+            payload=None,
+        )
+    assert first.duplicate is False and second.duplicate is True
+    assert first.message.id == second.message.id
+
+
+async def test_concurrent_resends_store_one_message(database: Database) -> None:
+    async with database.session() as session:
+        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+
+    async def store() -> bool:
+        async with database.session() as session:
+            stored = await conversations.store_customer_message(
+                session=session,
+                conversation_id=conversation_id,
+                client_id="race",
+                text="x",
+                payload=None,
+            )
+            return stored.duplicate
+
+    results = await asyncio.gather(*(store() for _ in range(5)))
+    assert sorted(results) == [False, True, True, True, True]
+
+
+async def test_history_in_order_and_after_an_id(database: Database) -> None:
+    async with database.session() as session:
+        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+        ids = []
+        for index in range(4):
+            message = await conversations.store_outbound_message(
+                session=session,
+                conversation_id=conversation_id,
+                sender=Sender.bot,
+                text=f"m{index}",
+                buttons=[{"title": "Yes", "payload": "/affirm"}],
+            )
+            ids.append(message.id)
+    async with database.session() as session:
+        everything = await conversations.history(session=session, conversation_id=conversation_id)
+        later = await conversations.history(
+            session=session, conversation_id=conversation_id, after_id=ids[1]
+        )
+    assert [m.text for m in everything] == ["m0", "m1", "m2", "m3"]
+    assert [m.id for m in later] == ids[2:]
+    frame = conversations.message_frame(everything[0])
+    assert frame["buttons"] == [{"title": "Yes", "payload": "/affirm"}]
+    assert frame["created_at"].endswith("+00:00")

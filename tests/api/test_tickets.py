@@ -1,0 +1,57 @@
+"""Tickets: numbers, validation, lookups."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.db import Database
+from api.models import format_ticket_number, parse_ticket_number
+from api.services import tickets
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("TCK-000042", 42),
+        ("tck-42", 42),
+        ("42", 42),
+        (" TCK-7 ", 7),
+        ("TCK-", None),
+        ("TCK-12a", None),
+        ("DROP TABLE", None),
+        ("9" * 40, None),
+    ],
+)
+def test_ticket_numbers_parse(raw: str, expected: int | None) -> None:
+    assert parse_ticket_number(raw) == expected
+
+
+def test_ticket_numbers_format() -> None:
+    assert format_ticket_number(42) == "TCK-000042"
+
+
+async def test_open_and_find_a_ticket(database: Database) -> None:
+    async with database.session() as session:
+        ticket = await tickets.open_ticket(
+            session=session,
+            conversation_id=None,
+            domain="internet",
+            title="No internet",
+            summary="- Router lights → orange",
+        )
+        number = ticket.number
+    assert number.startswith("TCK-")
+    async with database.session() as session:
+        found = await tickets.get_ticket(session=session, number=number)
+        assert found is not None and found.status == "open" and found.tier == 1
+        assert await tickets.get_ticket(session=session, number="TCK-999999") is None
+        page, total = await tickets.list_tickets(session=session)
+        assert total == 1 and page[0].id == found.id
+
+
+@pytest.mark.parametrize("kwargs", [{"domain": "plumbing"}, {"priority": "whenever"}, {"tier": 7}])
+async def test_invalid_tickets_are_refused(database: Database, kwargs: dict) -> None:
+    values = {"domain": "internet", "title": "x", **kwargs}
+    async with database.session() as session:
+        with pytest.raises(ValueError):
+            await tickets.open_ticket(session=session, conversation_id=None, **values)

@@ -1,0 +1,237 @@
+"""The flow engine, on the real internet flow and on small flows written for a case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.flows.engine import CustomerTurn, FlowEngine, choice_payload, match_choice, summarize_trail
+from bot.flows.loader import FlowLibrary
+
+
+def engine_for(library: FlowLibrary, **answers: str) -> FlowEngine:
+    async def run_check(name: str, slots: dict[str, Any]) -> str:
+        return answers.get(name, "unknown")
+
+    return FlowEngine(library, run_check)
+
+
+def said(text: str, intent: str = "inform", **entities: str) -> CustomerTurn:
+    return CustomerTurn(
+        text=text, intent=intent, entities=[{"entity": k, "value": v} for k, v in entities.items()]
+    )
+
+
+async def test_start_asks_the_first_question_with_buttons(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    result = await engine.start(flow_library.get("internet_no_connection"))
+    assert result.state and result.state["step"] == "lights"
+    question = result.replies[-1]
+    assert question.text.endswith("?")
+    assert [b["payload"] for b in question.buttons] == [
+        choice_payload("normal"),
+        choice_payload("warning"),
+        choice_payload("off"),
+    ]
+
+
+async def test_a_known_outage_skips_the_home_checks(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library, service_outage="outage")
+    result = await engine.start(flow_library.get("internet_no_connection"))
+    assert result.outcome and result.outcome.kind == "ticket"
+    assert result.outcome.step_id == "outage_known"
+
+
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [
+        (said("Orange", choice="warning"), "warning"),
+        (said("it's blinking orange"), "warning"),
+        (said("they are all solid green"), "normal"),
+        (said("there are no lights at all"), "off"),
+        (said("the light is", light_color="amber"), "warning"),
+        (said("purple unicorn"), None),
+    ],
+)
+async def test_free_text_and_buttons_pick_a_choice(
+    flow_library: FlowLibrary, turn: CustomerTurn, expected: str | None
+) -> None:
+    step = flow_library.get("internet_no_connection").step("lights")
+    assert match_choice(step, turn) == expected
+
+
+async def test_self_fix_path_and_summary(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library)
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    state = (await engine.answer(state, said("green"))).state
+    assert state["step"] == "restart"
+    done = await engine.answer(state, said("it works now", "problem_fixed"))
+    assert done.outcome and done.outcome.kind == "resolved" and done.state is None
+    summary = summarize_trail(done.outcome.trail, flow_title="No internet connection")
+    assert "Router lights → All lights green or white" in summary
+    assert "Restarted the router; working again → yes" in summary
+
+
+async def test_go_back_start_over_and_already_tried(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library)
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    state = (await engine.answer(state, said("blinking red"))).state
+    assert state["step"] == "cables"
+    back = await engine.answer(state, said("go back", "go_back"))
+    assert back.state["step"] == "lights" and back.replies[-1].buttons
+    state = (await engine.answer(back.state, said("blinking red"))).state
+    skipped = await engine.answer(state, said("I already did that", "already_tried"))
+    assert skipped.state["step"] == "restart"
+    over = await engine.answer(skipped.state, said("start over", "start_over"))
+    assert over.state["step"] == "lights" and over.state["trail"] == []
+
+
+async def test_misunderstanding_twice_offers_a_person(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library)
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    first = await engine.answer(state, said("banana"))
+    assert first.not_understood and not first.offer_person
+    assert first.replies[-1].buttons  # the question is asked again
+    second = await engine.answer(first.state, said("banana again"))
+    assert second.offer_person
+
+
+async def test_a_new_problem_is_left_to_the_caller(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library)
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    result = await engine.answer(state, said("my tv has no signal", "problem_cable"))
+    assert result.not_understood and result.replies == []
+
+
+async def test_explain_a_term_then_ask_again(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library)
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    result = await engine.answer(state, said("what is a router?", "explain_term", term="router"))
+    assert "Router:" in result.replies[0].text
+    assert result.state["step"] == "lights"
+
+
+SUBFLOW = """
+flow:
+  id: {id}
+  domain: hardware
+  title: {id}
+  triggers: {{intents: [problem_hardware]}}
+  start: {start}
+  steps:
+{steps}
+"""
+
+
+def write_flow(directory: Path, flow_id: str, start: str, steps: str) -> None:
+    (directory / f"{flow_id}.yml").write_text(
+        SUBFLOW.format(id=flow_id, start=start, steps=steps), encoding="utf-8"
+    )
+
+
+async def test_call_a_subflow_and_return(tmp_path: Path) -> None:
+    write_flow(
+        tmp_path,
+        "power_check",
+        "plugged",
+        """
+    - id: plugged
+      ask: Is it plugged in?
+      yes: back
+      no: plug_it
+    - id: plug_it
+      say: Plug it in.
+      next: back
+    - id: back
+      return: true
+""",
+    )
+    write_flow(
+        tmp_path,
+        "main",
+        "intro",
+        """
+    - id: intro
+      say: Let's check the power first.
+      next: power
+    - id: power
+      call: power_check
+      next: works
+    - id: works
+      ask: Does it work now?
+      yes: done
+      no: ticket
+    - id: done
+      outcome: resolved
+    - id: ticket
+      outcome: ticket
+""",
+    )
+    library = FlowLibrary(tmp_path)
+    library.reload()
+    engine = engine_for(library)
+    result = await engine.start(library.get("main"))
+    assert result.state["flow"] == "power_check" and result.state["step"] == "plugged"
+    result = await engine.answer(result.state, said("no", "deny"))
+    assert result.state["flow"] == "main" and result.state["step"] == "works"
+    assert "Plug it in." in [r.text for r in result.replies]
+    result = await engine.answer(result.state, said("no", "deny"))
+    assert result.outcome.kind == "ticket" and result.outcome.flow_id == "main"
+
+
+async def test_branch_on_a_slot(tmp_path: Path) -> None:
+    write_flow(
+        tmp_path,
+        "branchy",
+        "code",
+        """
+    - id: code
+      ask: What error code do you see?
+      slot: error_code
+      next: route
+    - id: route
+      branch:
+        - if: {slot: error_code, in: ["E1", "E2"]}
+          then: known
+      else: unknown
+    - id: known
+      outcome: resolved
+    - id: unknown
+      outcome: ticket
+""",
+    )
+    library = FlowLibrary(tmp_path)
+    library.reload()
+    engine = engine_for(library)
+    state = (await engine.start(library.get("branchy"))).state
+    known = await engine.answer(state, said("it says E2", error_code="E2"))
+    assert known.outcome.kind == "resolved"
+    unknown = await engine.answer(state, said("something else"))
+    assert unknown.outcome.kind == "ticket"
+
+
+async def test_an_edited_flow_is_picked_up_without_restart(flows_copy: Path) -> None:
+    library = FlowLibrary(flows_copy)
+    library.reload()
+    path = flows_copy / "internet_no_connection.yml"
+    path.write_text(
+        path.read_text().replace("What do its lights show?", "What colour are its lights?")
+    )
+    import os
+
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))
+    engine = engine_for(library)
+    result = await engine.start(library.get("internet_no_connection"))
+    assert "What colour are its lights?" in result.replies[-1].text
+
+
+async def test_a_broken_edit_keeps_the_last_good_flows(flows_copy: Path) -> None:
+    library = FlowLibrary(flows_copy)
+    library.reload()
+    path = flows_copy / "internet_no_connection.yml"
+    path.write_text("flow: [this is not a flow")
+    assert library.reload_if_changed() is False
+    assert library.get("internet_no_connection") is not None
+    assert library.last_error and "internet_no_connection.yml" in library.last_error

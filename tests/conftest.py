@@ -1,0 +1,79 @@
+"""Shared fixtures: a migrated database for unit tests, the real stack for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from api.config import PROJECT_ROOT, Settings
+from api.db import Database, run_migrations
+from bot.flows.loader import FlowLibrary
+
+FLOWS_DIR = PROJECT_ROOT / "data" / "flows"
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": f"sqlite:///{tmp_path / 'app.db'}",
+        "tracker_url": f"sqlite:///{tmp_path / 'tracker.db'}",
+        "rasa_jwt_secret": secrets.token_urlsafe(24),
+        "action_token": secrets.token_urlsafe(24),
+        "flows_dir": FLOWS_DIR,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    run_migrations(settings)
+    db = Database()
+    db.connect(settings)
+    try:
+        yield db
+    finally:
+        await db.disconnect()
+
+
+@pytest.fixture
+def flow_library() -> FlowLibrary:
+    library = FlowLibrary(FLOWS_DIR)
+    library.reload()
+    return library
+
+
+@pytest.fixture
+def flows_copy(tmp_path: Path) -> Path:
+    """A private copy of data/flows that a test may edit."""
+    target = tmp_path / "flows"
+    shutil.copytree(FLOWS_DIR, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The real Rasa server and the real API on free ports, with their own databases."""
+    from scripts.stack import Stack, free_port
+    from scripts.train import ensure_model
+
+    workdir = tmp_path_factory.mktemp("stack")
+    settings = make_settings(workdir, port=free_port(), rasa_timeout_seconds=5.0)
+    # RASA_MODEL pins a model file; otherwise the model matching the data is used (or trained).
+    model = Path(os.environ["RASA_MODEL"]) if os.environ.get("RASA_MODEL") else ensure_model()
+    running = Stack(settings=settings, rasa_port=free_port(), model=model, log_dir=workdir / "log")
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
