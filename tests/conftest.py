@@ -35,11 +35,43 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
+# The local PostgreSQL server (trust auth); each test gets a fresh database in it.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
 @pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    run_migrations(settings)
+def postgres_url() -> Iterator[str]:
+    import uuid
+
+    import psycopg
+
+    name = f"support_test_{uuid.uuid4().hex[:10]}"
+    admin = POSTGRES_ADMIN_URL
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh, migrated database: SQLite and then PostgreSQL."""
+    if request.param == "sqlite":
+        return make_settings(tmp_path)
+    return make_settings(tmp_path, database_url=request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def database(database_settings: Settings) -> AsyncIterator[Database]:
+    run_migrations(database_settings)
     db = Database()
-    db.connect(settings)
+    db.connect(database_settings)
     try:
         yield db
     finally:

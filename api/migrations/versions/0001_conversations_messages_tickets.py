@@ -8,7 +8,7 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
-from api.models import UTCDateTime
+from api.models.base import UTCDateTime
 
 revision = "0001"
 down_revision = None
