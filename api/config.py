@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'app.db'}"
     db_pool_size: int = 10
 
+    # API key for operators' automation (imports, outages); empty disables it.
+    operator_token: str = ""
+
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_jwt_secret: str = DEVELOPMENT_SECRET
     action_token: str = DEVELOPMENT_SECRET

@@ -84,6 +84,19 @@ class TurnResult:
     offer_person: bool = False
 
 
+SLOT_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
+def fill_in(text: str, slots: dict[str, Any]) -> str:
+    """Replace `{slot}` with the slot's value; unknown names stay as written."""
+
+    def value(match: re.Match[str]) -> str:
+        found = slots.get(match.group(1))
+        return match.group(0) if found is None else str(found)
+
+    return SLOT_REFERENCE.sub(value, text)
+
+
 def choice_payload(value: str) -> str:
     return "/inform" + json.dumps({"choice": value}, separators=(",", ":"))
 
@@ -276,13 +289,13 @@ class FlowEngine:
         else:
             hint += "Could you type it again?"
         result.replies.append(Reply(hint))
-        result.replies.extend(self._ask(step))
+        result.replies.extend(self._ask(step, state["slots"]))
         return result
 
     async def _go_back(self, state: dict[str, Any], flow: Flow, result: TurnResult) -> TurnResult:
         if not state["history"]:
             result.replies.append(Reply("We're at the first question already."))
-            result.replies.extend(self._ask(flow.step(state["step"])))
+            result.replies.extend(self._ask(flow.step(state["step"]), state["slots"]))
             result.state = state
             return result
         previous = state["history"].pop()
@@ -294,7 +307,7 @@ class FlowEngine:
         result.events.append(FlowEventRecord("back", state["flow"], previous["step"]))
         result.replies.append(Reply("Sure, let's go back one step."))
         back_flow = self.library.get(state["flow"]) or flow
-        result.replies.extend(self._ask(back_flow.step(previous["step"])))
+        result.replies.extend(self._ask(back_flow.step(previous["step"]), state["slots"]))
         result.state = state
         return result
 
@@ -319,7 +332,7 @@ class FlowEngine:
                     "You can ask me to connect you to a person."
                 )
             )
-        result.replies.extend(self._ask(step))
+        result.replies.extend(self._ask(step, state["slots"]))
         result.state = state
         return result
 
@@ -365,7 +378,7 @@ class FlowEngine:
                     flow_id=state.get("root_flow", flow.id),
                     domain=(self.library.get(state.get("root_flow", flow.id)) or flow).domain,
                     options=dict(step.options),
-                    message=step.text,
+                    message=fill_in(step.text, state["slots"]),
                     trail=list(state["trail"]),
                     slots=dict(state["slots"]),
                 )
@@ -373,12 +386,12 @@ class FlowEngine:
                 result.state = None
                 return
             if step.waits_for_customer:
-                result.replies.extend(self._say(step))
-                result.replies.extend(self._ask(step))
+                result.replies.extend(self._say(step, state["slots"]))
+                result.replies.extend(self._ask(step, state["slots"]))
                 result.state = state
                 return
             if step.kind == "say":
-                result.replies.extend(self._say(step))
+                result.replies.extend(self._say(step, state["slots"]))
                 step_id = step.next
             elif step.kind == "check":
                 outcome = await self.run_check(step.check or "", state["slots"])
@@ -408,20 +421,21 @@ class FlowEngine:
         raise LookupError("the flow kept going without asking anything; is there a cycle?")
 
     @staticmethod
-    def _say(step: Step) -> list[Reply]:
+    def _say(step: Step, slots: dict[str, Any]) -> list[Reply]:
         replies = []
         if step.warning:
-            replies.append(Reply(f"⚠️ Safety first: {step.warning}"))
+            replies.append(Reply(f"⚠️ Safety first: {fill_in(step.warning, slots)}"))
         if step.text:
-            text = step.text + (f"\n{step.image}" if step.image else "")
+            text = fill_in(step.text, slots) + (f"\n{step.image}" if step.image else "")
             replies.append(Reply(text))
         return replies
 
     @staticmethod
-    def _ask(step: Step) -> list[Reply]:
+    def _ask(step: Step, slots: dict[str, Any]) -> list[Reply]:
+        question = fill_in(step.question, slots)
         if step.kind == "ask_choice":
             buttons = [{"title": c.title, "payload": choice_payload(c.value)} for c in step.choices]
-            return [Reply(step.question, buttons)]
+            return [Reply(question, buttons)]
         if step.kind == "ask_yes_no":
             return [
                 Reply(
@@ -433,7 +447,7 @@ class FlowEngine:
                 )
             ]
         if step.kind == "ask_value":
-            return [Reply(step.question)]
+            return [Reply(question)]
         return []
 
 

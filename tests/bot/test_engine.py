@@ -235,3 +235,11 @@ async def test_a_broken_edit_keeps_the_last_good_flows(flows_copy: Path) -> None
     assert library.reload_if_changed() is False
     assert library.get("internet_no_connection") is not None
     assert library.last_error and "internet_no_connection.yml" in library.last_error
+
+
+def test_slot_references_are_filled_in() -> None:
+    from bot.flows.engine import fill_in
+
+    assert fill_in("Error {error_code} on {device}", {"error_code": "E42"}) == (
+        "Error E42 on {device}"
+    )

@@ -1,0 +1,82 @@
+"""Typed FastAPI dependencies: database sessions and the signed-in staff member."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated, Optional
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.config import Settings
+from api.runtime import runtime
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    async with runtime.database.session() as session:
+        yield session
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Who is calling a staff endpoint: an agent, a supervisor, or the operator's API key."""
+
+    id: Optional[int]
+    name: str
+    role: str  # agent | supervisor | operator
+    tier: int = 3
+    skills: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in ("supervisor", "operator")
+
+
+def _bearer(request: Request) -> Optional[str]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def current_staff(request: Request, settings: SettingsDep) -> Staff:
+    """The staff member behind the request, or 401.
+
+    Accepts the operator API key (`OPERATOR_TOKEN`), used for imports and
+    automation. Agent and supervisor sign-in resolves here too.
+    """
+    token = _bearer(request)
+    if (
+        token
+        and settings.operator_token
+        and hmac.compare_digest(token.encode(), settings.operator_token.encode())
+    ):
+        return Staff(id=None, name="operator", role="operator")
+    resolver = getattr(request.app.state, "staff_resolver", None)
+    if token and resolver is not None:
+        staff = await resolver(token)
+        if staff is not None:
+            return staff
+    raise HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="Sign in as an agent, or send the operator API key.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def current_supervisor(staff: Annotated[Staff, Depends(current_staff)]) -> Staff:
+    if not staff.is_supervisor:
+        raise HTTPException(status_code=403, detail="Only supervisors may do this.")
+    return staff
+
+
+CurrentStaff = Annotated[Staff, Depends(current_staff)]
+CurrentSupervisor = Annotated[Staff, Depends(current_supervisor)]
