@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.turns import customer_turn, flow_state, send
+from actions.turns import customer_turn, flow_state, queue_for_person, send
 from api.runtime import runtime
 
 
@@ -29,14 +29,16 @@ class _RunsFlowTurn:
                 fallback_count=fallback_count,
             )
         send(dispatcher, result.replies)
-        events: list[EventType] = [
+        events: list[EventType] = []
+        if result.ticket_number:
+            events.append(SlotSet("ticket_number", result.ticket_number))
+        if result.handoff is not None:
+            return events + await queue_for_person(dispatcher, tracker, result.handoff)
+        return events + [
             SlotSet("flow_state", result.flow_state),
             SlotSet("active_flow", result.active_flow),
             SlotSet("fallback_count", float(result.fallback_count)),
         ]
-        if result.ticket_number:
-            events.append(SlotSet("ticket_number", result.ticket_number))
-        return events
 
 
 class ActionFlowStart(_RunsFlowTurn, Action):

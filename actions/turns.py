@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from api.runtime import runtime
+from api.services.agents import SKILLS
+from api.services.diagnosis import HandoffRequest
 from bot.flows.engine import CustomerTurn, Reply
 
 
@@ -32,3 +36,27 @@ def send(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
             dispatcher.utter_message(text=reply.text, buttons=reply.buttons)
         else:
             dispatcher.utter_message(text=reply.text)
+
+
+async def queue_for_person(
+    dispatcher: CollectingDispatcher, tracker: Tracker, request: HandoffRequest
+) -> list[EventType]:
+    """Put the conversation in the queue for a person, tell the customer, pause the bot."""
+    desk = runtime.require_desk()
+    notice = await desk.request(
+        conversation_id=tracker.sender_id,
+        reason=request.reason,
+        flow_state=request.flow_state,
+        library=runtime.require_diagnosis().library,
+        tier=request.tier,
+        skill=request.skill if request.skill in SKILLS else "other",
+        priority=request.priority,
+    )
+    send(dispatcher, [Reply(notice.text, notice.buttons)])
+    # The bot stays out of the chat until an agent hands it back (which resumes it).
+    return [
+        SlotSet("flow_state", None),
+        SlotSet("active_flow", None),
+        SlotSet("fallback_count", 0.0),
+        ConversationPaused(),
+    ]

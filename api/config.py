@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_messages_per_minute: int = Field(default=30, ge=1)
     max_webhook_bytes: int = Field(default=2_000_000, ge=1024)
 
+    agent_session_hours: float = Field(default=12, gt=0)
+    handoff_wait_limit_seconds: float = Field(default=300, gt=0)
+
     flows_dir: Path = PROJECT_ROOT / "data" / "flows"
     widget_dir: Path = PROJECT_ROOT / "widget"
     log_level: str = "INFO"

@@ -33,7 +33,7 @@ def run_migrations(settings: Settings) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
 def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:

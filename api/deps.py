@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Annotated, Optional
 
 from fastapi import Depends, HTTPException, Request, status
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
 from api.runtime import runtime
+from api.services.staff import Staff
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:
@@ -27,24 +27,17 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
-@dataclass(frozen=True)
-class Staff:
-    """Who is calling a staff endpoint: an agent, a supervisor, or the operator's API key."""
-
-    id: Optional[int]
-    name: str
-    role: str  # agent | supervisor | operator
-    tier: int = 3
-    skills: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.role in ("supervisor", "operator")
+SESSION_COOKIE = "agent_session"
 
 
 def _bearer(request: Request) -> Optional[str]:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token if scheme.lower() == "bearer" and token else None
+
+
+def session_token(request: Request) -> Optional[str]:
+    """The agent's session token: the console's cookie, or a bearer header for scripts."""
+    return request.cookies.get(SESSION_COOKIE) or _bearer(request)
 
 
 async def current_staff(request: Request, settings: SettingsDep) -> Staff:
@@ -61,8 +54,9 @@ async def current_staff(request: Request, settings: SettingsDep) -> Staff:
     ):
         return Staff(id=None, name="operator", role="operator")
     resolver = getattr(request.app.state, "staff_resolver", None)
-    if token and resolver is not None:
-        staff = await resolver(token)
+    agent_token = session_token(request)
+    if agent_token and resolver is not None:
+        staff = await resolver(agent_token)
         if staff is not None:
             return staff
     raise HTTPException(

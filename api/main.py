@@ -14,11 +14,15 @@ from rasa_sdk.executor import ActionExecutor
 
 from api.config import Settings, get_settings
 from api.db import database, run_migrations
-from api.routes import chat, health, webhook, widget
+from api.routes import agent_socket, agents, auth, chat, handoffs, health, webhook, widget
 from api.runtime import runtime
+from api.services import agents as agent_accounts
 from api.services.chat_gateway import ChatGateway
 from api.services.diagnosis import DiagnosisService
+from api.services.handoff_desk import HandoffDesk
+from api.services.handoffs import staff_for
 from api.services.hub import ConversationHub
+from api.services.presence import AgentPresence
 from api.services.rasa_client import RasaClient
 
 logger = logging.getLogger(__name__)
@@ -30,6 +34,13 @@ def build_action_executor() -> ActionExecutor:
     executor = ActionExecutor()
     executor.register_package("actions")
     return executor
+
+
+async def resolve_staff(token: str):  # type: ignore[no-untyped-def]
+    """The staff member signed in with this console session token, if any."""
+    async with database.session() as session:
+        agent = await agent_accounts.agent_for_token(session=session, token=token)
+        return staff_for(agent) if agent is not None else None
 
 
 def create_app(settings: Optional[Settings] = None) -> FastAPI:
@@ -44,21 +55,35 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             jwt_secret=settings.rasa_jwt_secret,
             timeout_seconds=settings.rasa_timeout_seconds,
         )
-        diagnosis = DiagnosisService(settings)
         hub = ConversationHub()
+        presence = AgentPresence()
+        desk = HandoffDesk(
+            database=database,
+            hub=hub,
+            presence=presence,
+            rasa=rasa,
+            wait_limit_seconds=settings.handoff_wait_limit_seconds,
+        )
+        diagnosis = DiagnosisService(settings)
         app.state.settings = settings
         app.state.rasa = rasa
         app.state.hub = hub
+        app.state.presence = presence
+        app.state.desk = desk
         app.state.diagnosis = diagnosis
-        app.state.gateway = ChatGateway(database=database, rasa=rasa, hub=hub)
+        app.state.gateway = ChatGateway(database=database, rasa=rasa, hub=hub, desk=desk)
         app.state.executor = build_action_executor()
+        app.state.staff_resolver = resolve_staff
         runtime.settings = settings
         runtime.diagnosis = diagnosis
         runtime.rasa = rasa
+        runtime.desk = desk
+        watcher = asyncio.create_task(desk.watch_waits())
         logger.info("Support assistant API ready on %s:%s", settings.host, settings.port)
         try:
             yield
         finally:
+            watcher.cancel()
             await rasa.close()
             await database.disconnect()
 
@@ -79,6 +104,10 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(webhook.router)
     app.include_router(chat.router)
+    app.include_router(auth.router)
+    app.include_router(agents.router)
+    app.include_router(handoffs.router)
+    app.include_router(agent_socket.router)
     app.include_router(widget.router)
     app.mount("/widget", StaticFiles(directory=settings.widget_dir), name="widget")
     return app

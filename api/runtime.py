@@ -12,6 +12,7 @@ from typing import Optional
 from api.config import Settings
 from api.db import Database, database
 from api.services.diagnosis import DiagnosisService
+from api.services.handoff_desk import HandoffDesk
 from api.services.rasa_client import RasaClient
 
 
@@ -21,11 +22,17 @@ class Runtime:
     database: Database = database
     diagnosis: Optional[DiagnosisService] = None
     rasa: Optional[RasaClient] = None
+    desk: Optional[HandoffDesk] = None
 
     def require_diagnosis(self) -> DiagnosisService:
         if self.diagnosis is None:
             raise RuntimeError("The diagnosis service is not started.")
         return self.diagnosis
+
+    def require_desk(self) -> HandoffDesk:
+        if self.desk is None:
+            raise RuntimeError("The handoff desk is not started.")
+        return self.desk
 
 
 runtime = Runtime()

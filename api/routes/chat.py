@@ -15,6 +15,7 @@ from starlette.websockets import WebSocketState
 from api.config import Settings
 from api.services import conversations
 from api.services.chat_gateway import ChatGateway, ConversationClosed
+from api.services.handoff_desk import HandoffDesk
 from api.services.hub import ConversationHub
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class ChatSocket:
         self.settings: Settings = app.state.settings
         self.gateway: ChatGateway = app.state.gateway
         self.hub: ConversationHub = app.state.hub
+        self.desk: HandoffDesk = app.state.desk
         self.conversation_id: Optional[str] = None
         self.recent: deque[float] = deque()
 
@@ -88,6 +90,10 @@ class ChatSocket:
             await self.hello(frame)
         elif kind == "message":
             await self.message(frame)
+        elif kind == "typing":
+            await self.typing(frame)
+        elif kind == "rating":
+            await self.rating(frame)
         else:
             raise FrameError("unknown_type", f"Unknown frame type: {str(kind)[:40]!r}.")
 
@@ -166,6 +172,27 @@ class ChatSocket:
                 "session_token.",
                 client_id,
             ) from None
+
+    async def typing(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            raise FrameError("hello_required", "Send hello first.")
+        await self.desk.customer_typing(
+            conversation_id=self.conversation_id, active=bool(frame.get("active"))
+        )
+
+    async def rating(self, frame: dict[str, Any]) -> None:
+        if self.conversation_id is None:
+            raise FrameError("hello_required", "Send hello first.")
+        score, comment = frame.get("score"), frame.get("comment", "")
+        if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+            raise FrameError("invalid_message", "score must be a whole number from 1 to 5.")
+        if not isinstance(comment, str) or len(comment) > 2000:
+            raise FrameError("invalid_message", "comment must be text of at most 2000 characters.")
+        self._check_rate("rating")
+        await self.desk.record_rating(
+            conversation_id=self.conversation_id, score=score, comment=comment.strip()
+        )
+        await self.send({"type": "rating_saved", "score": score})
 
     def _check_rate(self, client_id: str) -> None:
         now = time.monotonic()

@@ -17,6 +17,7 @@ from typing import Any, Optional
 from api.db import Database
 from api.models import ConversationOwner, DeliveryStatus, Sender
 from api.services import conversations
+from api.services.handoff_desk import HandoffDesk
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import RasaClient, RasaUnavailable
 
@@ -34,10 +35,18 @@ class ConversationClosed(Exception):
 
 
 class ChatGateway:
-    def __init__(self, *, database: Database, rasa: RasaClient, hub: ConversationHub) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        rasa: RasaClient,
+        hub: ConversationHub,
+        desk: Optional[HandoffDesk] = None,
+    ) -> None:
         self.database = database
         self.rasa = rasa
         self.hub = hub
+        self.desk = desk
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lock_users: dict[str, int] = defaultdict(int)
 
@@ -93,11 +102,22 @@ class ChatGateway:
             # Other open tabs of the same customer show the message too.
             await self.hub.publish(conversation_id, message_frame, exclude=reply_to)
             if owner != ConversationOwner.bot.value:
-                return  # a person has the chat: the bot stays silent
+                # A person has the chat (or will soon): the bot stays silent. Agents
+                # see the message through the hub.
+                if owner == ConversationOwner.queued.value and self.desk is not None:
+                    await self._mark(message_id, DeliveryStatus.answered)
+                    await self.desk.handle_queued_message(conversation_id, payload)
+                return
             await self._ask_assistant(
                 conversation_id=conversation_id,
                 message_id=message_id,
                 text=payload or text,
+            )
+
+    async def _mark(self, message_id: int, status: DeliveryStatus) -> None:
+        async with self.database.session() as session:
+            await conversations.set_delivery_status(
+                session=session, message_id=message_id, status=status
             )
 
     async def _ask_assistant(self, *, conversation_id: str, message_id: int, text: str) -> None:
@@ -111,6 +131,21 @@ class ChatGateway:
             logger.warning("Assistant unavailable for %s: %s", conversation_id, error)
             replies = None
             status = DeliveryStatus.failed
+            if self.desk is not None and self.desk.presence.online():
+                # Nothing the customer can do about it: a person takes over.
+                await self._mark(message_id, status)
+                notice = await self.desk.request(
+                    conversation_id=conversation_id, reason="assistant unavailable"
+                )
+                await self.desk.tell_customer(
+                    conversation_id,
+                    "Sorry, the assistant is having a problem. " + notice.text,
+                    buttons=notice.buttons,
+                )
+                await self.hub.publish(
+                    conversation_id, {"type": "typing", "sender": "bot", "active": False}
+                )
+                return
         frames: list[dict[str, Any]] = []
         async with self.database.session() as session:
             await conversations.set_delivery_status(

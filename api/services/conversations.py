@@ -72,7 +72,7 @@ async def store_customer_message(
     payload: Optional[str],
 ) -> StoredCustomerMessage:
     """Store a customer message once per client id; a resend returns the original."""
-    existing = await _find_by_client_id(
+    existing = await find_by_client_id(
         session=session, conversation_id=conversation_id, client_id=client_id
     )
     if existing is not None:
@@ -92,7 +92,7 @@ async def store_customer_message(
             await session.flush()
     except IntegrityError:
         # Another socket of the same conversation stored it a moment ago.
-        existing = await _find_by_client_id(
+        existing = await find_by_client_id(
             session=session, conversation_id=conversation_id, client_id=client_id
         )
         if existing is None:
@@ -101,7 +101,7 @@ async def store_customer_message(
     return StoredCustomerMessage(message=message, duplicate=False)
 
 
-async def _find_by_client_id(
+async def find_by_client_id(
     *, session: AsyncSession, conversation_id: str, client_id: str
 ) -> Optional[Message]:
     result = await session.execute(
@@ -119,12 +119,16 @@ async def store_outbound_message(
     sender: Sender,
     text: str,
     buttons: Optional[list[dict[str, Any]]] = None,
+    author: Optional[str] = None,
+    client_id: Optional[str] = None,
 ) -> Message:
     message = Message(
         conversation_id=conversation_id,
         sender=sender.value,
         text=text,
         buttons=buttons or [],
+        author=author,
+        client_id=client_id,
     )
     session.add(message)
     await session.flush()
@@ -161,6 +165,8 @@ def message_frame(message: Message) -> dict[str, Any]:
         "buttons": message.buttons or [],
         "created_at": message.created_at.isoformat(),
     }
-    if message.client_id is not None:
+    if message.sender == Sender.customer.value and message.client_id is not None:
         frame["client_id"] = message.client_id
+    if message.sender == Sender.agent.value:
+        frame["agent_name"] = message.author or "Agent"
     return frame

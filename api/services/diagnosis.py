@@ -49,12 +49,24 @@ OUTCOME_STATUS_NOTE = {
 
 
 @dataclass
+class HandoffRequest:
+    """A person should take over; the caller queues it once the turn is saved."""
+
+    reason: str
+    tier: int = 2
+    skill: str = "other"
+    priority: str = "normal"
+    flow_state: Optional[dict[str, Any]] = None
+
+
+@dataclass
 class DiagnosisResult:
     replies: list[Reply] = field(default_factory=list)
     flow_state: Optional[dict[str, Any]] = None
     active_flow: Optional[str] = None
     ticket_number: Optional[str] = None
     fallback_count: int = 0
+    handoff: Optional[HandoffRequest] = None
 
 
 class DiagnosisService:
@@ -140,6 +152,11 @@ class DiagnosisService:
             "explain_term",
         ):
             fallback_count += 1
+            if fallback_count >= 3:
+                return DiagnosisResult(
+                    replies=[Reply("I'm sorry I keep misunderstanding you.")],
+                    handoff=HandoffRequest(reason="not understood three times"),
+                )
             if fallback_count >= 2:
                 return DiagnosisResult(
                     replies=[
@@ -207,6 +224,21 @@ class DiagnosisService:
         title = flow.title if flow else outcome.flow_id
         if outcome.kind == "resolved":
             into.replies.append(Reply(outcome.message or "Great, I'm glad it's working again!"))
+            return
+        if outcome.kind == "handoff":
+            if outcome.message:
+                into.replies.append(Reply(outcome.message))
+            into.handoff = HandoffRequest(
+                reason=str(outcome.options.get("reason") or f"flow {outcome.flow_id} ended"),
+                tier=int(outcome.options.get("tier", 2)),
+                skill=str(outcome.options.get("skill") or outcome.domain),
+                priority=str(outcome.options.get("priority", "normal")),
+                flow_state={
+                    "root_flow": outcome.flow_id,
+                    "trail": outcome.trail,
+                    "slots": outcome.slots,
+                },
+            )
             return
         summary = summarize_trail(outcome.trail, flow_title=title)
         note = OUTCOME_STATUS_NOTE.get(outcome.kind)

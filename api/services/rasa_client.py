@@ -109,6 +109,16 @@ class RasaClient:
         model_file = body.get("model_file")
         return RasaStatus(reachable=True, model_loaded=bool(model_file), model_file=model_file)
 
+    async def append_events(self, *, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Add events to a conversation's tracker, e.g. resume it after a person handled it."""
+        try:
+            response = await self._client.post(
+                f"/conversations/{sender_id}/tracker/events", json=events
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa did not take the events: {error!r}") from error
+
     async def get_tracker(self, *, sender_id: str) -> dict[str, Any]:
         try:
             response = await self._client.get(f"/conversations/{sender_id}/tracker")

@@ -1,0 +1,49 @@
+"""Database tables (SQLAlchemy 2), one module per topic.
+
+Importing this package registers every table on `Base.metadata`, which the
+Alembic migrations in api/migrations/ are checked against.
+"""
+
+from api.models.agents import Agent, AgentSession
+from api.models.base import Base, UTCDateTime, utcnow
+from api.models.conversations import (
+    Conversation,
+    ConversationOwner,
+    DeliveryStatus,
+    Message,
+    Sender,
+)
+from api.models.flows import FlowEvent
+from api.models.handoffs import (
+    OPEN_HANDOFF_STATUSES,
+    Handoff,
+    HandoffEvent,
+    HandoffStatus,
+    InternalNote,
+    Rating,
+)
+from api.models.tickets import Ticket, TicketStatus, format_ticket_number, parse_ticket_number
+
+__all__ = [
+    "OPEN_HANDOFF_STATUSES",
+    "Agent",
+    "AgentSession",
+    "Handoff",
+    "HandoffEvent",
+    "HandoffStatus",
+    "InternalNote",
+    "Rating",
+    "Base",
+    "Conversation",
+    "ConversationOwner",
+    "DeliveryStatus",
+    "FlowEvent",
+    "Message",
+    "Sender",
+    "Ticket",
+    "TicketStatus",
+    "UTCDateTime",
+    "format_ticket_number",
+    "parse_ticket_number",
+    "utcnow",
+]

@@ -1,0 +1,90 @@
+"""Handoffs of a conversation to a person, internal notes and satisfaction ratings."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.models.base import Base, UTCDateTime, utcnow
+
+
+class HandoffStatus(str, enum.Enum):
+    waiting = "waiting"  # in the queue
+    active = "active"  # an agent has it
+    returned = "returned"  # handed back to the bot
+    resolved = "resolved"  # the agent resolved the conversation
+    callback = "callback"  # the customer chose a callback instead of waiting
+
+
+OPEN_HANDOFF_STATUSES = (HandoffStatus.waiting.value, HandoffStatus.active.value)
+
+
+class Handoff(Base):
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=HandoffStatus.waiting.value, index=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    tier: Mapped[int] = mapped_column(Integer, default=2)
+    skill: Mapped[str] = mapped_column(String(16), default="other")
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    agent_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    waiting_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    callback_offered: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HandoffEvent(Base):
+    """Audit trail of a handoff: queued, claimed, escalated, transferred, returned, resolved."""
+
+    __tablename__ = "handoff_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[int] = mapped_column(
+        ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    agent_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InternalNote(Base):
+    """A note between agents. Never shown to the customer."""
+
+    __tablename__ = "internal_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    author: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rating(Base):
+    """The customer's satisfaction rating at the end of a conversation."""
+
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
+    )
+    score: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

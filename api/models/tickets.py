@@ -1,0 +1,57 @@
+"""Support tickets."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.models.base import Base, UTCDateTime, utcnow
+
+
+class TicketStatus(str, enum.Enum):
+    new = "new"
+    open = "open"
+    pending_customer = "pending_customer"
+    pending_part = "pending_part"
+    visit_scheduled = "visit_scheduled"
+    resolved = "resolved"
+    closed = "closed"
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[Optional[str]] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(24), default=TicketStatus.new.value)
+    domain: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    tier: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def number(self) -> str:
+        return format_ticket_number(self.id)
+
+
+def format_ticket_number(ticket_id: int) -> str:
+    return f"TCK-{ticket_id:06d}"
+
+
+def parse_ticket_number(number: str) -> Optional[int]:
+    """`TCK-000042`, `tck-42` or `42` → 42; anything else → None."""
+    cleaned = number.strip().upper()
+    if cleaned.startswith("TCK-"):
+        cleaned = cleaned[4:]
+    if not cleaned.isdigit() or len(cleaned) > 12:
+        return None
+    return int(cleaned)

@@ -1,0 +1,228 @@
+"""`/ws/agent`: the agent console's live connection (protocol in docs/console.md).
+
+Signed in by the session cookie (never a token in the URL). It pushes the
+queue and the chats the agent has open, and takes the agent's messages and
+typing state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Optional
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from api.deps import SESSION_COOKIE
+from api.models import Agent, Conversation
+from api.routes.chat import CLIENT_ID, origin_allowed
+from api.services import agents, handoffs
+from api.services.handoff_desk import QUEUE_CHANNEL, HandoffDesk, staff_channel
+from api.services.hub import ConversationHub, FrameSender
+from api.services.presence import ConsoleConnection
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+MAX_AGENT_MESSAGE_CHARS = 4000
+
+
+class AgentSocket:
+    def __init__(self, websocket: WebSocket, agent: Agent, token: str) -> None:
+        state = websocket.app.state
+        self.websocket = websocket
+        self.token = token
+        self.staff = handoffs.staff_for(agent)
+        self.desk: HandoffDesk = state.desk
+        self.hub: ConversationHub = state.hub
+        self.database = self.desk.database
+        self.watching: dict[str, tuple[FrameSender, FrameSender]] = {}
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            await self.websocket.send_text(json.dumps(frame, default=str))
+
+    async def close(self) -> None:
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            await self.send({"type": "signed_out"})
+            await self.websocket.close(code=4401)
+
+    async def queue_update(self, frame: dict[str, Any]) -> None:
+        await self.send_queue()
+
+    async def send_queue(self) -> None:
+        async with self.database.session() as session:
+            waiting = await handoffs.waiting_for(session=session, staff=self.staff)
+            mine = await handoffs.active_for(session=session, agent_id=self.staff.id or 0)
+            frame = {
+                "type": "queue",
+                "waiting": [handoff_frame(h) for h in waiting],
+                "mine": [handoff_frame(h) for h in mine],
+            }
+        for handoff in mine:
+            self.watch(handoff.conversation_id)
+        await self.send(frame)
+
+    def watch(self, conversation_id: str) -> None:
+        if conversation_id in self.watching:
+            return
+
+        async def public(frame: dict[str, Any]) -> None:
+            await self.send({**frame, "conversation_id": conversation_id})
+
+        async def private(frame: dict[str, Any]) -> None:
+            await self.send({**frame, "conversation_id": conversation_id})
+
+        self.hub.subscribe(conversation_id, public)
+        self.hub.subscribe(staff_channel(conversation_id), private)
+        self.watching[conversation_id] = (public, private)
+
+    def unwatch_all(self) -> None:
+        for conversation_id, (public, private) in self.watching.items():
+            self.hub.unsubscribe(conversation_id, public)
+            self.hub.unsubscribe(staff_channel(conversation_id), private)
+        self.watching.clear()
+
+    async def still_signed_in(self) -> bool:
+        async with self.database.session() as session:
+            return await agents.agent_for_token(session=session, token=self.token) is not None
+
+    async def run(self) -> None:
+        presence = self.websocket.app.state.presence
+        connection = ConsoleConnection(staff=self.staff, close=self.close)
+        presence.join(connection)
+        self.hub.subscribe(QUEUE_CHANNEL, self.queue_update)
+        try:
+            await self.send(
+                {
+                    "type": "hello",
+                    "agent": {
+                        "id": self.staff.id,
+                        "name": self.staff.name,
+                        "role": self.staff.role,
+                        "tier": self.staff.tier,
+                        "skills": list(self.staff.skills),
+                    },
+                }
+            )
+            await self.send_queue()
+            await self.desk.queue_changed()  # others see the new agent's capacity
+            while True:
+                raw = await self.websocket.receive_text()
+                if not await self.still_signed_in():
+                    await self.close()
+                    return
+                error = await self.handle(raw)
+                if error is not None:
+                    await self.send(error)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            presence.leave(connection)
+            self.hub.unsubscribe(QUEUE_CHANNEL, self.queue_update)
+            self.unwatch_all()
+
+    async def handle(self, raw: str) -> Optional[dict[str, Any]]:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            return _error("invalid_json", "Frames must be JSON objects.")
+        if not isinstance(frame, dict):
+            return _error("invalid_json", "Frames must be JSON objects.")
+        kind = frame.get("type")
+        if kind == "ping":
+            await self.send({"type": "pong"})
+            return None
+        conversation_id = frame.get("conversation_id")
+        if kind not in ("open", "message", "typing"):
+            return _error("unknown_type", f"Unknown frame type: {str(kind)[:40]!r}.")
+        if not isinstance(conversation_id, str) or not await self.may_read(conversation_id):
+            return _error("unknown_conversation", "There is no such conversation for you.")
+        if kind == "open":
+            self.watch(conversation_id)
+            await self.send({"type": "opened", "conversation_id": conversation_id})
+            return None
+        if kind == "typing":
+            await self.desk.agent_typing(
+                conversation_id=conversation_id, staff=self.staff, active=bool(frame.get("active"))
+            )
+            return None
+        client_id, text = frame.get("client_id"), frame.get("text")
+        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+            return _error("invalid_message", "client_id must be 1-64 of A-Z a-z 0-9 - _ .")
+        if not isinstance(text, str) or not text.strip():
+            return _error("invalid_message", "text must be a non-empty string.", client_id)
+        if len(text) > MAX_AGENT_MESSAGE_CHARS:
+            return _error("message_too_large", "The message is too long.", client_id)
+        try:
+            stored = await self.desk.send_agent_message(
+                conversation_id=conversation_id,
+                staff=self.staff,
+                client_id=client_id,
+                text=text.strip(),
+            )
+        except handoffs.HandoffError as failure:
+            return _error("not_allowed", failure.detail, client_id)
+        await self.send(
+            {
+                "type": "ack",
+                "client_id": client_id,
+                "id": stored["id"],
+                "conversation_id": conversation_id,
+            }
+        )
+        return None
+
+    async def may_read(self, conversation_id: str) -> bool:
+        if len(conversation_id) != 32:
+            return False
+        async with self.database.session() as session:
+            if await session.get(Conversation, conversation_id) is None:
+                return False
+            if self.staff.is_supervisor:
+                return True
+            handoff = await handoffs.latest_handoff(
+                session=session, conversation_id=conversation_id
+            )
+        return handoff is not None and (
+            handoff.agent_id == self.staff.id
+            or (handoff.status == "waiting" and handoffs.routes_to(self.staff, handoff))
+        )
+
+
+def handoff_frame(handoff: Any) -> dict[str, Any]:
+    return {
+        "id": handoff.id,
+        "conversation_id": handoff.conversation_id,
+        "status": handoff.status,
+        "reason": handoff.reason,
+        "tier": handoff.tier,
+        "skill": handoff.skill,
+        "priority": handoff.priority,
+        "summary": handoff.summary,
+        "agent_id": handoff.agent_id,
+        "waiting_since": handoff.waiting_since.isoformat(),
+    }
+
+
+def _error(code: str, detail: str, client_id: Optional[str] = None) -> dict[str, Any]:
+    frame = {"type": "error", "code": code, "detail": detail}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame
+
+
+@router.websocket("/ws/agent")
+async def agent_socket(websocket: WebSocket) -> None:
+    settings = websocket.app.state.settings
+    if not origin_allowed(websocket.headers.get("origin"), settings):
+        await websocket.close(code=1008)
+        return
+    token = websocket.cookies.get(SESSION_COOKIE) or ""
+    async with websocket.app.state.desk.database.session() as session:
+        agent = await agents.agent_for_token(session=session, token=token)
+    if agent is None:
+        await websocket.close(code=1008)  # before accept: HTTP 403, sign in first
+        return
+    await websocket.accept()
+    await AgentSocket(websocket, agent, token).run()

@@ -1,0 +1,43 @@
+"""Agents (created by supervisors) and the supervisor's live overview."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+
+from api.deps import CurrentSupervisor, SessionDep
+from api.schemas.agents import AgentCreate, AgentLoad, AgentPublic, Overview, QueueSummary
+from api.services import agents, handoffs
+
+router = APIRouter(prefix="/agents", tags=["agents"])
+
+
+@router.post("", response_model=AgentPublic, status_code=201, summary="Create an agent")
+async def create_agent(
+    body: AgentCreate, session: SessionDep, supervisor: CurrentSupervisor
+) -> AgentPublic:
+    try:
+        agent = await agents.create_agent(session=session, **body.model_dump())
+    except agents.AgentExists:
+        raise HTTPException(status_code=409, detail="An agent with this e-mail exists.") from None
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    return AgentPublic.model_validate(agent)
+
+
+@router.get("/overview", response_model=Overview, summary="Queues, waiting times and agent load")
+async def overview(
+    request: Request, session: SessionDep, supervisor: CurrentSupervisor
+) -> Overview:
+    queues, loads = await handoffs.overview(session=session)
+    presence = request.app.state.presence
+    return Overview(
+        queues=[QueueSummary(**vars(q)) for q in queues],
+        agents=[
+            AgentLoad(
+                **AgentPublic.model_validate(a).model_dump(),
+                online=presence.is_online(a.id),
+                active_chats=loads.get(a.id, 0),
+            )
+            for a in await agents.list_agents(session=session)
+        ],
+    )

@@ -1,0 +1,68 @@
+"""The handoff queue and the agent's view of a conversation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.agents import Skill
+
+
+class HandoffPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    conversation_id: str
+    status: str
+    reason: str
+    tier: int
+    skill: str
+    priority: str
+    summary: str
+    agent_id: Optional[int]
+    waiting_since: datetime
+    claimed_at: Optional[datetime]
+
+
+class EscalateRequest(BaseModel):
+    note: str = Field(default="", max_length=4000)
+
+
+class TransferRequest(BaseModel):
+    note: str = Field(default="", max_length=4000)
+    skill: Optional[Skill] = None
+    agent_id: Optional[int] = None
+
+
+class NoteCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class NotePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    author: str
+    text: str
+    created_at: datetime
+
+
+class TicketBrief(BaseModel):
+    number: str
+    title: str
+    status: str
+    domain: str
+
+
+class ConversationView(BaseModel):
+    """Everything an agent sees when opening a chat."""
+
+    conversation_id: str
+    owner: str
+    handoff: Optional[HandoffPublic]
+    messages: list[dict[str, Any]]
+    notes: list[NotePublic]
+    tickets: list[TicketBrief]
+    customer: Optional[dict[str, Any]] = None

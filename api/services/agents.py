@@ -1,0 +1,163 @@
+"""Agents and supervisors: accounts, password checks and sign-in sessions."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import Agent, AgentSession
+
+SKILLS = ("internet", "cable", "hardware", "software", "other")
+ROLES = ("agent", "supervisor")
+# scrypt (RFC 7914) with parameters OWASP recommends for interactive logins.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+class AgentExists(Exception):
+    pass
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
+    )
+    encode = base64.b64encode
+    return (
+        f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encode(salt).decode()}${encode(digest).decode()}"
+    )
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# Used when the e-mail is unknown, so that a wrong e-mail costs as long as a wrong password.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+async def create_agent(
+    *,
+    session: AsyncSession,
+    email: str,
+    name: str,
+    password: str,
+    role: str = "agent",
+    tier: int = 2,
+    skills: Optional[list[str]] = None,
+    capacity: int = 3,
+) -> Agent:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 200:
+        raise ValueError("A valid e-mail address is required.")
+    if len(password) < 10:
+        raise ValueError("Passwords must be at least 10 characters long.")
+    if role not in ROLES:
+        raise ValueError(f"Role must be one of {', '.join(ROLES)}.")
+    if tier not in (2, 3):
+        raise ValueError("Agents work in tier 2 or tier 3.")
+    skills = list(skills or ["internet", "cable", "hardware", "software", "other"])
+    unknown = set(skills) - set(SKILLS)
+    if unknown:
+        raise ValueError(f"Unknown skills: {', '.join(sorted(unknown))}.")
+    if not 1 <= capacity <= 20:
+        raise ValueError("Capacity must be between 1 and 20 chats.")
+    agent = Agent(
+        email=email,
+        name=name.strip()[:80] or email,
+        password_hash=hash_password(password),
+        role=role,
+        tier=tier,
+        skills=skills,
+        capacity=capacity,
+        active=True,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(agent)
+            await session.flush()
+    except IntegrityError as error:
+        raise AgentExists(email) from error
+    return agent
+
+
+async def authenticate(*, session: AsyncSession, email: str, password: str) -> Optional[Agent]:
+    result = await session.execute(select(Agent).where(Agent.email == email.strip().lower()))
+    agent = result.scalar_one_or_none()
+    if agent is None or not agent.active:
+        verify_password(password, _DUMMY_HASH)
+        return None
+    return agent if verify_password(password, agent.password_hash) else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_session(
+    *, session: AsyncSession, agent: Agent, lifetime: timedelta
+) -> tuple[str, datetime]:
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(timezone.utc) + lifetime
+    session.add(
+        AgentSession(token_hash=_token_hash(token), agent_id=agent.id, expires_at=expires_at)
+    )
+    await session.flush()
+    return token, expires_at
+
+
+async def agent_for_token(*, session: AsyncSession, token: str) -> Optional[Agent]:
+    if not token or len(token) > 200:
+        return None
+    record = await session.get(AgentSession, _token_hash(token))
+    if record is None or record.revoked_at is not None:
+        return None
+    if record.expires_at <= datetime.now(timezone.utc):
+        return None
+    agent = await session.get(Agent, record.agent_id)
+    return agent if agent is not None and agent.active else None
+
+
+async def end_session(*, session: AsyncSession, token: str) -> Optional[int]:
+    """Revoke a session; returns the agent id it belonged to."""
+    record = await session.get(AgentSession, _token_hash(token))
+    if record is None or record.revoked_at is not None:
+        return None
+    record.revoked_at = datetime.now(timezone.utc)
+    return record.agent_id
+
+
+async def end_all_sessions(*, session: AsyncSession, agent_id: int) -> None:
+    await session.execute(
+        update(AgentSession)
+        .where(AgentSession.agent_id == agent_id, AgentSession.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(timezone.utc))
+    )
+
+
+async def list_agents(*, session: AsyncSession) -> list[Agent]:
+    result = await session.execute(select(Agent).order_by(Agent.name))
+    return list(result.scalars().all())

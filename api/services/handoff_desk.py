@@ -1,0 +1,437 @@
+"""The handoff desk: handoffs plus everything the customer and agents are told.
+
+api/services/handoffs.py changes the records; this module wraps each change
+with the messages and live updates that go with it, so that the customer is
+never left wondering and the console is always current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Optional
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import Database
+from api.models import Agent, Conversation, Handoff, HandoffStatus, Message, Sender, Ticket
+from api.services import conversations, handoffs, tickets
+from api.services.hub import ConversationHub
+from api.services.presence import AgentPresence
+from api.services.rasa_client import RasaClient, RasaUnavailable
+from api.services.staff import Staff
+from bot.flows.engine import summarize_trail
+from bot.flows.loader import FlowLibrary
+
+logger = logging.getLogger(__name__)
+
+QUEUE_CHANNEL = "queue"
+CALLBACK_BUTTON = {"title": "Call me back instead", "payload": "/request_callback"}
+WAIT_BUTTON = {"title": "I'll wait", "payload": "/keep_waiting"}
+
+
+def staff_channel(conversation_id: str) -> str:
+    """Frames only staff may see (internal notes, customer typing)."""
+    return f"staff:{conversation_id}"
+
+
+@dataclass
+class QueueNotice:
+    text: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    handoff_id: Optional[int] = None
+
+
+async def build_summary(
+    *,
+    session: AsyncSession,
+    conversation_id: str,
+    flow_state: Optional[dict[str, Any]],
+    library: Optional[FlowLibrary],
+    reason: str,
+) -> str:
+    """What the agent needs to know without asking the customer again."""
+    lines = [f"Reason: {reason}"]
+    first = await session.execute(
+        select(Message.text)
+        .where(Message.conversation_id == conversation_id, Message.sender == Sender.customer.value)
+        .order_by(Message.id)
+        .limit(1)
+    )
+    opening = first.scalar_one_or_none()
+    if opening:
+        lines.append(f"Customer's first words: {opening[:300]}")
+    state = flow_state or {}
+    flow = library.get(state.get("root_flow") or state.get("flow") or "") if library else None
+    if flow is not None:
+        lines.append(f"Problem: {flow.title} (domain: {flow.domain})")
+        device = (state.get("slots") or {}).get("device") or ", ".join(flow.devices)
+        if device:
+            lines.append(f"Device: {device}")
+    trail = state.get("trail") or []
+    if trail:
+        lines.append(
+            summarize_trail(trail, flow_title="Steps tried").replace(
+                "Diagnosis: Steps tried", "Steps tried:"
+            )
+        )
+    found = await session.execute(
+        select(Ticket).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id)
+    )
+    opened = list(found.scalars().all())
+    if opened:
+        lines.append("Tickets: " + "; ".join(f"{t.number} {t.title} ({t.status})" for t in opened))
+    return "\n".join(lines)
+
+
+class HandoffDesk:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        hub: ConversationHub,
+        presence: AgentPresence,
+        rasa: RasaClient,
+        wait_limit_seconds: float,
+    ) -> None:
+        self.database = database
+        self.hub = hub
+        self.presence = presence
+        self.rasa = rasa
+        self.wait_limit_seconds = wait_limit_seconds
+
+    # ------------------------------------------------------------ messages
+
+    async def tell_customer(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        sender: Sender = Sender.system,
+        author: Optional[str] = None,
+        buttons: Optional[list[dict[str, str]]] = None,
+        client_id: Optional[str] = None,
+    ) -> dict[str, Any]:
+        async with self.database.session() as session:
+            message = await conversations.store_outbound_message(
+                session=session,
+                conversation_id=conversation_id,
+                sender=sender,
+                text=text,
+                buttons=buttons,
+                author=author,
+                client_id=client_id,
+            )
+            frame = conversations.message_frame(message)
+        await self.hub.publish(conversation_id, frame)
+        return frame
+
+    async def announce_owner(
+        self, conversation_id: str, owner: str, agent_name: Optional[str] = None
+    ) -> None:
+        frame: dict[str, Any] = {"type": "owner", "owner": owner}
+        if agent_name:
+            frame["agent_name"] = agent_name
+        await self.hub.publish(conversation_id, frame)
+
+    async def queue_changed(self) -> None:
+        await self.hub.publish(QUEUE_CHANNEL, {"type": "queue_changed"})
+
+    # -------------------------------------------------------------- queue
+
+    async def notice_for(self, session: AsyncSession, handoff: Handoff) -> QueueNotice:
+        agents = [s for s in self.presence.online() if handoffs.routes_to(s, handoff)]
+        if not agents:
+            return QueueNotice(
+                "No agent is online right now. I can open a ticket so that a person calls you "
+                "back, or you can wait here and the next agent will see everything we covered.",
+                [CALLBACK_BUTTON, WAIT_BUTTON],
+                handoff.id,
+            )
+        position = await handoffs.queue_position(session=session, handoff=handoff)
+        typical = await handoffs.typical_wait_seconds(session=session)
+        minutes = max(1, math.ceil(typical * position / len(agents) / 60))
+        place = "next in line" if position == 1 else f"number {position} in the queue"
+        return QueueNotice(
+            f"I'm connecting you with a person. You are {place}; an agent should join in about "
+            f"{minutes} minute{'s' if minutes != 1 else ''}. They will see everything we've "
+            "covered, so you won't need to repeat yourself.",
+            [],
+            handoff.id,
+        )
+
+    async def request(
+        self,
+        *,
+        conversation_id: str,
+        reason: str,
+        flow_state: Optional[dict[str, Any]] = None,
+        library: Optional[FlowLibrary] = None,
+        tier: int = 2,
+        skill: str = "other",
+        priority: str = "normal",
+    ) -> QueueNotice:
+        """Queue the conversation for a person and say what happens next."""
+        async with self.database.session() as session:
+            summary = await build_summary(
+                session=session,
+                conversation_id=conversation_id,
+                flow_state=flow_state,
+                library=library,
+                reason=reason,
+            )
+            handoff, _ = await handoffs.request_handoff(
+                session=session,
+                conversation_id=conversation_id,
+                reason=reason,
+                tier=tier,
+                skill=skill,
+                priority=priority,
+                summary=summary,
+            )
+            notice = await self.notice_for(session, handoff)
+            if notice.buttons:
+                handoff.callback_offered = True
+        await self.queue_changed()
+        await self.announce_owner(conversation_id, "queued")
+        return notice
+
+    async def handle_queued_message(self, conversation_id: str, payload: Optional[str]) -> bool:
+        """Answers a queued customer's callback choice. True if the message was handled."""
+        if payload not in ("/request_callback", "/keep_waiting"):
+            return False
+        if payload == "/keep_waiting":
+            await self.tell_customer(
+                conversation_id, "Thanks for waiting. An agent will join as soon as one is free."
+            )
+            return True
+        async with self.database.session() as session:
+            handoff = await handoffs.open_handoff_for(
+                session=session, conversation_id=conversation_id
+            )
+            summary = handoff.summary if handoff else ""
+            ticket = await tickets.open_ticket(
+                session=session,
+                conversation_id=conversation_id,
+                domain=handoff.skill if handoff and handoff.skill in tickets.DOMAINS else "other",
+                title="Callback requested from chat",
+                summary=summary,
+                tier=2,
+                priority="high",
+            )
+            number = ticket.number
+        await self.tell_customer(
+            conversation_id,
+            f"I've opened ticket {number}: a person will call you back. This chat stays open, "
+            "so if an agent becomes free first they will join you here.",
+        )
+        await self.queue_changed()
+        return True
+
+    async def offer_callbacks_to_long_waits(self) -> int:
+        """Offer a callback to customers waiting longer than the limit (once each)."""
+        limit = datetime.now(timezone.utc) - timedelta(seconds=self.wait_limit_seconds)
+        async with self.database.session() as session:
+            result = await session.execute(
+                select(Handoff).where(
+                    Handoff.status == HandoffStatus.waiting.value,
+                    Handoff.waiting_since < limit,
+                    Handoff.callback_offered.is_(False),
+                )
+            )
+            overdue = list(result.scalars().all())
+            for handoff in overdue:
+                handoff.callback_offered = True
+            ids = [h.conversation_id for h in overdue]
+        for conversation_id in ids:
+            await self.tell_customer(
+                conversation_id,
+                "Sorry for the wait: all our agents are still busy. Would you like a call back "
+                "instead? You keep your place in the queue either way.",
+                buttons=[CALLBACK_BUTTON, WAIT_BUTTON],
+            )
+        return len(ids)
+
+    async def watch_waits(self, interval_seconds: float = 15) -> None:
+        while True:
+            await asyncio.sleep(interval_seconds)
+            try:
+                await self.offer_callbacks_to_long_waits()
+            except Exception:  # noqa: BLE001 - the watcher must survive a database hiccup
+                logger.exception("Checking long waits failed")
+
+    # ------------------------------------------------------------ agents
+
+    async def claim(self, *, handoff_id: int, agent: Agent) -> Handoff:
+        async with self.database.session() as session:
+            handoff = await handoffs.claim(session=session, handoff_id=handoff_id, agent=agent)
+        await self.tell_customer(handoff.conversation_id, f"{agent.name} joined the chat.")
+        await self.announce_owner(handoff.conversation_id, "agent", agent.name)
+        await self.queue_changed()
+        return handoff
+
+    async def send_agent_message(
+        self, *, conversation_id: str, staff: Staff, client_id: str, text: str
+    ) -> dict[str, Any]:
+        async with self.database.session() as session:
+            handoff = await handoffs.open_handoff_for(
+                session=session, conversation_id=conversation_id
+            )
+            if handoff is None or handoff.status != HandoffStatus.active.value:
+                raise handoffs.HandoffError("This chat is not with an agent.")
+            if handoff.agent_id != staff.id and not staff.is_supervisor:
+                raise handoffs.NotYours("This chat is with another agent.")
+            # Agents' ids live apart from customers' (a colon never appears in those).
+            client_id = f"agent:{staff.id}:{client_id}"
+            existing = await conversations.find_by_client_id(
+                session=session, conversation_id=conversation_id, client_id=client_id
+            )
+            if existing is not None:
+                return conversations.message_frame(existing)
+        return await self.tell_customer(
+            conversation_id, text, sender=Sender.agent, author=staff.name, client_id=client_id
+        )
+
+    async def agent_typing(self, *, conversation_id: str, staff: Staff, active: bool) -> None:
+        await self.hub.publish(
+            conversation_id,
+            {"type": "typing", "sender": "agent", "active": active, "agent_name": staff.name},
+        )
+
+    async def add_note(self, *, conversation_id: str, staff: Staff, text: str) -> dict[str, Any]:
+        async with self.database.session() as session:
+            note = await handoffs.add_note(
+                session=session, conversation_id=conversation_id, staff=staff, text=text
+            )
+            frame = note_frame(note)
+        await self.hub.publish(staff_channel(conversation_id), frame)
+        return frame
+
+    async def escalate(self, *, handoff_id: int, staff: Staff, note: str) -> Handoff:
+        async with self.database.session() as session:
+            handoff = await handoffs.escalate(
+                session=session, handoff_id=handoff_id, staff=staff, note=note
+            )
+            notice = await self.notice_for(session, handoff)
+        await self.tell_customer(
+            handoff.conversation_id,
+            "I've passed your chat to a specialist colleague. " + notice.text.split(". ", 1)[-1],
+            buttons=notice.buttons,
+        )
+        await self.announce_owner(handoff.conversation_id, "queued")
+        await self.queue_changed()
+        return handoff
+
+    async def transfer(
+        self,
+        *,
+        handoff_id: int,
+        staff: Staff,
+        note: str,
+        skill: Optional[str],
+        agent_id: Optional[int],
+    ) -> Handoff:
+        async with self.database.session() as session:
+            target = await session.get(Agent, agent_id) if agent_id is not None else None
+            if agent_id is not None and target is None:
+                raise handoffs.HandoffNotFound(f"There is no agent {agent_id}.")
+            handoff = await handoffs.transfer(
+                session=session,
+                handoff_id=handoff_id,
+                staff=staff,
+                note=note,
+                skill=skill,
+                agent=target,
+            )
+            notice = await self.notice_for(session, handoff) if target is None else None
+        if target is not None:
+            await self.tell_customer(handoff.conversation_id, f"{target.name} joined the chat.")
+            await self.announce_owner(handoff.conversation_id, "agent", target.name)
+        else:
+            await self.tell_customer(
+                handoff.conversation_id,
+                "I'm passing your chat to a colleague who knows this area best. "
+                + (notice.text.split(". ", 1)[-1] if notice else ""),
+                buttons=notice.buttons if notice else None,
+            )
+            await self.announce_owner(handoff.conversation_id, "queued")
+        await self.queue_changed()
+        return handoff
+
+    async def hand_back(self, *, handoff_id: int, staff: Staff) -> Handoff:
+        async with self.database.session() as session:
+            handoff = await handoffs.hand_back(session=session, handoff_id=handoff_id, staff=staff)
+        try:
+            # The bot picks up from a clean slate: resume its tracker and end any flow.
+            await self.rasa.append_events(
+                sender_id=handoff.conversation_id,
+                events=[
+                    {"event": "resume"},
+                    {"event": "slot", "name": "flow_state", "value": None},
+                    {"event": "slot", "name": "active_flow", "value": None},
+                    {"event": "slot", "name": "fallback_count", "value": 0.0},
+                ],
+            )
+        except RasaUnavailable as error:
+            logger.warning("Could not update the assistant's tracker: %s", error)
+        await self.tell_customer(
+            handoff.conversation_id,
+            f"{staff.name} handed you back to the assistant. Is there anything else I can "
+            "help with?",
+        )
+        await self.announce_owner(handoff.conversation_id, "bot")
+        await self.queue_changed()
+        return handoff
+
+    async def resolve(self, *, handoff_id: int, staff: Staff) -> Handoff:
+        async with self.database.session() as session:
+            handoff = await handoffs.resolve(session=session, handoff_id=handoff_id, staff=staff)
+        await self.tell_customer(
+            handoff.conversation_id,
+            f"{staff.name} marked this conversation as resolved. How did we do? Please rate "
+            "us from 1 to 5 and leave a comment if you like.",
+        )
+        await self.announce_owner(handoff.conversation_id, "closed")
+        await self.hub.publish(handoff.conversation_id, {"type": "rating_request"})
+        await self.queue_changed()
+        return handoff
+
+    async def record_rating(self, *, conversation_id: str, score: int, comment: str) -> None:
+        async with self.database.session() as session:
+            await handoffs.record_rating(
+                session=session, conversation_id=conversation_id, score=score, comment=comment
+            )
+        await self.hub.publish(
+            staff_channel(conversation_id), {"type": "rating", "score": score, "comment": comment}
+        )
+
+    async def customer_typing(self, *, conversation_id: str, active: bool) -> None:
+        await self.hub.publish(
+            staff_channel(conversation_id),
+            {
+                "type": "typing",
+                "sender": "customer",
+                "active": active,
+                "conversation_id": conversation_id,
+            },
+        )
+
+    async def conversation_owner(self, conversation_id: str) -> Optional[str]:
+        async with self.database.session() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            return conversation.owner if conversation else None
+
+
+def note_frame(note: Any) -> dict[str, Any]:
+    return {
+        "type": "note",
+        "id": note.id,
+        "conversation_id": note.conversation_id,
+        "author": note.author,
+        "text": note.text,
+        "created_at": note.created_at.isoformat(),
+    }

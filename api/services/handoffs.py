@@ -1,0 +1,389 @@
+"""Handoffs to people: the queue, routing, claiming, escalation, transfer, hand back.
+
+Pure database logic; api/services/handoff_desk.py adds the notifications.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import (
+    OPEN_HANDOFF_STATUSES,
+    Agent,
+    Conversation,
+    ConversationOwner,
+    Handoff,
+    HandoffEvent,
+    HandoffStatus,
+    InternalNote,
+    Rating,
+)
+from api.services.staff import Staff
+
+PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+DEFAULT_WAIT_SECONDS = 180.0
+
+
+class HandoffError(Exception):
+    """A handoff operation that cannot be done; `status_code` says why."""
+
+    status_code = 409
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class HandoffNotFound(HandoffError):
+    status_code = 404
+
+
+class NotYours(HandoffError):
+    status_code = 403
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def routes_to(staff: Staff, handoff: Handoff) -> bool:
+    """Whether the queue entry is for this person: their tier and skills, or a supervisor."""
+    if staff.is_supervisor:
+        return True
+    return staff.tier >= handoff.tier and handoff.skill in staff.skills
+
+
+def staff_for(agent: Agent) -> Staff:
+    return Staff(
+        id=agent.id,
+        name=agent.name,
+        role=agent.role,
+        tier=agent.tier,
+        skills=tuple(agent.skills or ()),
+    )
+
+
+async def _event(
+    session: AsyncSession, handoff: Handoff, kind: str, staff: Optional[Staff], detail: str = ""
+) -> None:
+    session.add(
+        HandoffEvent(
+            handoff_id=handoff.id, kind=kind, agent_id=staff.id if staff else None, detail=detail
+        )
+    )
+
+
+async def _set_owner(session: AsyncSession, conversation_id: str, owner: ConversationOwner) -> None:
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(owner=owner.value, updated_at=_now())
+    )
+
+
+async def open_handoff_for(*, session: AsyncSession, conversation_id: str) -> Optional[Handoff]:
+    result = await session.execute(
+        select(Handoff)
+        .where(
+            Handoff.conversation_id == conversation_id,
+            Handoff.status.in_(OPEN_HANDOFF_STATUSES),
+        )
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def request_handoff(
+    *,
+    session: AsyncSession,
+    conversation_id: str,
+    reason: str,
+    tier: int = 2,
+    skill: str = "other",
+    priority: str = "normal",
+    summary: str = "",
+) -> tuple[Handoff, bool]:
+    """Queue the conversation for a person. Returns the handoff and whether it is new."""
+    existing = await open_handoff_for(session=session, conversation_id=conversation_id)
+    if existing is not None:
+        return existing, False
+    handoff = Handoff(
+        conversation_id=conversation_id,
+        status=HandoffStatus.waiting.value,
+        reason=reason[:40],
+        tier=tier if tier in (2, 3) else 2,
+        skill=skill,
+        priority=priority,
+        summary=summary,
+        waiting_since=_now(),
+    )
+    session.add(handoff)
+    await session.flush()
+    await _event(session, handoff, "queued", None, reason)
+    await _set_owner(session, conversation_id, ConversationOwner.queued)
+    return handoff, True
+
+
+async def get_handoff(*, session: AsyncSession, handoff_id: int) -> Handoff:
+    handoff = await session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise HandoffNotFound(f"There is no handoff {handoff_id}.")
+    return handoff
+
+
+async def queue_position(*, session: AsyncSession, handoff: Handoff) -> int:
+    """1 for the next customer an agent of this tier and skill will take."""
+    ahead = await session.execute(
+        select(func.count())
+        .select_from(Handoff)
+        .where(
+            Handoff.status == HandoffStatus.waiting.value,
+            Handoff.skill == handoff.skill,
+            Handoff.tier == handoff.tier,
+            Handoff.waiting_since < handoff.waiting_since,
+        )
+    )
+    return int(ahead.scalar_one()) + 1
+
+
+async def typical_wait_seconds(*, session: AsyncSession) -> float:
+    """The average wait of the last 20 customers an agent picked up."""
+    result = await session.execute(
+        select(Handoff.waiting_since, Handoff.claimed_at)
+        .where(Handoff.claimed_at.is_not(None))
+        .order_by(Handoff.claimed_at.desc())
+        .limit(20)
+    )
+    waits = [
+        (claimed - waiting).total_seconds()
+        for waiting, claimed in result.all()
+        if claimed is not None and waiting is not None
+    ]
+    return sum(waits) / len(waits) if waits else DEFAULT_WAIT_SECONDS
+
+
+async def waiting_for(*, session: AsyncSession, staff: Staff) -> list[Handoff]:
+    """The queue as this person sees it: what routes to them, most urgent and oldest first."""
+    result = await session.execute(
+        select(Handoff)
+        .where(Handoff.status == HandoffStatus.waiting.value)
+        .order_by(Handoff.waiting_since)
+    )
+    visible = [h for h in result.scalars().all() if routes_to(staff, h)]
+    return sorted(visible, key=lambda h: (PRIORITY_ORDER.get(h.priority, 2), h.waiting_since))
+
+
+async def active_for(*, session: AsyncSession, agent_id: int) -> list[Handoff]:
+    result = await session.execute(
+        select(Handoff)
+        .where(Handoff.status == HandoffStatus.active.value, Handoff.agent_id == agent_id)
+        .order_by(Handoff.claimed_at)
+    )
+    return list(result.scalars().all())
+
+
+async def claim(*, session: AsyncSession, handoff_id: int, agent: Agent) -> Handoff:
+    """Give the handoff to the agent. Of two agents claiming at once, exactly one wins."""
+    handoff = await get_handoff(session=session, handoff_id=handoff_id)
+    staff = staff_for(agent)
+    if not routes_to(staff, handoff):
+        raise NotYours("This chat is routed to another tier or skill.")
+    load = len(await active_for(session=session, agent_id=agent.id))
+    if load >= agent.capacity:
+        raise HandoffError(f"You already have {load} chats, your capacity.")
+    # The status condition makes the update atomic: only one claim can match it.
+    result = await session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff_id, Handoff.status == HandoffStatus.waiting.value)
+        .values(status=HandoffStatus.active.value, agent_id=agent.id, claimed_at=_now())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise HandoffError("Another agent has already taken this chat.")
+    await session.refresh(handoff)
+    await _event(session, handoff, "claimed", staff)
+    await _set_owner(session, handoff.conversation_id, ConversationOwner.agent)
+    return handoff
+
+
+def _require_holder(handoff: Handoff, staff: Staff) -> None:
+    if handoff.status != HandoffStatus.active.value:
+        raise HandoffError(f"This chat is {handoff.status}, not with an agent.")
+    if handoff.agent_id != staff.id and not staff.is_supervisor:
+        raise NotYours("Only the agent who has this chat, or a supervisor, can do that.")
+
+
+async def add_note(
+    *, session: AsyncSession, conversation_id: str, staff: Staff, text: str
+) -> InternalNote:
+    text = text.strip()
+    if not text:
+        raise HandoffError("A note needs some text.")
+    note = InternalNote(
+        conversation_id=conversation_id, agent_id=staff.id, author=staff.name, text=text[:4000]
+    )
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def escalate(*, session: AsyncSession, handoff_id: int, staff: Staff, note: str) -> Handoff:
+    """Back into the queue for tier 3, with a note for the specialist."""
+    handoff = await get_handoff(session=session, handoff_id=handoff_id)
+    _require_holder(handoff, staff)
+    if handoff.tier == 3:
+        raise HandoffError("This chat is already with tier 3.")
+    handoff.tier = 3
+    handoff.status = HandoffStatus.waiting.value
+    handoff.agent_id = None
+    handoff.waiting_since = _now()
+    handoff.claimed_at = None
+    await _event(session, handoff, "escalated", staff, note)
+    if note.strip():
+        await add_note(
+            session=session,
+            conversation_id=handoff.conversation_id,
+            staff=staff,
+            text=f"Escalated to tier 3: {note}",
+        )
+    await _set_owner(session, handoff.conversation_id, ConversationOwner.queued)
+    return handoff
+
+
+async def transfer(
+    *,
+    session: AsyncSession,
+    handoff_id: int,
+    staff: Staff,
+    note: str,
+    skill: Optional[str] = None,
+    agent: Optional[Agent] = None,
+) -> Handoff:
+    """To another skill's queue, or straight to a named agent."""
+    handoff = await get_handoff(session=session, handoff_id=handoff_id)
+    _require_holder(handoff, staff)
+    if (skill is None) == (agent is None):
+        raise HandoffError("Transfer to either a skill or an agent.")
+    if agent is not None:
+        if not agent.active:
+            raise HandoffError(f"{agent.name} is not active.")
+        if agent.id == handoff.agent_id:
+            raise HandoffError("This chat is already with that agent.")
+        load = len(await active_for(session=session, agent_id=agent.id))
+        if load >= agent.capacity:
+            raise HandoffError(f"{agent.name} is at capacity.")
+        handoff.agent_id = agent.id
+        handoff.claimed_at = _now()
+        detail = f"to {agent.name}"
+    else:
+        handoff.skill = str(skill)
+        handoff.status = HandoffStatus.waiting.value
+        handoff.agent_id = None
+        handoff.waiting_since = _now()
+        handoff.claimed_at = None
+        await _set_owner(session, handoff.conversation_id, ConversationOwner.queued)
+        detail = f"to the {skill} queue"
+    await _event(session, handoff, "transferred", staff, f"{detail}: {note}".strip(": "))
+    if note.strip():
+        await add_note(
+            session=session,
+            conversation_id=handoff.conversation_id,
+            staff=staff,
+            text=f"Transferred {detail}: {note}",
+        )
+    return handoff
+
+
+async def hand_back(*, session: AsyncSession, handoff_id: int, staff: Staff) -> Handoff:
+    handoff = await get_handoff(session=session, handoff_id=handoff_id)
+    _require_holder(handoff, staff)
+    handoff.status = HandoffStatus.returned.value
+    handoff.ended_at = _now()
+    await _event(session, handoff, "returned", staff)
+    await _set_owner(session, handoff.conversation_id, ConversationOwner.bot)
+    return handoff
+
+
+async def resolve(*, session: AsyncSession, handoff_id: int, staff: Staff) -> Handoff:
+    handoff = await get_handoff(session=session, handoff_id=handoff_id)
+    _require_holder(handoff, staff)
+    handoff.status = HandoffStatus.resolved.value
+    handoff.ended_at = _now()
+    await _event(session, handoff, "resolved", staff)
+    await _set_owner(session, handoff.conversation_id, ConversationOwner.closed)
+    return handoff
+
+
+async def record_rating(
+    *, session: AsyncSession, conversation_id: str, score: int, comment: str
+) -> Rating:
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise HandoffError("The rating must be a whole number from 1 to 5.")
+    existing = await session.execute(
+        select(Rating).where(Rating.conversation_id == conversation_id)
+    )
+    rating = existing.scalar_one_or_none()
+    if rating is None:
+        rating = Rating(conversation_id=conversation_id, score=score, comment=comment[:2000])
+        session.add(rating)
+    else:
+        rating.score, rating.comment = score, comment[:2000]
+    await session.flush()
+    return rating
+
+
+async def notes_for(*, session: AsyncSession, conversation_id: str) -> list[InternalNote]:
+    result = await session.execute(
+        select(InternalNote)
+        .where(InternalNote.conversation_id == conversation_id)
+        .order_by(InternalNote.id)
+    )
+    return list(result.scalars().all())
+
+
+async def latest_handoff(*, session: AsyncSession, conversation_id: str) -> Optional[Handoff]:
+    result = await session.execute(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id)
+        .order_by(Handoff.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+@dataclass
+class QueueOverview:
+    skill: str
+    tier: int
+    waiting: int
+    longest_wait_seconds: float
+
+
+async def overview(*, session: AsyncSession) -> tuple[list[QueueOverview], dict[int, int]]:
+    """For supervisors: every queue with its length and longest wait, and each agent's load."""
+    waiting = await session.execute(
+        select(Handoff).where(Handoff.status == HandoffStatus.waiting.value)
+    )
+    queues: dict[tuple[str, int], QueueOverview] = {}
+    now = _now()
+    for handoff in waiting.scalars().all():
+        key = (handoff.skill, handoff.tier)
+        entry = queues.setdefault(key, QueueOverview(handoff.skill, handoff.tier, 0, 0.0))
+        entry.waiting += 1
+        entry.longest_wait_seconds = max(
+            entry.longest_wait_seconds, (now - handoff.waiting_since).total_seconds()
+        )
+    loads = await session.execute(
+        select(Handoff.agent_id, func.count())
+        .where(Handoff.status == HandoffStatus.active.value)
+        .group_by(Handoff.agent_id)
+    )
+    return sorted(queues.values(), key=lambda q: (q.skill, q.tier)), {
+        int(agent_id): int(count) for agent_id, count in loads.all() if agent_id is not None
+    }
