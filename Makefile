@@ -9,7 +9,7 @@ RASA_DATA := data/nlu data/rules data/stories
 FILE      ?= ../shared/eval/realworld_dev.jsonl
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train validate lint format test test-unit test-e2e eval-routing clean
+.PHONY: help setup run train validate lint format test test-unit test-e2e eval-routing supervisor clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test: lint validate  ## everything: lint, validation, unit, end-to-end and brows
 eval-routing: setup  ## routing quality on FILE (JSONL, see ../shared/eval/README.md)
 	$(API_PY) scripts/train.py
 	$(RASA_VENV)/bin/python scripts/eval_routing.py --file $(FILE)
+
+supervisor: setup  ## create a console sign-in: make supervisor EMAIL=… NAME=… [ROLE=agent]
+	$(API_PY) scripts/create_supervisor.py --email "$(EMAIL)" --name "$(NAME)" --role $(or $(ROLE),supervisor)
 
 clean:  ## remove models, databases and logs (keeps the virtualenvs)
 	rm -rf models var results test-artifacts .pytest_cache .ruff_cache

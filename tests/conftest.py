@@ -24,6 +24,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "tracker_url": f"sqlite:///{tmp_path / 'tracker.db'}",
         "rasa_jwt_secret": secrets.token_urlsafe(24),
         "action_token": secrets.token_urlsafe(24),
+        "operator_token": secrets.token_urlsafe(24),
         "flows_dir": FLOWS_DIR,
     }
     values.update(overrides)

@@ -1,4 +1,4 @@
-"""The demo support page at `/` and the widget's static files under `/widget/`."""
+"""The demo support page at `/`, the agent console at `/console`, and static files under `/widget/`."""
 
 from __future__ import annotations
 
@@ -13,4 +13,12 @@ async def demo_page(request: Request) -> FileResponse:
     page = request.app.state.settings.widget_dir / "index.html"
     if not page.is_file():
         raise HTTPException(status_code=404, detail="The demo page is missing.")
+    return FileResponse(page, media_type="text/html")
+
+
+@router.get("/console", include_in_schema=False)
+async def agent_console(request: Request) -> FileResponse:
+    page = request.app.state.settings.widget_dir / "console.html"
+    if not page.is_file():
+        raise HTTPException(status_code=404, detail="The agent console is missing.")
     return FileResponse(page, media_type="text/html")
