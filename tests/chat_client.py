@@ -68,7 +68,7 @@ class ChatClient:
                 return turn
             if frame["type"] == "ack" and frame["client_id"] == client_id:
                 turn.ack = frame
-                if frame["duplicate"]:
+                if frame["duplicate"] or until_ack:
                     return turn
             if frame["type"] == "typing" and frame["active"] is False:
                 return turn
