@@ -50,16 +50,24 @@ class ChatClient:
         payload: Optional[str] = None,
         client_id: Optional[str] = None,
         timeout: float = 30,
+        expect_reply: bool = True,
     ) -> Turn:
-        """Send a message and collect everything until the assistant's turn ends."""
+        """Send a message and collect everything until the assistant's turn ends.
+
+        With `expect_reply=False` (a person has the chat), stop at the ack.
+        """
         client_id = client_id or f"c-{uuid.uuid4().hex[:12]}"
         frame: dict[str, Any] = {"type": "message", "client_id": client_id, "text": text}
         if payload is not None:
             frame["payload"] = payload
         await self.send_frame(frame)
-        return await self.collect_turn(client_id=client_id, timeout=timeout)
+        return await self.collect_turn(
+            client_id=client_id, timeout=timeout, until_ack=not expect_reply
+        )
 
-    async def collect_turn(self, *, client_id: str, timeout: float = 30) -> Turn:
+    async def collect_turn(
+        self, *, client_id: str, timeout: float = 30, until_ack: bool = False
+    ) -> Turn:
         turn = Turn()
         while True:
             frame = await self.receive(timeout=timeout)
