@@ -21,6 +21,7 @@ async def create_agent(
         raise HTTPException(status_code=409, detail="An agent with this e-mail exists.") from None
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
+    await session.commit()
     return AgentPublic.model_validate(agent)
 
 

@@ -24,6 +24,8 @@ async def login(
         )
     lifetime = timedelta(hours=settings.agent_session_hours)
     token, _ = await agents.start_session(session=session, agent=agent, lifetime=lifetime)
+    # Saved before the answer leaves, so the console can connect right away.
+    await session.commit()
     response.set_cookie(
         SESSION_COOKIE,
         token,
