@@ -64,16 +64,20 @@ class AgentClient:
             if predicate(frame):
                 return frame
 
-    async def waiting(self, conversation_id: str, timeout: float = 20) -> dict[str, Any]:
-        """The queue entry for the conversation, once it shows up live."""
+    async def waiting(
+        self, conversation_id: str, timeout: float = 20, **expected: Any
+    ) -> dict[str, Any]:
+        """The queue entry for the conversation (with the expected fields), once it shows up."""
+
+        def matches(entry: dict[str, Any]) -> bool:
+            return entry["conversation_id"] == conversation_id and all(
+                entry.get(k) == v for k, v in expected.items()
+            )
+
         frame = await self.wait_for(
-            lambda f: (
-                f["type"] == "queue"
-                and any(h["conversation_id"] == conversation_id for h in f["waiting"])
-            ),
-            timeout,
+            lambda f: f["type"] == "queue" and any(matches(h) for h in f["waiting"]), timeout
         )
-        return next(h for h in frame["waiting"] if h["conversation_id"] == conversation_id)
+        return next(h for h in frame["waiting"] if matches(h))
 
     async def say(self, conversation_id: str, text: str, client_id: Optional[str] = None) -> None:
         await self.socket.send(

@@ -143,8 +143,8 @@ async def test_escalate_to_tier_3_and_transfer_to_another_skill(stack) -> None:
             f"/handoffs/{entry['id']}/escalate", json={"note": "Needs a line engineer"}
         )
         assert escalated.status_code == 200 and escalated.json()["tier"] == 3
-        seen = await tier3.waiting(conversation_id)
-        assert seen["tier"] == 3
+        seen = await tier3.waiting(conversation_id, tier=3)
+        assert seen["status"] == "waiting"
         # A tier-2 agent can no longer take it.
         assert (await tier2.http.post(f"/handoffs/{entry['id']}/claim")).status_code == 403
         assert (await tier3.http.post(f"/handoffs/{entry['id']}/claim")).status_code == 200
@@ -155,8 +155,8 @@ async def test_escalate_to_tier_3_and_transfer_to_another_skill(stack) -> None:
         )
         assert moved.status_code == 200 and moved.json()["skill"] == "cable"
         assert moved.json()["status"] == "waiting"
-        again = await tier3.waiting(conversation_id)
-        assert again["skill"] == "cable"
+        again = await tier3.waiting(conversation_id, skill="cable")
+        assert again["tier"] == 3
         texts = [
             f.get("text", "")
             for f in await customer_frames_until(
