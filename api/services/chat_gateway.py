@@ -105,14 +105,26 @@ class ChatGateway:
                 # A person has the chat (or will soon): the bot stays silent. Agents
                 # see the message through the hub.
                 if owner == ConversationOwner.queued.value and self.desk is not None:
-                    await self._mark(message_id, DeliveryStatus.answered)
-                    await self.desk.handle_queued_message(conversation_id, payload)
+                    await self._answer_in_queue(conversation_id, message_id, payload)
                 return
             await self._ask_assistant(
                 conversation_id=conversation_id,
                 message_id=message_id,
                 text=payload or text,
             )
+
+    async def _answer_in_queue(
+        self, conversation_id: str, message_id: int, payload: Optional[str]
+    ) -> None:
+        """The queue answers a waiting customer's callback choice itself."""
+        assert self.desk is not None
+        typing = {"type": "typing", "sender": "bot"}
+        await self.hub.publish(conversation_id, {**typing, "active": True})
+        try:
+            if await self.desk.handle_queued_message(conversation_id, payload):
+                await self._mark(message_id, DeliveryStatus.answered)
+        finally:
+            await self.hub.publish(conversation_id, {**typing, "active": False})
 
     async def _mark(self, message_id: int, status: DeliveryStatus) -> None:
         async with self.database.session() as session:
