@@ -17,7 +17,7 @@ from typing import Any, Optional
 from api.db import Database
 from api.models import ConversationOwner, DeliveryStatus, Sender
 from api.services import conversations
-from api.services.handoff_desk import HandoffDesk
+from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import RasaClient, RasaUnavailable
 
@@ -118,6 +118,8 @@ class ChatGateway:
     ) -> None:
         """The queue answers a waiting customer's callback choice itself."""
         assert self.desk is not None
+        if payload not in QUEUE_PAYLOADS:
+            return  # for the agent, who sees it through the hub
         typing = {"type": "typing", "sender": "bot"}
         await self.hub.publish(conversation_id, {**typing, "active": True})
         try:

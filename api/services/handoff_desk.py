@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 QUEUE_CHANNEL = "queue"
 CALLBACK_BUTTON = {"title": "Call me back instead", "payload": "/request_callback"}
 WAIT_BUTTON = {"title": "I'll wait", "payload": "/keep_waiting"}
+QUEUE_PAYLOADS = ("/request_callback", "/keep_waiting")
 
 
 def staff_channel(conversation_id: str) -> str:
@@ -202,7 +203,7 @@ class HandoffDesk:
 
     async def handle_queued_message(self, conversation_id: str, payload: Optional[str]) -> bool:
         """Answers a queued customer's callback choice. True if the message was handled."""
-        if payload not in ("/request_callback", "/keep_waiting"):
+        if payload not in QUEUE_PAYLOADS:
             return False
         if payload == "/keep_waiting":
             await self.tell_customer(
