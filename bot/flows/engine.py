@@ -136,11 +136,12 @@ def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
         return True
     if turn.intent in NO_INTENTS:
         return False
-    words = set(_normalise(turn.text).split())
-    if words & NO_WORDS:
-        return False
-    if words & YES_WORDS:
-        return True
+    # The first yes- or no-word decides: "yes, no problem" is a yes.
+    for word in _normalise(turn.text).split():
+        if word in YES_WORDS:
+            return True
+        if word in NO_WORDS:
+            return False
     return None
 
 

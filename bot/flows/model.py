@@ -13,6 +13,18 @@ OUTCOMES = ("resolved", "ticket", "part", "visit", "goodwill", "handoff")
 # api/services/checks.py implements them; a test keeps the two in step.
 KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
     "service_outage": ("outage", "none", "unknown"),
+    "conversation_customer": ("known", "unknown"),
+    "verify_customer": ("verified", "not_found", "unknown"),
+    "find_part": ("found", "not_found", "unknown"),
+    "part_quote": ("free", "quote", "incompatible", "out_of_stock", "unknown"),
+    "use_alternative": ("switched", "none", "unknown"),
+    "place_part_order": ("ordered", "failed", "unknown"),
+    "visit_availability": ("available", "none", "unknown"),
+    "visit_booked": ("booked", "none", "unknown"),
+    "cancel_visit_booking": ("cancelled", "failed", "unknown"),
+    "goodwill_eligible": ("eligible", "not_eligible", "unknown"),
+    "goodwill_accept": ("recorded", "failed", "unknown"),
+    "goodwill_decline": ("recorded", "failed", "unknown"),
 }
 
 
@@ -45,8 +57,17 @@ class Condition:
     def holds(self, slots: dict[str, Any]) -> bool:
         value = slots.get(self.slot)
         if self.one_of:
-            return value in self.one_of
-        return value == self.equals
+            return _same_text(value) in {_same_text(v) for v in self.one_of}
+        if self.equals is None:
+            return value is None
+        return _same_text(value) == _same_text(self.equals)
+
+
+def _same_text(value: Any) -> Any:
+    """Customers' answers are text: compare `0x8007` and 0x8007, `E1` and `e1 ` alike."""
+    if value is None or isinstance(value, bool):
+        return value
+    return str(value).strip().lower()
 
 
 @dataclass(frozen=True)

@@ -243,3 +243,28 @@ def test_slot_references_are_filled_in() -> None:
     assert fill_in("Error {error_code} on {device}", {"error_code": "E42"}) == (
         "Error E42 on {device}"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("yes, no problem", True),
+        ("no, not yet", False),
+        ("nope", False),
+        ("maybe", None),
+        ("it's not working", False),
+    ],
+)
+def test_the_first_yes_or_no_word_decides(text: str, expected: bool | None) -> None:
+    from bot.flows.engine import match_yes_no
+
+    assert match_yes_no(said(text)) is expected
+
+
+def test_branch_conditions_compare_answers_as_text() -> None:
+    from bot.flows.model import Condition
+
+    assert Condition(slot="code", one_of=("0x80070005",)).holds({"code": " 0X80070005"})
+    assert Condition(slot="code", equals=42).holds({"code": "42"})
+    assert Condition(slot="code", equals=None).holds({})
+    assert not Condition(slot="code", equals="E1").holds({"code": "E2"})
