@@ -9,7 +9,7 @@ RASA_DATA := data/nlu data/rules data/stories
 FILE      ?= ../shared/eval/realworld_dev.jsonl
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run train validate lint format test test-unit test-e2e eval-routing supervisor clean
+.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing supervisor clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ train: setup  ## train the Rasa model if its inputs changed
 
 run: setup  ## set up, train if needed, start Rasa + API (Ctrl-C stops)
 	$(API_PY) scripts/stack.py
+
+run-scaled: setup  ## 2 API workers + 2 Rasa instances on local PostgreSQL and Redis
+	$(API_PY) scripts/run_scaled.py
 
 validate: setup  ## validate Rasa training data and the diagnostic flows
 	$(RASA) data validate --domain domain.yml --data $(RASA_DATA) --fail-on-warnings

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # API key for operators' automation (imports, outages); empty disables it.
     operator_token: str = ""
 
+    # Redis for running several API workers (pub/sub between them); empty = one process.
+    redis_url: str = ""
+
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_jwt_secret: str = DEVELOPMENT_SECRET
     action_token: str = DEVELOPMENT_SECRET

@@ -64,6 +64,8 @@ class Stack:
     rasa: Optional[subprocess.Popen] = None
     api: Optional[subprocess.Popen] = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    endpoints: str = "bot/endpoints.yml"
+    name: str = ""
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     @property
@@ -91,12 +93,12 @@ class Stack:
                 "RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
                 "RASA_JWT_SECRET": s.rasa_jwt_secret,
                 "ACTION_TOKEN": s.action_token,
-            "OPERATOR_TOKEN": s.operator_token,
-            "AGENT_SESSION_HOURS": str(s.agent_session_hours),
-            "HANDOFF_WAIT_LIMIT_SECONDS": str(s.handoff_wait_limit_seconds),
-            "MAX_MESSAGE_CHARS": str(s.max_message_chars),
-            "MAX_FRAME_BYTES": str(s.max_frame_bytes),
-            "MAX_MESSAGES_PER_MINUTE": str(s.max_messages_per_minute),
+                "OPERATOR_TOKEN": s.operator_token,
+                "AGENT_SESSION_HOURS": str(s.agent_session_hours),
+                "HANDOFF_WAIT_LIMIT_SECONDS": str(s.handoff_wait_limit_seconds),
+                "MAX_MESSAGE_CHARS": str(s.max_message_chars),
+                "MAX_FRAME_BYTES": str(s.max_frame_bytes),
+                "MAX_MESSAGES_PER_MINUTE": str(s.max_messages_per_minute),
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{s.port}/webhook",
                 "TRACKER_URL": s.tracker_url,
                 "TRACKER_DIALECT": s.tracker_url.split(":", 1)[0].split("+", 1)[0],
@@ -104,6 +106,7 @@ class Stack:
                 "FLOWS_DIR": str(s.flows_dir),
                 "ALLOWED_ORIGINS": s.allowed_origins,
                 "LOG_LEVEL": s.log_level,
+                "REDIS_URL": s.redis_url,
                 "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
             }
@@ -132,10 +135,10 @@ class Stack:
             "--jwt-secret", self.settings.rasa_jwt_secret,
             "--jwt-method", "HS256",
             "--model", str(self.model),
-            "--endpoints", "bot/endpoints.yml",
+            "--endpoints", self.endpoints,
             "--credentials", "bot/credentials.yml",
         ]  # fmt: skip
-        log = self._log("rasa")
+        log = self._log(f"rasa{self.name}")
         self.rasa = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -174,7 +177,7 @@ class Stack:
             "--ws-max-size", str(self.settings.max_frame_bytes * 4),
             "--no-server-header",
         ]  # fmt: skip
-        log = self._log("api")
+        log = self._log(f"api{self.name}")
         self.api = subprocess.Popen(
             command,
             cwd=ROOT,

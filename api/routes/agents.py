@@ -30,13 +30,13 @@ async def overview(
     request: Request, session: SessionDep, supervisor: CurrentSupervisor
 ) -> Overview:
     queues, loads = await handoffs.overview(session=session)
-    presence = request.app.state.presence
+    online = {s.id for s in await request.app.state.presence.online()}
     return Overview(
         queues=[QueueSummary(**vars(q)) for q in queues],
         agents=[
             AgentLoad(
                 **AgentPublic.model_validate(a).model_dump(),
-                online=presence.is_online(a.id),
+                online=a.id in online,
                 active_chats=loads.get(a.id, 0),
             )
             for a in await agents.list_agents(session=session)

@@ -145,7 +145,7 @@ class ChatGateway:
             logger.warning("Assistant unavailable for %s: %s", conversation_id, error)
             replies = None
             status = DeliveryStatus.failed
-            if self.desk is not None and self.desk.presence.online():
+            if self.desk is not None and await self.desk.presence.online():
                 # Nothing the customer can do about it: a person takes over.
                 await self._mark(message_id, status)
                 notice = await self.desk.request(

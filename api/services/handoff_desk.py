@@ -145,7 +145,7 @@ class HandoffDesk:
     # -------------------------------------------------------------- queue
 
     async def notice_for(self, session: AsyncSession, handoff: Handoff) -> QueueNotice:
-        agents = [s for s in self.presence.online() if handoffs.routes_to(s, handoff)]
+        agents = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
         if not agents:
             return QueueNotice(
                 "No agent is online right now. I can open a ticket so that a person calls you "

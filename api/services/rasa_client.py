@@ -67,16 +67,40 @@ class _JwtAuth(httpx.Auth):
         yield request
 
 
+def pick_instance(urls: list[str], conversation_id: str) -> str:
+    """The Rasa instance that owns a conversation (rendezvous hashing).
+
+    Every API worker picks the same instance for the same conversation, and
+    adding or removing an instance moves only the conversations it owned. This
+    matters because Rasa 3.6's Redis lock store is not atomic across Rasa
+    instances: two instances handling one conversation could interleave turns.
+    """
+
+    def weight(url: str) -> bytes:
+        return hashlib.sha256(f"{url}|{conversation_id}".encode()).digest()
+
+    return max(urls, key=weight)
+
+
 class RasaClient:
-    """Talks to Rasa's gateway channel and its HTTP API, with a bearer token."""
+    """Talks to Rasa's gateway channel and its HTTP API, with a short-lived JWT.
+
+    With several Rasa instances (comma-separated `RASA_URL`), each conversation
+    always goes to the same one.
+    """
 
     def __init__(self, *, base_url: str, jwt_secret: str, timeout_seconds: float) -> None:
+        self.urls = [u.strip().rstrip("/") for u in base_url.split(",") if u.strip()]
+        if not self.urls:
+            raise ValueError("RASA_URL is empty.")
         self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
             auth=_JwtAuth(jwt_secret),
             timeout=httpx.Timeout(timeout_seconds, connect=min(2.0, timeout_seconds)),
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
         )
+
+    def _url(self, sender_id: str, path: str) -> str:
+        return pick_instance(self.urls, sender_id) + path
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -87,7 +111,9 @@ class RasaClient:
         """Hand one customer message to the assistant and return its replies."""
         body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
         try:
-            response = await self._client.post("/webhooks/gateway/webhook", json=body)
+            response = await self._client.post(
+                self._url(sender_id, "/webhooks/gateway/webhook"), json=body
+            )
         except httpx.HTTPError as error:
             raise RasaUnavailable(f"Rasa did not answer: {error!r}") from error
         if response.status_code != 200:
@@ -99,8 +125,17 @@ class RasaClient:
         return [_to_reply(item) for item in replies if isinstance(item, dict)]
 
     async def status(self) -> RasaStatus:
+        """Healthy only when every instance is up with a model loaded."""
+        statuses = [await self._status(url) for url in self.urls]
+        return RasaStatus(
+            reachable=all(s.reachable for s in statuses),
+            model_loaded=all(s.model_loaded for s in statuses),
+            model_file=statuses[0].model_file,
+        )
+
+    async def _status(self, url: str) -> RasaStatus:
         try:
-            response = await self._client.get("/status", timeout=2.0)
+            response = await self._client.get(url + "/status", timeout=2.0)
         except httpx.HTTPError:
             return RasaStatus(reachable=False, model_loaded=False)
         if response.status_code != 200:
@@ -113,7 +148,7 @@ class RasaClient:
         """Add events to a conversation's tracker, e.g. resume it after a person handled it."""
         try:
             response = await self._client.post(
-                f"/conversations/{sender_id}/tracker/events", json=events
+                self._url(sender_id, f"/conversations/{sender_id}/tracker/events"), json=events
             )
             response.raise_for_status()
         except httpx.HTTPError as error:
@@ -121,7 +156,9 @@ class RasaClient:
 
     async def get_tracker(self, *, sender_id: str) -> dict[str, Any]:
         try:
-            response = await self._client.get(f"/conversations/{sender_id}/tracker")
+            response = await self._client.get(
+                self._url(sender_id, f"/conversations/{sender_id}/tracker")
+            )
             response.raise_for_status()
         except httpx.HTTPError as error:
             raise RasaUnavailable(f"Rasa did not return the tracker: {error!r}") from error
