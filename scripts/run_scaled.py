@@ -3,7 +3,8 @@
 `make run-scaled` calls this; tests/e2e/test_scaled.py uses `ScaledStack`.
 Defaults: DATABASE_URL postgresql://postgres@127.0.0.1:5432/support,
 TRACKER_URL …/support_tracker, REDIS_URL redis://127.0.0.1:6379/0, API
-workers on PORT and PORT+1, Rasa on 5005 and 5006.
+workers on PORT and PORT+1 (and PORT+2 shared for Rasa's action calls),
+Rasa on 5005 and 5006.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def ensure_postgres_database(url: str) -> None:
 class ScaledStack:
     """Several API workers and Rasa instances on PostgreSQL and Redis.
 
-    Worker i serves Rasa instance i's action calls; every worker sends each
+    All workers share one more port for Rasa's action calls, so the actions
+    keep working while any worker is alive (as a load balancer would do in
+    front of them); every worker sends each
     conversation to the same Rasa instance; Redis carries frames and agent
     presence between the workers.
     """
@@ -56,6 +59,7 @@ class ScaledStack:
         model: Path,
         api_ports: list[int],
         rasa_ports: list[int],
+        actions_port: int,
         log_dir: Path = ROOT / "var" / "log",
     ) -> ScaledStack:
         if not settings.redis_url:
@@ -75,6 +79,7 @@ class ScaledStack:
                     model=model,
                     log_dir=log_dir,
                     endpoints="bot/endpoints.scaled.yml",
+                    shared_port=actions_port,
                     name=str(index + 1),
                     extra_env={
                         "RASA_URL": rasa_urls,
@@ -127,7 +132,11 @@ def main() -> None:
     model = Path(pinned) if pinned else ensure_model()
     port = settings.port
     scaled = ScaledStack.create(
-        settings, model=model, api_ports=[port, port + 1], rasa_ports=[5005, 5006]
+        settings,
+        model=model,
+        api_ports=[port, port + 1],
+        rasa_ports=[5005, 5006],
+        actions_port=port + 2,
     )
     signal.signal(signal.SIGTERM, _interrupt)
     print("Starting 2 Rasa instances and 2 API workers on PostgreSQL and Redis…", flush=True)

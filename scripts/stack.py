@@ -66,6 +66,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     endpoints: str = "bot/endpoints.yml"
     name: str = ""
+    # A port all API workers share for Rasa's action calls (scaled out only).
+    shared_port: int = 0
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     @property
@@ -99,7 +101,7 @@ class Stack:
                 "MAX_MESSAGE_CHARS": str(s.max_message_chars),
                 "MAX_FRAME_BYTES": str(s.max_frame_bytes),
                 "MAX_MESSAGES_PER_MINUTE": str(s.max_messages_per_minute),
-                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{s.port}/webhook",
+                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.shared_port or s.port}/webhook",
                 "TRACKER_URL": s.tracker_url,
                 "TRACKER_DIALECT": s.tracker_url.split(":", 1)[0].split("+", 1)[0],
                 "RASA_TIMEOUT_SECONDS": str(s.rasa_timeout_seconds),
@@ -171,12 +173,13 @@ class Stack:
 
     def start_api(self, *, wait: bool = True) -> None:
         command = [
-            str(API_PYTHON), "-m", "uvicorn", "--factory", "api.main:app_factory",
+            str(API_PYTHON), "-m", "api.server",
             "--host", self.settings.host,
             "--port", str(self.settings.port),
             "--ws-max-size", str(self.settings.max_frame_bytes * 4),
-            "--no-server-header",
         ]  # fmt: skip
+        if self.shared_port:
+            command += ["--shared-port", str(self.shared_port)]
         log = self._log(f"api{self.name}")
         self.api = subprocess.Popen(
             command,

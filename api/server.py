@@ -1,0 +1,55 @@
+"""Runs the API under uvicorn, optionally also on a port shared by all API workers.
+
+`python -m api.server --port 8000` is what scripts/stack.py starts. With
+`--shared-port`, every worker also listens on that one port (SO_REUSEPORT):
+the kernel spreads Rasa's action calls over the workers that are alive, so a
+worker that dies does not take the actions down with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+
+import uvicorn
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--shared-port",
+        type=int,
+        default=0,
+        help="a second port, on 127.0.0.1, shared with the other workers",
+    )
+    parser.add_argument("--ws-max-size", type=int, default=65536)
+    args = parser.parse_args()
+    config = uvicorn.Config(
+        "api.main:app_factory",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        ws_max_size=args.ws_max_size,
+        server_header=False,
+        backlog=2048,
+    )
+    sockets = [config.bind_socket()]
+    if args.shared_port:
+        sockets.append(shared_socket("127.0.0.1", args.shared_port))
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+if __name__ == "__main__":
+    main()
