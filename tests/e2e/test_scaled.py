@@ -44,6 +44,7 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
         model=model,
         api_ports=[free_port(), free_port()],
         rasa_ports=[free_port(), free_port()],
+        actions_port=free_port(),
         log_dir=workdir / "log",
     )
     try:
