@@ -10,6 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.turns import customer_turn, flow_state, queue_for_person, send
 from api.runtime import runtime
+from api.services.diagnosis import PERSON_BUTTON
+from bot.flows.engine import Reply
+from bot.frustration import shows_frustration
 
 
 class _RunsFlowTurn:
@@ -28,8 +31,13 @@ class _RunsFlowTurn:
                 turn=customer_turn(tracker),
                 fallback_count=fallback_count,
             )
+        turn = customer_turn(tracker)
+        frustration = int(tracker.get_slot("frustration_count") or 0)
+        if result.handoff is None and shows_frustration(turn.text, turn.intent):
+            frustration += 1
+            respond_to_frustration(result.replies, frustration)
         send(dispatcher, result.replies)
-        events: list[EventType] = []
+        events: list[EventType] = [SlotSet("frustration_count", float(frustration))]
         if result.ticket_number:
             events.append(SlotSet("ticket_number", result.ticket_number))
         if result.handoff is not None:
@@ -39,6 +47,21 @@ class _RunsFlowTurn:
             SlotSet("active_flow", result.active_flow),
             SlotSet("fallback_count", float(result.fallback_count)),
         ]
+
+
+def respond_to_frustration(replies: list[Reply], times: int) -> None:
+    """One genuine apology the first time; from the second time, a person is offered."""
+    already_sorry = any("sorry" in r.text.lower() for r in replies)
+    if times == 1 and not already_sorry:
+        replies.insert(0, Reply("I'm sorry this is costing you so much time. Let's get it fixed."))
+    elif times >= 2:
+        replies.append(
+            Reply(
+                "This has been frustrating, I know. Would you rather talk to a person? "
+                "They will see everything we've done so far.",
+                [PERSON_BUTTON],
+            )
+        )
 
 
 class ActionFlowStart(_RunsFlowTurn, Action):
