@@ -61,8 +61,15 @@ test: lint validate  ## everything: lint, validation, unit, end-to-end and brows
 	$(API_PY) -m pytest -q
 
 eval-routing: setup  ## routing quality on FILE (JSONL, see ../shared/eval/README.md)
-	$(API_PY) scripts/train.py
-	$(RASA_VENV)/bin/python scripts/eval_routing.py --file $(FILE)
+	MODEL=$$($(API_PY) scripts/train.py) && \
+	  $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" --file $(FILE)
+
+.PHONY: bench bench-smoke
+bench: setup  ## load benchmark against a fresh stack (ARGS="--model models/x.tar.gz ...")
+	$(API_PY) scripts/bench.py $(ARGS)
+
+bench-smoke: setup  ## short benchmark (1 and 10 conversations), for CI
+	$(API_PY) scripts/bench.py --smoke $(ARGS)
 
 supervisor: setup  ## create a console sign-in: make supervisor EMAIL=… NAME=… [ROLE=agent]
 	$(API_PY) scripts/create_supervisor.py --email "$(EMAIL)" --name "$(NAME)" --role $(or $(ROLE),supervisor)

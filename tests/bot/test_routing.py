@@ -94,6 +94,14 @@ def test_hint_order_follows_the_table():
     )
 
 
+def test_phone_entity_does_not_make_a_complaint_hardware():
+    # "an hour on the phone" is a call, not a faulty handset
+    entities = [device("phone")]
+    assert route("complaint", entities, "an hour on the phone, on hold") == Route(
+        "other", "complaint"
+    )
+
+
 def test_non_device_entities_are_ignored():
     entities = [{"entity": "brand", "value": "Comcast"}, {"entity": "device", "value": "toaster"}]
     assert route("complaint", entities, "you are useless") == Route("other", "complaint")
