@@ -19,7 +19,7 @@ from bot.routing import (
     route,
 )
 
-DOMAIN_FILE = Path(__file__).resolve().parent.parent / "domain.yml"
+DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 
 
 def device(value: str) -> dict:
