@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Optional
 
 from api.db import Database
-from api.models import ConversationOwner, DeliveryStatus, Sender
+from api.models import ConversationOwner, DeliveryStatus, Message, Sender
 from api.services import conversations
 from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub, FrameSender
@@ -32,6 +32,18 @@ UNAVAILABLE_TEXT = (
 
 class ConversationClosed(Exception):
     pass
+
+
+def _never_forwarded(message: Message) -> bool:
+    """A stored message whose handling stopped before it reached the assistant.
+
+    That happens when a worker dies between storing and forwarding; the resend
+    then gets the original handled (once: messages of one conversation are
+    handled one at a time, so a message still being handled is never here).
+    """
+    return message.sender == Sender.customer.value and (
+        message.status == DeliveryStatus.received.value
+    )
 
 
 class ChatGateway:
@@ -97,13 +109,16 @@ class ChatGateway:
                     "duplicate": stored.duplicate,
                 }
             )
-            if stored.duplicate:
+            if stored.duplicate and not _never_forwarded(stored.message):
                 return
-            # Other open tabs of the same customer show the message too.
-            await self.hub.publish(conversation_id, message_frame, exclude=reply_to)
+            if not stored.duplicate:
+                # Other open tabs of the same customer show the message too.
+                await self.hub.publish(conversation_id, message_frame, exclude=reply_to)
+            payload, text = stored.message.payload, stored.message.text
             if owner != ConversationOwner.bot.value:
                 # A person has the chat (or will soon): the bot stays silent. Agents
                 # see the message through the hub.
+                await self._mark(message_id, DeliveryStatus.answered)
                 if owner == ConversationOwner.queued.value and self.desk is not None:
                     await self._answer_in_queue(conversation_id, message_id, payload)
                 return
@@ -123,8 +138,7 @@ class ChatGateway:
         typing = {"type": "typing", "sender": "bot"}
         await self.hub.publish(conversation_id, {**typing, "active": True})
         try:
-            if await self.desk.handle_queued_message(conversation_id, payload):
-                await self._mark(message_id, DeliveryStatus.answered)
+            await self.desk.handle_queued_message(conversation_id, payload)
         finally:
             await self.hub.publish(conversation_id, {**typing, "active": False})
 

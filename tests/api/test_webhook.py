@@ -125,3 +125,32 @@ def test_the_socket_answers_politely_when_rasa_is_down(client: TestClient) -> No
     kinds = [f["type"] for f in frames]
     assert kinds == ["ack", "typing", "message", "typing"]
     assert frames[2]["sender"] == "system" and "unavailable" in frames[2]["text"]
+
+
+def test_a_resend_of_a_message_that_was_never_forwarded_is_handled(client: TestClient) -> None:
+    """A worker died after storing the message: the resend gets it answered."""
+    from api.runtime import runtime
+    from api.services import conversations
+
+    with client.websocket_connect("/ws/chat") as socket:
+        socket.send_json({"type": "hello"})
+        conversation_id = socket.receive_json()["conversation_id"]
+
+        async def store() -> None:
+            async with runtime.database.session() as session:
+                await conversations.store_customer_message(
+                    session=session,
+                    conversation_id=conversation_id,
+                    client_id="lost-1",
+                    text="my internet is not working",
+                    payload=None,
+                )
+
+        client.portal.call(store)  # the app's own event loop
+        )
+        socket.send_json(
+            {"type": "message", "client_id": "lost-1", "text": "my internet is not working"}
+        )
+        frames = [socket.receive_json() for _ in range(4)]
+    assert frames[0]["type"] == "ack" and frames[0]["duplicate"] is True
+    assert [f["type"] for f in frames[1:]] == ["typing", "message", "typing"]
