@@ -4,14 +4,16 @@
 (function () {
   'use strict';
   var d = document;
-  if (d.querySelector('nw-support-chat')) return;
+  // One widget per page, even if the snippet is pasted twice.
+  if (d.documentElement.hasAttribute('data-nw-support-chat')) return;
+  d.documentElement.setAttribute('data-nw-support-chat', '');
 
   var script = d.currentScript || d.querySelector('script[src*="widget.js"]');
   var ds = (script && script.dataset) || {};
 
   var STR = {
     en: {
-      title: 'Support', open: 'Open support chat', close: 'Close chat', unread: 'new messages',
+      title: 'Support', open: 'Open support chat', close: 'Close chat', unread: ['new message', 'new messages'],
       bot: 'Assistant', agent: 'Agent', you: 'You', system: 'Notice',
       greeting: "Hi! Tell me in your own words what's wrong, and I'll help you fix it.",
       human: 'Talk to a person', humanText: "I'd like to talk to a person",
@@ -28,7 +30,7 @@
       newTab: '(opens in a new tab)'
     },
     de: {
-      title: 'Support', open: 'Support-Chat öffnen', close: 'Chat schließen', unread: 'neue Nachrichten',
+      title: 'Support', open: 'Support-Chat öffnen', close: 'Chat schließen', unread: ['neue Nachricht', 'neue Nachrichten'],
       bot: 'Assistent', agent: 'Agent', you: 'Sie', system: 'Hinweis',
       greeting: 'Hallo! Beschreiben Sie Ihr Problem in eigenen Worten – ich helfe Ihnen, es zu lösen.',
       human: 'Mit einem Menschen sprechen', humanText: 'Ich möchte mit einem Menschen sprechen',
@@ -90,7 +92,8 @@
   var primary = rgb(ds.color || ds.primaryColor) || [11, 92, 173];
   var onPrimary = contrast(primary, WHITE) >= contrast(primary, BLACK) ? WHITE : BLACK;
   var ink = primary.slice();
-  while (contrast(ink, WHITE) < 4.6) ink = ink.map(function (v) { return Math.floor(v * 0.85); });
+  // 5.2:1 on white keeps links at least 4.5:1 on the tinted agent bubble too.
+  while (contrast(ink, WHITE) < 5.2) ink = ink.map(function (v) { return Math.floor(v * 0.85); });
 
   // ---- DOM helpers: text only, never markup from messages ----
   function h(tag, cls, text) {
@@ -281,7 +284,10 @@
   root.appendChild(wrap);
 
   var launcher = attr(h('button', 'launcher'), { type: 'button', 'aria-label': t.open, 'aria-expanded': 'false', 'aria-controls': 'nw-panel' });
-  launcher.appendChild(icon('chat', 28));
+  var chatIcon = icon('chat', 28), closeIcon = icon('close', 28);
+  closeIcon.style.display = 'none';
+  launcher.appendChild(chatIcon);
+  launcher.appendChild(closeIcon);
   var badge = attr(h('span', 'badge'), { 'aria-hidden': 'true' });
   badge.hidden = true;
   launcher.appendChild(badge);
@@ -414,8 +420,11 @@
   function setState(r, s, detail) {
     r.el.classList.toggle('pending', s === 'sending' || s === 'waiting');
     r.el.classList.toggle('failed', s === 'failed');
-    r.state.textContent = s === 'sent' ? ' ✓' : ' · ' + (t[s] || s) + (detail ? ': ' + detail : '');
-    if (s === 'sent') r.state.setAttribute('aria-label', t.sent); else r.state.removeAttribute('aria-label');
+    r.state.textContent = s === 'sent' ? '' : ' · ' + (t[s] || s) + (detail ? ': ' + detail : '');
+    if (s === 'sent') {
+      r.state.appendChild(attr(h('span', null, ' ✓'), { 'aria-hidden': 'true' }));
+      r.state.appendChild(h('span', 'sr', t.sent));
+    }
   }
   function disableChips(chosen) {
     log.querySelectorAll('.chip').forEach(function (c) { c.disabled = true; });
@@ -444,7 +453,9 @@
     unread = n;
     badge.hidden = !n;
     badge.textContent = n > 9 ? '9+' : String(n);
-    launcher.setAttribute('aria-label', t.open + (n ? ' (' + n + ' ' + t.unread + ')' : ''));
+    launcher.setAttribute('aria-label', isOpen ? t.close : t.open + (n ? ' (' + n + ' ' + t.unread[n > 1 ? 1 : 0] + ')' : ''));
+    chatIcon.style.display = isOpen ? 'none' : '';
+    closeIcon.style.display = isOpen ? '' : 'none';
   }
   function updateStatus() {
     var s, cls;
@@ -461,9 +472,10 @@
   function setConn(c) { conn = c; updateStatus(); }
   function setOwner(o) {
     if (!o) return;
+    var was = owner;
     owner = o;
     updateStatus();
-    if (o === 'closed') showEnd();
+    if (o === 'closed' && was !== 'closed') showEnd();
   }
 
   // ---- outbox: every customer message is kept until the server acknowledges it ----
@@ -592,11 +604,20 @@
       case 'message': incoming(f, true); break;
       case 'ack': if (f.client_id) confirm(f.client_id, f.id); break;
       case 'typing':
+        if (f.agent_name) agentName = f.agent_name;
         if (f.active === false) hideTyping(); else showTyping(f.sender === 'agent' ? 'agent' : 'bot');
         break;
-      case 'owner': case 'status':
+      case 'owner':
         if (f.agent_name) agentName = f.agent_name;
         setOwner(f.owner);
+        break;
+      case 'rating_request':
+        if (endCard.hidden && !rated) showEnd();
+        break;
+      case 'rating_saved':
+        ratingSent = false;
+        pendingRating = null;
+        sset('rating', null);
         break;
       case 'error': onError(f); break;
     }
@@ -625,6 +646,13 @@
   }
   function onError(f) {
     var c = f.code, r = f.client_id && byCid[f.client_id];
+    if (ratingSent && !f.client_id && (c === 'unknown_type' || c === 'invalid_message')) {
+      // The server cannot take this rating; do not resend it forever.
+      ratingSent = false;
+      pendingRating = null;
+      sset('rating', null);
+      return;
+    }
     if (c === 'invalid_session') {
       // The stored token is no longer valid: start afresh on this socket.
       newConversation();
@@ -650,15 +678,13 @@
   }
 
   // ---- end of chat: rating and transcript ----
+  // Kept until the server answers rating_saved, so a rating given offline is not lost.
   function sendRating(rt) {
     pendingRating = rt;
     sset('rating', rt);
-    if (ready && raw({ type: 'rating', score: rt.score, comment: rt.comment })) {
-      pendingRating = null;
-      sset('rating', null);
-    }
+    ratingSent = ready && raw({ type: 'rating', score: rt.score, comment: rt.comment });
   }
-  var rated = false;
+  var rated = false, ratingSent = false;
   function showEnd() {
     endCard.textContent = '';
     endCard.hidden = false;
@@ -684,7 +710,7 @@
       fs.appendChild(stars);
       f.appendChild(fs);
       var cl = h('label', 'cl', t.comment);
-      var ta = attr(h('textarea'), { rows: '2', maxlength: '1000' });
+      var ta = attr(h('textarea'), { rows: '2', maxlength: '2000' });
       cl.appendChild(ta);
       f.appendChild(cl);
       var submit = attr(h('button', 'primary', t.submit), { type: 'submit' });
@@ -695,7 +721,7 @@
         var v = +(f.querySelector('input:checked') || {}).value;
         if (!(v >= 1 && v <= 5)) return;
         rated = true;
-        sendRating({ score: v, comment: ta.value.trim().slice(0, 1000) });
+        sendRating({ score: v, comment: ta.value.trim().slice(0, 2000) });
         showEnd();
         var th = endCard.querySelector('.thanks');
         if (th) th.focus();
@@ -761,11 +787,12 @@
     launcher.setAttribute('aria-expanded', 'false');
     wrap.classList.remove('open');
     sset('open', null, true);
+    setUnread(0);
     launcher.focus();
   }
   launcher.addEventListener('click', function () { if (isOpen) closePanel(); else openPanel(); });
   closeBtn.addEventListener('click', closePanel);
-  panel.addEventListener('keydown', function (e) { if (e.key === 'Escape') { e.preventDefault(); closePanel(); } });
+  wrap.addEventListener('keydown', function (e) { if (e.key === 'Escape' && isOpen) { e.preventDefault(); closePanel(); } });
   humanBtn.addEventListener('click', function () { send(t.humanText, '/request_human'); input.focus(); });
   dlBtn.addEventListener('click', download);
   endBtn.addEventListener('click', function () {
@@ -777,7 +804,19 @@
     input.style.height = 'auto';
     input.style.height = Math.min(input.scrollHeight + 2, 120) + 'px';
   }
-  input.addEventListener('input', grow);
+  // Tell the agent who has the chat that the customer is typing (at most every 3 s).
+  var typingSentAt = 0, typingIdle = null;
+  function typingSignal() {
+    if (owner !== 'agent' || !ready) return;
+    if (Date.now() - typingSentAt > 3000 && raw({ type: 'typing', active: true })) typingSentAt = Date.now();
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(typingStopped, 4000);
+  }
+  function typingStopped() {
+    clearTimeout(typingIdle);
+    if (typingSentAt) { typingSentAt = 0; raw({ type: 'typing', active: false }); }
+  }
+  input.addEventListener('input', function () { grow(); if (input.value) typingSignal(); else typingStopped(); });
   input.addEventListener('keydown', function (e) {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit ? form.requestSubmit() : submitInput(); }
   });
@@ -786,6 +825,7 @@
     if (!v.trim()) return;
     input.value = '';
     grow();
+    typingStopped();
     send(v);
   }
   form.addEventListener('submit', function (e) { e.preventDefault(); submitInput(); input.focus(); });

@@ -42,6 +42,7 @@ class FakeGateway:
         self.conversations: dict[str, Conversation] = {}  # token hash -> conversation
         self.ids = itertools.count(1)
         self.ratings: list[dict] = []
+        self.customer_typing: list[dict] = []
         self.received: list[dict] = []  # every customer message frame, resends included
         self.reply_delay = 0.15
         self.embed_page = "<!doctype html><title>empty</title>"  # served at /_test/page
@@ -111,6 +112,8 @@ class FakeGateway:
                     msg = self._store(conv, **{k: v for k, v in frame.items() if k != "type"})
                     await self._broadcast(conv, msg)
                 else:
+                    if frame["type"] == "owner":
+                        conv.owner = frame["owner"]
                     await self._broadcast(conv, frame)
             return {"ok": True}
 
@@ -123,6 +126,13 @@ class FakeGateway:
             for name in ("refuse", "drop_before_ack", "reply_delay"):
                 if name in flags:
                     setattr(self, name, flags[name])
+            return {"ok": True}
+
+        @app.post("/_test/close")
+        async def close_all() -> dict:
+            for conv in self.conversations.values():
+                conv.owner = "closed"
+                await self._broadcast(conv, {"type": "owner", "owner": "closed"})
             return {"ok": True}
 
         @app.post("/_test/drop")
@@ -189,6 +199,16 @@ class FakeGateway:
                             )
                             continue
                         self.received.append(frame)
+                        if conv.owner == "closed":
+                            await ws.send_json(
+                                {
+                                    "type": "error",
+                                    "code": "conversation_closed",
+                                    "detail": "This conversation is closed.",
+                                    "client_id": frame.get("client_id"),
+                                }
+                            )
+                            continue
                         cid, text = frame.get("client_id"), str(frame.get("text", "")).strip()
                         if cid in conv.by_client_id:
                             await ws.send_json(
@@ -212,7 +232,16 @@ class FakeGateway:
                         if conv.owner == "bot":
                             asyncio.create_task(self._reply(conv, text, frame.get("payload")))
                     elif kind == "rating":
+                        score = frame.get("score")
+                        if not isinstance(score, int) or not 1 <= score <= 5:
+                            await ws.send_json(
+                                {"type": "error", "code": "invalid_message", "detail": "Bad score."}
+                            )
+                            continue
                         self.ratings.append(frame)
+                        await ws.send_json({"type": "rating_saved", "score": score})
+                    elif kind == "typing":
+                        self.customer_typing.append(frame)
                     else:
                         await ws.send_json(
                             {

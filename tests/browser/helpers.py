@@ -52,6 +52,22 @@ def focused_in_widget(page) -> dict:
     )
 
 
+def wait_quiet(page, quiet_ms: int = 1000, timeout: int = 30_000) -> None:
+    """Wait until no message has been added to the conversation for quiet_ms."""
+    page.wait_for_function(
+        """([quiet]) => {
+            const n = document.querySelector('nw-support-chat').shadowRoot
+                .querySelectorAll('.log .msg').length;
+            const now = Date.now();
+            if (window.__quietCount !== n) { window.__quietCount = n; window.__quietSince = now; }
+            return now - window.__quietSince >= quiet;
+        }""",
+        arg=[quiet_ms],
+        timeout=timeout,
+        polling=100,
+    )
+
+
 def customer_texts(page) -> list[str]:
     return page.locator(f"{CUSTOMER} .bub").all_inner_texts()
 

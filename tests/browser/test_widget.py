@@ -296,3 +296,75 @@ def test_embedding_options_and_style_isolation(page, gw, shot):
     say(page, "Hallo")
     wait_all_sent(page)
     shot(page, "fake-embedded-de")
+
+
+def test_closed_conversation_offers_rating_and_continues_in_a_new_one(page, gw):
+    open_widget(page, gw.base_url + "/")
+    say(page, "hello")
+    wait_all_sent(page)
+    post(gw.base_url, "/_test/close", {})
+    expect(page.locator("nw-support-chat .end")).to_be_visible()
+    expect(page.locator("nw-support-chat .st")).to_contain_text("Conversation ended")
+    say(page, "one more thing")
+    expect(page.locator("nw-support-chat .divider")).to_have_count(1)
+    wait_all_sent(page)
+    expect(page.locator(f"{CUSTOMER} .bub")).to_have_text(["hello", "one more thing"])
+    expect(page.locator("nw-support-chat .end")).to_be_hidden()
+    homes = [
+        c
+        for c in gw.gateway.conversations.values()
+        if any(m["text"] == "one more thing" for m in c.messages)
+    ]
+    assert len(homes) == 1 and homes[0].owner == "bot"
+
+
+def test_unread_badge_while_closed(page, gw):
+    open_widget(page, gw.base_url + "/")
+    say(page, "hello")
+    expect(page.locator("nw-support-chat .log .msg.bot[data-id]")).to_have_count(1)
+    page.locator("nw-support-chat .hd .ib").nth(2).click()  # close
+    expect(page.locator(PANEL)).to_be_hidden()
+    frame = {"sender": "agent", "agent_name": "Sam", "text": "Still there?"}
+    post(gw.base_url, "/_test/push", frame)
+    expect(page.locator("nw-support-chat .badge")).to_have_text("1")
+    expect(page.locator(LAUNCHER)).to_have_attribute("aria-label", re.compile(r"\(1 new message\)"))
+    page.locator(LAUNCHER).click()
+    expect(page.locator("nw-support-chat .badge")).to_be_hidden()
+    expect(page.locator("nw-support-chat .st")).to_contain_text("Chatting with Sam")
+
+
+def test_agent_takeover_typing_both_ways_and_rating_request(page, gw, shot):
+    open_widget(page, gw.base_url + "/")
+    say(page, "hello")
+    wait_all_sent(page)
+    post(gw.base_url, "/_test/push", {"type": "owner", "owner": "agent", "agent_name": "Anna"})
+    expect(page.locator("nw-support-chat .st")).to_contain_text("Chatting with Anna")
+    typing = {"type": "typing", "sender": "agent", "active": True, "agent_name": "Anna"}
+    post(gw.base_url, "/_test/push", typing)
+    expect(page.locator("nw-support-chat .typing")).to_be_visible()
+    expect(page.locator("nw-support-chat .typing .sr")).to_have_text("Anna is typing…")
+    post(gw.base_url, "/_test/push", {"sender": "agent", "agent_name": "Anna", "text": "Hi!"})
+    expect(page.locator("nw-support-chat .typing")).to_be_hidden()
+    page.locator(INPUT).press_sequentially("thanks")
+    say(page, "thanks, all good")
+    wait_all_sent(page)
+    kinds = [f["active"] for f in gw.gateway.customer_typing]
+    assert kinds[:1] == [True] and kinds[-1] is False
+    post(gw.base_url, "/_test/push", {"type": "rating_request"})
+    expect(page.locator("nw-support-chat .end")).to_be_visible()
+    page.locator("nw-support-chat .end .star").nth(4).click()
+    page.locator("nw-support-chat .end .primary").click()
+    expect(page.locator("nw-support-chat .thanks")).to_be_visible()
+    shot(page, "fake-agent-rated")
+    page.wait_for_function("() => !Object.keys(localStorage).some(k => k.endsWith(':rating'))")
+    assert gw.gateway.ratings[-1]["score"] == 5
+
+
+def test_pasted_twice_gives_one_widget(page, gw):
+    tag = f'<script src="{gw.base_url}/widget/widget.js"></script>'
+    gw.gateway.embed_page = f"<!doctype html><html><head>{tag}</head><body>{tag}</body></html>"
+    page.goto(gw.base_url + "/_test/page")
+    page.locator(LAUNCHER).click()
+    wait_online(page)
+    assert page.locator("nw-support-chat").count() == 1
+    assert page.evaluate("() => Object.keys(window).filter(k => /^nw|chat|widget/i.test(k))") == []

@@ -20,6 +20,7 @@ from tests.browser.helpers import (
     say,
     wait_all_sent,
     wait_online,
+    wait_quiet,
 )
 
 pytestmark = pytest.mark.browser
@@ -52,13 +53,15 @@ def test_full_conversation_by_clicks_and_typing(page, stack, shot):
     chip.click()
     expect(page.locator(f"{CUSTOMER} .bub").last).to_have_text(title)
     expect(page.locator(f"{CHIPS}.sel")).to_have_count(1)
-    expect(page.locator("nw-support-chat .log .msg.bot[data-id]")).to_have_count(
-        bot_before + 1, timeout=REPLY_TIMEOUT
-    )
+    # The assistant answers the choice (possibly in several messages).
+    bot = page.locator("nw-support-chat .log .msg.bot[data-id]")
+    expect(bot.nth(bot_before)).to_be_visible(timeout=REPLY_TIMEOUT)
     # Typing instead of clicking works too, and retires the offered buttons.
+    offered = page.locator(CHIPS).count()
     if enabled_chips(page).count():
         say(page, "no")
-        expect(enabled_chips(page)).to_have_count(0)
+        for k in range(offered):  # later replies may bring new buttons; these are retired
+            expect(page.locator(CHIPS).nth(k)).to_be_disabled()
     wait_all_sent(page)
     ids = server_ids(page)
     assert len(ids) == len(set(ids))
@@ -70,7 +73,7 @@ def test_reload_keeps_history(page, stack):
     open_widget(page, stack.base_url + "/")
     say(page, "my internet is not working")
     expect(enabled_chips(page).first).to_be_visible(timeout=REPLY_TIMEOUT)
-    page.wait_for_timeout(500)  # let any trailing bot message arrive
+    wait_quiet(page)  # let any trailing bot message arrive
     before = page.locator(LOG_MESSAGES).all_inner_texts()
     page.reload()
     wait_online(page)  # the panel was open before the reload, so it reopens
@@ -100,7 +103,7 @@ def test_api_restart_reconnects_and_resends_without_duplicates(page, stack, shot
     ids = server_ids(page)
     assert len(ids) == len(set(ids))
     # The server's own record agrees with what the customer sees: no loss, no duplicates.
-    page.wait_for_timeout(1500)
+    wait_quiet(page)
     before = page.locator(LOG_MESSAGES).all_inner_texts()
     page.reload()
     wait_online(page)
