@@ -147,7 +147,6 @@ def test_a_resend_of_a_message_that_was_never_forwarded_is_handled(client: TestC
                 )
 
         client.portal.call(store)  # the app's own event loop
-        )
         socket.send_json(
             {"type": "message", "client_id": "lost-1", "text": "my internet is not working"}
         )
