@@ -7,10 +7,12 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from actions.turns import customer_turn, flow_state
+from api.models import VisitBooking
 from api.runtime import runtime
-from api.services import tickets
+from api.services import customers, parts, tickets, visits
 from api.services.diagnosis import INTENT_DOMAINS
 from bot.flows.engine import summarize_trail
 
@@ -22,6 +24,12 @@ STATUS_WORDS = {
     "visit_scheduled": "has a technician visit scheduled",
     "resolved": "is resolved",
     "closed": "is closed",
+}
+ORDER_WORDS = {
+    "placed": "placed, waiting to be shipped",
+    "shipped": "shipped, on its way to you",
+    "delivered": "delivered",
+    "cancelled": "cancelled",
 }
 
 
@@ -65,7 +73,7 @@ class ActionOpenTicket(Action):
 
 
 class ActionTicketStatus(Action):
-    """Tell the customer the status of a ticket from this conversation."""
+    """Tell the customer the status of one of their own tickets, with its order or visit."""
 
     def name(self) -> str:
         return "action_ticket_status"
@@ -82,15 +90,40 @@ class ActionTicketStatus(Action):
             return []
         async with runtime.database.session() as session:
             ticket = await tickets.get_ticket(session=session, number=str(number))
-            # Customers may only see tickets opened in their own conversation.
-            if ticket is None or ticket.conversation_id != tracker.sender_id:
+            customer = await customers.customer_for_conversation(
+                session=session, conversation_id=tracker.sender_id
+            )
+            # Customers see tickets from this conversation or of their own verified account.
+            if ticket is None or not tickets.visible_to(
+                ticket,
+                conversation_id=tracker.sender_id,
+                customer_id=customer.id if customer else None,
+            ):
                 dispatcher.utter_message(
-                    text=f"I can't find a ticket {number} for this conversation. "
-                    "Please check the number, or ask me to connect you to a person."
+                    text=f"I can't find a ticket {number} for you. Please check the number. "
+                    "If it's from an earlier chat, ask me to order a part or book a visit "
+                    "first so I can confirm your account, or ask me to connect you to a person."
                 )
                 return []
-            dispatcher.utter_message(
-                text=f"Ticket {ticket.number} ({ticket.title}) "
+            lines = [
+                f"Ticket {ticket.number} ({ticket.title}) "
                 f"{STATUS_WORDS.get(ticket.status, ticket.status)}."
+            ]
+            orders, _ = await parts.list_orders(session=session, ticket_id=ticket.id, limit=5)
+            for order in orders:
+                lines.append(
+                    f"Part order {order.number} ({order.part_name}): "
+                    f"{ORDER_WORDS.get(order.status, order.status)}."
+                )
+            bookings = await session.execute(
+                select(VisitBooking).where(
+                    VisitBooking.ticket_id == ticket.id, VisitBooking.status == "booked"
+                )
             )
-        return []
+            for booking in bookings.scalars():
+                area = customer.service_area if customer else "berlin-mitte"
+                tz = await visits.area_timezone(session=session, code=area)
+                when = visits.describe_time(booking.starts_at, tz, booking.ends_at)
+                lines.append(f"Technician visit: {when}.")
+        dispatcher.utter_message(text="\n".join(lines))
+        return [SlotSet("ticket_number", ticket.number)]

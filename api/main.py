@@ -9,21 +9,31 @@ from contextlib import asynccontextmanager
 from typing import Optional
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from rasa_sdk.executor import ActionExecutor
+from sqlalchemy.exc import IntegrityError
 
 from api.config import Settings, get_settings
 from api.db import database, run_migrations
 from api.routes import agent_socket, agents, auth, chat, handoffs, health, webhook, widget
+from api.routes import customers as customer_routes
+from api.routes import goodwill as goodwill_routes
+from api.routes import outages as outage_routes
+from api.routes import parts as part_routes
+from api.routes import tickets as ticket_routes
+from api.routes import visits as visit_routes
 from api.runtime import runtime
 from api.services import agents as agent_accounts
 from api.services.chat_gateway import ChatGateway
 from api.services.diagnosis import DiagnosisService
+from api.services.errors import ServiceError
 from api.services.handoff_desk import HandoffDesk
 from api.services.handoffs import staff_for
 from api.services.hub import ConversationHub, RedisHub
 from api.services.presence import AgentPresence, RedisPresence
 from api.services.rasa_client import RasaClient
+from api.services.seed import load_seed
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +53,15 @@ async def resolve_staff(token: str):  # type: ignore[no-untyped-def]
         return staff_for(agent) if agent is not None else None
 
 
+async def _load_demo_data() -> None:
+    # Several workers may start at once; the loser of that race finds the rows there.
+    try:
+        async with database.session() as session:
+            await load_seed(session=session)
+    except IntegrityError:
+        logger.info("Demo data was loaded by another process.")
+
+
 def create_app(settings: Optional[Settings] = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -50,6 +69,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(run_migrations, settings)
         database.connect(settings)
+        if settings.environment != "production":
+            await _load_demo_data()
         rasa = RasaClient(
             base_url=settings.rasa_url,
             jwt_secret=settings.rasa_jwt_secret,
@@ -119,6 +140,22 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.include_router(handoffs.router)
     app.include_router(agent_socket.router)
     app.include_router(widget.router)
+    for operations in (
+        customer_routes,
+        ticket_routes,
+        part_routes,
+        visit_routes,
+        outage_routes,
+        goodwill_routes,
+    ):
+        app.include_router(operations.router)
+
+    @app.exception_handler(ServiceError)
+    async def refused(request: Request, error: ServiceError) -> JSONResponse:
+        return JSONResponse(
+            status_code=error.status_code, content={"detail": error.reason, **error.extra}
+        )
+
     app.mount("/widget", StaticFiles(directory=settings.widget_dir), name="widget")
     return app
 

@@ -13,7 +13,9 @@ from api.models.conversations import (
     Message,
     Sender,
 )
+from api.models.customers import Customer, Device, ServiceArea
 from api.models.flows import FlowEvent
+from api.models.goodwill import GestureStatus, GoodwillGesture
 from api.models.handoffs import (
     OPEN_HANDOFF_STATUSES,
     Handoff,
@@ -22,7 +24,16 @@ from api.models.handoffs import (
     InternalNote,
     Rating,
 )
-from api.models.tickets import Ticket, TicketStatus, format_ticket_number, parse_ticket_number
+from api.models.outages import Outage
+from api.models.parts import OrderStatus, PartOrder
+from api.models.tickets import (
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    format_ticket_number,
+    parse_ticket_number,
+)
+from api.models.visits import Technician, VisitBooking, VisitStatus
 
 __all__ = [
     "OPEN_HANDOFF_STATUSES",
@@ -35,6 +46,18 @@ __all__ = [
     "Rating",
     "Base",
     "Conversation",
+    "Customer",
+    "Device",
+    "GestureStatus",
+    "GoodwillGesture",
+    "OrderStatus",
+    "Outage",
+    "PartOrder",
+    "ServiceArea",
+    "Technician",
+    "TicketEvent",
+    "VisitBooking",
+    "VisitStatus",
     "ConversationOwner",
     "DeliveryStatus",
     "FlowEvent",

@@ -35,12 +35,39 @@ class Ticket(Base):
     tier: Mapped[int] = mapped_column(Integer, default=1)
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text, default="")
+    customer_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    idempotency_key: Mapped[Optional[str]] = mapped_column(String(80), nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     @property
     def number(self) -> str:
         return format_ticket_number(self.id)
+
+    @property
+    def transcript_path(self) -> Optional[str]:
+        """Where staff read the conversation that led to this ticket."""
+        if self.conversation_id is None:
+            return None
+        return f"/conversations/{self.conversation_id}/transcript"
+
+
+class TicketEvent(Base):
+    """Audit trail of a ticket: who changed what, and when."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    # created | status | note | repeat_contact | part_order | visit | goodwill | update
+    kind: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(80))
+    from_status: Mapped[Optional[str]] = mapped_column(String(24), nullable=True)
+    to_status: Mapped[Optional[str]] = mapped_column(String(24), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def format_ticket_number(ticket_id: int) -> str:

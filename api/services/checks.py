@@ -1,14 +1,45 @@
-"""Named system lookups that diagnostic flows can branch on (`check:` steps)."""
+"""Named system lookups that diagnostic flows can branch on (`check:` steps).
+
+A check gets the flow's slots (and may store values into them for later
+messages, e.g. `{outage_expected_end}`) and answers one of the results listed
+for it in bot/flows/model.py KNOWN_CHECKS. Checks that need to know whose
+conversation it is read `current_conversation`, which the diagnosis service
+sets for the turn.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Optional
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import Customer
+from api.services import catalog, customers, goodwill, outages, parts, tickets, visits
+from api.services.catalog import Gesture
 
 logger = logging.getLogger(__name__)
 
 Check = Callable[[dict[str, Any]], Awaitable[str]]
+current_conversation: ContextVar[Optional[str]] = ContextVar("current_conversation", default=None)
+MAX_IDENTIFY_ATTEMPTS = 2
+
+
+def _database():  # noqa: ANN202 - imported late: api.runtime imports this module's users
+    from api.runtime import runtime
+
+    return runtime.database
+
+
+async def _customer(session: AsyncSession, slots: dict[str, Any]) -> Optional[Customer]:
+    """The verified customer of this flow or conversation; never one taken from free text."""
+    if slots.get("customer_id"):
+        return await session.get(Customer, int(slots["customer_id"]))
+    return await customers.customer_for_conversation(
+        session=session, conversation_id=current_conversation.get()
+    )
 
 
 async def service_outage(slots: dict[str, Any]) -> str:
@@ -18,14 +49,275 @@ async def service_outage(slots: dict[str, Any]) -> str:
     identified the customer, the honest answer is `unknown`, and flows carry on
     with the on-site checks.
     """
-    area = slots.get("service_area")
-    if not area:
-        return "unknown"
-    return "outage" if area in slots.get("known_outage_areas", ()) else "none"
+    if "known_outage_areas" in slots:  # sample conversations state the outages directly
+        area = slots.get("service_area")
+        if not area:
+            return "unknown"
+        return "outage" if area in slots["known_outage_areas"] else "none"
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        area = slots.get("service_area") or (customer.service_area if customer else None)
+        if not area:
+            return "unknown"
+        outage = await outages.current_outage(session=session, service_area=str(area))
+        if outage is None:
+            return "none"
+        tz = await visits.area_timezone(session=session, code=str(area))
+        slots["service_area"] = area
+        slots["outage_description"] = outage.description
+        slots["outage_expected_end"] = (
+            visits.describe_time(outage.expected_end, tz)
+            if outage.expected_end
+            else "as soon as possible (no estimate yet)"
+        )
+        return "outage"
+
+
+async def conversation_customer(slots: dict[str, Any]) -> str:
+    """`known` when this conversation was already linked to a verified customer."""
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        if customer is None:
+            return "unknown"
+        slots.update(customers.flow_slots(customer))
+        return "known"
+
+
+async def verify_customer(slots: dict[str, Any]) -> str:
+    """Account number or e-mail (`customer_ref`) plus `postcode` → `verified` or `not_found`."""
+    slots["identify_attempts"] = int(slots.get("identify_attempts") or 0) + 1
+    async with _database().session() as session:
+        customer = await customers.verify_customer(
+            session=session,
+            reference=str(slots.get("customer_ref") or ""),
+            postcode=str(slots.get("postcode") or ""),
+        )
+        # The details typed in are not needed any more; the flow state need not keep them.
+        slots.pop("postcode", None)
+        if customer is None:
+            slots["identify_failed"] = slots["identify_attempts"] >= MAX_IDENTIFY_ATTEMPTS
+            return "not_found"
+        slots.update(customers.flow_slots(customer))
+        conversation_id = current_conversation.get()
+        if conversation_id:
+            await customers.link_conversation(
+                session=session, conversation_id=conversation_id, customer_id=customer.id
+            )
+        return "verified"
+
+
+def _describe_quote(slots: dict[str, Any], quote: parts.Quote) -> None:
+    if quote.part is not None:
+        slots["part_number"] = quote.part.part_number
+        slots["part_name"] = quote.part.name
+        slots["part_price"] = parts.euros(quote.part.price_cents)
+    if quote.device is not None:
+        slots["device_id"] = quote.device.id
+        slots["device_model"] = quote.device.model
+        slots["warranty_end"] = (
+            quote.device.warranty_end.isoformat() if quote.device.warranty_end else "unknown"
+        )
+    slots["part_quote_reason"] = quote.reason
+    slots["alternative_part"] = quote.alternative.part_number if quote.alternative else None
+    slots["alternative_name"] = quote.alternative.name if quote.alternative else None
+    slots["has_alternative"] = quote.alternative is not None
+
+
+async def find_part(slots: dict[str, Any]) -> str:
+    """Match what the customer asked for (`part_request`) against the catalogue."""
+    wanted = str(slots.get("part_request") or slots.get("ask_part") or "").lower()
+    words = {w for w in wanted.replace("-", " ").split() if len(w) > 2}
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        models = {d.model for d in customer.devices} if customer else set()
+    best: tuple[int, str] | None = None
+    for part in catalog.parts().values():
+        if part.part_number.lower() in wanted:
+            best = (100, part.part_number)
+            break
+        name_words = set(part.name.lower().replace("-", " ").split())
+        score = len(words & name_words) * 2 + (1 if models & set(part.fits) else 0)
+        if words & name_words and (best is None or score > best[0]):
+            best = (score, part.part_number)
+    if best is None:
+        return "not_found"
+    slots["part_number"] = best[1]
+    return "found"
+
+
+async def part_quote(slots: dict[str, Any]) -> str:
+    """free | quote | incompatible | out_of_stock | unknown for `part_number`."""
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        if customer is None or not slots.get("part_number"):
+            return "unknown"
+        quote = await parts.quote(
+            session=session, customer=customer, part_number=str(slots["part_number"])
+        )
+        _describe_quote(slots, quote)
+        return quote.result
+
+
+async def use_alternative(slots: dict[str, Any]) -> str:
+    """Switch the order to the alternative part the quote suggested."""
+    if not slots.get("alternative_part"):
+        return "none"
+    slots["part_number"] = slots["alternative_part"]
+    return "switched"
+
+
+async def place_part_order(slots: dict[str, Any]) -> str:
+    """Order the quoted part (price accepted, address confirmed); opens or reuses a ticket."""
+    conversation_id = current_conversation.get()
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        if customer is None or not slots.get("part_number"):
+            return "failed"
+        ticket = None
+        if slots.get("ticket_number"):
+            ticket = await tickets.get_ticket(session=session, number=str(slots["ticket_number"]))
+        quote = await parts.quote(
+            session=session, customer=customer, part_number=str(slots["part_number"])
+        )
+        order = await parts.place_order(
+            session=session,
+            customer=customer,
+            part_number=str(slots["part_number"]),
+            accepted_price_cents=quote.price_cents if slots.get("confirm_price") else None,
+            ticket=ticket,
+            conversation_id=conversation_id,
+            domain=str(slots.get("origin_domain") or "hardware"),
+            summary=str(slots.get("diagnosis_summary") or ""),
+            # One order per part per conversation, however often a turn is retried.
+            idempotency_key=f"chat:{conversation_id}:{slots['part_number']}"
+            if conversation_id
+            else None,
+        )
+        ticket_row = await session.get(tickets.Ticket, order.ticket_id)
+        slots["order_number"] = order.number
+        slots["ticket_number"] = ticket_row.number if ticket_row else None
+        slots["order_price"] = (
+            "free of charge (in warranty)"
+            if order.in_warranty
+            else f"€{parts.euros(order.price_cents)}"
+        )
+        return "ordered"
+
+
+async def visit_availability(slots: dict[str, Any]) -> str:
+    """`available` when the customer's area has a free technician slot soon."""
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        if customer is None:
+            return "none"
+        found = await visits.free_slots(
+            session=session, service_area=customer.service_area, limit=1
+        )
+        if not found:
+            return "none"
+        slots["next_visit_time"] = found[0].label
+        return "available"
+
+
+async def visit_booked(slots: dict[str, Any]) -> str:
+    """`booked` when the customer has an upcoming visit; stores its time."""
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        if customer is None:
+            return "none"
+        booking = await visits.active_booking(session=session, customer_id=customer.id)
+        if booking is None:
+            return "none"
+        tz = await visits.area_timezone(session=session, code=customer.service_area)
+        slots["visit_id"] = booking.id
+        if booking.ticket_id:
+            slots["ticket_number"] = tickets.format_ticket_number(booking.ticket_id)
+        slots["visit_time"] = visits.describe_time(booking.starts_at, tz, booking.ends_at)
+        slots["technician_name"] = await visits.technician_name(
+            session=session, technician_id=booking.technician_id
+        )
+        return "booked"
+
+
+async def cancel_visit_booking(slots: dict[str, Any]) -> str:
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        if customer is None or not slots.get("visit_id"):
+            return "failed"
+        booking = await visits.get_booking(session=session, booking_id=int(slots["visit_id"]))
+        if booking.customer_id != customer.id:
+            return "failed"
+        await visits.cancel_visit(session=session, booking=booking, actor="customer via bot")
+        return "cancelled"
+
+
+async def goodwill_eligible(slots: dict[str, Any]) -> str:
+    """Offer (and record) the gesture the policy allows, if any."""
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        if customer is None:
+            return "not_eligible"
+        verdict = await goodwill.eligibility(
+            session=session, customer=customer, domain=slots.get("origin_domain")
+        )
+        if verdict.rule is None:
+            slots["goodwill_reason"] = verdict.reason
+            return "not_eligible"
+        ticket_id = None
+        if slots.get("ticket_number"):
+            ticket = await tickets.get_ticket(session=session, number=str(slots["ticket_number"]))
+            ticket_id = ticket.id if ticket else None
+        gesture: Gesture = verdict.rule.gesture
+        row = await goodwill.record_offer(
+            session=session,
+            customer_id=customer.id,
+            gesture=gesture,
+            reason=verdict.reason,
+            offered_by="bot",
+            conversation_id=current_conversation.get(),
+            ticket_id=ticket_id,
+        )
+        slots["gesture_id"] = row.id
+        slots["gesture_description"] = gesture.description
+        return "eligible"
+
+
+async def _answer_gesture(slots: dict[str, Any], accepted: bool) -> str:
+    async with _database().session() as session:
+        customer = await _customer(session, slots)
+        if customer is None or not slots.get("gesture_id"):
+            return "failed"
+        gesture = await goodwill.get_gesture(session=session, gesture_id=int(slots["gesture_id"]))
+        if gesture.customer_id != customer.id or gesture.status != "offered":
+            return "failed"
+        await goodwill.decide(
+            session=session, gesture=gesture, accepted=accepted, actor="customer via bot"
+        )
+        return "recorded"
+
+
+async def goodwill_accept(slots: dict[str, Any]) -> str:
+    return await _answer_gesture(slots, True)
+
+
+async def goodwill_decline(slots: dict[str, Any]) -> str:
+    return await _answer_gesture(slots, False)
 
 
 CHECKS: dict[str, Check] = {
     "service_outage": service_outage,
+    "conversation_customer": conversation_customer,
+    "verify_customer": verify_customer,
+    "find_part": find_part,
+    "part_quote": part_quote,
+    "use_alternative": use_alternative,
+    "place_part_order": place_part_order,
+    "visit_availability": visit_availability,
+    "visit_booked": visit_booked,
+    "cancel_visit_booking": cancel_visit_booking,
+    "goodwill_eligible": goodwill_eligible,
+    "goodwill_accept": goodwill_accept,
+    "goodwill_decline": goodwill_decline,
 }
 
 

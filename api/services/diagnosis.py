@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
 from api.models import FlowEvent
-from api.services import checks, tickets
+from api.services import checks, customers, tickets, visits
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -46,6 +46,8 @@ OUTCOME_STATUS_NOTE = {
     "goodwill": "A goodwill gesture should be considered",
     "handoff": "The customer needs a person",
 }
+# Outcomes that continue in an operation flow until the operation is done.
+OPERATION_FLOWS = {"part": "request_part", "visit": "book_visit", "goodwill": "goodwill"}
 
 
 @dataclass
@@ -86,6 +88,7 @@ class DiagnosisService:
         turn: CustomerTurn,
         fallback_count: int = 0,
     ) -> DiagnosisResult:
+        checks.current_conversation.set(conversation_id)
         if flow_state and flow_state.get("flow"):
             result = await self.engine.answer(flow_state, turn)
             if result.not_understood and turn.intent in PROBLEM_INTENTS:
@@ -106,6 +109,22 @@ class DiagnosisService:
             return await self._no_flow_for(session, conversation_id, turn)
 
         return self._nothing_running(turn, fallback_count)
+
+    async def start_flow(
+        self,
+        *,
+        session: AsyncSession,
+        conversation_id: str,
+        flow_id: str,
+        slots: Optional[dict[str, Any]] = None,
+    ) -> DiagnosisResult:
+        """Start a named flow (an operation the customer asked for, e.g. book_visit)."""
+        checks.current_conversation.set(conversation_id)
+        flow = self.library.get(flow_id)
+        if flow is None:
+            raise LookupError(f"unknown flow {flow_id!r}")
+        started = await self.engine.start(flow, slots=slots)
+        return await self._finish(session, conversation_id, started, CustomerTurn())
 
     async def _start_for_intent(
         self, turn: CustomerTurn, *, running: Optional[str]
@@ -222,6 +241,8 @@ class DiagnosisService:
     ) -> None:
         flow = self.library.get(outcome.flow_id)
         title = flow.title if flow else outcome.flow_id
+        if await self._continue_operation(session, conversation_id, outcome, into):
+            return
         if outcome.kind == "resolved":
             into.replies.append(Reply(outcome.message or "Great, I'm glad it's working again!"))
             return
@@ -245,23 +266,105 @@ class DiagnosisService:
         if note:
             summary += f"\nNext step: {note}."
         tier = int(outcome.options.get("tier", 2 if outcome.kind == "handoff" else 1))
-        ticket = await tickets.open_ticket(
-            session=session,
-            conversation_id=conversation_id,
-            domain=outcome.domain,
-            title=str(outcome.options.get("title") or title),
-            summary=summary,
-            tier=tier,
-            priority=str(outcome.options.get("priority", "normal")),
+        slots = outcome.slots
+        if slots.get("diagnosis_summary"):
+            summary = f"{slots['diagnosis_summary']}\n{summary}"
+        customer = await customers.customer_for_conversation(
+            session=session, conversation_id=conversation_id
         )
+        known = await tickets.get_ticket(
+            session=session, number=str(slots.get("ticket_number") or "")
+        )
+        if known is not None:  # an operation in this flow already opened it
+            ticket, created = known, False
+            await tickets.record_event(
+                session=session, ticket=ticket, kind="note", actor="bot", detail=summary
+            )
+        else:
+            ticket, created = await tickets.open_or_update(
+                session=session,
+                conversation_id=conversation_id,
+                customer_id=customer.id if customer else None,
+                domain=str(slots.get("origin_domain") or outcome.domain),
+                title=str(slots.get("origin_title") or outcome.options.get("title") or title),
+                summary=summary,
+                tier=tier,
+                priority=str(outcome.options.get("priority", "normal")),
+            )
         into.ticket_number = ticket.number
         lead = (outcome.message + " ") if outcome.message else ""
+        if outcome.kind == "visit" and customer is not None:
+            text, buttons = await visits.slot_offer(
+                session=session,
+                service_area=customer.service_area,
+                reschedule=bool(
+                    slots.get("visit_request") == "reschedule" and slots.get("visit_id")
+                ),
+            )
+            into.replies.append(Reply(f"{lead}{text} (ticket {ticket.number})", buttons))
+            return
+        if slots.get("order_number") or not created:
+            # The operation already told the customer, or this repeats an open ticket.
+            if not created and not slots.get("order_number"):
+                into.replies.append(
+                    Reply(
+                        f"{lead}I've added this to your open ticket {ticket.number}, "
+                        "so the team sees you got in touch again."
+                    )
+                )
+            return
         into.replies.append(
             Reply(
                 f"{lead}I've opened ticket {ticket.number} with everything we tried, "
                 "so you won't have to explain it again. We'll be in touch about the next steps."
             )
         )
+
+    async def _continue_operation(
+        self, session: AsyncSession, conversation_id: str, outcome: Outcome, into: DiagnosisResult
+    ) -> bool:
+        """Continue a part/visit/goodwill outcome in its operation flow; True if it did."""
+        target = OPERATION_FLOWS.get(outcome.kind)
+        if target is None or outcome.flow_id in OPERATION_FLOWS.values():
+            return False
+        slots = outcome.slots
+        if outcome.kind == "part" and slots.get("order_number"):
+            return False
+        if outcome.kind == "visit" and await customers.customer_for_conversation(
+            session=session, conversation_id=conversation_id
+        ):
+            return False  # identified: offer the slots right away
+        flow = self.library.get(target)
+        if flow is None:
+            return False
+        origin = self.library.get(outcome.flow_id)
+        carried = {
+            k: v for k, v in slots.items() if k in ("customer_id", "ticket_number", "visit_request")
+        }
+        carried.update(
+            origin_domain=outcome.domain,
+            diagnosis_summary=summarize_trail(
+                outcome.trail, flow_title=origin.title if origin else outcome.flow_id
+            ),
+        )
+        if outcome.options.get("title"):
+            carried["origin_title"] = str(outcome.options["title"])
+        if outcome.options.get("part"):
+            carried["part_number"] = str(outcome.options["part"])
+        if outcome.message:
+            into.replies.append(Reply(outcome.message))
+        # Checks in the next flow write in their own sessions: release SQLite's write lock.
+        await session.commit()
+        started = await self.engine.start(flow, slots=carried)
+        await record_flow_events(
+            session=session, conversation_id=conversation_id, events=started.events
+        )
+        into.replies.extend(started.replies)
+        into.flow_state = started.state
+        into.active_flow = (started.state or {}).get("root_flow") if started.state else None
+        if started.outcome is not None:
+            await self._carry_out(session, conversation_id, started.outcome, into)
+        return True
 
 
 async def record_flow_events(

@@ -1,16 +1,76 @@
-"""Support tickets: opening them and looking them up."""
+"""Support tickets: opening, the status lifecycle, the audit trail, and repeat contacts."""
 
 from __future__ import annotations
 
-from typing import Optional
+from datetime import datetime
+from typing import Any, Optional
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.models import Ticket, TicketStatus, parse_ticket_number
+from api.models import (
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    format_ticket_number,
+    parse_ticket_number,
+)
+
+__all__ = ["Ticket", "format_ticket_number"]
+from api.services.errors import Conflict, Invalid, NotFound
 
 DOMAINS = ("hardware", "software", "cable", "internet", "other")
 PRIORITIES = ("low", "normal", "high", "urgent")
+OPEN_STATUSES = (
+    TicketStatus.new.value,
+    TicketStatus.open.value,
+    TicketStatus.pending_customer.value,
+    TicketStatus.pending_part.value,
+    TicketStatus.visit_scheduled.value,
+)
+_WORKING = ("pending_customer", "pending_part", "visit_scheduled")
+# The lifecycle: new → open → pending_* / visit_scheduled → resolved → closed.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "new": frozenset({"open", "closed"}),
+    "open": frozenset({*_WORKING, "resolved", "closed"}),
+    "pending_customer": frozenset({"open", "pending_part", "visit_scheduled", "resolved"}),
+    "pending_part": frozenset({"open", "pending_customer", "visit_scheduled", "resolved"}),
+    "visit_scheduled": frozenset({"open", "pending_customer", "pending_part", "resolved"}),
+    "resolved": frozenset({"closed", "open"}),
+    "closed": frozenset(),
+}
+
+
+def _check_fields(domain: str, priority: str, tier: int) -> None:
+    if domain not in DOMAINS:
+        raise Invalid(f"Unknown domain {domain!r}; expected one of {', '.join(DOMAINS)}.")
+    if priority not in PRIORITIES:
+        raise Invalid(f"Unknown priority {priority!r}; expected one of {', '.join(PRIORITIES)}.")
+    if tier not in (1, 2, 3):
+        raise Invalid("Tier must be 1, 2 or 3.")
+
+
+async def record_event(
+    *,
+    session: AsyncSession,
+    ticket: Ticket,
+    kind: str,
+    actor: str,
+    detail: str = "",
+    from_status: Optional[str] = None,
+    to_status: Optional[str] = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=kind,
+        actor=actor,
+        detail=detail,
+        from_status=from_status,
+        to_status=to_status,
+    )
+    session.add(event)
+    await session.flush()
+    return event
 
 
 async def open_ticket(
@@ -22,25 +82,180 @@ async def open_ticket(
     summary: str = "",
     tier: int = 1,
     priority: str = "normal",
+    customer_id: Optional[int] = None,
+    status: str = TicketStatus.open.value,
+    actor: str = "bot",
+    idempotency_key: Optional[str] = None,
 ) -> Ticket:
-    """Open a ticket; the diagnostic summary says what was already tried."""
-    if domain not in DOMAINS:
-        raise ValueError(f"Unknown domain {domain!r}; expected one of {', '.join(DOMAINS)}.")
-    if priority not in PRIORITIES:
-        raise ValueError(f"Unknown priority {priority!r}.")
-    if tier not in (1, 2, 3):
-        raise ValueError("Tier must be 1, 2 or 3.")
+    """Open a ticket; the diagnostic summary says what was already tried.
+
+    With an idempotency key, a retry returns the ticket the first call opened.
+    """
+    _check_fields(domain, priority, tier)
+    if status not in (TicketStatus.new.value, TicketStatus.open.value):
+        raise Invalid("A ticket starts as new or open.")
+    if idempotency_key:
+        found = await session.execute(
+            select(Ticket).where(Ticket.idempotency_key == idempotency_key)
+        )
+        existing = found.scalar_one_or_none()
+        if existing is not None:
+            return existing
     ticket = Ticket(
         conversation_id=conversation_id,
-        status=TicketStatus.open.value,
+        customer_id=customer_id,
+        status=status,
         domain=domain,
         title=title.strip()[:200] or "Support request",
         summary=summary,
         tier=tier,
         priority=priority,
+        idempotency_key=idempotency_key,
     )
     session.add(ticket)
     await session.flush()
+    await record_event(
+        session=session, ticket=ticket, kind="created", actor=actor, to_status=status
+    )
+    return ticket
+
+
+async def find_open_duplicate(
+    *,
+    session: AsyncSession,
+    conversation_id: Optional[str],
+    customer_id: Optional[int],
+    domain: str,
+    title: str,
+) -> Optional[Ticket]:
+    """The open ticket a new report really belongs to, if any.
+
+    A repeat contact (same customer, same domain, ticket still open, from
+    another conversation) belongs to the existing ticket. In the same
+    conversation only the very same problem (same title) does: a second
+    problem in one chat gets its own ticket.
+    """
+    if customer_id is not None:
+        query = (
+            select(Ticket)
+            .where(
+                Ticket.customer_id == customer_id,
+                Ticket.domain == domain,
+                Ticket.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Ticket.id.desc())
+        )
+        for ticket in (await session.execute(query)).scalars():
+            if ticket.conversation_id != conversation_id or ticket.title == title:
+                return ticket
+    if conversation_id is not None:
+        query = select(Ticket).where(
+            Ticket.conversation_id == conversation_id,
+            Ticket.title == title,
+            Ticket.status.in_(OPEN_STATUSES),
+        )
+        return (await session.execute(query.order_by(Ticket.id.desc()))).scalars().first()
+    return None
+
+
+async def open_or_update(
+    *,
+    session: AsyncSession,
+    conversation_id: Optional[str],
+    customer_id: Optional[int],
+    domain: str,
+    title: str,
+    summary: str = "",
+    tier: int = 1,
+    priority: str = "normal",
+    actor: str = "bot",
+) -> tuple[Ticket, bool]:
+    """Open a ticket, or add this contact to the open one it repeats. Returns (ticket, created)."""
+    existing = await find_open_duplicate(
+        session=session,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        domain=domain,
+        title=title,
+    )
+    if existing is None:
+        ticket = await open_ticket(
+            session=session,
+            conversation_id=conversation_id,
+            customer_id=customer_id,
+            domain=domain,
+            title=title,
+            summary=summary,
+            tier=tier,
+            priority=priority,
+            actor=actor,
+        )
+        return ticket, True
+    note = f"Customer got in touch again (conversation {conversation_id}): {title}"
+    if summary:
+        note += f"\n{summary}"
+    if PRIORITIES.index(priority) > PRIORITIES.index(existing.priority):
+        existing.priority = priority
+    if existing.customer_id is None:
+        existing.customer_id = customer_id
+    await record_event(
+        session=session, ticket=existing, kind="repeat_contact", actor=actor, detail=note
+    )
+    return existing, False
+
+
+async def change_status(
+    *, session: AsyncSession, ticket: Ticket, to: str, actor: str, note: str = ""
+) -> Ticket:
+    """Move the ticket along its lifecycle, or refuse with the reason (409)."""
+    if to not in TRANSITIONS:
+        raise Invalid(f"Unknown status {to!r}; expected one of {', '.join(TRANSITIONS)}.")
+    if to == ticket.status:
+        return ticket
+    if ticket.status == TicketStatus.new.value and to != "closed" and to != "open":
+        # Work starting on a new ticket opens it first; the history shows both steps.
+        await change_status(session=session, ticket=ticket, to="open", actor=actor)
+    if to not in TRANSITIONS[ticket.status]:
+        raise Conflict(f"invalid transition from {ticket.status} to {to}")
+    before = ticket.status
+    ticket.status = to
+    await record_event(
+        session=session,
+        ticket=ticket,
+        kind="status",
+        actor=actor,
+        detail=note,
+        from_status=before,
+        to_status=to,
+    )
+    return ticket
+
+
+async def update_ticket(
+    *, session: AsyncSession, ticket: Ticket, changes: dict[str, Any], actor: str
+) -> Ticket:
+    """Change status, priority, tier, domain or summary; each change is recorded."""
+    changes = dict(changes)
+    note = changes.pop("note", None) or ""
+    status = changes.pop("status", None)
+    _check_fields(
+        changes.get("domain", ticket.domain),
+        changes.get("priority", ticket.priority),
+        changes.get("tier", ticket.tier),
+    )
+    described = []
+    for key in ("priority", "tier", "domain", "summary", "title"):
+        if key in changes and changes[key] is not None and changes[key] != getattr(ticket, key):
+            described.append(f"{key}: {getattr(ticket, key)!s:.60} → {changes[key]!s:.60}")
+            setattr(ticket, key, changes[key])
+    if described:
+        await record_event(
+            session=session, ticket=ticket, kind="update", actor=actor, detail="; ".join(described)
+        )
+    if status:
+        await change_status(session=session, ticket=ticket, to=status, actor=actor, note=note)
+    elif note:
+        await record_event(session=session, ticket=ticket, kind="note", actor=actor, detail=note)
     return ticket
 
 
@@ -51,19 +266,72 @@ async def get_ticket(*, session: AsyncSession, number: str) -> Optional[Ticket]:
     return await session.get(Ticket, ticket_id)
 
 
+async def require_ticket(*, session: AsyncSession, number: str) -> Ticket:
+    ticket = await get_ticket(session=session, number=number)
+    if ticket is None:
+        raise NotFound(f"No ticket {number}.")
+    return ticket
+
+
+def visible_to(
+    ticket: Ticket, *, conversation_id: Optional[str], customer_id: Optional[int]
+) -> bool:
+    """A customer sees tickets from their own chat, or of their own verified account."""
+    if conversation_id is not None and ticket.conversation_id == conversation_id:
+        return True
+    return customer_id is not None and ticket.customer_id == customer_id
+
+
+async def ticket_events(*, session: AsyncSession, ticket_id: int) -> list[TicketEvent]:
+    query = select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+    return list((await session.execute(query)).scalars().all())
+
+
 async def list_tickets(
     *,
     session: AsyncSession,
     conversation_id: Optional[str] = None,
+    customer_id: Optional[int] = None,
+    status: Optional[str] = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Ticket], int]:
     """A page of tickets, newest first, and the total count."""
-    query = select(Ticket)
-    count = select(func.count()).select_from(Ticket)
+    conditions = []
     if conversation_id is not None:
-        query = query.where(Ticket.conversation_id == conversation_id)
-        count = count.where(Ticket.conversation_id == conversation_id)
+        conditions.append(Ticket.conversation_id == conversation_id)
+    if customer_id is not None:
+        conditions.append(Ticket.customer_id == customer_id)
+    if status is not None:
+        conditions.append(Ticket.status == status)
+    query = select(Ticket).where(*conditions)
+    count = select(func.count()).select_from(Ticket).where(*conditions)
     result = await session.execute(query.order_by(Ticket.id.desc()).limit(limit).offset(offset))
     total = (await session.execute(count)).scalar_one()
     return list(result.scalars().all()), total
+
+
+async def recent_in_domain(
+    *, session: AsyncSession, customer_id: int, since: datetime, domain: Optional[str] = None
+) -> int:
+    """How many tickets (and repeat contacts) the customer raised since a time."""
+    conditions = [Ticket.customer_id == customer_id, Ticket.created_at >= since]
+    if domain:
+        conditions.append(Ticket.domain == domain)
+    tickets = (
+        await session.execute(select(func.count()).select_from(Ticket).where(*conditions))
+    ).scalar_one()
+    repeats = (
+        await session.execute(
+            select(func.count())
+            .select_from(TicketEvent)
+            .join(Ticket, Ticket.id == TicketEvent.ticket_id)
+            .where(
+                Ticket.customer_id == customer_id,
+                TicketEvent.kind == "repeat_contact",
+                TicketEvent.created_at >= since,
+                *([Ticket.domain == domain] if domain else []),
+            )
+        )
+    ).scalar_one()
+    return int(tickets) + int(repeats)

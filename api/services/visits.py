@@ -1,0 +1,376 @@
+"""Technician visits: free slots per service area, booking, rescheduling, cancelling.
+
+Two customers may pick the same last slot at the same moment. The database
+decides: the unique constraint on (technician_id, slot_start) lets exactly one
+insert through, in any number of API processes; the other gets `SlotTaken`
+with the next free slots to offer instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import Customer, ServiceArea, Technician, Ticket, VisitBooking, VisitStatus, utcnow
+from api.services import tickets
+from api.services.errors import Conflict, Invalid, NotFound
+
+LEAD_TIME = timedelta(hours=2)  # the earliest a technician can be on the way
+SEARCH_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Slot:
+    technician_id: int
+    technician_name: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = "Europe/Berlin"
+
+    @property
+    def ref(self) -> str:
+        return slot_ref(self.technician_id, self.starts_at)
+
+    @property
+    def label(self) -> str:
+        return describe_time(self.starts_at, self.timezone, self.ends_at)
+
+
+class SlotTaken(Conflict):
+    """Someone else booked this slot first."""
+
+    def __init__(self, next_slots: list[Slot]) -> None:
+        super().__init__(
+            "That slot has just been booked by someone else.",
+            next_slots=[s.ref for s in next_slots],
+        )
+        self.next_slots = next_slots
+
+
+def slot_ref(technician_id: int, starts_at: datetime) -> str:
+    """`3@2026-12-01T09:00Z`: what a slot button sends back."""
+    return f"{technician_id}@{starts_at.astimezone(timezone.utc):%Y-%m-%dT%H:%M}Z"
+
+
+def parse_slot_ref(ref: str) -> tuple[int, datetime]:
+    try:
+        technician, _, when = ref.strip().partition("@")
+        starts = datetime.strptime(when, "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
+        return int(technician), starts
+    except ValueError as error:
+        raise Invalid(f"{ref!r} is not a visit slot; expected e.g. 3@2026-12-01T09:00Z.") from error
+
+
+def describe_time(starts_at: datetime, tz: str, ends_at: Optional[datetime] = None) -> str:
+    zone = _zone(tz)
+    start = starts_at.astimezone(zone)
+    text = f"{start:%a %d %b}, {start:%H:%M}"
+    if ends_at is not None:
+        text += f"–{ends_at.astimezone(zone):%H:%M}"
+    return text
+
+
+def _zone(name: str) -> ZoneInfo | timezone:
+    try:
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - no tz database: fall back to UTC
+        return timezone.utc
+
+
+def _schedule(technician: Technician, tz: str, start: datetime, days: int) -> list[Slot]:
+    zone = _zone(tz)
+    local_day = start.astimezone(zone).date()
+    found = []
+    for offset in range(days):
+        day = local_day + timedelta(days=offset)
+        if day.isoweekday() not in (technician.weekdays or []):
+            continue
+        minute = technician.day_start_hour * 60
+        while minute + technician.slot_minutes <= technician.day_end_hour * 60:
+            local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=zone)
+            begins = local.astimezone(timezone.utc)
+            found.append(
+                Slot(
+                    technician.id,
+                    technician.name,
+                    begins,
+                    begins + timedelta(minutes=technician.slot_minutes),
+                    tz,
+                )
+            )
+            minute += technician.slot_minutes
+    return found
+
+
+async def _area(session: AsyncSession, code: str) -> ServiceArea:
+    area = await session.get(ServiceArea, code)
+    if area is None:
+        raise NotFound(f"No service area {code!r}.")
+    return area
+
+
+async def free_slots(
+    *,
+    session: AsyncSession,
+    service_area: str,
+    limit: int = 5,
+    now: Optional[datetime] = None,
+    days: int = SEARCH_DAYS,
+) -> list[Slot]:
+    """The next free slots of the area's technicians, earliest first."""
+    now = now or utcnow()
+    area = await _area(session, service_area)
+    staff = (
+        (
+            await session.execute(
+                select(Technician)
+                .where(Technician.service_area == area.code, Technician.active.is_(True))
+                .order_by(Technician.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not staff:
+        return []
+    taken = set(
+        (
+            await session.execute(
+                select(VisitBooking.technician_id, VisitBooking.slot_start).where(
+                    VisitBooking.technician_id.in_([t.id for t in staff]),
+                    VisitBooking.slot_start.is_not(None),
+                    VisitBooking.slot_start >= now,
+                )
+            )
+        ).all()
+    )
+    candidates = [
+        slot
+        for technician in staff
+        for slot in _schedule(technician, area.timezone, now, days)
+        if slot.starts_at >= now + LEAD_TIME and (slot.technician_id, slot.starts_at) not in taken
+    ]
+    candidates.sort(key=lambda s: (s.starts_at, s.technician_id))
+    return candidates[:limit]
+
+
+async def _valid_slot(
+    session: AsyncSession, technician_id: int, starts_at: datetime, now: datetime
+) -> tuple[Technician, Slot]:
+    technician = await session.get(Technician, technician_id)
+    if technician is None or not technician.active:
+        raise NotFound(f"No technician {technician_id}.")
+    area = await _area(session, technician.service_area)
+    if starts_at < now + LEAD_TIME:
+        raise Invalid("That time is too soon or in the past; pick one of the offered slots.")
+    days = (starts_at - now).days + 2
+    for slot in _schedule(technician, area.timezone, now, days):
+        if slot.starts_at == starts_at:
+            return technician, slot
+    raise Invalid(f"{technician.name} does not work at {slot_ref(technician_id, starts_at)}.")
+
+
+async def book_visit(
+    *,
+    session: AsyncSession,
+    customer: Customer,
+    technician_id: int,
+    starts_at: datetime,
+    ticket: Optional[Ticket] = None,
+    conversation_id: Optional[str] = None,
+    actor: str = "bot",
+    idempotency_key: Optional[str] = None,
+    now: Optional[datetime] = None,
+) -> VisitBooking:
+    """Book the slot for the customer, or raise `SlotTaken` with the next free slots."""
+    now = now or utcnow()
+    if idempotency_key:
+        existing = await _by_key(session, idempotency_key)
+        if existing is not None:
+            return existing
+    technician, slot = await _valid_slot(session, technician_id, starts_at, now)
+    if technician.service_area != customer.service_area:
+        raise Invalid(f"{technician.name} does not work in the customer's service area.")
+    booking = VisitBooking(
+        technician_id=technician.id,
+        customer_id=customer.id,
+        ticket_id=ticket.id if ticket else None,
+        conversation_id=conversation_id,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        slot_start=slot.starts_at,
+        idempotency_key=idempotency_key,
+        created_by=actor,
+    )
+    # The insert comes first in the transaction, so on SQLite a second writer
+    # waits for the first to commit and then hits the unique constraint.
+    area = technician.service_area  # read now: a rollback expires loaded rows
+    session.add(booking)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        if idempotency_key:
+            existing = await _by_key(session, idempotency_key)
+            if existing is not None:
+                return existing
+        raise SlotTaken(await free_slots(session=session, service_area=area, now=now)) from None
+    if ticket is not None:
+        await tickets.record_event(
+            session=session,
+            ticket=ticket,
+            kind="visit",
+            actor=actor,
+            detail=f"Visit {booking.id} booked with {technician.name}: {slot.label}",
+        )
+        await tickets.change_status(
+            session=session, ticket=ticket, to="visit_scheduled", actor=actor
+        )
+    return booking
+
+
+async def _by_key(session: AsyncSession, key: str) -> Optional[VisitBooking]:
+    found = await session.execute(select(VisitBooking).where(VisitBooking.idempotency_key == key))
+    return found.scalar_one_or_none()
+
+
+async def get_booking(*, session: AsyncSession, booking_id: int) -> VisitBooking:
+    booking = await session.get(VisitBooking, booking_id)
+    if booking is None:
+        raise NotFound(f"No visit {booking_id}.")
+    return booking
+
+
+async def active_booking(*, session: AsyncSession, customer_id: int) -> Optional[VisitBooking]:
+    query = (
+        select(VisitBooking)
+        .where(
+            VisitBooking.customer_id == customer_id,
+            VisitBooking.status == VisitStatus.booked.value,
+            VisitBooking.starts_at >= utcnow(),
+        )
+        .order_by(VisitBooking.starts_at)
+    )
+    return (await session.execute(query)).scalars().first()
+
+
+async def cancel_visit(
+    *, session: AsyncSession, booking: VisitBooking, actor: str, reopen_ticket: bool = True
+) -> VisitBooking:
+    """Cancel and free the slot; the ticket goes back to open."""
+    if booking.status != VisitStatus.booked.value:
+        raise Conflict(f"invalid transition from {booking.status} to cancelled")
+    booking.status = VisitStatus.cancelled.value
+    booking.slot_start = None  # frees the slot for the unique constraint
+    await session.flush()
+    ticket = await session.get(Ticket, booking.ticket_id) if booking.ticket_id else None
+    if ticket is not None:
+        await tickets.record_event(
+            session=session, ticket=ticket, kind="visit", actor=actor,
+            detail=f"Visit {booking.id} cancelled",
+        )  # fmt: skip
+        if reopen_ticket and ticket.status == "visit_scheduled":
+            await tickets.change_status(session=session, ticket=ticket, to="open", actor=actor)
+    return booking
+
+
+async def reschedule_visit(
+    *,
+    session: AsyncSession,
+    booking: VisitBooking,
+    technician_id: int,
+    starts_at: datetime,
+    actor: str,
+    idempotency_key: Optional[str] = None,
+) -> VisitBooking:
+    """Book the new slot first (it may be taken), then release the old one."""
+    if booking.status != VisitStatus.booked.value:
+        raise Conflict(f"Visit {booking.id} is {booking.status}; book a new one instead.")
+    customer = await session.get(Customer, booking.customer_id)
+    ticket = await session.get(Ticket, booking.ticket_id) if booking.ticket_id else None
+    old_id = booking.id
+    assert customer is not None
+    new = await book_visit(
+        session=session,
+        customer=customer,
+        technician_id=technician_id,
+        starts_at=starts_at,
+        conversation_id=booking.conversation_id,
+        actor=actor,
+        idempotency_key=idempotency_key,
+    )
+    old = await get_booking(session=session, booking_id=old_id)
+    if new.id == old.id:
+        return new
+    new.ticket_id = old.ticket_id
+    await cancel_visit(session=session, booking=old, actor=actor, reopen_ticket=False)
+    ticket = await session.get(Ticket, new.ticket_id) if new.ticket_id else None
+    if ticket is not None:
+        await tickets.record_event(
+            session=session, ticket=ticket, kind="visit", actor=actor,
+            detail=f"Visit {old.id} moved to visit {new.id}",
+        )  # fmt: skip
+    return new
+
+
+async def list_bookings(
+    *,
+    session: AsyncSession,
+    customer_id: Optional[int] = None,
+    technician_id: Optional[int] = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[VisitBooking], int]:
+    conditions = []
+    if customer_id is not None:
+        conditions.append(VisitBooking.customer_id == customer_id)
+    if technician_id is not None:
+        conditions.append(VisitBooking.technician_id == technician_id)
+    rows = await session.execute(
+        select(VisitBooking)
+        .where(*conditions)
+        .order_by(VisitBooking.starts_at)
+        .limit(limit)
+        .offset(offset)
+    )
+    total = await session.execute(select(func.count()).select_from(VisitBooking).where(*conditions))
+    return list(rows.scalars().all()), int(total.scalar_one())
+
+
+async def technician_name(*, session: AsyncSession, technician_id: int) -> str:
+    technician = await session.get(Technician, technician_id)
+    return technician.name if technician else "a technician"
+
+
+async def area_timezone(*, session: AsyncSession, code: str) -> str:
+    area = await session.get(ServiceArea, code)
+    return area.timezone if area else "UTC"
+
+
+def slot_button(slot: Slot, *, reschedule: bool = False) -> dict[str, str]:
+    intent = "reschedule_visit" if reschedule else "book_visit"
+    return {
+        "title": f"{slot.label} ({slot.technician_name})",
+        "payload": f'/{intent}{{"visit_slot":"{slot.ref}"}}',
+    }
+
+
+async def slot_offer(
+    *, session: AsyncSession, service_area: str, reschedule: bool = False, lead: str = ""
+) -> tuple[str, list[dict[str, str]]]:
+    """The next free slots as a question with one button each."""
+    found = await free_slots(session=session, service_area=service_area)
+    if not found:
+        return (
+            lead + "I'm sorry, there is no free technician slot in the next two weeks. "
+            "A colleague will call you to arrange one.",
+            [],
+        )
+    buttons = [slot_button(s, reschedule=reschedule) for s in found]
+    return lead + "These are the next free times for a technician visit. Which suits you?", buttons

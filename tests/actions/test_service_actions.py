@@ -1,0 +1,129 @@
+"""Service-operation actions, offline: tracker fixtures in, events and messages out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.part_actions import ActionOrderPart
+from actions.ticket_actions import ActionTicketStatus
+from actions.visit_actions import ActionBookVisit
+from api.config import Settings
+from api.db import Database
+from api.models import Conversation
+from api.runtime import runtime
+from api.services import customers, parts, tickets, visits
+from api.services.diagnosis import DiagnosisService
+from api.services.seed import load_seed
+
+DATA = Path(__file__).parents[1] / "data"
+
+
+def tracker(name: str, sender: str, **replace: str) -> Tracker:
+    raw = (DATA / name).read_text()
+    for old, new in replace.items():
+        raw = raw.replace(old, new)
+    state = json.loads(raw)
+    state["sender_id"] = sender
+    return Tracker.from_dict(state)
+
+
+@pytest.fixture
+async def wired(
+    database: Database, database_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Database]:
+    monkeypatch.setattr(runtime, "database", database)
+    monkeypatch.setattr(runtime, "diagnosis", DiagnosisService(database_settings))
+    async with database.session() as session:
+        await load_seed(session=session)
+        session.add_all(
+            [Conversation(id=name, token_hash=f"h-{name}") for name in ("maria", "ali", "new")]
+        )
+        await session.flush()
+        await customers.link_conversation(session=session, conversation_id="maria", customer_id=1)
+        await customers.link_conversation(session=session, conversation_id="ali", customer_id=4)
+    yield database
+
+
+async def _marias_order(database: Database) -> str:
+    async with database.session() as session:
+        maria = await customers.get_customer(session=session, customer_id=1)
+        order = await parts.place_order(
+            session=session, customer=maria, part_number="HDMI-CABLE-2M",
+            accepted_price_cents=1290, conversation_id="maria",
+        )  # fmt: skip
+        return tickets.format_ticket_number(order.ticket_id)
+
+
+async def test_ticket_status_for_the_owner_mentions_the_order(wired: Database) -> None:
+    number = await _marias_order(wired)
+    dispatcher = CollectingDispatcher()
+    # A later conversation of the same, verified customer.
+    async with wired.session() as session:
+        session.add(Conversation(id="maria-2", token_hash="h-m2"))
+        await session.flush()
+        await customers.link_conversation(session=session, conversation_id="maria-2", customer_id=1)
+    events = await ActionTicketStatus().run(
+        dispatcher, tracker("tracker_ticket_status.json", "maria-2", **{"TCK-000001": number}), {}
+    )
+    text = dispatcher.messages[0]["text"]
+    assert "waiting for a replacement part" in text and "Part order ORD-" in text
+    assert events == [SlotSet("ticket_number", number)]
+
+
+@pytest.mark.parametrize("sender", ["ali", "new"])
+async def test_ticket_status_is_private(wired: Database, sender: str) -> None:
+    number = await _marias_order(wired)
+    dispatcher = CollectingDispatcher()
+    events = await ActionTicketStatus().run(
+        dispatcher, tracker("tracker_ticket_status.json", sender, **{"TCK-000001": number}), {}
+    )
+    assert events == []
+    assert "can't find a ticket" in dispatcher.messages[0]["text"]
+    assert "HDMI" not in dispatcher.messages[0]["text"]
+
+
+async def test_booking_a_picked_slot_and_losing_one(wired: Database) -> None:
+    async with wired.session() as session:
+        slot = (await visits.free_slots(session=session, service_area="berlin-mitte"))[0]
+    picked = tracker("tracker_book_visit_slot.json", "ali", REPLACED_BY_TEST=slot.ref)
+    dispatcher = CollectingDispatcher()
+    events = await ActionBookVisit().run(dispatcher, picked, {})
+    assert "Booked!" in dispatcher.messages[0]["text"]
+    assert events and events[0]["name"] == "ticket_number"
+
+    late = CollectingDispatcher()
+    marias = tracker("tracker_book_visit_slot.json", "maria", REPLACED_BY_TEST=slot.ref)
+    assert await ActionBookVisit().run(late, marias, {}) == []
+    assert "someone booked that time" in late.messages[0]["text"]
+    offered = [b["payload"] for b in late.messages[0]["buttons"]]
+    assert offered and all(p.startswith("/book_visit") for p in offered)
+    assert slot.ref not in " ".join(offered)
+
+
+async def test_a_nonsense_slot_gets_a_polite_answer(wired: Database) -> None:
+    dispatcher = CollectingDispatcher()
+    bad = tracker("tracker_book_visit_slot.json", "ali", REPLACED_BY_TEST="tomorrow")
+    assert await ActionBookVisit().run(dispatcher, bad, {}) == []
+    assert "couldn't book that" in dispatcher.messages[0]["text"]
+
+
+async def test_ordering_a_part_starts_with_identification(wired: Database) -> None:
+    dispatcher = CollectingDispatcher()
+    events = await ActionOrderPart().run(dispatcher, tracker("tracker_order_part.json", "new"), {})
+    buttons = [b["title"] for m in dispatcher.messages for b in m.get("buttons", [])]
+    assert buttons == ["My account number", "My e-mail address"]
+    state = next(e["value"] for e in events if e["name"] == "flow_state")
+    assert state["root_flow"] == "request_part" and state["flow"] == "identify_customer"
+
+
+async def test_a_known_customer_is_asked_for_the_part_directly(wired: Database) -> None:
+    dispatcher = CollectingDispatcher()
+    await ActionOrderPart().run(dispatcher, tracker("tracker_order_part.json", "maria"), {})
+    assert "Which part do you need?" in [m["text"] for m in dispatcher.messages]

@@ -1,0 +1,213 @@
+"""Service operations through the real stack: identification, parts, visits, outages, goodwill.
+
+Button payloads (`/order_part`, `/inform{...}`) keep the operations deterministic;
+the e-mail address and the ticket-status question are free text through NLU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.chat_client import ChatClient
+
+pytestmark = pytest.mark.e2e
+
+TICKET = re.compile(r"TCK-\d{6}")
+ORDER = re.compile(r"ORD-\d{6}")
+
+
+def query(stack, sql: str, **params):
+    engine = create_engine(stack.settings.sync_database_url)
+    try:
+        with engine.begin() as connection:
+            return connection.execute(text(sql), params).fetchall()
+    finally:
+        engine.dispose()
+
+
+def execute(stack, sql: str, **params) -> None:
+    engine = create_engine(stack.settings.sync_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def button(turn, title_part: str) -> dict:
+    for candidate in turn.buttons:
+        if title_part.lower() in candidate["title"].lower():
+            return candidate
+    raise AssertionError(f"no button like {title_part!r} in {turn.buttons} ({turn.text!r})")
+
+
+async def press(client: ChatClient, turn, title_part: str):
+    chosen = button(turn, title_part)
+    return await client.say(chosen["title"], payload=chosen["payload"])
+
+
+async def identify(client: ChatClient, first_turn, account: str, postcode: str):
+    """Answer the identification sub-flow with the account number and postcode."""
+    asked = await press(client, first_turn, "account number")
+    assert "account number" in asked.text.lower(), asked.text
+    await client.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+    return await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+
+
+def conversation_customer(stack, conversation_id: str):
+    rows = query(stack, "SELECT customer_id FROM conversations WHERE id = :c", c=conversation_id)
+    return rows[0][0]
+
+
+async def test_order_a_part_with_an_alternative_and_a_price(stack) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect()
+    try:
+        start = await client.say("I need a replacement part", payload="/order_part")
+        assert {"My account number", "My e-mail address"} <= {b["title"] for b in start.buttons}
+        email = await press(client, start, "e-mail")
+        assert "e-mail" in email.text.lower(), email.text
+        await client.say("maria.schneider@example.com")  # free text through NLU
+        which = await client.say("10115", payload='/inform{"postcode":"10115"}')
+        assert "Maria" in which.text and "Which part" in which.text, which.text
+        stock = await press(client, which, "remote control")
+        assert "out of stock" in stock.text and "Universal remote" in stock.text, stock.text
+        price = await client.say("yes", payload="/affirm")
+        assert "€17.90" in price.text and "out of warranty" in price.text, price.text
+        address = await client.say("yes", payload="/affirm")
+        assert "Invalidenstraße 12" in address.text, address.text
+        done = await client.say("yes", payload="/affirm")
+        order = ORDER.search(done.text)
+        ticket = TICKET.search(done.text)
+        assert order and ticket, done.text
+        status = await client.say(f"what's the status of ticket {ticket.group(0)}?")
+        assert "waiting for a replacement part" in status.text, status.text
+        assert order.group(0) in status.text and "placed" in status.text, status.text
+    finally:
+        await client.close()
+    conversation_id = welcome["conversation_id"]
+    customer_id = conversation_customer(stack, conversation_id)
+    assert customer_id is not None
+    rows = query(
+        stack,
+        "SELECT o.part_number, o.price_cents, o.in_warranty, t.status, t.customer_id "
+        "FROM part_orders o JOIN tickets t ON t.id = o.ticket_id WHERE o.conversation_id = :c",
+        c=conversation_id,
+    )
+    assert [tuple(r) for r in rows] == [("RMT-STB-UNI", 1790, False, "pending_part", customer_id)]
+
+    # Another conversation, not identified, cannot read that ticket.
+    stranger = ChatClient(stack.ws_url)
+    await stranger.connect()
+    try:
+        refused = await stranger.say(
+            "status", payload=f'/ticket_status{{"ticket_id":"{ticket.group(0)}"}}'
+        )
+        assert "can't find a ticket" in refused.text, refused.text
+        assert "Maria" not in refused.text and "pending" not in refused.text
+    finally:
+        await stranger.close()
+
+
+async def _ready_to_book(stack, account: str, postcode: str):
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect()
+    start = await client.say("I need a technician", payload="/book_visit")
+    offer = await identify(client, start, account, postcode)
+    assert offer.buttons and "free times" in offer.text, offer.text
+    return client, welcome["conversation_id"], offer
+
+
+async def test_two_customers_race_for_one_slot_then_reschedule_and_cancel(stack) -> None:
+    ali, ali_conversation, ali_offer = await _ready_to_book(stack, "ACC-1004", "10117")
+    maria, maria_conversation, maria_offer = await _ready_to_book(stack, "ACC-1001", "10115")
+    try:
+        contested = ali_offer.buttons[0]
+        assert contested in maria_offer.buttons  # same area, same first free slot
+        both = await asyncio.gather(
+            ali.say(contested["title"], payload=contested["payload"]),
+            maria.say(contested["title"], payload=contested["payload"]),
+        )
+        booked = [t for t in both if "Booked!" in t.text]
+        lost = [t for t in both if "someone booked that time" in t.text]
+        assert len(booked) == 1 and len(lost) == 1, [t.text for t in both]
+        assert contested not in lost[0].buttons and lost[0].buttons
+        loser = ali if lost[0] is both[0] else maria
+        second = await loser.say(lost[0].buttons[0]["title"], payload=lost[0].buttons[0]["payload"])
+        assert "Booked!" in second.text and TICKET.search(second.text), second.text
+
+        move = await ali.say("can we move the appointment", payload="/reschedule_visit")
+        assert move.buttons and "new time" in move.text, move.text
+        target = move.buttons[-1]
+        assert target["payload"].startswith("/reschedule_visit")
+        moved = await ali.say(target["title"], payload=target["payload"])
+        assert "your visit is now on" in moved.text, moved.text
+
+        cancel = await ali.say("cancel it", payload="/cancel_visit")
+        assert "Do you want to cancel it?" in cancel.text, cancel.text
+        cancelled = await ali.say("yes", payload="/affirm")
+        assert "is cancelled" in cancelled.text, cancelled.text
+    finally:
+        await ali.close()
+        await maria.close()
+    ali_id = conversation_customer(stack, ali_conversation)
+    visits = query(
+        stack,
+        "SELECT status, slot_start IS NULL FROM visit_bookings WHERE customer_id = :c ORDER BY id",
+        c=ali_id,
+    )
+    assert [tuple(v) for v in visits][-1] == ("cancelled", True)
+    maria_id = conversation_customer(stack, maria_conversation)
+    held = query(
+        stack,
+        "SELECT t.status FROM visit_bookings v JOIN tickets t ON t.id = v.ticket_id "
+        "WHERE v.customer_id = :c AND v.status = 'booked'",
+        c=maria_id,
+    )
+    assert [h[0] for h in held] == ["visit_scheduled"]
+
+
+async def test_an_outage_is_explained_and_a_goodwill_gesture_offered(stack) -> None:
+    now = datetime.now(timezone.utc)
+    execute(
+        stack,
+        "INSERT INTO outages (service_area, service, description, starts_at, expected_end, "
+        "created_by, created_at) VALUES ('munich-west', 'all', 'a damaged fibre cable', "
+        ":starts, :ends, 'ops', :now)",
+        starts=now - timedelta(hours=10),
+        ends=now + timedelta(hours=2),
+        now=now,
+    )
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect()
+    try:
+        # Lena identifies herself while asking for a part, then reports her internet.
+        start = await client.say("I need a replacement part", payload="/order_part")
+        which = await identify(client, start, "ACC-1003", "80687")
+        assert "Lena" in which.text, which.text
+        outage = await client.say("my internet is not working", payload="/problem_internet")
+        assert "known outage" in outage.text and "a damaged fibre cable" in outage.text
+        assert "expect it to be fixed by" in outage.text, outage.text
+        assert "Unplug" not in outage.text  # no power-cycling during an outage
+        assert "€10 credit" in outage.text, outage.text
+        accepted = await press(client, outage, "Yes, please")
+        assert "it's done" in accepted.text and TICKET.search(accepted.text), accepted.text
+    finally:
+        await client.close()
+    customer_id = conversation_customer(stack, welcome["conversation_id"])
+    gestures = query(
+        stack,
+        "SELECT kind, amount_cents, status, offered_by FROM goodwill_gestures "
+        "WHERE customer_id = :c",
+        c=customer_id,
+    )
+    assert [tuple(g) for g in gestures] == [("service_credit", 1000, "accepted", "bot")]
+    tickets = query(
+        stack, "SELECT title, domain FROM tickets WHERE customer_id = :c", c=customer_id
+    )
+    assert ("Affected by a known outage", "internet") in [tuple(t) for t in tickets]
