@@ -30,8 +30,13 @@ async def create(args: argparse.Namespace, password: str) -> int:
     try:
         async with database.session() as session:
             agent = await agents.create_agent(
-                session=session, email=args.email, name=args.name, password=password,
-                role=args.role, tier=args.tier, skills=args.skills or None,
+                session=session,
+                email=args.email,
+                name=args.name,
+                password=password,
+                role=args.role,
+                tier=args.tier,
+                skills=args.skills or None,
             )
             print(f"Created {agent.role} {agent.name} <{agent.email}> (id {agent.id}).")
         return 0

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from api.deps import CurrentStaff, SessionDep
 from api.models import Agent, Conversation, Ticket
+from api.schemas.customers import CustomerPublic
 from api.schemas.handoffs import (
     ConversationView,
     EscalateRequest,
@@ -23,7 +24,7 @@ from api.schemas.handoffs import (
     TicketBrief,
     TransferRequest,
 )
-from api.services import conversations, handoffs
+from api.services import conversations, customers, handoffs
 from api.services.handoff_desk import HandoffDesk
 from api.services.staff import Staff
 
@@ -171,6 +172,10 @@ async def view_conversation(
     found = await session.execute(
         select(Ticket).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id)
     )
+    # Identified in the chat (account or e-mail plus postcode): services, devices, tier.
+    customer = await customers.customer_for_conversation(
+        session=session, conversation_id=conversation_id
+    )
     return ConversationView(
         conversation_id=conversation_id,
         owner=conversation.owner,
@@ -181,6 +186,9 @@ async def view_conversation(
             TicketBrief(number=t.number, title=t.title, status=t.status, domain=t.domain)
             for t in found.scalars().all()
         ],
+        customer=CustomerPublic.model_validate(customer).model_dump(mode="json")
+        if customer is not None
+        else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""The demo support page at `/`, the agent console at `/console`, and static files under `/widget/`."""
+"""Pages: the demo support page at `/`, the agent console at `/console`, files under `/widget/`."""
 
 from __future__ import annotations
 

@@ -196,16 +196,11 @@ class DiagnosisService:
                 ],
                 fallback_count=fallback_count,
             )
-        if turn.intent == "complaint":
-            opening = "I'm sorry you're having this trouble; let's get it sorted. "
-        elif turn.intent == "problem_fixed":
+        if turn.intent == "problem_fixed":
             return DiagnosisResult(replies=[Reply("Glad to hear it works! Anything else?")])
-        else:
-            opening = ""
+        # A complaint gets its apology from the flow actions (once, not on every turn).
         return DiagnosisResult(
-            replies=[
-                Reply(opening + "What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])
-            ]
+            replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])]
         )
 
     async def _finish(
@@ -219,8 +214,6 @@ class DiagnosisService:
             session=session, conversation_id=conversation_id, events=result.events
         )
         replies = list(result.replies)
-        if turn.intent == "complaint":
-            replies.insert(0, Reply("I'm sorry about all this trouble. Let's keep going."))
         if result.offer_person:
             replies.append(Reply("If you prefer, a person can take over.", [PERSON_BUTTON]))
         outcome_result = DiagnosisResult(

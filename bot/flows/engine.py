@@ -440,7 +440,7 @@ class FlowEngine:
         if step.kind == "ask_yes_no":
             return [
                 Reply(
-                    step.question,
+                    question,
                     [
                         {"title": "Yes", "payload": "/affirm"},
                         {"title": "No", "payload": "/deny"},
