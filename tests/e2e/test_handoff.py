@@ -11,21 +11,12 @@ import uuid
 import httpx
 import pytest
 import websockets
-from sqlalchemy import create_engine, text
 
 from tests.agent_client import AgentClient, create_agent
 from tests.chat_client import ChatClient
+from tests.e2e.helpers import query
 
 pytestmark = pytest.mark.e2e
-
-
-def query(stack, sql: str, **params):
-    engine = create_engine(stack.settings.sync_database_url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql), params).fetchall()
-    finally:
-        engine.dispose()
 
 
 async def signed_in_agent(stack, **fields) -> tuple[AgentClient, dict]:

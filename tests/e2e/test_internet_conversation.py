@@ -9,29 +9,13 @@ import time
 import httpx
 import pytest
 import websockets
-from sqlalchemy import create_engine, text
 
 from tests.chat_client import ChatClient
+from tests.e2e.helpers import button, query
 
 pytestmark = pytest.mark.e2e
 
 TICKET = re.compile(r"TCK-\d{6}")
-
-
-def query(stack, sql: str, **params):
-    engine = create_engine(stack.settings.sync_database_url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql), params).fetchall()
-    finally:
-        engine.dispose()
-
-
-def button(turn, title_part: str) -> dict:
-    for candidate in turn.buttons:
-        if title_part.lower() in candidate["title"].lower():
-            return candidate
-    raise AssertionError(f"no button like {title_part!r} in {turn.buttons}")
 
 
 async def test_internet_fault_fixed_by_restart(stack) -> None:

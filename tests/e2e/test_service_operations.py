@@ -11,39 +11,14 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from tests.chat_client import ChatClient
+from tests.e2e.helpers import button, execute, query
 
 pytestmark = pytest.mark.e2e
 
 TICKET = re.compile(r"TCK-\d{6}")
 ORDER = re.compile(r"ORD-\d{6}")
-
-
-def query(stack, sql: str, **params):
-    engine = create_engine(stack.settings.sync_database_url)
-    try:
-        with engine.begin() as connection:
-            return connection.execute(text(sql), params).fetchall()
-    finally:
-        engine.dispose()
-
-
-def execute(stack, sql: str, **params) -> None:
-    engine = create_engine(stack.settings.sync_database_url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text(sql), params)
-    finally:
-        engine.dispose()
-
-
-def button(turn, title_part: str) -> dict:
-    for candidate in turn.buttons:
-        if title_part.lower() in candidate["title"].lower():
-            return candidate
-    raise AssertionError(f"no button like {title_part!r} in {turn.buttons} ({turn.text!r})")
 
 
 async def press(client: ChatClient, turn, title_part: str):
