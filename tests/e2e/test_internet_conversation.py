@@ -192,3 +192,25 @@ async def test_the_customer_is_told_when_the_assistant_is_down(stack) -> None:
         c=welcome["conversation_id"],
     )
     assert rows == [("my internet is not working", "failed")]
+
+
+async def test_the_flow_survives_a_restart_of_rasa_and_the_api(stack) -> None:
+    """The customer goes quiet mid-flow; both servers restart; the flow goes on."""
+    client = ChatClient(stack.ws_url)
+    await client.connect()
+    first = await client.say("my internet is not working")
+    token = client.session_token
+    await client.close()
+    stack.stop_rasa()
+    stack.restart_api()
+    stack.start_rasa()
+    stack.wait_until_healthy()
+    again = ChatClient(stack.ws_url)
+    resumed = await again.connect(session_token=token)
+    try:
+        assert resumed["resumed"] is True
+        green = button(first, "green")
+        turn = await again.say(green["title"], payload=green["payload"])
+        assert "restart" in turn.text.lower(), turn.text
+    finally:
+        await again.close()
