@@ -53,7 +53,5 @@ async def test_a_long_wait_is_offered_a_callback_once(database: Database) -> Non
         result = await session.execute(
             select(Message).where(Message.conversation_id == conversation_id)
         )
-        offers = [
-            m for m in result.scalars().all() if m.buttons == [CALLBACK_BUTTON, m.buttons[-1]]
-        ]
+        offers = [m for m in result.scalars().all() if CALLBACK_BUTTON in m.buttons]
     assert len(offers) == 1 and "Sorry for the wait" in offers[0].text
