@@ -240,6 +240,7 @@ class FlowLibrary:
         self._lock = threading.Lock()
         self.last_error: Optional[str] = None
         self.glossary: dict[str, str] = {}
+        self._parsed_files: dict[str, tuple[tuple[int, int], Flow]] = {}
 
     def _current_signature(self) -> tuple[tuple[str, float, int], ...]:
         files = flow_files(self.directory) + [self.directory / "_glossary.yml"]
@@ -263,7 +264,7 @@ class FlowLibrary:
             try:
                 flows = {}
                 for path in flow_files(self.directory):
-                    flow = load_flow_file(path)
+                    flow = self._parsed(path)
                     if flow.id in flows:
                         raise FlowFormatError(f"duplicate flow id {flow.id!r}", source=str(path))
                     flows[flow.id] = flow
@@ -283,9 +284,21 @@ class FlowLibrary:
             self.last_error = None
             return True
 
+    def _parsed(self, path: Path) -> Flow:
+        """A file's flow, parsed again only when the file changed since the last time."""
+        stat = path.stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+        cached = self._parsed_files.get(path.name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        flow = load_flow_file(path)
+        self._parsed_files[path.name] = (key, flow)
+        return flow
+
     def reload(self) -> None:
         """Reload now, whatever the files' timestamps say."""
         self._signature = None
+        self._parsed_files.clear()
         self.reload_if_changed()
 
     def flows(self) -> dict[str, Flow]:
