@@ -54,11 +54,15 @@ test-unit: setup  ## unit tests only (no Rasa, no browser)
 
 test-e2e: setup  ## end-to-end and browser tests (trains a model if needed)
 	$(API_PY) scripts/train.py
-	$(API_PY) -m pytest -m "e2e or browser" -q
+	$(API_PY) -m pytest -m "e2e and not browser" -q
+	$(API_PY) -m pytest -m browser -q
 
+# Browser tests run in their own pytest session: Playwright's sync API keeps an
+# event loop running in the main thread, which the asyncio tests cannot share.
 test: lint validate  ## everything: lint, validation, unit, end-to-end and browser tests
 	$(API_PY) scripts/train.py
-	$(API_PY) -m pytest -q
+	$(API_PY) -m pytest -q -m "not browser"
+	$(API_PY) -m pytest -q -m browser
 
 eval-routing: setup  ## routing quality on FILE (JSONL, see ../shared/eval/README.md)
 	MODEL=$$($(API_PY) scripts/train.py) && \
