@@ -36,6 +36,8 @@ class _RunsFlowTurn:
         if result.handoff is None and shows_frustration(turn.text, turn.intent):
             frustration += 1
             respond_to_frustration(result.replies, frustration)
+        for response in result.responses:
+            dispatcher.utter_message(response=response)
         send(dispatcher, result.replies)
         events: list[EventType] = [SlotSet("frustration_count", float(frustration))]
         if result.ticket_number:

@@ -40,6 +40,12 @@ INTENT_DOMAINS = {
     "problem_hardware": "hardware",
     "problem_software": "software",
 }
+# Questions that are not our job get a pointer to where to go (domain.yml responses).
+SIDE_RESPONSES = {
+    "billing": "utter_billing",
+    "account": "utter_account",
+    "out_of_scope": "utter_out_of_scope",
+}
 OUTCOME_STATUS_NOTE = {
     "part": "A replacement part needs to be ordered",
     "visit": "A technician visit needs to be booked",
@@ -69,6 +75,8 @@ class DiagnosisResult:
     ticket_number: Optional[str] = None
     fallback_count: int = 0
     handoff: Optional[HandoffRequest] = None
+    # Names of domain responses (domain.yml) to send before the replies.
+    responses: list[str] = field(default_factory=list)
 
 
 class DiagnosisService:
@@ -91,6 +99,18 @@ class DiagnosisService:
         checks.current_conversation.set(conversation_id)
         if flow_state and flow_state.get("flow"):
             result = await self.engine.answer(flow_state, turn)
+            if result.not_understood and turn.intent in SIDE_RESPONSES:
+                # Not an answer but a side question (a bill, the account): answer it,
+                # then ask the flow's question again. The flow does not move on.
+                return DiagnosisResult(
+                    responses=[SIDE_RESPONSES[turn.intent]],
+                    replies=[
+                        Reply("Now, back to your problem:"),
+                        *self.engine.current_question(flow_state),
+                    ],
+                    flow_state=flow_state,
+                    active_flow=flow_state.get("root_flow") or flow_state.get("flow"),
+                )
             if result.not_understood and turn.intent in PROBLEM_INTENTS:
                 switched = await self._start_for_intent(turn, running=flow_state.get("flow"))
                 if switched is not None:
@@ -108,6 +128,8 @@ class DiagnosisService:
                 return await self._finish(session, conversation_id, started, turn)
             return await self._no_flow_for(session, conversation_id, turn)
 
+        if turn.intent in SIDE_RESPONSES:
+            return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]])
         return self._nothing_running(turn, fallback_count)
 
     async def start_flow(

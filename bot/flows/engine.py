@@ -182,6 +182,13 @@ class FlowEngine:
         await self._run_until_input(state, flow.start, result)
         return result
 
+    def current_question(self, state: dict[str, Any]) -> list[Reply]:
+        """The question the running flow is waiting on, to ask it again."""
+        flow = self.library.get(state.get("flow", ""))
+        if flow is None or state.get("step") not in flow.steps:
+            return []
+        return self._ask(flow.step(state["step"]), state.get("slots", {}))
+
     # ---------------------------------------------------------------- answering
 
     async def answer(self, state: dict[str, Any], turn: CustomerTurn) -> TurnResult:
