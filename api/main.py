@@ -156,6 +156,19 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             status_code=error.status_code, content={"detail": error.reason, **error.extra}
         )
 
+    @app.exception_handler(IntegrityError)
+    async def conflicting(request: Request, error: IntegrityError) -> JSONResponse:
+        # Two requests raced for the same row (e.g. the same Idempotency-Key at once):
+        # the loser is told to retry, and a retry finds the winner's result.
+        logger.info("Conflicting concurrent write on %s", request.url.path)
+        return JSONResponse(
+            status_code=409,
+            content={
+                "detail": "This request conflicted with another one made at the same "
+                "time. Please retry it."
+            },
+        )
+
     app.mount("/widget", StaticFiles(directory=settings.widget_dir), name="widget")
     return app
 

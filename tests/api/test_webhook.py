@@ -153,3 +153,17 @@ def test_a_resend_of_a_message_that_was_never_forwarded_is_handled(client: TestC
         frames = [socket.receive_json() for _ in range(4)]
     assert frames[0]["type"] == "ack" and frames[0]["duplicate"] is True
     assert [f["type"] for f in frames[1:]] == ["typing", "message", "typing"]
+
+
+def test_a_write_that_loses_a_race_is_a_409_not_a_500(app_settings: Settings) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    app = create_app(app_settings)
+
+    @app.post("/raced")
+    async def raced() -> None:
+        raise IntegrityError("INSERT …", {}, Exception("UNIQUE constraint failed"))
+
+    with TestClient(app) as client:
+        response = client.post("/raced")
+    assert response.status_code == 409 and "retry" in response.json()["detail"]
