@@ -9,7 +9,7 @@ RASA_DATA := data/nlu data/rules data/stories
 FILE      ?= ../shared/eval/realworld_dev.jsonl
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing supervisor clean
+.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing evaluate supervisor clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -59,8 +59,10 @@ test-e2e: setup  ## end-to-end and browser tests (trains a model if needed)
 
 # Browser tests run in their own pytest session: Playwright's sync API keeps an
 # event loop running in the main thread, which the asyncio tests cannot share.
-test: lint validate  ## everything: lint, validation, unit, end-to-end and browser tests
-	$(API_PY) scripts/train.py
+test: lint validate  ## everything: lint, validation, conversation, unit, end-to-end and browser tests
+	MODEL=$$($(API_PY) scripts/train.py) && \
+	  $(RASA) test core --model "$$MODEL" --stories tests/test_stories.yml \
+	    --out results/stories --fail-on-prediction-errors
 	$(API_PY) -m pytest -q -m "not browser"
 	$(API_PY) -m pytest -q -m browser
 
@@ -77,6 +79,15 @@ bench-smoke: setup  ## short benchmark (1 and 10 conversations), for CI
 
 supervisor: setup  ## create a console sign-in: make supervisor EMAIL=… NAME=… [ROLE=agent]
 	$(API_PY) scripts/create_supervisor.py --email "$(EMAIL)" --name "$(NAME)" --role $(or $(ROLE),supervisor)
+
+evaluate: setup  ## conversation tests and routing quality; results in docs/evaluation/
+	mkdir -p docs/evaluation
+	MODEL=$$($(API_PY) scripts/train.py) && \
+	  $(RASA) test core --model "$$MODEL" --stories tests/test_stories.yml \
+	    --out results/stories --fail-on-prediction-errors && \
+	  cp results/stories/story_report.json docs/evaluation/story_report.json && \
+	  $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" --file $(FILE) \
+	    | tee docs/evaluation/routing_dev.txt
 
 clean:  ## remove models, databases and logs (keeps the virtualenvs)
 	rm -rf models var results test-artifacts .pytest_cache .ruff_cache
