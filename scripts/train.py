@@ -56,7 +56,8 @@ def ensure_model(*, force: bool = False) -> Path:
         "--fixed-model-name", target.name.removesuffix(".tar.gz"),
         "--force",
     ]  # fmt: skip
-    subprocess.run(command, cwd=ROOT, check=True)
+    # Rasa's progress goes to stderr: stdout carries only the model path.
+    subprocess.run(command, cwd=ROOT, check=True, stdout=sys.stderr)
     if not target.exists():
         raise SystemExit(f"Training finished but {target} is missing.")
     return target
