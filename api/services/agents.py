@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -88,7 +89,8 @@ async def create_agent(
     agent = Agent(
         email=email,
         name=name.strip()[:80] or email,
-        password_hash=hash_password(password),
+        # scrypt takes tens of milliseconds on purpose: keep it off the event loop.
+        password_hash=await asyncio.to_thread(hash_password, password),
         role=role,
         tier=tier,
         skills=skills,
@@ -108,9 +110,10 @@ async def authenticate(*, session: AsyncSession, email: str, password: str) -> O
     result = await session.execute(select(Agent).where(Agent.email == email.strip().lower()))
     agent = result.scalar_one_or_none()
     if agent is None or not agent.active:
-        verify_password(password, _DUMMY_HASH)
+        await asyncio.to_thread(verify_password, password, _DUMMY_HASH)
         return None
-    return agent if verify_password(password, agent.password_hash) else None
+    matches = await asyncio.to_thread(verify_password, password, agent.password_hash)
+    return agent if matches else None
 
 
 def _token_hash(token: str) -> str:
