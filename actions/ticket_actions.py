@@ -9,7 +9,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.turns import customer_turn, flow_state
+from actions.flow_actions import ActionFlowContinue
+from actions.turns import awaiting_free_answer, customer_turn, flow_state
 from api.models import VisitBooking
 from api.runtime import runtime
 from api.services import customers, parts, tickets, visits
@@ -82,6 +83,9 @@ class ActionTicketStatus(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         turn = customer_turn(tracker)
+        if not turn.entity("ticket_id") and awaiting_free_answer(tracker):
+            # "ACC-1002" typed as the answer the flow asked for, not a ticket question.
+            return await ActionFlowContinue().run(dispatcher, tracker, domain)
         number = turn.entity("ticket_id") or tracker.get_slot("ticket_number")
         if not number:
             dispatcher.utter_message(

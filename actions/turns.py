@@ -60,3 +60,17 @@ async def queue_for_person(
         SlotSet("fallback_count", 0.0),
         ConversationPaused(),
     ]
+
+
+def awaiting_free_answer(tracker: Tracker) -> bool:
+    """Whether the running flow waits for a typed value (an account number, a code).
+
+    Such values are easily mistaken for another request by the NLU ("ACC-1002"
+    looks like a ticket number); the flow should get them.
+    """
+    state = flow_state(tracker)
+    if not state or not state.get("flow"):
+        return False
+    flow = runtime.require_diagnosis().library.get(state["flow"])
+    step = flow.steps.get(state.get("step", "")) if flow else None
+    return step is not None and step.kind == "ask_value"

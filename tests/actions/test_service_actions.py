@@ -127,3 +127,23 @@ async def test_a_known_customer_is_asked_for_the_part_directly(wired: Database) 
     dispatcher = CollectingDispatcher()
     await ActionOrderPart().run(dispatcher, tracker("tracker_order_part.json", "maria"), {})
     assert "Which part do you need?" in [m["text"] for m in dispatcher.messages]
+
+
+async def test_an_account_number_mistaken_for_a_ticket_question_goes_to_the_flow(
+    wired: Database,
+) -> None:
+    """The identification flow asked for the account number; NLU read ticket_status."""
+    state = {
+        "flow": "identify_customer", "root_flow": "identify_customer", "step": "ask_account",
+        "stack": [], "history": [], "slots": {}, "trail": [], "misses": 0,
+    }  # fmt: skip
+    raw = json.loads((DATA / "tracker_ticket_status.json").read_text())
+    raw["sender_id"] = "new"
+    raw["slots"]["flow_state"] = state
+    raw["latest_message"].update(text="ACC-1004", entities=[])
+    dispatcher = CollectingDispatcher()
+    events = await ActionTicketStatus().run(dispatcher, Tracker.from_dict(raw), {})
+    assert "postcode" in dispatcher.messages[-1]["text"]
+    new_state = next(e["value"] for e in events if e.get("name") == "flow_state")
+    assert new_state["step"] == "ask_postcode"
+    assert new_state["slots"]["customer_ref"] == "ACC-1004"
