@@ -22,16 +22,16 @@ class _RunsFlowTurn:
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         diagnosis = runtime.require_diagnosis()
+        turn = customer_turn(tracker)
         fallback_count = int(tracker.get_slot("fallback_count") or 0)
         async with runtime.database.session() as session:
             result = await diagnosis.handle_turn(
                 session=session,
                 conversation_id=tracker.sender_id,
                 flow_state=flow_state(tracker),
-                turn=customer_turn(tracker),
+                turn=turn,
                 fallback_count=fallback_count,
             )
-        turn = customer_turn(tracker)
         frustration = int(tracker.get_slot("frustration_count") or 0)
         if result.handoff is None and shows_frustration(turn.text, turn.intent):
             frustration += 1
