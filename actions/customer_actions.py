@@ -10,28 +10,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.turns import queue_for_person, send
+from actions.turns import result_events
 from api.runtime import runtime
-from api.services.diagnosis import DiagnosisResult
-
-
-async def result_events(
-    dispatcher: CollectingDispatcher, tracker: Tracker, result: DiagnosisResult
-) -> list[EventType]:
-    send(dispatcher, result.replies)
-    events: list[EventType] = []
-    if result.ticket_number:
-        events.append(SlotSet("ticket_number", result.ticket_number))
-    if result.handoff is not None:
-        return events + await queue_for_person(dispatcher, tracker, result.handoff)
-    return events + [
-        SlotSet("flow_state", result.flow_state),
-        SlotSet("active_flow", result.active_flow),
-        SlotSet("fallback_count", 0.0),
-    ]
 
 
 async def start_customer_flow(

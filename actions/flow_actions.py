@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.turns import customer_turn, flow_state, queue_for_person, send
+from actions.turns import customer_turn, flow_state, result_events
 from api.runtime import runtime
 from api.services.diagnosis import PERSON_BUTTON
 from bot.flows.engine import Reply
@@ -36,19 +36,8 @@ class _RunsFlowTurn:
         if result.handoff is None and shows_frustration(turn.text, turn.intent):
             frustration += 1
             respond_to_frustration(result.replies, frustration)
-        for response in result.responses:
-            dispatcher.utter_message(response=response)
-        send(dispatcher, result.replies)
         events: list[EventType] = [SlotSet("frustration_count", float(frustration))]
-        if result.ticket_number:
-            events.append(SlotSet("ticket_number", result.ticket_number))
-        if result.handoff is not None:
-            return events + await queue_for_person(dispatcher, tracker, result.handoff)
-        return events + [
-            SlotSet("flow_state", result.flow_state),
-            SlotSet("active_flow", result.active_flow),
-            SlotSet("fallback_count", float(result.fallback_count)),
-        ]
+        return events + await result_events(dispatcher, tracker, result)
 
 
 def respond_to_frustration(replies: list[Reply], times: int) -> None:

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from api.runtime import runtime
 from api.services.agents import SKILLS
-from api.services.diagnosis import HandoffRequest
+from api.services.diagnosis import DiagnosisResult, HandoffRequest
 from bot.flows.engine import CustomerTurn, Reply
 
 
@@ -74,3 +74,22 @@ def awaiting_free_answer(tracker: Tracker) -> bool:
     flow = runtime.require_diagnosis().library.get(state["flow"])
     step = flow.steps.get(state.get("step", "")) if flow else None
     return step is not None and step.kind == "ask_value"
+
+
+async def result_events(
+    dispatcher: CollectingDispatcher, tracker: Tracker, result: DiagnosisResult
+) -> list[EventType]:
+    """Send a diagnosis result's replies and return the slot events that keep its state."""
+    for response in result.responses:
+        dispatcher.utter_message(response=response)
+    send(dispatcher, result.replies)
+    events: list[EventType] = []
+    if result.ticket_number:
+        events.append(SlotSet("ticket_number", result.ticket_number))
+    if result.handoff is not None:
+        return events + await queue_for_person(dispatcher, tracker, result.handoff)
+    return events + [
+        SlotSet("flow_state", result.flow_state),
+        SlotSet("active_flow", result.active_flow),
+        SlotSet("fallback_count", float(result.fallback_count)),
+    ]

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocketState
 
 from api.deps import SESSION_COOKIE
 from api.models import Agent, Conversation
-from api.routes.chat import CLIENT_ID, origin_allowed
+from api.routes.chat import CLIENT_ID, error_frame, origin_allowed
 from api.services import agents, handoffs
 from api.services.handoff_desk import QUEUE_CHANNEL, HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
@@ -126,18 +126,18 @@ class AgentSocket:
         try:
             frame = json.loads(raw)
         except ValueError:
-            return _error("invalid_json", "Frames must be JSON objects.")
+            return error_frame("invalid_json", "Frames must be JSON objects.")
         if not isinstance(frame, dict):
-            return _error("invalid_json", "Frames must be JSON objects.")
+            return error_frame("invalid_json", "Frames must be JSON objects.")
         kind = frame.get("type")
         if kind == "ping":
             await self.send({"type": "pong"})
             return None
         conversation_id = frame.get("conversation_id")
         if kind not in ("open", "message", "typing"):
-            return _error("unknown_type", f"Unknown frame type: {str(kind)[:40]!r}.")
+            return error_frame("unknown_type", f"Unknown frame type: {str(kind)[:40]!r}.")
         if not isinstance(conversation_id, str) or not await self.may_read(conversation_id):
-            return _error("unknown_conversation", "There is no such conversation for you.")
+            return error_frame("unknown_conversation", "There is no such conversation for you.")
         if kind == "open":
             self.watch(conversation_id)
             await self.send({"type": "opened", "conversation_id": conversation_id})
@@ -149,11 +149,11 @@ class AgentSocket:
             return None
         client_id, text = frame.get("client_id"), frame.get("text")
         if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-            return _error("invalid_message", "client_id must be 1-64 of A-Z a-z 0-9 - _ .")
+            return error_frame("invalid_message", "client_id must be 1-64 of A-Z a-z 0-9 - _ .")
         if not isinstance(text, str) or not text.strip():
-            return _error("invalid_message", "text must be a non-empty string.", client_id)
+            return error_frame("invalid_message", "text must be a non-empty string.", client_id)
         if len(text) > MAX_AGENT_MESSAGE_CHARS:
-            return _error("message_too_large", "The message is too long.", client_id)
+            return error_frame("message_too_large", "The message is too long.", client_id)
         try:
             stored = await self.desk.send_agent_message(
                 conversation_id=conversation_id,
@@ -162,7 +162,7 @@ class AgentSocket:
                 text=text.strip(),
             )
         except handoffs.HandoffError as failure:
-            return _error("not_allowed", failure.detail, client_id)
+            return error_frame("not_allowed", failure.detail, client_id)
         await self.send(
             {
                 "type": "ack",
@@ -203,13 +203,6 @@ def handoff_frame(handoff: Any) -> dict[str, Any]:
         "agent_id": handoff.agent_id,
         "waiting_since": handoff.waiting_since.isoformat(),
     }
-
-
-def _error(code: str, detail: str, client_id: Optional[str] = None) -> dict[str, Any]:
-    frame = {"type": "error", "code": code, "detail": detail}
-    if client_id is not None:
-        frame["client_id"] = client_id
-    return frame
 
 
 @router.websocket("/ws/agent")

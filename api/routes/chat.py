@@ -63,13 +63,13 @@ class ChatSocket:
             while True:
                 raw = await self.websocket.receive_text()
                 if len(raw.encode("utf-8")) > self.settings.max_frame_bytes:
-                    await self.send(_error("frame_too_large", "The frame is too large."))
+                    await self.send(error_frame("frame_too_large", "The frame is too large."))
                     await self.websocket.close(code=1009)
                     return
                 try:
                     await self.handle(raw)
                 except FrameError as error:
-                    await self.send(_error(error.code, error.detail, error.client_id))
+                    await self.send(error_frame(error.code, error.detail, error.client_id))
         except WebSocketDisconnect:
             pass
         finally:
@@ -203,7 +203,7 @@ class ChatSocket:
         self.recent.append(now)
 
 
-def _error(code: str, detail: str, client_id: Optional[str] = None) -> dict[str, Any]:
+def error_frame(code: str, detail: str, client_id: Optional[str] = None) -> dict[str, Any]:
     frame = {"type": "error", "code": code, "detail": detail}
     if client_id is not None:
         frame["client_id"] = client_id
