@@ -104,6 +104,7 @@ class Stack:
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.shared_port or s.port}/webhook",
                 "TRACKER_URL": s.tracker_url,
                 "TRACKER_DIALECT": s.tracker_url.split(":", 1)[0].split("+", 1)[0],
+                "TRACKER_MAX_TURNS": str(s.tracker_max_turns),
                 "RASA_TIMEOUT_SECONDS": str(s.rasa_timeout_seconds),
                 "FLOWS_DIR": str(s.flows_dir),
                 "ALLOWED_ORIGINS": s.allowed_origins,

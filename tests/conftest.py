@@ -101,7 +101,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from scripts.train import ensure_model
 
     workdir = tmp_path_factory.mktemp("stack")
-    settings = make_settings(workdir, port=free_port(), rasa_timeout_seconds=5.0)
+    # A short tracker window, so that every conversation past four messages runs
+    # on a bounded tracker (bot/tracker_store.py).
+    settings = make_settings(
+        workdir, port=free_port(), rasa_timeout_seconds=5.0, tracker_max_turns=4
+    )
     # RASA_MODEL pins a model file; otherwise the model matching the data is used (or trained).
     model = Path(os.environ["RASA_MODEL"]) if os.environ.get("RASA_MODEL") else ensure_model()
     running = Stack(settings=settings, rasa_port=free_port(), model=model, log_dir=workdir / "log")
