@@ -42,6 +42,10 @@ def main() -> None:
         host=args.host,
         port=args.port,
         ws_max_size=args.ws_max_size,
+        # Chat frames are a few hundred bytes: compressing them saves little, and
+        # every compressed socket holds its own zlib state (about 300 KB), which
+        # would dominate the memory of thousands of mostly idle customers.
+        ws_per_message_deflate=False,
         server_header=False,
         backlog=2048,
     )
