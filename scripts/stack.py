@@ -135,7 +135,8 @@ class Stack:
             "--enable-api",
             "--interface", "127.0.0.1",
             "--port", str(self.rasa_port),
-            "--jwt-secret", self.settings.rasa_jwt_secret,
+            # One argument, so that a secret starting with "-" is not read as an option.
+            f"--jwt-secret={self.settings.rasa_jwt_secret}",
             "--jwt-method", "HS256",
             "--model", str(self.model),
             "--endpoints", self.endpoints,
