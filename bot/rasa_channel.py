@@ -19,7 +19,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import rasa_tuning
+
 logger = logging.getLogger(__name__)
+
+rasa_tuning.apply()
 
 
 class GatewayInput(RestInput):

@@ -15,7 +15,8 @@ see all of it), but `retrieve` builds the tracker from
   newest pause or resume, the newest active loop, and
 - the events of the last `max_turns` customer turns.
 
-Saving appends the events added after that load. Imported by the Rasa server
+Saving appends the events added after that load. On SQLite (the embedded
+default) the database runs in write-ahead-log mode. Imported by the Rasa server
 only (see bot/endpoints.yml).
 """
 
@@ -42,12 +43,29 @@ DEFAULT_MAX_TURNS = 20
 _STORED_EVENTS = "_bounded_store_stored_events"
 
 
+def _tune_sqlite_connection(connection: Any, _record: Any) -> None:
+    """Write-ahead log: a commit no longer waits for the disk twice, readers don't block.
+
+    `synchronous=NORMAL` keeps the database consistent after a crash; only the
+    last commits before a power cut can be lost. PostgreSQL is left alone.
+    """
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
 class BoundedSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store whose trackers hold only the last `max_turns` turns."""
 
     def __init__(self, *args: Any, max_turns: Any = DEFAULT_MAX_TURNS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_turns = max(1, int(max_turns))
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _tune_sqlite_connection)
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """Tracker of the latest session, bounded to the recent turns."""
