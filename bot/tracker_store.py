@@ -31,6 +31,8 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.tracker_window import carried_state, window_start
 
@@ -63,9 +65,25 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self.max_turns = max(1, int(max_turns))
         if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _tune_sqlite_connection)
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            self._reopen_sqlite_with_pool()
+
+    def _reopen_sqlite_with_pool(self) -> None:
+        """Keeps SQLite connections open and in write-ahead-log mode.
+
+        SQLAlchemy 1.4 opens and closes a file database's connection for every
+        session (NullPool); closing the last one checkpoints the log each time.
+        """
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=4,
+            connect_args={"check_same_thread": False},
+        )
+        sa.event.listen(self.engine, "connect", _tune_sqlite_connection)
+        self.sessionmaker = sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """Tracker of the latest session, bounded to the recent turns."""
