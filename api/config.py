@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     rasa_timeout_seconds: float = 8.0
     tracker_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
     # Rasa loads only this many recent customer turns of a conversation (all are kept).
-    tracker_max_turns: int = Field(default=20, ge=4)
+    tracker_max_turns: int = Field(default=10, ge=4)
 
     max_message_chars: int = Field(default=2000, ge=1)
     max_frame_bytes: int = Field(default=16_384, ge=256)

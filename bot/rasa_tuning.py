@@ -10,16 +10,22 @@ server of this assistant loads (see bot/credentials.yml).
   was about 28% of Rasa's CPU time per customer message. The response is still
   validated against the same schema and a bad one still fails with the same
   error.
+- **Event classes are looked up by name in a table.** Rasa 3.6 finds the class
+  of every stored or received event by walking all `Event` subclasses (with an
+  `inspect.isabstract` check on each), hundreds of times per message when a
+  tracker is loaded. Found classes are now remembered; unknown names still go
+  through Rasa's own lookup and its error.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Optional
 
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event
 
 _applied = False
 
@@ -43,10 +49,25 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
+_event_classes: dict[str, type[Event]] = {}
+_resolve_event_class = Event.resolve_by_type
+
+
+def _resolve_by_type(type_name: str, default: Optional[type[Event]] = None) -> Any:
+    found = _event_classes.get(type_name)
+    if found is not None:
+        return found
+    resolved = _resolve_event_class(type_name, default)
+    if resolved is not None and resolved is not default:
+        _event_classes[type_name] = resolved
+    return resolved
+
+
 def apply() -> None:
     """Installs the speed-ups (idempotent)."""
     global _applied
     if _applied:
         return
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign,assignment]
     _applied = True

@@ -38,7 +38,7 @@ from bot.tracker_window import carried_state, window_start
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_TURNS = 20
+DEFAULT_MAX_TURNS = 10
 
 # Name of the attribute on a tracker that records how many of its events are
 # already in the database (set by `retrieve`, advanced by `save`).
