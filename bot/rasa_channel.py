@@ -57,6 +57,11 @@ class GatewayInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = Blueprint("gateway_webhook", __name__)
 
+        @webhook.listener("after_server_start")
+        async def release_memory(_app: Any, _loop: Any) -> None:
+            # The model was loaded by Rasa's `before_server_start` listener.
+            rasa_tuning.release_freed_memory()
+
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
