@@ -70,12 +70,15 @@ eval-routing: setup  ## routing quality on FILE (JSONL, see ../shared/eval/READM
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" --file $(FILE)
 
-.PHONY: bench bench-smoke
+.PHONY: bench bench-smoke bench-scaled
 bench: setup  ## load benchmark against a fresh stack (ARGS="--model models/x.tar.gz ...")
 	$(API_PY) scripts/bench.py $(ARGS)
 
 bench-smoke: setup  ## short benchmark (1 and 10 conversations), for CI
 	$(API_PY) scripts/bench.py --smoke $(ARGS)
+
+bench-scaled: setup  ## messages/s with 1 and with 2 Rasa instances, on PostgreSQL and Redis
+	$(API_PY) scripts/bench_scaled.py $(ARGS)
 
 supervisor: setup  ## create a console sign-in: make supervisor EMAIL=… NAME=… [ROLE=agent]
 	$(API_PY) scripts/create_supervisor.py --email "$(EMAIL)" --name "$(NAME)" --role $(or $(ROLE),supervisor)
