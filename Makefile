@@ -83,7 +83,7 @@ bench-scaled: setup  ## messages/s with 1 and with 2 Rasa instances, on PostgreS
 supervisor: setup  ## create a console sign-in: make supervisor EMAIL=… NAME=… [ROLE=agent]
 	$(API_PY) scripts/create_supervisor.py --email "$(EMAIL)" --name "$(NAME)" --role $(or $(ROLE),supervisor)
 
-evaluate: setup  ## conversation tests and routing quality; results in docs/evaluation/
+evaluate: setup  ## conversation tests, routing quality, NLU cross-validation; results in docs/evaluation/
 	mkdir -p docs/evaluation
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA) test core --model "$$MODEL" --stories tests/test_stories.yml \
@@ -91,6 +91,16 @@ evaluate: setup  ## conversation tests and routing quality; results in docs/eval
 	  cp results/stories/story_report.json docs/evaluation/story_report.json && \
 	  $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" --file $(FILE) \
 	    | tee docs/evaluation/routing_dev.txt
+	# Intent quality on our own data: 3-fold cross-validation (trains 3 NLU models).
+	$(RASA) test nlu --cross-validation --folds 3 --config config.yml --nlu data/nlu \
+	  --out results/nlu-cv
+	cp results/nlu-cv/intent_report.json docs/evaluation/nlu_cross_validation.json
+	$(RASA_VENV)/bin/python -c 'import json; r = json.load(open("results/nlu-cv/intent_report.json")); \
+	  m, w = r["macro avg"], r["weighted avg"]; \
+	  print("3-fold cross-validation, intents on test folds: accuracy %.3f, macro F1 %.3f " \
+	        "(P %.3f, R %.3f), weighted F1 %.3f, %d examples" % (r["accuracy"], m["f1-score"], \
+	        m["precision"], m["recall"], w["f1-score"], m["support"]))' \
+	  | tee docs/evaluation/nlu_cross_validation.txt
 
 clean:  ## remove models, databases and logs (keeps the virtualenvs)
 	rm -rf models var results test-artifacts .pytest_cache .ruff_cache
