@@ -159,7 +159,8 @@ class Stack:
         url = f"http://127.0.0.1:{self.rasa_port}/"
         while time.monotonic() < deadline:
             if self.rasa is not None and self.rasa.poll() is not None:
-                raise RuntimeError(f"Rasa exited early; see {self.log_dir / f'rasa{self.name}.log'}")
+                log = self.log_dir / f"rasa{self.name}.log"
+                raise RuntimeError(f"Rasa exited early; see {log}")
             try:
                 with urlopen(url, timeout=1):
                     return
