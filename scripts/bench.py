@@ -621,6 +621,40 @@ def newest_model() -> Optional[Path]:
     return models[-1] if models else None
 
 
+def pick_model(path: Optional[Path], parser: argparse.ArgumentParser) -> Path:
+    """The model named on the command line, or the one matching the data (trained if needed)."""
+    if path:
+        model = path.resolve()
+    else:
+        from scripts.train import ensure_model
+
+        model = ensure_model()
+    if not model.is_file():
+        parser.error(f"no model at {model}")
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        uvloop.install()
+    return model
+
+
+def run_header(script: str, argv: Optional[list[str]], model: Path) -> dict[str, Any]:
+    """What every results file starts with: when, the exact command, the machine, the model."""
+    started = dt.datetime.now(dt.timezone.utc)
+    return {
+        "date": started.strftime("%Y-%m-%d"),
+        "started_at": started.isoformat(timespec="seconds"),
+        "command": f"{script} " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "model": model.name,
+    }
+
+
 def make_stack(workdir: Path, model: Path, database_url: Optional[str]) -> Stack:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
@@ -1013,32 +1047,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     # before the Stack starts so its children inherit it.
     fd_limit = raise_fd_limit(args.idle_sockets * 2 + 1024)
 
-    if args.model:
-        model = args.model.resolve()
-    else:
-        from scripts.train import ensure_model
-
-        model = ensure_model()
-    if not model.is_file():
-        parser.error(f"no model at {model}")
-
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
-
-    started = dt.datetime.now(dt.timezone.utc)
+    model = pick_model(args.model, parser)
     results: dict[str, Any] = {
-        "date": started.strftime("%Y-%m-%d"),
-        "started_at": started.isoformat(timespec="seconds"),
-        "command": "scripts/bench.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
-        "model": model.name,
+        **run_header("scripts/bench.py", argv, model),
         "database": "postgresql" if args.database_url else "sqlite (temporary file)",
         "duration_s": args.duration,
         "fd_limit": fd_limit,

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import os
-import platform
 import resource
 import secrets
 import shutil
@@ -43,7 +41,9 @@ from scripts.bench import (  # noqa: E402
     Step,
     concurrent_load,
     fmt,
+    pick_model,
     raise_fd_limit,
+    run_header,
     run_ws_conversation,
 )
 from scripts.run_scaled import ScaledStack  # noqa: E402
@@ -285,32 +285,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     output_dir = args.output_dir or ROOT / "docs" / "benchmarks"
 
     fd_limit = raise_fd_limit(4096)
-    if args.model:
-        model = args.model.resolve()
-    else:
-        from scripts.train import ensure_model
-
-        model = ensure_model()
-    if not model.is_file():
-        parser.error(f"no model at {model}")
-
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        uvloop.install()
-
-    started = dt.datetime.now(dt.timezone.utc)
+    model = pick_model(args.model, parser)
     results: dict[str, Any] = {
-        "date": started.strftime("%Y-%m-%d"),
-        "started_at": started.isoformat(timespec="seconds"),
-        "command": "scripts/bench_scaled.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
-        "model": model.name,
+        **run_header("scripts/bench_scaled.py", argv, model),
         "database": "postgresql",
         "redis_db": args.redis_db,
         "scenario": f"c{args.customers}",
