@@ -99,11 +99,8 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
             if not rows or not self.domain:
                 return None
             start = window_start(rows, self.max_turns)
-            if start is None:
-                ids = [row[0] for row in rows]
-            else:
-                ids = carried_state(rows[:start]) + [row[0] for row in rows[start:]]
-            data = self._event_data(session, sender_id, ids, first_recent=rows[start or 0][0])
+            older = [] if start is None else carried_state(rows[:start])
+            data = self._event_data(session, sender_id, older, first_recent=rows[start or 0][0])
 
         tracker = DialogueStateTracker.from_dict(
             sender_id, [json.loads(item) for item in data], self.domain.slots
@@ -116,10 +113,9 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
         return tracker
 
     def _event_data(
-        self, session: Any, sender_id: str, ids: list[int], first_recent: int
+        self, session: Any, sender_id: str, older: list[int], first_recent: int
     ) -> list[str]:
-        """The serialised events with the given ids, in id order."""
-        older = [event_id for event_id in ids if event_id < first_recent]
+        """The serialised events from `first_recent` on, plus the `older` ones, in id order."""
         query = session.query(self.SQLEvent.data).filter(
             self.SQLEvent.sender_id == sender_id,
             sa.or_(self.SQLEvent.id >= first_recent, self.SQLEvent.id.in_(older)),
