@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     handoff_wait_limit_seconds: float = Field(default=300, gt=0)
 
     flows_dir: Path = PROJECT_ROOT / "data" / "flows"
+    # How often (seconds) the flow files are checked for edits; 0 checks every turn.
+    flows_check_seconds: float = Field(default=0.5, ge=0)
     widget_dir: Path = PROJECT_ROOT / "widget"
     log_level: str = "INFO"
 

@@ -83,7 +83,7 @@ class DiagnosisService:
     """Holds the flow library and engine for the life of the process."""
 
     def __init__(self, settings: Settings) -> None:
-        self.library = FlowLibrary(settings.flows_dir)
+        self.library = FlowLibrary(settings.flows_dir, check_every=settings.flows_check_seconds)
         self.library.reload()
         self.engine = FlowEngine(self.library, checks.run_check)
 

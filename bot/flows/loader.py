@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -231,10 +232,17 @@ class FlowLibrary:
 
     A broken edit never takes the assistant down: the last good set of flows
     stays in use and the error is kept in `last_error` for the operator.
+
+    `check_every` is how many seconds may pass between looks at the files'
+    timestamps. A busy assistant asks for its flows on every turn; with a short
+    interval an edit still shows up within that time, without a directory scan
+    per message. 0 looks every time.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, check_every: float = 0.0) -> None:
         self.directory = directory
+        self.check_every = check_every
+        self._checked_at = float("-inf")
         self._flows: dict[str, Flow] = {}
         self._signature: Optional[tuple[tuple[str, float, int], ...]] = None
         self._lock = threading.Lock()
@@ -302,7 +310,10 @@ class FlowLibrary:
         self.reload_if_changed()
 
     def flows(self) -> dict[str, Flow]:
-        self.reload_if_changed()
+        now = time.monotonic()
+        if now - self._checked_at >= self.check_every:
+            self._checked_at = now
+            self.reload_if_changed()
         return self._flows
 
     def get(self, flow_id: str) -> Optional[Flow]:

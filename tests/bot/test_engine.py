@@ -227,6 +227,34 @@ async def test_an_edited_flow_is_picked_up_without_restart(flows_copy: Path) -> 
     assert "What colour are its lights?" in result.replies[-1].text
 
 
+def test_edits_are_looked_for_at_most_every_check_interval(
+    flows_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from bot.flows import loader
+
+    clock = [1000.0]
+    monkeypatch.setattr(loader.time, "monotonic", lambda: clock[0])
+    library = FlowLibrary(flows_copy, check_every=0.5)
+    library.reload()
+    library.flows()
+    path = flows_copy / "internet_no_connection.yml"
+    path.write_text(
+        path.read_text().replace("What do its lights show?", "What colour are its lights?")
+    )
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))
+
+    def lights_question() -> str:
+        flow = library.get("internet_no_connection")
+        return " ".join(step.question for step in flow.steps.values())
+
+    clock[0] += 0.2
+    assert "What do its lights show?" in lights_question()
+    clock[0] += 0.4
+    assert "What colour are its lights?" in lights_question()
+
+
 async def test_a_broken_edit_keeps_the_last_good_flows(flows_copy: Path) -> None:
     library = FlowLibrary(flows_copy)
     library.reload()
