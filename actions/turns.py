@@ -22,7 +22,14 @@ def customer_turn(tracker: Tracker) -> CustomerTurn:
         for e in message.get("entities") or []
         if isinstance(e, dict)
     ]
-    return CustomerTurn(text=message.get("text") or "", intent=intent, entities=entities)
+    likely = tuple(
+        str(ranked["name"])
+        for ranked in message.get("intent_ranking") or []
+        if isinstance(ranked, dict) and ranked.get("name") not in (None, "", "nlu_fallback")
+    )
+    return CustomerTurn(
+        text=message.get("text") or "", intent=intent, entities=entities, likely_intents=likely
+    )
 
 
 def flow_state(tracker: Tracker) -> Optional[dict[str, Any]]:

@@ -20,7 +20,7 @@ DEFAULT_MAPPING_PATH = Path(__file__).with_name("routing.yml")
 DOMAINS = ("hardware", "software", "cable", "internet", "other")
 REQUESTS = ("troubleshoot", "human", "part", "ticket_status", "technician", "complaint", "other")
 FROM_ENTITIES = "from_entities"
-HINT_KINDS = ("entities", "keywords")
+HINT_KINDS = ("entities", "keywords", "likely")
 
 
 class Route(NamedTuple):
@@ -53,22 +53,46 @@ class RoutingTable:
     device_domains: dict[str, str]
     keyword_domains: tuple[tuple[str, re.Pattern[str]], ...]
 
-    def route(self, intent: str, entities: list[dict[str, Any]], text: str) -> Route:
-        """Returns the route for one parsed message."""
+    def route(
+        self,
+        intent: str,
+        entities: list[dict[str, Any]],
+        text: str,
+        likely_intents: tuple[str, ...] = (),
+    ) -> Route:
+        """Returns the route for one parsed message.
+
+        ``likely_intents`` is the NLU's intent ranking without ``nlu_fallback``,
+        most likely first; the ``likely`` hint uses it.
+        """
         rule = self.intents.get(intent)
         if rule is None:
             return self.unknown_intent
         if rule.domain != FROM_ENTITIES:
             return Route(rule.domain, rule.request)
         for hint in rule.hints:
-            found = (
-                self.domain_from_entities(entities)
-                if hint == "entities"
-                else self.domain_from_keywords(text)
-            )
+            if hint == "entities":
+                found = self.domain_from_entities(entities)
+            elif hint == "keywords":
+                found = self.domain_from_keywords(text)
+            else:
+                found = self.domain_from_likely_intent(likely_intents)
             if found:
                 return Route(found, rule.request)
         return Route(rule.default, rule.request)
+
+    def domain_from_likely_intent(self, likely_intents: tuple[str, ...]) -> str | None:
+        """The domain of the most likely intent, when that intent names a fault's domain.
+
+        This is the assistant's own best guess after a not-understood message: it
+        asks "Is it about ...?" with that domain (api/services/diagnosis.py).
+        """
+        if not likely_intents:
+            return None
+        rule = self.intents.get(likely_intents[0])
+        if rule is None or rule.domain in (FROM_ENTITIES, "other"):
+            return None
+        return rule.domain
 
     def domain_from_entities(self, entities: list[dict[str, Any]]) -> str | None:
         """Returns the domain of the first device entity the table knows, if any."""
@@ -168,6 +192,8 @@ def default_table() -> RoutingTable:
     return load_table(DEFAULT_MAPPING_PATH)
 
 
-def route(intent: str, entities: list[dict[str, Any]], text: str) -> Route:
+def route(
+    intent: str, entities: list[dict[str, Any]], text: str, likely_intents: tuple[str, ...] = ()
+) -> Route:
     """Maps a parsed message to a route using ``bot/routing.yml``."""
-    return default_table().route(intent, entities, text)
+    return default_table().route(intent, entities, text, likely_intents)

@@ -201,12 +201,12 @@ def evaluate(parses: list[dict[str, Any]], cases: list[dict[str, Any]]) -> list[
         intent = (parse.get("intent") or {}).get("name") or ""
         confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
         entities = parse.get("entities") or []
-        routed = table.route(intent, entities, case["text"])
-        # What the route would be if the FallbackClassifier were off: helps to tune it.
-        top = next(
-            (i["name"] for i in parse.get("intent_ranking") or [] if i["name"] != "nlu_fallback"),
-            intent,
+        likely = tuple(
+            i["name"] for i in parse.get("intent_ranking") or [] if i["name"] != "nlu_fallback"
         )
+        routed = table.route(intent, entities, case["text"], likely)
+        # What the route would be if the FallbackClassifier were off: helps to tune it.
+        top = likely[0] if likely else intent
         unfiltered = table.route(top, entities, case["text"])
         results.append(
             {

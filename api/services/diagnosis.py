@@ -34,6 +34,13 @@ DOMAIN_BUTTONS = [
     {"title": "A device", "payload": "/problem_hardware"},
     {"title": "Software", "payload": "/problem_software"},
 ]
+# How the first fallback names its best guess: "Is it about {topic}?"
+DOMAIN_TOPICS = {
+    "problem_internet": "your internet connection",
+    "problem_cable": "your cable TV",
+    "problem_hardware": "a device that is not working",
+    "problem_software": "software or an app",
+}
 INTENT_DOMAINS = {
     "problem_internet": "internet",
     "problem_cable": "cable",
@@ -204,7 +211,21 @@ class DiagnosisService:
                         Reply(
                             "I'm still not sure what you need. Is it one of these, "
                             "or would you like to talk to a person?",
-                            [*DOMAIN_BUTTONS, PERSON_BUTTON],
+                            [*likely_first(DOMAIN_BUTTONS, turn.likely_intents), PERSON_BUTTON],
+                        )
+                    ],
+                    fallback_count=fallback_count,
+                )
+            guess = best_guess(turn)
+            if guess is not None:
+                button = next(b for b in DOMAIN_BUTTONS if b["payload"] == f"/{guess}")
+                return DiagnosisResult(
+                    replies=[
+                        Reply(
+                            "Sorry, I'm not sure I understood. "
+                            f"Is it about {DOMAIN_TOPICS[guess]}? "
+                            "If not, could you say it another way?",
+                            [button],
                         )
                     ],
                     fallback_count=fallback_count,
@@ -396,3 +417,16 @@ async def record_flow_events(
             )
         )
     await session.flush()
+
+
+def best_guess(turn: CustomerTurn) -> Optional[str]:
+    """The problem intent the NLU ranked first, when a not-understood turn has one."""
+    if turn.likely_intents and turn.likely_intents[0] in INTENT_DOMAINS:
+        return turn.likely_intents[0]
+    return None
+
+
+def likely_first(buttons: list[dict[str, str]], likely: tuple[str, ...]) -> list[dict[str, str]]:
+    """The domain buttons, the ones the NLU found more likely first (stable otherwise)."""
+    rank = {f"/{intent}": position for position, intent in enumerate(likely)}
+    return sorted(buttons, key=lambda b: rank.get(b["payload"], len(rank)))

@@ -36,6 +36,9 @@ class CustomerTurn:
     text: str = ""
     intent: str = ""
     entities: list[dict[str, Any]] = field(default_factory=list)
+    # The NLU's intent ranking without nlu_fallback, most likely first: what the
+    # customer probably meant when the intent itself was not confident enough.
+    likely_intents: tuple[str, ...] = ()
 
     def entity(self, name: str) -> Optional[str]:
         for item in self.entities:

@@ -141,6 +141,16 @@ def test_fallback_and_unknown_intents():
     assert route("some_future_intent", [device("router")], "wifi") == Route("other", "other")
 
 
+def test_a_not_understood_message_takes_the_domain_the_assistant_guesses():
+    likely = ("problem_cable", "problem_internet", "greet")
+    assert route("nlu_fallback", [], "same thing on both", likely) == Route("cable", "other")
+    # the words in the message still come first
+    assert route("nlu_fallback", [], "wifi again", likely) == Route("internet", "other")
+    # only a problem intent ranked first is a guess
+    assert route("nlu_fallback", [], "hmm", ("greet", "problem_cable")) == Route("other", "other")
+    assert route("nlu_fallback", [], "hmm", ("order_part",)) == Route("other", "other")
+
+
 def test_empty_text_and_entities_are_safe():
     assert route("complaint", None, None) == Route("other", "complaint")
 

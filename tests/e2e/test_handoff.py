@@ -247,3 +247,24 @@ async def test_who_may_see_what(stack) -> None:
         await other.close()
     logs = (stack.log_dir / "api.log").read_text()
     assert owner_token not in logs and customer.session_token not in logs
+
+
+async def test_three_misunderstandings_lead_to_a_person(stack) -> None:
+    customer = ChatClient(stack.ws_url)
+    welcome = await customer.connect()
+    conversation_id = welcome["conversation_id"]
+    try:
+        first = await customer.say("qwfp zxcv blorp")  # free text, real NLU
+        assert "say it another way" in first.text, first.frames
+        second = await customer.say("vlakh vlakh mrrp")
+        assert "still not sure" in second.text, second.frames
+        payloads = [b["payload"] for b in second.buttons]
+        assert payloads[-1] == "/request_human" and len(payloads) == 5, payloads
+        third = await customer.say("grmbl snorf")
+        assert "keep misunderstanding" in third.text, third.frames
+    finally:
+        await customer.close()
+    handoff = query(
+        stack, "SELECT reason FROM handoffs WHERE conversation_id = :c", c=conversation_id
+    )
+    assert handoff == [("not understood three times",)]
