@@ -187,63 +187,70 @@ class DiagnosisService:
         )
 
     def _nothing_running(self, turn: CustomerTurn, fallback_count: int) -> DiagnosisResult:
-        if turn.intent in ("nlu_fallback", "") or turn.intent not in (
-            "affirm",
-            "deny",
-            "problem_fixed",
-            "problem_persists",
-            "inform",
-            "complaint",
-            "already_tried",
-            "go_back",
-            "start_over",
-            "explain_term",
-        ):
-            fallback_count += 1
-            if fallback_count >= 3:
-                return DiagnosisResult(
-                    replies=[Reply("I'm sorry I keep misunderstanding you.")],
-                    handoff=HandoffRequest(reason="not understood three times"),
-                )
-            if fallback_count >= 2:
-                return DiagnosisResult(
-                    replies=[
-                        Reply(
-                            "I'm still not sure what you need. Is it one of these, "
-                            "or would you like to talk to a person?",
-                            [*likely_first(DOMAIN_BUTTONS, turn.likely_intents), PERSON_BUTTON],
-                        )
-                    ],
-                    fallback_count=fallback_count,
-                )
-            guess = best_guess(turn)
-            if guess is not None:
-                button = next(b for b in DOMAIN_BUTTONS if b["payload"] == f"/{guess}")
-                return DiagnosisResult(
-                    replies=[
-                        Reply(
-                            "Sorry, I'm not sure I understood. "
-                            f"Is it about {DOMAIN_TOPICS[guess]}? "
-                            "If not, could you say it another way?",
-                            [button],
-                        )
-                    ],
-                    fallback_count=fallback_count,
-                )
+        """A turn with no flow running that starts none: the two-stage fallback.
+
+        Every such turn counts as a miss, except "it works now", "no", starting
+        over and a complaint (whose apology comes from the flow actions): a first
+        miss gets a guess, a request to rephrase or the question what the problem
+        is about; a second the options plus a person; a third a person.
+        """
+        if turn.intent == "problem_fixed":
+            return DiagnosisResult(replies=[Reply("Glad to hear it works! Anything else?")])
+        if turn.intent == "deny":
+            return DiagnosisResult(
+                replies=[Reply("Alright. If anything else comes up, just write here.")],
+                fallback_count=fallback_count,
+            )
+        if turn.intent in ("complaint", "start_over", "go_back"):
+            return DiagnosisResult(
+                replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])],
+                fallback_count=fallback_count,
+            )
+        fallback_count += 1
+        if fallback_count >= 3:
+            return DiagnosisResult(
+                replies=[Reply("I'm sorry I keep misunderstanding you.")],
+                handoff=HandoffRequest(reason="not understood three times"),
+            )
+        if fallback_count >= 2:
             return DiagnosisResult(
                 replies=[
                     Reply(
-                        "Sorry, I didn't understand that. Could you say it another way? "
-                        'For example: "my internet is not working".'
+                        "I'm still not sure what you need. Is it one of these, "
+                        "or would you like to talk to a person?",
+                        [*likely_first(DOMAIN_BUTTONS, turn.likely_intents), PERSON_BUTTON],
                     )
                 ],
                 fallback_count=fallback_count,
             )
-        if turn.intent == "problem_fixed":
-            return DiagnosisResult(replies=[Reply("Glad to hear it works! Anything else?")])
-        # A complaint gets its apology from the flow actions (once, not on every turn).
+        if turn.intent not in ("nlu_fallback", ""):
+            # Understood, but not as a problem: an answer with no question asked.
+            return DiagnosisResult(
+                replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])],
+                fallback_count=fallback_count,
+            )
+        guess = best_guess(turn)
+        if guess is not None:
+            button = next(b for b in DOMAIN_BUTTONS if b["payload"] == f"/{guess}")
+            return DiagnosisResult(
+                replies=[
+                    Reply(
+                        "Sorry, I'm not sure I understood. "
+                        f"Is it about {DOMAIN_TOPICS[guess]}? "
+                        "If not, could you say it another way?",
+                        [button],
+                    )
+                ],
+                fallback_count=fallback_count,
+            )
         return DiagnosisResult(
-            replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])]
+            replies=[
+                Reply(
+                    "Sorry, I didn't understand that. Could you say it another way? "
+                    'For example: "my internet is not working".'
+                )
+            ],
+            fallback_count=fallback_count,
         )
 
     async def _finish(

@@ -58,3 +58,41 @@ async def test_without_a_problem_guess_the_customer_is_asked_to_rephrase(
         )
     assert "say it another way" in result.replies[0].text
     assert result.replies[0].buttons in (None, [])
+
+
+async def test_answers_with_no_question_asked_count_as_misses_too(
+    database: Database, database_settings: Settings
+) -> None:
+    service = DiagnosisService(database_settings)
+    async with database.session() as session:
+        misses = 0
+        replies = []
+        for intent in ("inform", "affirm", "inform"):
+            result = await service.handle_turn(
+                session=session,
+                conversation_id="c-3",
+                flow_state=None,
+                turn=CustomerTurn(text="X200", intent=intent),
+                fallback_count=misses,
+            )
+            misses = result.fallback_count
+            replies.append(result)
+    assert replies[0].replies[0].text == "What is the problem about?"
+    assert "still not sure" in replies[1].replies[0].text
+    assert replies[2].handoff is not None
+
+
+async def test_no_and_starting_over_are_not_misses(
+    database: Database, database_settings: Settings
+) -> None:
+    service = DiagnosisService(database_settings)
+    async with database.session() as session:
+        for intent in ("deny", "start_over", "complaint"):
+            result = await service.handle_turn(
+                session=session,
+                conversation_id="c-4",
+                flow_state=None,
+                turn=CustomerTurn(text="...", intent=intent),
+                fallback_count=1,
+            )
+            assert result.fallback_count == 1 and result.handoff is None, intent
