@@ -57,7 +57,14 @@ class Database:
     def connect(self, settings: Settings) -> None:
         url = settings.async_database_url
         if url.startswith("sqlite"):
-            engine = create_async_engine(url, connect_args={"timeout": 10})
+            # A pool as large as PostgreSQL's: with the default 5, busy moments
+            # opened and closed overflow connections (a thread and four PRAGMAs each).
+            engine = create_async_engine(
+                url,
+                connect_args={"timeout": 10},
+                pool_size=settings.db_pool_size,
+                max_overflow=10,
+            )
             event.listen(engine.sync_engine, "connect", _tune_sqlite)
         else:
             engine = create_async_engine(

@@ -180,4 +180,7 @@ def app_factory() -> FastAPI:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every call to Rasa at INFO; the access log already shows the traffic.
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     return create_app(settings)

@@ -187,16 +187,13 @@ class ChatGateway:
                     text=UNAVAILABLE_TEXT,
                 )
                 frames.append(conversations.message_frame(stored))
-            else:
-                for reply in replies:
-                    stored = await conversations.store_outbound_message(
-                        session=session,
-                        conversation_id=conversation_id,
-                        sender=Sender.bot,
-                        text=reply.text,
-                        buttons=reply.buttons,
-                    )
-                    frames.append(conversations.message_frame(stored))
+            elif replies:
+                stored_replies = await conversations.store_bot_replies(
+                    session=session,
+                    conversation_id=conversation_id,
+                    replies=[(reply.text, reply.buttons) for reply in replies],
+                )
+                frames.extend(conversations.message_frame(stored) for stored in stored_replies)
         for frame in frames:
             await self.hub.publish(conversation_id, frame)
         # The end of the turn: clients may stop showing the typing indicator.

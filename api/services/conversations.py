@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,12 +135,31 @@ async def store_outbound_message(
     return message
 
 
+async def store_bot_replies(
+    *, session: AsyncSession, conversation_id: str, replies: list[tuple[str, list[dict[str, Any]]]]
+) -> list[Message]:
+    """Stores a turn's replies (text, buttons) in order, with one flush for all of them."""
+    messages = [
+        Message(
+            conversation_id=conversation_id,
+            sender=Sender.bot.value,
+            text=text,
+            buttons=buttons or [],
+        )
+        for text, buttons in replies
+    ]
+    session.add_all(messages)
+    await session.flush()
+    return messages
+
+
 async def set_delivery_status(
     *, session: AsyncSession, message_id: int, status: DeliveryStatus
 ) -> None:
-    message = await session.get(Message, message_id)
-    if message is not None:
-        message.status = status.value
+    # One UPDATE, no SELECT first: this runs twice for every customer message.
+    await session.execute(
+        update(Message).where(Message.id == message_id).values(status=status.value)
+    )
 
 
 async def history(
