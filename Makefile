@@ -62,7 +62,8 @@ test-e2e: setup  ## end-to-end and browser tests (trains a model if needed)
 test: lint validate  ## everything: lint, validation, conversation, unit, end-to-end and browser tests
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA) test core --model "$$MODEL" --stories tests/test_stories.yml \
-	    --out results/stories --fail-on-prediction-errors
+	    --out results/stories --fail-on-prediction-errors && \
+	  $(RASA_VENV)/bin/python scripts/check_rasa_tuning.py --model "$$MODEL"
 	$(API_PY) -m pytest -q -m "not browser"
 	$(API_PY) -m pytest -q -m browser
 

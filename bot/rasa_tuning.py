@@ -15,6 +15,16 @@ server of this assistant loads (see bot/credentials.yml).
   `inspect.isabstract` check on each), hundreds of times per message when a
   tracker is loaded. Found classes are now remembered; unknown names still go
   through Rasa's own lookup and its error.
+- **DIET is loaded for prediction only.** To give its layers their shapes,
+  Rasa 3.6 trains every loaded TensorFlow model on one example before it reads
+  the trained weights; that traces the whole training graph (losses, CRF,
+  optimizer) and was most of the warm start and about 550 MB of Rasa's memory.
+  Now one prediction creates the layers prediction uses, the trained weights
+  are read into them, and the label embeddings are computed from those
+  weights. `scripts/check_rasa_tuning.py` (run by `make test`) parses the
+  training examples with a stock and with this load and requires identical
+  intents, rankings, confidences and entities. Loading for fine-tuning, or a
+  checkpoint that does not match, still goes through Rasa's own load.
 - **Memory freed while the model loads goes back to the system.** Loading the
   model (TensorFlow tracing DIET's graphs) leaves about 150 MB of freed heap
   that glibc keeps; `release_freed_memory()` hands it back once the server has
@@ -33,6 +43,8 @@ from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import Event
+from rasa.utils.tensorflow.constants import RUN_EAGERLY
+from rasa.utils.tensorflow.models import RasaModel
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +84,47 @@ def _resolve_by_type(type_name: str, default: Optional[type[Event]] = None) -> A
     return resolved
 
 
+_stock_model_load = RasaModel.load.__func__  # type: ignore[attr-defined]
+
+
+def _load_for_prediction(
+    cls: type[RasaModel],
+    model_file_name: str,
+    model_data_example: Any,
+    predict_data_example: Any = None,
+    finetune_mode: bool = False,
+    *args: Any,
+    **kwargs: Any,
+) -> RasaModel:
+    """`RasaModel.load` without the one-example training run, for prediction."""
+    if finetune_mode or predict_data_example is None:
+        return _stock_model_load(
+            cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
+            *args, **kwargs,
+        )  # fmt: skip
+    model = cls(*args, **kwargs)
+    model.compile(run_eagerly=kwargs.get("config", {}).get(RUN_EAGERLY))
+    # A first prediction creates exactly the variables that prediction uses.
+    model.run_inference(predict_data_example)
+    status = model.load_weights(model_file_name)
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as error:
+        logger.warning("Loading %s the standard way: %s", model_file_name, error)
+        return _stock_model_load(
+            cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
+            *args, **kwargs,
+        )  # fmt: skip
+    # The optimizer's slots and training-only values in the file are not needed.
+    status.expect_partial()
+    # The label embeddings were computed from the initial weights, and the
+    # traced prediction captured them: compute them again and trace again.
+    model.prepare_for_predict()
+    model._tf_predict_step = None
+    model.run_inference(predict_data_example)
+    return model
+
+
 def apply() -> None:
     """Installs the speed-ups (idempotent)."""
     global _applied
@@ -79,6 +132,7 @@ def apply() -> None:
         return
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign,assignment]
+    RasaModel.load = classmethod(_load_for_prediction)  # type: ignore[method-assign,assignment]
     _applied = True
 
 
