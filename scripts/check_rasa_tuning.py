@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"model: {args.model}  ({len(texts)} training examples parsed twice)")
     print(f"stock load: {stock_seconds:5.1f} s, RSS afterwards {stock_memory} MB")
-    print(f"tuned load: {tuned_seconds:5.1f} s, RSS afterwards {tuned_memory} MB (both models held)")
+    print(f"tuned load: {tuned_seconds:5.1f} s, RSS afterwards {tuned_memory} MB (both held)")
     different = [(t, a, b) for t, a, b in zip(texts, stock, tuned, strict=True) if a != b]
     for text, a, b in different[:10]:
         print(f"DIFFERENT: {text!r}\n  stock: {a}\n  tuned: {b}")
