@@ -141,12 +141,17 @@ def _load_for_prediction(
 # server (uvicorn) closes them after 5.
 KEEPALIVE_SECONDS = 2.0
 
-_kept_sessions: dict[tuple[int, int], aiohttp.ClientSession] = {}
+_kept_sessions: dict[tuple[Any, ...], aiohttp.ClientSession] = {}
 
 
 def _kept_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
-    """The endpoint's long-lived session on the running event loop."""
-    key = (id(asyncio.get_running_loop()), id(endpoint))
+    """The long-lived session for the endpoint's URL, headers and credentials on this loop."""
+    key = (
+        id(asyncio.get_running_loop()),
+        endpoint.url,
+        tuple(sorted((endpoint.headers or {}).items())),
+        tuple(sorted((endpoint.basic_auth or {}).items())),
+    )
     session = _kept_sessions.get(key)
     if session is None or session.closed:
         auth = (
