@@ -112,6 +112,24 @@ async def find_by_client_id(
     return result.scalar_one_or_none()
 
 
+def _outbound(
+    conversation_id: str,
+    sender: Sender,
+    text: str,
+    buttons: Optional[list[dict[str, Any]]] = None,
+    author: Optional[str] = None,
+    client_id: Optional[str] = None,
+) -> Message:
+    return Message(
+        conversation_id=conversation_id,
+        sender=sender.value,
+        text=text,
+        buttons=buttons or [],
+        author=author,
+        client_id=client_id,
+    )
+
+
 async def store_outbound_message(
     *,
     session: AsyncSession,
@@ -122,14 +140,7 @@ async def store_outbound_message(
     author: Optional[str] = None,
     client_id: Optional[str] = None,
 ) -> Message:
-    message = Message(
-        conversation_id=conversation_id,
-        sender=sender.value,
-        text=text,
-        buttons=buttons or [],
-        author=author,
-        client_id=client_id,
-    )
+    message = _outbound(conversation_id, sender, text, buttons, author, client_id)
     session.add(message)
     await session.flush()
     return message
@@ -139,15 +150,7 @@ async def store_bot_replies(
     *, session: AsyncSession, conversation_id: str, replies: list[tuple[str, list[dict[str, Any]]]]
 ) -> list[Message]:
     """Stores a turn's replies (text, buttons) in order, with one flush for all of them."""
-    messages = [
-        Message(
-            conversation_id=conversation_id,
-            sender=Sender.bot.value,
-            text=text,
-            buttons=buttons or [],
-        )
-        for text, buttons in replies
-    ]
+    messages = [_outbound(conversation_id, Sender.bot, text, buttons) for text, buttons in replies]
     session.add_all(messages)
     await session.flush()
     return messages

@@ -202,10 +202,7 @@ class DiagnosisService:
                 fallback_count=fallback_count,
             )
         if turn.intent in ("complaint", "start_over", "go_back"):
-            return DiagnosisResult(
-                replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])],
-                fallback_count=fallback_count,
-            )
+            return what_is_it_about(fallback_count)
         fallback_count += 1
         if fallback_count >= 3:
             return DiagnosisResult(
@@ -225,10 +222,7 @@ class DiagnosisService:
             )
         if turn.intent not in ("nlu_fallback", ""):
             # Understood, but not as a problem: an answer with no question asked.
-            return DiagnosisResult(
-                replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])],
-                fallback_count=fallback_count,
-            )
+            return what_is_it_about(fallback_count)
         guess = best_guess(turn)
         if guess is not None:
             button = next(b for b in DOMAIN_BUTTONS if b["payload"] == f"/{guess}")
@@ -437,3 +431,11 @@ def likely_first(buttons: list[dict[str, str]], likely: tuple[str, ...]) -> list
     """The domain buttons, the ones the NLU found more likely first (stable otherwise)."""
     rank = {f"/{intent}": position for position, intent in enumerate(likely)}
     return sorted(buttons, key=lambda b: rank.get(b["payload"], len(rank)))
+
+
+def what_is_it_about(fallback_count: int) -> DiagnosisResult:
+    """Asks which kind of problem it is, with the domains and a person as buttons."""
+    return DiagnosisResult(
+        replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])],
+        fallback_count=fallback_count,
+    )
