@@ -8,6 +8,10 @@ Loads the model the stock way and again with the speed-ups applied, parses every
 training example of data/nlu with both, and fails unless the intent, the intent
 ranking with its confidences and the entities are identical for every message.
 Prints how long each load took and the process's memory after each.
+
+It also checks the quick validation of action server responses: for valid
+responses of every event type and for hundreds of broken variants of them, the
+quick check must accept exactly what Rasa's full schema accepts.
 """
 
 from __future__ import annotations
@@ -71,6 +75,75 @@ async def parse_all(model: Path, texts: list[str]) -> tuple[list[tuple], float, 
     return [answer(await agent.parse_message(text)) for text in texts], seconds, memory
 
 
+VALID_EVENTS: list[dict[str, Any]] = [
+    {"event": "slot", "name": "flow_state", "value": {"flow": "no_internet", "step": 2}},
+    {"event": "slot", "name": "device", "value": None, "timestamp": 1700000000.5},
+    {"event": "bot", "text": "Is the light blinking?", "data": {"buttons": [{"title": "Yes"}]}},
+    {"event": "bot", "text": None, "metadata": {"utter_action": "utter_greet"}},
+    {"event": "action", "name": "action_listen", "policy": "RulePolicy", "confidence": 1.0},
+    {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 1}}},
+    {"event": "followup", "name": "action_flow_continue"},
+    {"event": "active_loop", "name": None},
+    {"event": "reset_slots"},
+    {"event": "restart"},
+    {"event": "pause"},
+    {"event": "resume"},
+    {"event": "rewind"},
+    {"event": "undo"},
+    {"event": "session_started"},
+    {"event": "export"},
+    {"event": "reminder", "intent": "remind", "date_time": "2026-01-01T10:00:00", "name": "r1"},
+    {"event": "cancel_reminder", "name": "r1"},
+    {"event": "action_execution_rejected", "name": "action_x"},
+    {"event": "loop_interrupted", "is_interrupted": True},
+    {"event": "agent", "text": "Hello from a person"},
+]
+BROKEN_VALUES: list[Any] = [None, 1, 2.5, True, "x", [], {}, [1], {"a": 1}]
+
+
+def action_responses() -> list[Any]:
+    """Valid action server responses and broken variants of them."""
+    responses: list[Any] = [
+        {},
+        {"events": [], "responses": []},
+        {"events": VALID_EVENTS, "responses": [{"text": "hi", "buttons": []}]},
+        [],
+        "events",
+        None,
+        {"events": "slot"},
+        {"events": [None]},
+        {"events": [{"event": "no_such_event"}]},
+        {"events": [{"name": "x"}]},
+        {"responses": ["text"]},
+        {"responses": {"text": "hi"}},
+    ]
+    for event in VALID_EVENTS:
+        responses.append({"events": [event]})
+        for key in sorted(set(event) | {"event", "timestamp", "metadata", "name", "text"}):
+            for value in BROKEN_VALUES:
+                responses.append({"events": [dict(event, **{key: value})]})
+            responses.append({"events": [{k: v for k, v in event.items() if k != key}]})
+    return responses
+
+
+def check_action_responses() -> int:
+    """Compares the quick response check with Rasa's full schema; returns the disagreements."""
+    from jsonschema.exceptions import best_match
+
+    check = importlib.import_module("bot.rasa_tuning").action_response_check()
+    cases = action_responses()
+    disagreements = 0
+    for case in cases:
+        full_valid = best_match(check.errors(case)) is None
+        if check.is_valid(case) != full_valid:
+            disagreements += 1
+            if disagreements <= 10:
+                print(f"DIFFERENT action response verdict (full schema: {full_valid}): {case!r}")
+    accepted = sum(best_match(check.errors(case)) is None for case in cases)
+    print(f"action responses: {len(cases)} checked, {accepted} valid, {disagreements} disagree")
+    return disagreements
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path)
@@ -98,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     if different:
         print(f"FAIL: {len(different)} of {len(texts)} answers differ")
         return 1
-    print(f"OK: all {len(texts)} answers identical")
+    if check_action_responses():
+        print("FAIL: the quick action response check disagrees with Rasa's schema")
+        return 1
+    print(f"OK: all {len(texts)} answers identical, action responses judged alike")
     return 0
 
 

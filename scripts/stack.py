@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 from api.config import Settings  # noqa: E402
 from scripts.train import ensure_model  # noqa: E402
 
-RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 API_PYTHON = ROOT / ".venv" / "bin" / "python"
 
 
@@ -131,7 +131,7 @@ class Stack:
                 parents=True, exist_ok=True
             )
         command = [
-            str(RASA_BIN), "run",
+            str(RASA_PYTHON), "-m", "bot.rasa_server", "run",
             "--enable-api",
             "--interface", "127.0.0.1",
             "--port", str(self.rasa_port),
