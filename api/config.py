@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     tracker_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
     # Rasa loads only this many recent customer turns of a conversation (all are kept).
     tracker_max_turns: int = Field(default=10, ge=4)
+    # Rasa keeps this many recently active conversations in memory (0 = none).
+    tracker_cache_size: int = Field(default=200, ge=0)
 
     max_message_chars: int = Field(default=2000, ge=1)
     max_frame_bytes: int = Field(default=16_384, ge=256)

@@ -16,8 +16,16 @@ see all of it), but `retrieve` builds the tracker from
 - the events of the last `max_turns` customer turns.
 
 Saving appends the events added after that load. On SQLite (the embedded
-default) the database runs in write-ahead-log mode. Imported by the Rasa server
-only (see bot/endpoints.yml).
+default) the database runs in write-ahead-log mode.
+
+**Recently saved trackers are kept in memory** (`cache_size` conversations,
+least recently used first out). The next message of a conversation then costs
+one indexed query: if the newest stored event of the conversation is still the
+one this store saved last, nothing was written by anyone else since, and the
+kept tracker is used, cut to the same window the database would give. Otherwise
+the tracker is loaded from the database as above. A kept tracker is handed out
+once (the next save brings it back), so two callers never share one.
+Imported by the Rasa server only (see bot/endpoints.yml).
 """
 
 from __future__ import annotations
@@ -25,11 +33,14 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any, Optional
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -39,10 +50,15 @@ from bot.tracker_window import carried_state, window_start
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_TURNS = 10
+DEFAULT_CACHE_SIZE = 200
 
 # Name of the attribute on a tracker that records how many of its events are
 # already in the database (set by `retrieve`, advanced by `save`).
 _STORED_EVENTS = "_bounded_store_stored_events"
+# Name of the attribute on a tracker that records the id of the conversation's
+# newest stored event when the tracker was loaded or last saved.
+_NEWEST_ID = "_bounded_store_newest_id"
+_SESSION_STARTED = "session_started"
 
 
 def _tune_sqlite_connection(connection: Any, _record: Any) -> None:
@@ -61,9 +77,18 @@ def _tune_sqlite_connection(connection: Any, _record: Any) -> None:
 class BoundedSQLTrackerStore(SQLTrackerStore):
     """SQL tracker store whose trackers hold only the last `max_turns` turns."""
 
-    def __init__(self, *args: Any, max_turns: Any = DEFAULT_MAX_TURNS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_turns: Any = DEFAULT_MAX_TURNS,
+        cache_size: Any = DEFAULT_CACHE_SIZE,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_turns = max(1, int(max_turns))
+        self.cache_size = max(0, int(cache_size))
+        # sender id -> (id of the newest stored event, tracker), oldest use first.
+        self._kept: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
         if self.engine.dialect.name == "sqlite":
             self._reopen_sqlite_with_pool()
 
@@ -87,6 +112,20 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """Tracker of the latest session, bounded to the recent turns."""
+        kept = self._kept.pop(sender_id, None)
+        if kept is not None:
+            newest_id, tracker = kept
+            if self._newest_event_id(sender_id) == newest_id:
+                return tracker
+        return self._load(sender_id)
+
+    def _newest_event_id(self, sender_id: str) -> Optional[int]:
+        table = self.SQLEvent.__table__
+        query = sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)
+        with self.session_scope() as session:
+            return session.execute(query).scalar()
+
+    def _load(self, sender_id: str) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
             rows = [
                 tuple(row)
@@ -106,6 +145,7 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
             sender_id, [json.loads(item) for item in data], self.domain.slots
         )
         setattr(tracker, _STORED_EVENTS, len(tracker.events))
+        setattr(tracker, _NEWEST_ID, rows[-1][0])
         if start is not None:
             logger.debug(
                 "Loaded %d of %d events of '%s'.", len(tracker.events), len(rows), sender_id
@@ -121,6 +161,85 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
             sa.or_(self.SQLEvent.id >= first_recent, self.SQLEvent.id.in_(older)),
         )
         return [data for (data,) in query.order_by(self.SQLEvent.id)]
+
+    async def create_tracker(
+        self, sender_id: str, append_action_listen: bool = True
+    ) -> DialogueStateTracker:
+        """A new tracker, as in Rasa, that knows it has no events in the database yet.
+
+        Rasa creates one only when loading found no stored event for the sender.
+        """
+        tracker = self.init_tracker(sender_id)
+        if self.domain:
+            setattr(tracker, _STORED_EVENTS, 0)
+        if append_action_listen:
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        await self.save(tracker)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Appends the new events, like Rasa's store, and keeps the tracker for the next message."""
+        if self.event_broker is not None:
+            # Streaming compares with the stored tracker: load that one from the database.
+            self._kept.pop(tracker.sender_id, None)
+        await self.stream_events(tracker)
+        newest_id = getattr(tracker, _NEWEST_ID, None)
+        with self.session_scope() as session:
+            rows = [
+                self._event_row(tracker.sender_id, e)
+                for e in self._additional_events(session, tracker)
+            ]
+            session.add_all(rows)
+            session.flush()
+            if rows:
+                newest_id = rows[-1].id
+            session.commit()
+        setattr(tracker, _STORED_EVENTS, len(tracker.events))
+        logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
+        self._keep(tracker, newest_id)
+
+    def _event_row(self, sender_id: str, event: Any) -> Any:
+        data = event.as_dict()
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=event.type_name,
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
+
+    def _keep(self, tracker: DialogueStateTracker, newest_id: Optional[int]) -> None:
+        """Keeps `tracker`, cut to the window `retrieve` would load, for the next message."""
+        sender_id = tracker.sender_id
+        self._kept.pop(sender_id, None)
+        if newest_id is None or self.cache_size == 0 or not self.domain:
+            return
+        window = self._window(tracker)
+        setattr(window, _STORED_EVENTS, len(window.events))
+        setattr(window, _NEWEST_ID, newest_id)
+        self._kept[sender_id] = (newest_id, window)
+        while len(self._kept) > self.cache_size:
+            self._kept.popitem(last=False)
+
+    def _window(self, tracker: DialogueStateTracker) -> DialogueStateTracker:
+        """The tracker `retrieve` would build from the database after saving `tracker`."""
+        events = list(tracker.events)
+        session_start = max(
+            (i for i, event in enumerate(events) if event.type_name == _SESSION_STARTED),
+            default=0,
+        )
+        events = events[session_start:]
+        rows = [
+            (index, event.type_name, getattr(event, "key", None))
+            for index, event in enumerate(events)
+        ]
+        start = window_start(rows, self.max_turns)
+        if start is None and session_start == 0:
+            return tracker
+        older = [] if start is None else carried_state(rows[:start])
+        kept = [events[index] for index in older] + events[start or 0 :]
+        return DialogueStateTracker.from_events(tracker.sender_id, kept, self.domain.slots)
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
         """Events of `tracker` that are not in the database yet."""

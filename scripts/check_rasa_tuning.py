@@ -11,7 +11,10 @@ Prints how long each load took and the process's memory after each.
 
 It also checks the quick validation of action server responses: for valid
 responses of every event type and for hundreds of broken variants of them, the
-quick check must accept exactly what Rasa's full schema accepts.
+quick check must accept exactly what Rasa's full schema accepts. And it checks
+the tracker store's memory (bot/tracker_store.py): over long conversations with
+slots, resets, restarts and new sessions, the tracker kept after every save must
+hold exactly the events a load from the database gives.
 """
 
 from __future__ import annotations
@@ -144,6 +147,90 @@ def check_action_responses() -> int:
     return disagreements
 
 
+def conversation_turns(turns: int) -> list[list[Any]]:
+    """The events of a long conversation, one list per customer turn."""
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        BotUttered,
+        Restarted,
+        SessionStarted,
+        SlotSet,
+        UserUttered,
+    )
+
+    intents = ("problem_internet", "affirm", "deny", "inform", "problem_persists")
+    result: list[list[Any]] = []
+    for turn in range(turns):
+        events: list[Any] = []
+        if turn in (0, 31):
+            events += [ActionExecuted("action_session_start"), SessionStarted()]
+            events += [ActionExecuted("action_listen")]
+        intent = intents[turn % len(intents)]
+        events.append(UserUttered(f"message {turn}", {"name": intent, "confidence": 0.9}))
+        events.append(ActionExecuted("action_flow_continue"))
+        events.append(SlotSet("flow_state", {"flow": "no_internet", "step": turn}))
+        if turn % 7 == 3:
+            events.append(SlotSet("ticket_number", f"T-{turn}"))
+        if turn % 11 == 5:
+            events.append(SlotSet("frustration_count", turn % 3))
+        if turn == 17:
+            events += [ActionExecuted("action_restart"), Restarted()]
+        events.append(BotUttered(f"reply {turn}"))
+        events.append(ActionExecuted("action_listen"))
+        result.append(events)
+    return result
+
+
+def check_tracker_cache(turns: int = 45) -> int:
+    """Runs conversations turn by turn; returns how often a retrieved tracker differs.
+
+    Every tracker the store hands out (kept in memory or loaded) is compared with
+    a fresh load from the database. Twice per conversation a second store, as a
+    second Rasa instance would, adds an event behind the first one's back.
+    """
+    import tempfile
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SlotSet
+
+    store_class = importlib.import_module("bot.tracker_store").BoundedSQLTrackerStore
+    domain = Domain.load(str(REPO_ROOT / "domain.yml"))
+    differences = 0
+
+    async def run(store: Any, other: Any, sender: str) -> None:
+        nonlocal differences
+        for number, events in enumerate(conversation_turns(turns), start=1):
+            tracker = await store.get_or_create_tracker(sender, append_action_listen=False)
+            loaded = await other.retrieve(sender)
+            expected = [e.as_dict() for e in loaded.events] if loaded else []
+            if [e.as_dict() for e in tracker.events] != expected:
+                differences += 1
+                if differences <= 5:
+                    print(f"DIFFERENT tracker ({sender}, turn {number})")
+            tracker.update_with_events(events, domain)
+            await store.save(tracker)
+            if number in (20, 40):
+                elsewhere = await other.retrieve(sender)
+                elsewhere.update(SlotSet("ticket_number", f"elsewhere-{number}"))
+                await other.save(elsewhere)
+
+    with tempfile.TemporaryDirectory() as directory:
+        for max_turns in (1, 4, 10):
+            stores = [
+                store_class(
+                    domain,
+                    dialect="sqlite",
+                    db=f"{directory}/tracker-{max_turns}.db",
+                    max_turns=max_turns,
+                    cache_size=cache_size,
+                )  # fmt: skip
+                for cache_size in (10, 0)
+            ]
+            asyncio.run(run(*stores, sender=f"check-{max_turns}"))
+    print(f"tracker memory: {3 * turns} turns compared with a database load, {differences} differ")
+    return differences
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path)
@@ -174,7 +261,13 @@ def main(argv: list[str] | None = None) -> int:
     if check_action_responses():
         print("FAIL: the quick action response check disagrees with Rasa's schema")
         return 1
-    print(f"OK: all {len(texts)} answers identical, action responses judged alike")
+    if check_tracker_cache():
+        print("FAIL: a tracker kept in memory differs from the one in the database")
+        return 1
+    print(
+        f"OK: all {len(texts)} answers identical, action responses judged alike, "
+        "kept trackers match the database"
+    )
     return 0
 
 

@@ -105,6 +105,7 @@ class Stack:
                 "TRACKER_URL": s.tracker_url,
                 "TRACKER_DIALECT": s.tracker_url.split(":", 1)[0].split("+", 1)[0],
                 "TRACKER_MAX_TURNS": str(s.tracker_max_turns),
+                "TRACKER_CACHE_SIZE": str(s.tracker_cache_size),
                 "RASA_TIMEOUT_SECONDS": str(s.rasa_timeout_seconds),
                 "FLOWS_DIR": str(s.flows_dir),
                 "ALLOWED_ORIGINS": s.allowed_origins,
