@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Optional
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from rasa_sdk.executor import ActionExecutor
@@ -24,6 +24,7 @@ from api.routes import parts as part_routes
 from api.routes import tickets as ticket_routes
 from api.routes import visits as visit_routes
 from api.runtime import runtime
+from api.security_headers import SecurityHeadersMiddleware
 from api.services import agents as agent_accounts
 from api.services.chat_gateway import ChatGateway
 from api.services.diagnosis import DiagnosisService
@@ -125,12 +126,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+    app.add_middleware(SecurityHeadersMiddleware)
 
     app.include_router(health.router)
     app.include_router(webhook.router)
@@ -180,7 +176,4 @@ def app_factory() -> FastAPI:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # httpx logs every call to Rasa at INFO; the access log already shows the traffic.
-    if logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
     return create_app(settings)
