@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import aiohttp
 import httpx
 import websockets
 
@@ -400,31 +401,35 @@ async def run_ws_conversation(
 
 
 class RasaDirect:
-    """Sends messages to Rasa's gateway channel exactly as the API does."""
+    """Sends messages to Rasa's gateway channel as the API does (aiohttp, kept connections)."""
 
     def __init__(self, rasa_url: str, secret: str) -> None:
         self.url = rasa_url.rstrip("/") + "/webhooks/gateway/webhook"
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(TURN_TIMEOUT, connect=2.0),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            headers={"Authorization": f"Bearer {mint_jwt(secret)}"},
-        )
+        self.headers = {"Authorization": f"Bearer {mint_jwt(secret)}"}
+        self.client: Optional[aiohttp.ClientSession] = None
 
     async def say(
         self, sender: str, text: str, payload: Optional[str], message_id: int
     ) -> tuple[float, list[dict[str, str]]]:
+        if self.client is None:
+            self.client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=2.0),
+                timeout=aiohttp.ClientTimeout(total=TURN_TIMEOUT, connect=2.0),
+                headers=self.headers,
+            )
         body = {"sender": sender, "message": payload or text, "metadata": {"message_id": 0}}
         body["metadata"]["message_id"] = message_id
         started = time.perf_counter()
         try:
-            response = await self.client.post(self.url, json=body)
-        except httpx.HTTPError as error:
+            async with self.client.post(self.url, json=body) as response:
+                status, content = response.status, await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise TurnError("rasa_http_error") from error
         elapsed = time.perf_counter() - started
-        if response.status_code != 200:
-            raise TurnError(f"rasa_status_{response.status_code}")
+        if status != 200:
+            raise TurnError(f"rasa_status_{status}")
         buttons: list[dict[str, str]] = []
-        for item in response.json():
+        for item in json.loads(content):
             if isinstance(item, dict) and item.get("buttons"):
                 buttons = [
                     {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
@@ -433,7 +438,8 @@ class RasaDirect:
         return elapsed, buttons
 
     async def close(self) -> None:
-        await self.client.aclose()
+        if self.client is not None:
+            await self.client.close()
 
 
 async def run_direct_conversation(rasa: RasaDirect, steps: list[Step], recorder: Recorder) -> None:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import logging
 import time
-from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-import httpx
+import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -50,21 +50,20 @@ def mint_jwt(secret: str, *, lifetime_seconds: int = 3600) -> str:
     return f"{header}.{payload}.{b64(signature.digest())}"
 
 
-class _JwtAuth(httpx.Auth):
-    """Sends a fresh short-lived JWT in the Authorization header (never in the URL)."""
+class _JwtHeader:
+    """A fresh short-lived JWT for the Authorization header (never in the URL)."""
 
     def __init__(self, secret: str) -> None:
         self._secret = secret
-        self._token = ""
+        self._header = ""
         self._renew_at = 0.0
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def value(self) -> str:
         now = time.time()
         if now >= self._renew_at:
-            self._token = mint_jwt(self._secret)
+            self._header = f"Bearer {mint_jwt(self._secret)}"
             self._renew_at = now + 1800
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        yield request
+        return self._header
 
 
 def pick_instance(urls: list[str], conversation_id: str) -> str:
@@ -86,42 +85,69 @@ class RasaClient:
     """Talks to Rasa's gateway channel and its HTTP API, with a short-lived JWT.
 
     With several Rasa instances (comma-separated `RASA_URL`), each conversation
-    always goes to the same one.
+    always goes to the same one. Connections are kept open between messages;
+    an idle one is closed after 2 s, before Rasa's server would close it (5 s),
+    so a request never goes out on a connection that is being closed.
     """
 
     def __init__(self, *, base_url: str, jwt_secret: str, timeout_seconds: float) -> None:
         self.urls = [u.strip().rstrip("/") for u in base_url.split(",") if u.strip()]
         if not self.urls:
             raise ValueError("RASA_URL is empty.")
-        self._client = httpx.AsyncClient(
-            auth=_JwtAuth(jwt_secret),
-            timeout=httpx.Timeout(timeout_seconds, connect=min(2.0, timeout_seconds)),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        self._auth = _JwtHeader(jwt_secret)
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeout_seconds, connect=min(2.0, timeout_seconds)
         )
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        # Created on first use, inside the event loop that uses it.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=2.0),
+                timeout=self._timeout,
+                raise_for_status=False,
+            )
+        return self._session
 
     def _url(self, sender_id: str, path: str) -> str:
         return pick_instance(self.urls, sender_id) + path
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _request(
+        self, method: str, url: str, *, json_body: Any = None, timeout: Optional[float] = None
+    ) -> tuple[int, bytes]:
+        """Status and body of one request; any failure to talk is RasaUnavailable."""
+        options: dict[str, Any] = {"headers": {"Authorization": self._auth.value()}}
+        if json_body is not None:
+            options["json"] = json_body
+        if timeout is not None:
+            options["timeout"] = aiohttp.ClientTimeout(total=timeout, connect=min(2.0, timeout))
+        try:
+            async with self._http().request(method, url, **options) as response:
+                return response.status, await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise RasaUnavailable(f"Rasa did not answer: {error!r}") from error
 
     async def send_message(
         self, *, sender_id: str, text: str, metadata: Optional[dict[str, Any]] = None
     ) -> list[BotReply]:
         """Hand one customer message to the assistant and return its replies."""
         body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
+        status, content = await self._request(
+            "POST", self._url(sender_id, "/webhooks/gateway/webhook"), json_body=body
+        )
+        if status != 200:
+            raise RasaUnavailable(f"Rasa answered {status}")
         try:
-            response = await self._client.post(
-                self._url(sender_id, "/webhooks/gateway/webhook"), json=body
-            )
-        except httpx.HTTPError as error:
-            raise RasaUnavailable(f"Rasa did not answer: {error!r}") from error
-        if response.status_code != 200:
-            raise RasaUnavailable(f"Rasa answered {response.status_code}")
-        try:
-            replies = response.json()
+            replies = json.loads(content)
         except ValueError as error:
             raise RasaUnavailable("Rasa sent a reply that is not JSON") from error
+        if not isinstance(replies, list):
+            raise RasaUnavailable("Rasa sent a reply that is not a list of messages")
         return [_to_reply(item) for item in replies if isinstance(item, dict)]
 
     async def status(self) -> RasaStatus:
@@ -135,34 +161,35 @@ class RasaClient:
 
     async def _status(self, url: str) -> RasaStatus:
         try:
-            response = await self._client.get(url + "/status", timeout=2.0)
-        except httpx.HTTPError:
+            status, content = await self._request("GET", url + "/status", timeout=2.0)
+        except RasaUnavailable:
             return RasaStatus(reachable=False, model_loaded=False)
-        if response.status_code != 200:
+        if status != 200:
             return RasaStatus(reachable=True, model_loaded=False)
-        body = response.json()
-        model_file = body.get("model_file")
+        try:
+            body = json.loads(content)
+        except ValueError:
+            return RasaStatus(reachable=True, model_loaded=False)
+        model_file = body.get("model_file") if isinstance(body, dict) else None
         return RasaStatus(reachable=True, model_loaded=bool(model_file), model_file=model_file)
 
     async def append_events(self, *, sender_id: str, events: list[dict[str, Any]]) -> None:
         """Add events to a conversation's tracker, e.g. resume it after a person handled it."""
-        try:
-            response = await self._client.post(
-                self._url(sender_id, f"/conversations/{sender_id}/tracker/events"), json=events
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as error:
-            raise RasaUnavailable(f"Rasa did not take the events: {error!r}") from error
+        url = self._url(sender_id, f"/conversations/{sender_id}/tracker/events")
+        status, _ = await self._request("POST", url, json_body=events)
+        if status >= 400:
+            raise RasaUnavailable(f"Rasa did not take the events: it answered {status}")
 
     async def get_tracker(self, *, sender_id: str) -> dict[str, Any]:
+        url = self._url(sender_id, f"/conversations/{sender_id}/tracker")
+        status, content = await self._request("GET", url)
+        if status >= 400:
+            raise RasaUnavailable(f"Rasa did not return the tracker: it answered {status}")
         try:
-            response = await self._client.get(
-                self._url(sender_id, f"/conversations/{sender_id}/tracker")
-            )
-            response.raise_for_status()
-        except httpx.HTTPError as error:
-            raise RasaUnavailable(f"Rasa did not return the tracker: {error!r}") from error
-        return response.json()
+            tracker = json.loads(content)
+        except ValueError as error:
+            raise RasaUnavailable("Rasa sent a tracker that is not JSON") from error
+        return tracker if isinstance(tracker, dict) else {}
 
 
 def _to_reply(item: dict[str, Any]) -> BotReply:
