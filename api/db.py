@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from api import sqlite_statements
 from api.config import PROJECT_ROOT, Settings
 
 MIGRATIONS_DIR = PROJECT_ROOT / "api" / "migrations"
@@ -57,6 +58,7 @@ class Database:
     def connect(self, settings: Settings) -> None:
         url = settings.async_database_url
         if url.startswith("sqlite"):
+            sqlite_statements.install()
             # A pool as large as PostgreSQL's: with the default 5, busy moments
             # opened and closed overflow connections (a thread and four PRAGMAs each).
             engine = create_async_engine(

@@ -1,0 +1,87 @@
+"""One trip per SQLite statement gives exactly what SQLAlchemy's own cursors give."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from api import sqlite_statements
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
+    yield engine
+    await engine.dispose()
+    sqlite_statements.install()  # as the API runs
+
+
+async def scenario(engine: AsyncEngine) -> list[Any]:
+    """The kinds of statement the API runs, and what SQLAlchemy reports for each."""
+    seen: list[Any] = []
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP TABLE IF EXISTS notes"))
+        await connection.execute(
+            text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)")
+        )
+        result = await connection.execute(text("INSERT INTO notes (body) VALUES ('first')"))
+        seen.append(("insert", result.lastrowid, result.rowcount))
+        result = await connection.execute(
+            text("INSERT INTO notes (body) VALUES (:body)"), [{"body": "a"}, {"body": "b"}]
+        )
+        seen.append(("insert many", result.rowcount))
+        result = await connection.execute(
+            text("INSERT INTO notes (body) VALUES ('c'), ('d') RETURNING id, body")
+        )
+        seen.append(("returning", result.all()))
+        result = await connection.execute(text("UPDATE notes SET body = body || '!' WHERE id > 2"))
+        seen.append(("update", result.rowcount))
+        result = await connection.execute(text("SELECT id, body FROM notes ORDER BY id"))
+        seen.append(("select", list(result.keys()), result.all()))
+        result = await connection.execute(text("SELECT body FROM notes WHERE id = -1"))
+        seen.append(("select nothing", result.all()))
+    for statement, error in (
+        ("INSERT INTO notes (body) VALUES ('first')", IntegrityError),
+        ("SELECT * FROM no_such_table", OperationalError),
+    ):
+        with pytest.raises(error) as raised:
+            async with engine.begin() as connection:
+                await connection.execute(text(statement))
+        seen.append(("error", type(raised.value.orig).__name__, str(raised.value.orig)))
+    async with engine.connect() as connection:
+        result = await connection.execute(text("SELECT count(*) FROM notes"))
+        seen.append(("rolled back", result.scalar()))
+    return seen
+
+
+async def test_the_same_results_and_errors_as_sqlalchemys_cursors(engine: AsyncEngine) -> None:
+    sqlite_statements.uninstall()
+    stock = await scenario(engine)
+    sqlite_statements.install()
+    one_trip = await scenario(engine)
+    assert one_trip == stock
+    assert ("select nothing", []) in one_trip and ("rolled back", 5) in one_trip
+
+
+async def test_one_trip_per_statement(engine: AsyncEngine, monkeypatch) -> None:
+    import aiosqlite.core
+
+    trips = 0
+    stock_trip = aiosqlite.core.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal trips
+        trips += 1
+        return await stock_trip(self, fn, *args, **kwargs)
+
+    sqlite_statements.install()
+    async with engine.connect() as connection:
+        monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+        await connection.execute(text("SELECT 1"))
+        assert trips == 1
