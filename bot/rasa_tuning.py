@@ -34,6 +34,13 @@ server of this assistant loads (see bot/credentials.yml).
   connections. They are dropped after 2 s idle, before the API's server (5 s)
   would close them, so a request never goes out on a connection the server has
   just closed. Requests, headers, timeouts and errors are otherwise Rasa's.
+- **Button payloads skip the NLU models.** A button sends its payload, e.g.
+  `/affirm` or `/inform{"choice": "green"}`. Rasa 3.6 ran DIET and the other
+  NLU components on it, then threw their answer away and used the payload's
+  intent and entities. Now the payload is read the same way (the same
+  `unpack_regex_message` Rasa's `RegexMessageHandler` calls) without running
+  them; a slash message that is not a valid payload still goes through NLU.
+  `scripts/check_rasa_tuning.py` compares whole parses of payloads.
 - **Memory freed while the model loads goes back to the system.** Loading the
   model (TensorFlow tracing DIET's graphs) leaves about 150 MB of freed heap
   that glibc keeps; `release_freed_memory()` hands it back once the server has
@@ -55,8 +62,21 @@ from aiohttp.client_exceptions import ContentTypeError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import UserMessage
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+from rasa.core.processor import MessageProcessor
+from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
 from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig, concat_url
 from rasa.utils.tensorflow.constants import RUN_EAGERLY
 from rasa.utils.tensorflow.models import RasaModel
@@ -254,6 +274,38 @@ async def _request(
             return None
 
 
+_stock_parse_with_graph = MessageProcessor._parse_message_with_graph
+
+
+def _parse_message_with_graph(
+    self: MessageProcessor,
+    message: UserMessage,
+    tracker: DialogueStateTracker,
+    only_output_properties: bool = True,
+) -> dict[str, Any]:
+    """A button payload (`/intent{...}`) is read directly; other messages go through NLU.
+
+    Rasa's graph would run every NLU component on the payload and then replace
+    their whole answer with the payload's intent and entities (its
+    `RegexMessageHandler`, which calls the same `unpack_regex_message`).
+    """
+    text = message.text
+    if only_output_properties and isinstance(text, str) and text.lstrip().startswith("/"):
+        payload = Message({TEXT: text})
+        unpacked = YAMLStoryReader.unpack_regex_message(
+            payload, self.domain, entity_extractor_name=RegexMessageHandler.__name__
+        )
+        if unpacked is not payload:
+            parse_data: dict[str, Any] = {
+                TEXT: "",
+                INTENT: {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0},
+                ENTITIES: [],
+            }
+            parse_data.update(unpacked.as_dict(only_output_properties=True))
+            return parse_data
+    return _stock_parse_with_graph(self, message, tracker, only_output_properties)
+
+
 def apply() -> None:
     """Installs the speed-ups (idempotent)."""
     global _applied
@@ -263,6 +315,7 @@ def apply() -> None:
     Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign,assignment]
     RasaModel.load = classmethod(_load_for_prediction)  # type: ignore[method-assign,assignment]
     EndpointConfig.request = _request  # type: ignore[method-assign]
+    MessageProcessor._parse_message_with_graph = _parse_message_with_graph  # type: ignore[method-assign]
     _applied = True
 
 

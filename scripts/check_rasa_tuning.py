@@ -6,8 +6,10 @@ Usage (from the repository root, in the Rasa environment):
 
 Loads the model the stock way and again with the speed-ups applied, parses every
 training example of data/nlu with both, and fails unless the intent, the intent
-ranking with its confidences and the entities are identical for every message.
-Prints how long each load took and the process's memory after each.
+ranking with its confidences and the entities are identical for every message,
+and unless the whole parse of every button payload (and of slash texts that are
+not payloads) is identical. Prints how long each load took and the process's
+memory after each.
 
 It also checks the quick validation of action server responses: for valid
 responses of every event type and for hundreds of broken variants of them, the
@@ -68,14 +70,42 @@ def answer(parse: dict[str, Any]) -> tuple:
     )
 
 
-async def parse_all(model: Path, texts: list[str]) -> tuple[list[tuple], float, int]:
+def payloads(domain_file: Path) -> list[str]:
+    """Button payloads for every intent, with entities, and slash texts that are not payloads."""
+    from rasa.shared.core.domain import Domain
+
+    domain = Domain.load(str(domain_file))
+    texts = [f"/{intent}" for intent in domain.intents]
+    texts += [
+        ' /inform{"choice": "green"} ',
+        '/inform{"device": "router", "light_color": "red", "light_state": "blinking"}',
+        '/book_visit{"visit_slot": "2026-12-01T09:00"}',
+        '/inform{"customer_ref": "C-1001", "postcode": "10115"}',
+        "/affirm@0.7",
+        '/inform{"choice": "a", "unknown_entity": "x"}',
+        '/inform{"choice": broken json}',
+        "/affirm and something else",
+        "/no_such_intent",
+        "/Affirm",
+        "/",
+        "/ my router is blinking red",
+        "//affirm",
+    ]
+    return texts
+
+
+async def parse_all(
+    model: Path, texts: list[str], slash_texts: list[str]
+) -> tuple[list[tuple], list[dict[str, Any]], float, int]:
+    """Answers to `texts`, whole parses of `slash_texts`, load time and memory."""
     from rasa.core.agent import Agent
 
     started = time.monotonic()
     agent = Agent.load(str(model))
     seconds = time.monotonic() - started
     memory = rss_mb()
-    return [answer(await agent.parse_message(text)) for text in texts], seconds, memory
+    answers = [answer(await agent.parse_message(text)) for text in texts]
+    return answers, [await agent.parse_message(t) for t in slash_texts], seconds, memory
 
 
 VALID_EVENTS: list[dict[str, Any]] = [
@@ -245,9 +275,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.ERROR)
 
     texts = training_texts(args.nlu)
-    stock, stock_seconds, stock_memory = asyncio.run(parse_all(args.model, texts))
+    slash_texts = payloads(REPO_ROOT / "domain.yml")
+    stock, stock_slash, stock_seconds, stock_memory = asyncio.run(
+        parse_all(args.model, texts, slash_texts)
+    )
     importlib.import_module("bot.rasa_tuning").apply()
-    tuned, tuned_seconds, tuned_memory = asyncio.run(parse_all(args.model, texts))
+    tuned, tuned_slash, tuned_seconds, tuned_memory = asyncio.run(
+        parse_all(args.model, texts, slash_texts)
+    )
 
     print(f"model: {args.model}  ({len(texts)} training examples parsed twice)")
     print(f"stock load: {stock_seconds:5.1f} s, RSS afterwards {stock_memory} MB")
@@ -257,6 +292,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"DIFFERENT: {text!r}\n  stock: {a}\n  tuned: {b}")
     if different:
         print(f"FAIL: {len(different)} of {len(texts)} answers differ")
+        return 1
+    slash_different = [
+        (t, a, b) for t, a, b in zip(slash_texts, stock_slash, tuned_slash, strict=True) if a != b
+    ]
+    for text, a, b in slash_different[:10]:
+        print(f"DIFFERENT parse of {text!r}\n  stock: {a}\n  tuned: {b}")
+    print(
+        f"button payloads and slash texts: {len(slash_texts)} parsed, {len(slash_different)} differ"
+    )
+    if slash_different:
+        print("FAIL: a button payload is read differently")
         return 1
     if check_action_responses():
         print("FAIL: the quick action response check disagrees with Rasa's schema")
