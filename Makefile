@@ -7,6 +7,8 @@ API_PY    := $(API_VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 RASA_DATA := data/nlu data/rules data/stories
 FILE      ?= ../shared/eval/realworld_dev.jsonl
+# The tests also run against this PostgreSQL (see tests/conftest.py).
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
 .PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing evaluate supervisor clean
@@ -63,7 +65,8 @@ test: lint validate  ## everything: lint, validation, conversation, unit, end-to
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA) test core --model "$$MODEL" --stories tests/test_stories.yml \
 	    --out results/stories --fail-on-prediction-errors && \
-	  $(RASA_VENV)/bin/python scripts/check_rasa_tuning.py --model "$$MODEL"
+	  $(RASA_VENV)/bin/python scripts/check_rasa_tuning.py --model "$$MODEL" \
+	    --postgres "$(TEST_POSTGRES_URL)"
 	$(API_PY) -m pytest -q -m "not browser"
 	$(API_PY) -m pytest -q -m browser
 

@@ -15,8 +15,9 @@ see all of it), but `retrieve` builds the tracker from
   newest pause or resume, the newest active loop, and
 - the events of the last `max_turns` customer turns.
 
-Saving appends the events added after that load. On SQLite (the embedded
-default) the database runs in write-ahead-log mode.
+Saving appends the events added after that load, all of a turn's events in one
+INSERT. On SQLite (the embedded default) the database runs in write-ahead-log
+mode.
 
 **Recently saved trackers are kept in memory** (`cache_size` conversations,
 least recently used first out). The next message of a conversation then costs
@@ -59,6 +60,8 @@ _STORED_EVENTS = "_bounded_store_stored_events"
 # newest stored event when the tracker was loaded or last saved.
 _NEWEST_ID = "_bounded_store_newest_id"
 _SESSION_STARTED = "session_started"
+# Events per INSERT statement (well under SQLite's limit of bound parameters).
+_ROWS_PER_INSERT = 100
 
 
 def _tune_sqlite_connection(connection: Any, _record: Any) -> None:
@@ -89,6 +92,7 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
         self.cache_size = max(0, int(cache_size))
         # sender id -> (id of the newest stored event, tracker), oldest use first.
         self._kept: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
+        self.kept_trackers_used = 0
         if self.engine.dialect.name == "sqlite":
             self._reopen_sqlite_with_pool()
 
@@ -116,6 +120,7 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
         if kept is not None:
             newest_id, tracker = kept
             if self._newest_event_id(sender_id) == newest_id:
+                self.kept_trackers_used += 1
                 return tracker
         return self._load(sender_id)
 
@@ -189,25 +194,45 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
                 self._event_row(tracker.sender_id, e)
                 for e in self._additional_events(session, tracker)
             ]
-            session.add_all(rows)
-            session.flush()
-            if rows:
-                newest_id = rows[-1].id
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                newest_id = self._insert(session, rows[start : start + _ROWS_PER_INSERT])
             session.commit()
         setattr(tracker, _STORED_EVENTS, len(tracker.events))
         logger.debug("Tracker with sender_id '%s' stored to database", tracker.sender_id)
         self._keep(tracker, newest_id)
 
-    def _event_row(self, sender_id: str, event: Any) -> Any:
+    @staticmethod
+    def _event_row(sender_id: str, event: Any) -> dict[str, Any]:
+        """The `events` row of an event, with the same columns Rasa's store writes."""
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get("name"),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get("name"),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
+
+    def _insert(self, session: Any, rows: list[dict[str, Any]]) -> Optional[int]:
+        """Inserts `rows` in one statement; returns the id of the last one.
+
+        Rasa's store adds one ORM object per event, and SQLAlchemy 1.4 inserts
+        those one statement at a time. On a database other than SQLite or
+        PostgreSQL the ORM is still used.
+        """
+        dialect = self.engine.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            objects = [self.SQLEvent(**row) for row in rows]
+            session.add_all(objects)
+            session.flush()
+            return objects[-1].id
+        table = self.SQLEvent.__table__
+        statement = table.insert().values(rows)
+        if dialect == "postgresql":
+            return max(session.execute(statement.returning(table.c.id)).scalars())
+        # SQLite reports the rowid of the last row of a multi-row insert.
+        return session.execute(statement).lastrowid
 
     def _keep(self, tracker: DialogueStateTracker, newest_id: Optional[int]) -> None:
         """Keeps `tracker`, cut to the window `retrieve` would load, for the next message."""

@@ -211,17 +211,20 @@ def conversation_turns(turns: int) -> list[list[Any]]:
     return result
 
 
-def check_tracker_cache(turns: int = 45) -> int:
+def check_tracker_cache(postgres_url: str | None = None, turns: int = 45) -> int:
     """Runs conversations turn by turn; returns how often a retrieved tracker differs.
 
     Every tracker the store hands out (kept in memory or loaded) is compared with
     a fresh load from the database. Twice per conversation a second store, as a
-    second Rasa instance would, adds an event behind the first one's back.
+    second Rasa instance would, adds an event behind the first one's back. Runs
+    on SQLite, and on PostgreSQL too when `postgres_url` is given.
     """
     import tempfile
+    import uuid
 
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import SlotSet
+    from sqlalchemy.engine import make_url
 
     store_class = importlib.import_module("bot.tracker_store").BoundedSQLTrackerStore
     domain = Domain.load(str(REPO_ROOT / "domain.yml"))
@@ -245,19 +248,49 @@ def check_tracker_cache(turns: int = 45) -> int:
                 await other.save(elsewhere)
 
     with tempfile.TemporaryDirectory() as directory:
-        for max_turns in (1, 4, 10):
-            stores = [
-                store_class(
-                    domain,
-                    dialect="sqlite",
-                    db=f"{directory}/tracker-{max_turns}.db",
-                    max_turns=max_turns,
-                    cache_size=cache_size,
-                )  # fmt: skip
-                for cache_size in (10, 0)
-            ]
-            asyncio.run(run(*stores, sender=f"check-{max_turns}"))
-    print(f"tracker memory: {3 * turns} turns compared with a database load, {differences} differ")
+        databases: list[tuple[str, dict[str, Any]]] = [
+            ("sqlite", {"dialect": "sqlite", "db": f"{directory}/tracker.db"})
+        ]
+        if postgres_url:
+            url = make_url(postgres_url)
+            databases.append(
+                (
+                    "postgresql",
+                    {
+                        "dialect": "postgresql",
+                        "host": url.host,
+                        "port": url.port,
+                        "db": url.database,
+                        "username": url.username,
+                        "password": url.password,
+                    },
+                )
+            )
+        # Every turn but the first and the two after a write elsewhere uses the kept tracker.
+        expected_uses = turns - 3
+        for name, connection in databases:
+            for max_turns in (1, 4, 10):
+                store, other = (
+                    store_class(domain, max_turns=max_turns, cache_size=size, **connection)
+                    for size in (10, 0)
+                )
+                sender = f"check-{uuid.uuid4().hex}"
+                try:
+                    asyncio.run(run(store, other, sender))
+                finally:
+                    with store.session_scope() as session:
+                        session.query(store.SQLEvent).filter_by(sender_id=sender).delete()
+                        session.commit()
+                if store.kept_trackers_used != expected_uses:
+                    differences += 1
+                    print(
+                        f"KEPT TRACKER USED {store.kept_trackers_used} times, expected "
+                        f"{expected_uses} ({name}, max_turns {max_turns})"
+                    )
+    checked = 3 * turns * len(databases)
+    names = " and ".join(name for name, _ in databases)
+    print(f"tracker memory ({names}): {checked} turns compared with a database load, ", end="")
+    print(f"{differences} differ")
     return differences
 
 
@@ -265,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--nlu", type=Path, default=REPO_ROOT / "data" / "nlu")
+    parser.add_argument(
+        "--postgres", metavar="URL", help="also check the tracker store on this PostgreSQL database"
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -307,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     if check_action_responses():
         print("FAIL: the quick action response check disagrees with Rasa's schema")
         return 1
-    if check_tracker_cache():
+    if check_tracker_cache(args.postgres):
         print("FAIL: a tracker kept in memory differs from the one in the database")
         return 1
     print(
