@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -99,6 +100,16 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction that commits on success and rolls back on error.
+
+        For the few hot statements of every chat message (api/services/conversations.py):
+        SQLAlchemy Core on a connection costs about half of what an ORM session does.
+        """
+        async with self.engine.begin() as connection:
+            yield connection
 
     async def is_reachable(self) -> bool:
         try:

@@ -60,22 +60,24 @@ async def measure(messages: int, stock: bool) -> None:
         results: dict[str, list[tuple[int, float]]] = {"store message": [], "store replies": []}
         for number in range(messages):
             trips, started = 0, time.perf_counter()
-            async with database.session() as session:
-                await conversations.get_conversation(
-                    session=session, conversation_id=conversation_id
+            async with database.connection() as connection:
+                await conversations.conversation_owner(
+                    connection=connection, conversation_id=conversation_id
                 )
                 stored = await conversations.store_customer_message(
-                    session=session, conversation_id=conversation_id,
+                    connection=connection, conversation_id=conversation_id,
                     client_id=f"m-{number}", text="my internet is down", payload=None,
                 )  # fmt: skip
             results["store message"].append((trips, time.perf_counter() - started))
             trips, started = 0, time.perf_counter()
-            async with database.session() as session:
+            async with database.connection() as connection:
                 await conversations.set_delivery_status(
-                    session=session, message_id=stored.message.id, status=DeliveryStatus.answered
+                    connection=connection,
+                    message_id=stored.message.id,
+                    status=DeliveryStatus.answered,
                 )
                 await conversations.store_bot_replies(
-                    session=session, conversation_id=conversation_id,
+                    connection=connection, conversation_id=conversation_id,
                     replies=[reply],
                 )  # fmt: skip
             results["store replies"].append((trips, time.perf_counter() - started))

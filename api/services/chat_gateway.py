@@ -85,15 +85,14 @@ class ChatGateway:
         reply_to: FrameSender,
     ) -> None:
         async with self._conversation_lock(conversation_id):
-            async with self.database.session() as session:
-                conversation = await conversations.get_conversation(
-                    session=session, conversation_id=conversation_id
+            async with self.database.connection() as connection:
+                owner = await conversations.conversation_owner(
+                    connection=connection, conversation_id=conversation_id
                 )
-                if conversation is None or conversation.owner == ConversationOwner.closed.value:
+                if owner is None or owner == ConversationOwner.closed.value:
                     raise ConversationClosed(conversation_id)
-                owner = conversation.owner
                 stored = await conversations.store_customer_message(
-                    session=session,
+                    connection=connection,
                     conversation_id=conversation_id,
                     client_id=client_id,
                     text=text,
@@ -143,9 +142,9 @@ class ChatGateway:
             await self.hub.publish(conversation_id, {**typing, "active": False})
 
     async def _mark(self, message_id: int, status: DeliveryStatus) -> None:
-        async with self.database.session() as session:
+        async with self.database.connection() as connection:
             await conversations.set_delivery_status(
-                session=session, message_id=message_id, status=status
+                connection=connection, message_id=message_id, status=status
             )
 
     async def _ask_assistant(self, *, conversation_id: str, message_id: int, text: str) -> None:
@@ -175,11 +174,11 @@ class ChatGateway:
                 )
                 return
         frames: list[dict[str, Any]] = []
-        async with self.database.session() as session:
-            await conversations.set_delivery_status(
-                session=session, message_id=message_id, status=status
-            )
-            if replies is None:
+        if replies is None:
+            async with self.database.session() as session:
+                await conversations.set_delivery_status(
+                    connection=await session.connection(), message_id=message_id, status=status
+                )
                 stored = await conversations.store_outbound_message(
                     session=session,
                     conversation_id=conversation_id,
@@ -187,13 +186,17 @@ class ChatGateway:
                     text=UNAVAILABLE_TEXT,
                 )
                 frames.append(conversations.message_frame(stored))
-            elif replies:
+        else:
+            async with self.database.connection() as connection:
+                await conversations.set_delivery_status(
+                    connection=connection, message_id=message_id, status=status
+                )
                 stored_replies = await conversations.store_bot_replies(
-                    session=session,
+                    connection=connection,
                     conversation_id=conversation_id,
                     replies=[(reply.text, reply.buttons) for reply in replies],
                 )
-                frames.extend(conversations.message_frame(stored) for stored in stored_replies)
+            frames.extend(conversations.message_frame(stored) for stored in stored_replies)
         for frame in frames:
             await self.hub.publish(conversation_id, frame)
         # The end of the turn: clients may stop showing the typing indicator.

@@ -12,11 +12,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.models import Conversation, ConversationOwner, DeliveryStatus, Message, Sender
+from api.models.base import utcnow
 
 HISTORY_LIMIT = 500
 
@@ -63,42 +64,73 @@ class StoredCustomerMessage:
     duplicate: bool
 
 
+_MESSAGES = Message.__table__
+_STORED_COLUMNS = (_MESSAGES.c.id, _MESSAGES.c.created_at)
+
+
+def _insert_once(insert: Any) -> Any:
+    """INSERT of a customer message that does nothing when its client id is stored already."""
+    return (
+        insert(_MESSAGES)
+        .on_conflict_do_nothing(index_elements=["conversation_id", "client_id"])
+        .returning(*_STORED_COLUMNS)
+    )
+
+
+_INSERT_ONCE = {
+    "sqlite": _insert_once(sqlite.insert),
+    "postgresql": _insert_once(postgresql.insert),
+}
+
+
+async def conversation_owner(*, connection: AsyncConnection, conversation_id: str) -> Optional[str]:
+    """Who answers the conversation now (`ConversationOwner`), or None if there is no such one."""
+    result = await connection.execute(
+        select(Conversation.owner).where(Conversation.id == conversation_id)
+    )
+    return result.scalar_one_or_none()
+
+
 async def store_customer_message(
     *,
-    session: AsyncSession,
+    connection: AsyncConnection,
     conversation_id: str,
     client_id: str,
     text: str,
     payload: Optional[str],
 ) -> StoredCustomerMessage:
-    """Store a customer message once per client id; a resend returns the original."""
-    existing = await find_by_client_id(
-        session=session, conversation_id=conversation_id, client_id=client_id
-    )
-    if existing is not None:
-        return StoredCustomerMessage(message=existing, duplicate=True)
-    message = Message(
-        conversation_id=conversation_id,
-        client_id=client_id,
-        sender=Sender.customer.value,
-        text=text,
-        payload=payload,
-        buttons=[],
-        status=DeliveryStatus.received.value,
-    )
-    try:
-        async with session.begin_nested():
-            session.add(message)
-            await session.flush()
-    except IntegrityError:
-        # Another socket of the same conversation stored it a moment ago.
-        existing = await find_by_client_id(
-            session=session, conversation_id=conversation_id, client_id=client_id
+    """Store a customer message once per client id; a resend returns the original.
+
+    One `INSERT … ON CONFLICT DO NOTHING RETURNING` (SQLite and PostgreSQL): it
+    stores the message, or nothing when the client id is there already (a resend,
+    or another socket of the conversation a moment ago); then the original is read.
+    Runs on every chat message, so it is SQLAlchemy Core on a connection.
+    """
+    values: dict[str, Any] = {
+        "conversation_id": conversation_id,
+        "client_id": client_id,
+        "sender": Sender.customer.value,
+        "text": text,
+        "payload": payload,
+        "buttons": [],
+        "status": DeliveryStatus.received.value,
+        "created_at": utcnow(),
+    }
+    insert = _INSERT_ONCE[connection.dialect.name]
+    stored = (await connection.execute(insert, values)).first()
+    if stored is not None:
+        message = Message(**values, id=stored.id)
+        return StoredCustomerMessage(message=message, duplicate=False)
+    existing = (
+        await connection.execute(
+            select(_MESSAGES).where(
+                _MESSAGES.c.conversation_id == conversation_id, _MESSAGES.c.client_id == client_id
+            )
         )
-        if existing is None:
-            raise
-        return StoredCustomerMessage(message=existing, duplicate=True)
-    return StoredCustomerMessage(message=message, duplicate=False)
+    ).first()
+    if existing is None:
+        raise RuntimeError(f"Message {client_id!r} was neither stored nor found")
+    return StoredCustomerMessage(message=Message(**existing._mapping), duplicate=True)
 
 
 async def find_by_client_id(
@@ -147,21 +179,41 @@ async def store_outbound_message(
 
 
 async def store_bot_replies(
-    *, session: AsyncSession, conversation_id: str, replies: list[tuple[str, list[dict[str, Any]]]]
+    *,
+    connection: AsyncConnection,
+    conversation_id: str,
+    replies: list[tuple[str, list[dict[str, Any]]]],
 ) -> list[Message]:
-    """Stores a turn's replies (text, buttons) in order, with one flush for all of them."""
-    messages = [_outbound(conversation_id, Sender.bot, text, buttons) for text, buttons in replies]
-    session.add_all(messages)
-    await session.flush()
-    return messages
+    """Stores a turn's replies (text, buttons) in order, in one INSERT."""
+    if not replies:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "conversation_id": conversation_id,
+            "client_id": None,
+            "sender": Sender.bot.value,
+            "author": None,
+            "text": text,
+            "payload": None,
+            "buttons": buttons or [],
+            "status": None,
+            "created_at": now,
+        }
+        for text, buttons in replies
+    ]
+    result = await connection.execute(
+        insert(_MESSAGES).returning(*_STORED_COLUMNS, sort_by_parameter_order=True), rows
+    )
+    return [Message(**row, id=stored.id) for row, stored in zip(rows, result.all(), strict=True)]
 
 
 async def set_delivery_status(
-    *, session: AsyncSession, message_id: int, status: DeliveryStatus
+    *, connection: AsyncConnection, message_id: int, status: DeliveryStatus
 ) -> None:
     # One UPDATE, no SELECT first: this runs twice for every customer message.
-    await session.execute(
-        update(Message).where(Message.id == message_id).values(status=status.value)
+    await connection.execute(
+        update(_MESSAGES).where(_MESSAGES.c.id == message_id).values(status=status.value)
     )
 
 

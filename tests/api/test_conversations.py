@@ -28,17 +28,17 @@ async def test_a_token_finds_its_conversation_and_only_its_hash_is_stored(
 async def test_the_same_client_id_is_stored_once(database: Database) -> None:
     async with database.session() as session:
         conversation_id = (await conversations.start_conversation(session=session)).conversation.id
-    async with database.session() as session:
+    async with database.connection() as connection:
         first = await conversations.store_customer_message(
-            session=session,
+            connection=connection,
             conversation_id=conversation_id,
             client_id="c1",
             text="hi",
             payload=None,
         )
-    async with database.session() as session:
+    async with database.connection() as connection:
         second = await conversations.store_customer_message(
-            session=session,
+            connection=connection,
             conversation_id=conversation_id,
             client_id="c1",
             text="hi",
@@ -53,9 +53,9 @@ async def test_concurrent_resends_store_one_message(database: Database) -> None:
         conversation_id = (await conversations.start_conversation(session=session)).conversation.id
 
     async def store() -> bool:
-        async with database.session() as session:
+        async with database.connection() as connection:
             stored = await conversations.store_customer_message(
-                session=session,
+                connection=connection,
                 conversation_id=conversation_id,
                 client_id="race",
                 text="x",

@@ -137,9 +137,9 @@ def test_a_resend_of_a_message_that_was_never_forwarded_is_handled(client: TestC
         conversation_id = socket.receive_json()["conversation_id"]
 
         async def store() -> None:
-            async with runtime.database.session() as session:
+            async with runtime.database.connection() as connection:
                 await conversations.store_customer_message(
-                    session=session,
+                    connection=connection,
                     conversation_id=conversation_id,
                     client_id="lost-1",
                     text="my internet is not working",
