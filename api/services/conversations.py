@@ -52,12 +52,6 @@ async def find_by_token(*, session: AsyncSession, token: str) -> Optional[Conver
     return result.scalar_one_or_none()
 
 
-async def get_conversation(
-    *, session: AsyncSession, conversation_id: str
-) -> Optional[Conversation]:
-    return await session.get(Conversation, conversation_id)
-
-
 @dataclass
 class StoredCustomerMessage:
     message: Message
@@ -65,15 +59,14 @@ class StoredCustomerMessage:
 
 
 _MESSAGES = Message.__table__
-_STORED_COLUMNS = (_MESSAGES.c.id, _MESSAGES.c.created_at)
 
 
-def _insert_once(insert: Any) -> Any:
+def _insert_once(dialect_insert: Any) -> Any:
     """INSERT of a customer message that does nothing when its client id is stored already."""
     return (
-        insert(_MESSAGES)
+        dialect_insert(_MESSAGES)
         .on_conflict_do_nothing(index_elements=["conversation_id", "client_id"])
-        .returning(*_STORED_COLUMNS)
+        .returning(_MESSAGES.c.id)
     )
 
 
@@ -116,8 +109,8 @@ async def store_customer_message(
         "status": DeliveryStatus.received.value,
         "created_at": utcnow(),
     }
-    insert = _INSERT_ONCE[connection.dialect.name]
-    stored = (await connection.execute(insert, values)).first()
+    statement = _INSERT_ONCE[connection.dialect.name]
+    stored = (await connection.execute(statement, values)).first()
     if stored is not None:
         message = Message(**values, id=stored.id)
         return StoredCustomerMessage(message=message, duplicate=False)
@@ -203,7 +196,7 @@ async def store_bot_replies(
         for text, buttons in replies
     ]
     result = await connection.execute(
-        insert(_MESSAGES).returning(*_STORED_COLUMNS, sort_by_parameter_order=True), rows
+        insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True), rows
     )
     return [Message(**row, id=stored.id) for row, stored in zip(rows, result.all(), strict=True)]
 
