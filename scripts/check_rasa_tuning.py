@@ -287,6 +287,9 @@ def check_tracker_cache(postgres_url: str | None = None, turns: int = 45) -> int
                         f"KEPT TRACKER USED {store.kept_trackers_used} times, expected "
                         f"{expected_uses} ({name}, max_turns {max_turns})"
                     )
+                if not store._compiled_inserts:
+                    differences += 1
+                    print(f"EVENTS NOT INSERTED WITH A COMPILED STATEMENT ({name})")
     checked = 3 * turns * len(databases)
     names = " and ".join(name for name, _ in databases)
     print(f"tracker memory ({names}): {checked} turns compared with a database load, ", end="")
