@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     rasa_jwt_secret: str = DEVELOPMENT_SECRET
     action_token: str = DEVELOPMENT_SECRET
     rasa_timeout_seconds: float = 8.0
+    # Customer messages each API worker gives one Rasa instance at a time; the
+    # rest wait their turn in the worker (docs/performance.md).
+    rasa_max_in_flight: int = Field(default=8, ge=1)
     tracker_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
     # Rasa loads only this many recent customer turns of a conversation (all are kept).
     tracker_max_turns: int = Field(default=10, ge=4)

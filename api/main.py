@@ -76,6 +76,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             base_url=settings.rasa_url,
             jwt_secret=settings.rasa_jwt_secret,
             timeout_seconds=settings.rasa_timeout_seconds,
+            max_in_flight=settings.rasa_max_in_flight,
         )
         hub: ConversationHub
         presence: AgentPresence

@@ -107,6 +107,7 @@ class Stack:
                 "TRACKER_MAX_TURNS": str(s.tracker_max_turns),
                 "TRACKER_CACHE_SIZE": str(s.tracker_cache_size),
                 "RASA_TIMEOUT_SECONDS": str(s.rasa_timeout_seconds),
+                "RASA_MAX_IN_FLIGHT": str(s.rasa_max_in_flight),
                 "FLOWS_DIR": str(s.flows_dir),
                 "ALLOWED_ORIGINS": s.allowed_origins,
                 "LOG_LEVEL": s.log_level,

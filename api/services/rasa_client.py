@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -66,6 +67,55 @@ class _JwtHeader:
         return self._header
 
 
+class InFlightLimit:
+    """At most `limit` messages at a time with one Rasa instance; the rest wait in turn.
+
+    Rasa handles its messages on one event loop. Given many at once, it switches
+    between them at every await (loading the tracker, each action call), so
+    each one waits behind all the others several times and the slowest wait
+    longest. Given a few at a time, it keeps its CPU as busy and finishes each
+    message sooner; the others wait here, first come, first served.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("The in-flight limit must be at least 1.")
+        self.limit = limit
+        self._in_flight = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    async def acquire(self) -> None:
+        if self._in_flight < self.limit and not self._waiters:
+            self._in_flight += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # the slot is handed over already counted
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot just as the wait was given up
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes on; the count stays
+                return
+        self._in_flight -= 1
+
+
 def pick_instance(urls: list[str], conversation_id: str) -> str:
     """The Rasa instance that owns a conversation (rendezvous hashing).
 
@@ -85,15 +135,26 @@ class RasaClient:
     """Talks to Rasa's gateway channel and its HTTP API, with a short-lived JWT.
 
     With several Rasa instances (comma-separated `RASA_URL`), each conversation
-    always goes to the same one. Connections are kept open between messages;
-    an idle one is closed after 2 s, before Rasa's server would close it (5 s),
-    so a request never goes out on a connection that is being closed.
+    always goes to the same one. Each instance gets at most `max_in_flight`
+    customer messages at a time from this worker (`InFlightLimit`). Connections
+    are kept open between messages; an idle one is closed after 2 s, before
+    Rasa's server would close it (5 s), so a request never goes out on a
+    connection that is being closed.
     """
 
-    def __init__(self, *, base_url: str, jwt_secret: str, timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        jwt_secret: str,
+        timeout_seconds: float,
+        max_in_flight: int = 8,
+    ) -> None:
         self.urls = [u.strip().rstrip("/") for u in base_url.split(",") if u.strip()]
         if not self.urls:
             raise ValueError("RASA_URL is empty.")
+        self.limits = {url: InFlightLimit(max_in_flight) for url in self.urls}
+        self._timeout_seconds = timeout_seconds
         self._auth = _JwtHeader(jwt_secret)
         self._timeout = aiohttp.ClientTimeout(
             total=timeout_seconds, connect=min(2.0, timeout_seconds)
@@ -137,9 +198,21 @@ class RasaClient:
     ) -> list[BotReply]:
         """Hand one customer message to the assistant and return its replies."""
         body = {"sender": sender_id, "message": text, "metadata": metadata or {}}
-        status, content = await self._request(
-            "POST", self._url(sender_id, "/webhooks/gateway/webhook"), json_body=body
-        )
+        instance = pick_instance(self.urls, sender_id)
+        limit = self.limits[instance]
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(limit.acquire(), timeout=self._timeout_seconds)
+        except asyncio.TimeoutError as error:
+            raise RasaUnavailable("Rasa is too busy: no turn came within the time limit") from error
+        try:
+            # The time spent waiting for a turn counts against the time limit.
+            remaining = max(0.5, self._timeout_seconds - (time.monotonic() - started))
+            status, content = await self._request(
+                "POST", instance + "/webhooks/gateway/webhook", json_body=body, timeout=remaining
+            )
+        finally:
+            limit.release()
         if status != 200:
             raise RasaUnavailable(f"Rasa answered {status}")
         try:

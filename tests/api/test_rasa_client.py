@@ -1,13 +1,24 @@
-"""Talking to Rasa: JWTs and which instance owns a conversation."""
+"""Talking to Rasa: JWTs, which instance owns a conversation, and how many messages at a time."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 
-from api.services.rasa_client import mint_jwt, pick_instance
+import pytest
+from aiohttp import web
+
+from api.services.rasa_client import (
+    InFlightLimit,
+    RasaClient,
+    RasaUnavailable,
+    mint_jwt,
+    pick_instance,
+)
 
 
 def test_the_jwt_carries_the_admin_role_and_an_expiry() -> None:
@@ -31,3 +42,135 @@ def test_adding_an_instance_moves_only_its_share() -> None:
     ids = [uuid.uuid4().hex for _ in range(600)]
     moved = [i for i in ids if pick_instance(two, i) != pick_instance(three, i)]
     assert all(pick_instance(three, i) == "http://c" for i in moved)
+
+
+# --------------------------------------------------------------------------- in-flight limit
+
+
+async def test_the_limit_lets_at_most_n_through_and_the_rest_in_arrival_order() -> None:
+    limit = InFlightLimit(2)
+    order: list[int] = []
+    inside = 0
+    most_inside = 0
+    release = asyncio.Event()
+
+    async def message(number: int) -> None:
+        nonlocal inside, most_inside
+        await limit.acquire()
+        try:
+            order.append(number)
+            inside += 1
+            most_inside = max(most_inside, inside)
+            await release.wait()
+            inside -= 1
+        finally:
+            limit.release()
+
+    tasks = [asyncio.create_task(message(n)) for n in range(6)]
+    await asyncio.sleep(0.01)
+    assert (limit.in_flight, limit.waiting, order) == (2, 4, [0, 1])
+    release.set()
+    await asyncio.gather(*tasks)
+    assert order == [0, 1, 2, 3, 4, 5] and most_inside == 2
+    assert (limit.in_flight, limit.waiting) == (0, 0)
+
+
+async def test_a_message_that_stops_waiting_gives_up_its_place_and_no_slot_is_lost() -> None:
+    limit = InFlightLimit(1)
+    await limit.acquire()
+    gives_up = asyncio.create_task(limit.acquire())
+    stays = asyncio.create_task(limit.acquire())
+    await asyncio.sleep(0)
+    gives_up.cancel()
+    await asyncio.sleep(0)
+    limit.release()
+    await asyncio.wait_for(stays, 1)  # the next in line got the slot
+    assert (limit.in_flight, limit.waiting) == (1, 0)
+    limit.release()
+    assert limit.in_flight == 0
+
+
+async def test_a_slot_handed_over_as_the_wait_is_cancelled_is_returned() -> None:
+    limit = InFlightLimit(1)
+    await limit.acquire()
+    waiter = asyncio.create_task(limit.acquire())
+    await asyncio.sleep(0)
+    limit.release()  # hands the slot to the waiter ...
+    waiter.cancel()  # ... which is cancelled before it runs
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert (limit.in_flight, limit.waiting) == (0, 0)
+    await asyncio.wait_for(limit.acquire(), 1)
+
+
+class _SlowRasa:
+    """A loopback HTTP server that answers the gateway channel after a delay."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.inside = 0
+        self.most_inside = 0
+        self.answered = 0
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        self.inside += 1
+        self.most_inside = max(self.most_inside, self.inside)
+        try:
+            body = await request.json()
+            await asyncio.sleep(self.delay)
+            self.answered += 1
+            return web.json_response([{"text": f"you said {body['message']}"}])
+        finally:
+            self.inside -= 1
+
+
+@pytest.fixture
+async def slow_rasa() -> AsyncIterator[tuple[_SlowRasa, str]]:
+    rasa = _SlowRasa(delay=0.05)
+    app = web.Application()
+    app.router.add_post("/webhooks/gateway/webhook", rasa.webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield rasa, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_the_client_gives_rasa_at_most_its_limit_and_answers_everyone(
+    slow_rasa: tuple[_SlowRasa, str],
+) -> None:
+    rasa, url = slow_rasa
+    client = RasaClient(base_url=url, jwt_secret="x", timeout_seconds=5, max_in_flight=3)
+    try:
+        replies = await asyncio.gather(
+            *(client.send_message(sender_id=f"c{n}", text=str(n)) for n in range(12))
+        )
+    finally:
+        await client.close()
+    assert [r[0].text for r in replies] == [f"you said {n}" for n in range(12)]
+    assert rasa.most_inside == 3 and rasa.answered == 12
+
+
+async def test_a_message_that_waits_past_the_time_limit_is_told_rasa_is_busy(
+    slow_rasa: tuple[_SlowRasa, str],
+) -> None:
+    rasa, url = slow_rasa
+    client = RasaClient(base_url=url, jwt_secret="x", timeout_seconds=0.3, max_in_flight=1)
+    limit = client.limits[url]
+    await limit.acquire()  # another message has Rasa's only slot
+    try:
+        with pytest.raises(RasaUnavailable, match="busy"):
+            await client.send_message(sender_id="a", text="waits too long")
+        assert (limit.in_flight, limit.waiting, rasa.answered) == (1, 0, 0)
+        limit.release()
+        rasa.delay = 1.0  # now Rasa itself is too slow
+        with pytest.raises(RasaUnavailable, match="did not answer"):
+            await client.send_message(sender_id="a", text="slow")
+        assert limit.in_flight == 0
+        rasa.delay = 0.0
+        replies = await client.send_message(sender_id="a", text="fine")
+        assert replies[0].text == "you said fine"
+    finally:
+        await client.close()
