@@ -41,6 +41,14 @@ server of this assistant loads (see bot/credentials.yml).
   `unpack_regex_message` Rasa's `RegexMessageHandler` calls) without running
   them; a slash message that is not a valid payload still goes through NLU.
   `scripts/check_rasa_tuning.py` compares whole parses of payloads.
+- **Sparse features are joined without SciPy's general block builder.** Each
+  featuriser's matrix of a message is appended to the others' with
+  `scipy.sparse.hstack`, which goes through `bmat`'s object arrays and checks
+  for any block layout; for the two COO matrices it is always given, the
+  joined matrix is now built from their entries directly: the same entries in
+  the same order, dtype and shape, in about a third of the time (about 5 % of
+  Rasa's CPU per message was in `hstack`). Other formats still go through
+  `hstack`. `scripts/check_rasa_tuning.py` compares whole parses.
 - **Memory freed while the model loads goes back to the system.** Loading the
   model (TensorFlow tracing DIET's graphs) leaves about 150 MB of freed heap
   that glibc keeps; `release_freed_memory()` hands it back once the server has
@@ -58,6 +66,7 @@ import ssl
 from typing import Any, Optional
 
 import aiohttp
+import numpy as np
 from aiohttp.client_exceptions import ContentTypeError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
@@ -76,10 +85,13 @@ from rasa.shared.nlu.constants import (
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig, concat_url
 from rasa.utils.tensorflow.constants import RUN_EAGERLY
 from rasa.utils.tensorflow.models import RasaModel
+from scipy.sparse import coo_matrix
+from scipy.sparse._sputils import get_index_dtype, upcast
 
 logger = logging.getLogger(__name__)
 
@@ -306,6 +318,32 @@ def _parse_message_with_graph(
     return _stock_parse_with_graph(self, message, tracker, only_output_properties)
 
 
+_stock_combine_sparse = Features._combine_sparse_features
+
+
+def _combine_sparse_features(self: Features, additional_features: Features) -> None:
+    """`Features._combine_sparse_features`, with two COO matrices joined directly."""
+    left, right = self.features, additional_features.features
+    if not (isinstance(left, coo_matrix) and isinstance(right, coo_matrix)):
+        return _stock_combine_sparse(self, additional_features)
+    if left.shape[0] != right.shape[0]:
+        return _stock_combine_sparse(self, additional_features)  # raises Rasa's error
+    # What `hstack([left, right])` builds: entries of `left`, then those of
+    # `right` moved right by `left`'s width, with bmat's dtypes.
+    shape = (left.shape[0], left.shape[1] + right.shape[1])
+    index_dtype = get_index_dtype(maxval=max(shape))
+    data = np.concatenate((left.data, right.data)).astype(
+        upcast(left.dtype, right.dtype), copy=False
+    )
+    row = np.concatenate((left.row, right.row)).astype(index_dtype, copy=False)
+    col = np.concatenate(
+        (left.col.astype(index_dtype, copy=False), right.col.astype(index_dtype) + left.shape[1])
+    )
+    self.features = coo_matrix((data, (row, col)), shape=shape)
+    self._cached_fingerprint = None
+    return None
+
+
 def apply() -> None:
     """Installs the speed-ups (idempotent)."""
     global _applied
@@ -316,6 +354,7 @@ def apply() -> None:
     RasaModel.load = classmethod(_load_for_prediction)  # type: ignore[method-assign,assignment]
     EndpointConfig.request = _request  # type: ignore[method-assign]
     MessageProcessor._parse_message_with_graph = _parse_message_with_graph  # type: ignore[method-assign]
+    Features._combine_sparse_features = _combine_sparse_features  # type: ignore[method-assign]
     _applied = True
 
 
