@@ -11,7 +11,7 @@ FILE      ?= ../shared/eval/realworld_dev.jsonl
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing evaluate supervisor clean
+.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing tune-fallback evaluate supervisor clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -73,6 +73,10 @@ test: lint validate  ## everything: lint, validation, conversation, unit, end-to
 eval-routing: setup  ## routing quality on FILE (JSONL, see ../shared/eval/README.md)
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" --file $(FILE)
+
+tune-fallback: setup  ## the FallbackClassifier threshold that costs customers least, on our own held-out examples
+	mkdir -p docs/evaluation
+	$(RASA_VENV)/bin/python scripts/tune_fallback.py | tee docs/evaluation/fallback_threshold.txt
 
 .PHONY: bench bench-smoke bench-scaled
 bench: setup  ## load benchmark against a fresh stack (ARGS="--model models/x.tar.gz ...")
