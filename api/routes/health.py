@@ -22,6 +22,8 @@ async def health(request: Request) -> JSONResponse:
         "model_loaded": rasa_status.model_loaded,
         "flows": len(library.flows()),
         "flows_error": library.last_error,
+        # This worker's messages with Rasa and waiting for a turn (RASA_MAX_IN_FLIGHT).
+        "assistant_queue": request.app.state.rasa.queue(),
     }
     healthy = database_ok and rasa_status.reachable and rasa_status.model_loaded
     if not healthy:

@@ -223,6 +223,13 @@ class RasaClient:
             raise RasaUnavailable("Rasa sent a reply that is not a list of messages")
         return [_to_reply(item) for item in replies if isinstance(item, dict)]
 
+    def queue(self) -> dict[str, int]:
+        """Customer messages of this worker with Rasa now, and waiting for their turn."""
+        return {
+            "in_flight": sum(limit.in_flight for limit in self.limits.values()),
+            "waiting": sum(limit.waiting for limit in self.limits.values()),
+        }
+
     async def status(self) -> RasaStatus:
         """Healthy only when every instance is up with a model loaded."""
         statuses = [await self._status(url) for url in self.urls]

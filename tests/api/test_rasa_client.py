@@ -151,6 +151,7 @@ async def test_the_client_gives_rasa_at_most_its_limit_and_answers_everyone(
         await client.close()
     assert [r[0].text for r in replies] == [f"you said {n}" for n in range(12)]
     assert rasa.most_inside == 3 and rasa.answered == 12
+    assert client.queue() == {"in_flight": 0, "waiting": 0}
 
 
 async def test_a_message_that_waits_past_the_time_limit_is_told_rasa_is_busy(
@@ -160,6 +161,7 @@ async def test_a_message_that_waits_past_the_time_limit_is_told_rasa_is_busy(
     client = RasaClient(base_url=url, jwt_secret="x", timeout_seconds=0.3, max_in_flight=1)
     limit = client.limits[url]
     await limit.acquire()  # another message has Rasa's only slot
+    assert client.queue() == {"in_flight": 1, "waiting": 0}
     try:
         with pytest.raises(RasaUnavailable, match="busy"):
             await client.send_message(sender_id="a", text="waits too long")

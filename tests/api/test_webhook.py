@@ -101,6 +101,7 @@ def test_the_health_endpoint_says_what_is_missing(client: TestClient) -> None:
     body = response.json()
     assert body["database"] is True and body["rasa"] is False and body["model_loaded"] is False
     assert body["flows"] >= 1
+    assert body["assistant_queue"] == {"in_flight": 0, "waiting": 0}
 
 
 def test_the_demo_page_and_widget_are_served(client: TestClient) -> None:
