@@ -92,9 +92,15 @@ class InFlightLimit:
     def waiting(self) -> int:
         return len(self._waiters)
 
-    async def acquire(self) -> None:
+    def try_acquire(self) -> bool:
+        """Takes a slot if one is free and nobody is waiting for it."""
         if self._in_flight < self.limit and not self._waiters:
             self._in_flight += 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        if self.try_acquire():
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -201,10 +207,13 @@ class RasaClient:
         instance = pick_instance(self.urls, sender_id)
         limit = self.limits[instance]
         started = time.monotonic()
-        try:
-            await asyncio.wait_for(limit.acquire(), timeout=self._timeout_seconds)
-        except asyncio.TimeoutError as error:
-            raise RasaUnavailable("Rasa is too busy: no turn came within the time limit") from error
+        if not limit.try_acquire():  # the usual case needs no waiting task
+            try:
+                await asyncio.wait_for(limit.acquire(), timeout=self._timeout_seconds)
+            except asyncio.TimeoutError as error:
+                raise RasaUnavailable(
+                    "Rasa is too busy: no turn came within the time limit"
+                ) from error
         try:
             # The time spent waiting for a turn counts against the time limit.
             remaining = max(0.5, self._timeout_seconds - (time.monotonic() - started))

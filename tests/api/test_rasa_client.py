@@ -69,6 +69,7 @@ async def test_the_limit_lets_at_most_n_through_and_the_rest_in_arrival_order() 
     tasks = [asyncio.create_task(message(n)) for n in range(6)]
     await asyncio.sleep(0.01)
     assert (limit.in_flight, limit.waiting, order) == (2, 4, [0, 1])
+    assert not limit.try_acquire()  # no jumping the queue
     release.set()
     await asyncio.gather(*tasks)
     assert order == [0, 1, 2, 3, 4, 5] and most_inside == 2
