@@ -92,8 +92,8 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self.max_turns = max(1, int(max_turns))
         self.cache_size = max(0, int(cache_size))
-        # sender id -> (id of the newest stored event, tracker), oldest use first.
-        self._kept: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
+        # sender id -> kept tracker (which records its newest stored event), oldest use first.
+        self._kept: OrderedDict[str, DialogueStateTracker] = OrderedDict()
         self.kept_trackers_used = 0
         # number of rows -> the compiled multi-row INSERT (see `_insert`).
         self._compiled_inserts: dict[int, Any] = {}
@@ -120,12 +120,10 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         """Tracker of the latest session, bounded to the recent turns."""
-        kept = self._kept.pop(sender_id, None)
-        if kept is not None:
-            newest_id, tracker = kept
-            if self._newest_event_id(sender_id) == newest_id:
-                self.kept_trackers_used += 1
-                return tracker
+        tracker = self._kept.pop(sender_id, None)
+        if tracker is not None and self._newest_event_id(sender_id) == getattr(tracker, _NEWEST_ID):
+            self.kept_trackers_used += 1
+            return tracker
         return self._load(sender_id)
 
     def _newest_event_id(self, sender_id: str) -> Optional[int]:
@@ -277,7 +275,7 @@ class BoundedSQLTrackerStore(SQLTrackerStore):
         window = self._window(tracker)
         setattr(window, _STORED_EVENTS, len(window.events))
         setattr(window, _NEWEST_ID, newest_id)
-        self._kept[sender_id] = (newest_id, window)
+        self._kept[sender_id] = window
         while len(self._kept) > self.cache_size:
             self._kept.popitem(last=False)
 
