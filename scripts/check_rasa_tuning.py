@@ -323,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         parse_all(args.model, texts, slash_texts)
     )
 
+    flat_calls = importlib.import_module("bot.rasa_tuning")._TracedPrediction.calls
     print(f"model: {args.model}  ({len(texts)} training examples parsed twice)")
     print(f"stock load: {stock_seconds:5.1f} s, RSS afterwards {stock_memory} MB")
     print(f"tuned load: {tuned_seconds:5.1f} s, RSS afterwards {tuned_memory} MB (both held)")
@@ -331,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"DIFFERENT: {text!r}\n  stock: {a}\n  tuned: {b}")
     if different:
         print(f"FAIL: {len(different)} of {len(texts)} answers differ")
+        return 1
+    print(f"DIET predictions through the traced graph's flat call: {flat_calls}")
+    if flat_calls < len(texts):
+        print("FAIL: the tuned load did not call DIET's traced graph directly")
         return 1
     slash_different = [
         (t, a, b) for t, a, b in zip(slash_texts, stock_slash, tuned_slash, strict=True) if a != b
