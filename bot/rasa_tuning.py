@@ -56,7 +56,9 @@ server of this assistant loads (see bot/credentials.yml).
   called directly with the batch's arrays as tensors, after a check of their
   dtypes, ranks and last dimensions against the signature; a batch that does
   not match goes through Rasa's own call and TensorFlow's errors.
-  `scripts/check_rasa_tuning.py` compares whole parses.
+  `scripts/check_rasa_tuning.py` compares the intents, rankings, confidences
+  and entities of every training example, and fails unless the tuned load
+  predicted through this call.
 - **Memory freed while the model loads goes back to the system.** Loading the
   model (TensorFlow tracing DIET's graphs) leaves about 150 MB of freed heap
   that glibc keeps; `release_freed_memory()` hands it back once the server has
