@@ -9,11 +9,12 @@ import hmac
 import json
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import aiohttp
+
+from api.in_flight import InFlightLimit
 
 logger = logging.getLogger(__name__)
 
@@ -67,61 +68,6 @@ class _JwtHeader:
         return self._header
 
 
-class InFlightLimit:
-    """At most `limit` messages at a time with one Rasa instance; the rest wait in turn.
-
-    Rasa handles its messages on one event loop. Given many at once, it switches
-    between them at every await (loading the tracker, each action call), so
-    each one waits behind all the others several times and the slowest wait
-    longest. Given a few at a time, it keeps its CPU as busy and finishes each
-    message sooner; the others wait here, first come, first served.
-    """
-
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("The in-flight limit must be at least 1.")
-        self.limit = limit
-        self._in_flight = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
-
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
-    @property
-    def waiting(self) -> int:
-        return len(self._waiters)
-
-    def try_acquire(self) -> bool:
-        """Takes a slot if one is free and nobody is waiting for it."""
-        if self._in_flight < self.limit and not self._waiters:
-            self._in_flight += 1
-            return True
-        return False
-
-    async def acquire(self) -> None:
-        if self.try_acquire():
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter  # the slot is handed over already counted
-        except BaseException:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed a slot just as the wait was given up
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot passes on; the count stays
-                return
-        self._in_flight -= 1
-
-
 def pick_instance(urls: list[str], conversation_id: str) -> str:
     """The Rasa instance that owns a conversation (rendezvous hashing).
 
@@ -142,7 +88,12 @@ class RasaClient:
 
     With several Rasa instances (comma-separated `RASA_URL`), each conversation
     always goes to the same one. Each instance gets at most `max_in_flight`
-    customer messages at a time from this worker (`InFlightLimit`). Connections
+    customer messages at a time from this worker (`InFlightLimit`): Rasa handles
+    its messages on one event loop and, given many at once, switches between
+    them at every await (loading the tracker, each action call), so each one
+    waits behind all the others several times. Given a few at a time it keeps
+    its CPU as busy and finishes each sooner; the others wait here, first come,
+    first served. Connections
     are kept open between messages; an idle one is closed after 2 s, before
     Rasa's server would close it (5 s), so a request never goes out on a
     connection that is being closed.
@@ -207,13 +158,10 @@ class RasaClient:
         instance = pick_instance(self.urls, sender_id)
         limit = self.limits[instance]
         started = time.monotonic()
-        if not limit.try_acquire():  # the usual case needs no waiting task
-            try:
-                await asyncio.wait_for(limit.acquire(), timeout=self._timeout_seconds)
-            except asyncio.TimeoutError as error:
-                raise RasaUnavailable(
-                    "Rasa is too busy: no turn came within the time limit"
-                ) from error
+        try:
+            await limit.acquire(timeout=self._timeout_seconds)
+        except asyncio.TimeoutError as error:
+            raise RasaUnavailable("Rasa is too busy: no turn came within the time limit") from error
         try:
             # The time spent waiting for a turn counts against the time limit.
             remaining = max(0.5, self._timeout_seconds - (time.monotonic() - started))
