@@ -38,12 +38,16 @@ def run_migrations(settings: Settings) -> None:
     command.upgrade(config, "heads")
 
 
+SQLITE_BUSY_SECONDS = 10
+
+
 def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     # WAL lets readers work while one writer writes; the busy timeout makes a
-    # second writer wait instead of failing with "database is locked".
+    # writer of another process wait instead of failing with "database is
+    # locked" (writers of this one wait their turn on the event loop first).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -55,6 +59,7 @@ class Database:
     def __init__(self) -> None:
         self._engine: Optional[AsyncEngine] = None
         self._sessions: Optional[async_sessionmaker[AsyncSession]] = None
+        self.sqlite_writer: Optional[sqlite_statements.WriterTurn] = None
 
     def connect(self, settings: Settings) -> None:
         url = settings.async_database_url
@@ -64,11 +69,18 @@ class Database:
             # opened and closed overflow connections (a thread and four PRAGMAs each).
             engine = create_async_engine(
                 url,
-                connect_args={"timeout": 10},
+                connect_args={"timeout": SQLITE_BUSY_SECONDS},
                 pool_size=settings.db_pool_size,
                 max_overflow=10,
             )
-            event.listen(engine.sync_engine, "connect", _tune_sqlite)
+            writer = sqlite_statements.WriterTurn(timeout_seconds=SQLITE_BUSY_SECONDS)
+            self.sqlite_writer = writer
+
+            def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+                _tune_sqlite(dbapi_connection, connection_record)
+                sqlite_statements.share_writer_turn(dbapi_connection, writer)
+
+            event.listen(engine.sync_engine, "connect", on_connect)
         else:
             engine = create_async_engine(
                 url, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True
@@ -81,6 +93,7 @@ class Database:
             await self._engine.dispose()
         self._engine = None
         self._sessions = None
+        self.sqlite_writer = None
 
     @property
     def engine(self) -> AsyncEngine:
