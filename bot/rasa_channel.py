@@ -58,9 +58,9 @@ class GatewayInput(RestInput):
         webhook = Blueprint("gateway_webhook", __name__)
 
         @webhook.listener("after_server_start")
-        async def release_memory(_app: Any, _loop: Any) -> None:
+        async def settle(_app: Any, _loop: Any) -> None:
             # The model was loaded by Rasa's `before_server_start` listener.
-            rasa_tuning.release_freed_memory()
+            rasa_tuning.settle_after_loading()
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:

@@ -63,6 +63,12 @@ server of this assistant loads (see bot/credentials.yml).
   model (TensorFlow tracing DIET's graphs) leaves about 150 MB of freed heap
   that glibc keeps; `release_freed_memory()` hands it back once the server has
   started (see the gateway channel's `after_server_start` listener).
+- **The garbage collector leaves the loaded model alone.** Once the server
+  has started, the objects of TensorFlow, Rasa and the model are frozen
+  (`gc.freeze()`), so full collections no longer walk them; those walks
+  stopped every message in flight for 100-360 ms several times a minute under
+  load. Reference counting frees objects as before, and the answers do not
+  change (`settle_after_loading()`).
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ import asyncio
 import ctypes
 import ctypes.util
 import functools
+import gc
 import logging
 import ssl
 from typing import Any, Optional
@@ -426,6 +433,19 @@ def apply() -> None:
     Features._combine_sparse_features = _combine_sparse_features  # type: ignore[method-assign]
     RasaModel._rasa_predict = _rasa_predict  # type: ignore[method-assign]
     _applied = True
+
+
+def settle_after_loading() -> None:
+    """Once the model is loaded: collect the loading's garbage, keep the garbage
+    collector off the loaded objects, and give freed memory back to the system."""
+    gc.collect()
+    # TensorFlow, Rasa and the model are hundreds of thousands of objects that
+    # live as long as the server. Every full collection walked all of them: 11
+    # pauses of 100-360 ms (median 175 ms) in 45 s of 50 busy conversations,
+    # each one stopping every message in flight. Frozen, they are left out of
+    # collections; they are still freed by reference counting as before.
+    gc.freeze()
+    release_freed_memory()
 
 
 def release_freed_memory() -> None:
