@@ -59,6 +59,9 @@ server of this assistant loads (see bot/credentials.yml).
   `scripts/check_rasa_tuning.py` compares the intents, rankings, confidences
   and entities of every training example, and fails unless the tuned load
   predicted through this call.
+- **The model's graphs run node after node in a planned order**
+  (bot/graph_runner.py) instead of through a dask graph rebuilt for every
+  parse and every action prediction.
 - **Memory freed while the model loads goes back to the system.** Loading the
   model (TensorFlow tracing DIET's graphs) leaves about 150 MB of freed heap
   that glibc keeps; `release_freed_memory()` hands it back once the server has
@@ -112,6 +115,8 @@ from rasa.utils.tensorflow.constants import RUN_EAGERLY
 from rasa.utils.tensorflow.models import RasaModel
 from scipy.sparse import coo_matrix
 from scipy.sparse._sputils import get_index_dtype, upcast
+
+from bot import graph_runner
 
 logger = logging.getLogger(__name__)
 
@@ -432,6 +437,7 @@ def apply() -> None:
     MessageProcessor._parse_message_with_graph = _parse_message_with_graph  # type: ignore[method-assign]
     Features._combine_sparse_features = _combine_sparse_features  # type: ignore[method-assign]
     RasaModel._rasa_predict = _rasa_predict  # type: ignore[method-assign]
+    graph_runner.apply()
     _applied = True
 
 

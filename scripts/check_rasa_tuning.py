@@ -94,10 +94,44 @@ def payloads(domain_file: Path) -> list[str]:
     return texts
 
 
+def dialogue_histories(domain_file: Path) -> list[list[Any]]:
+    """Every beginning of every story, rule and conversation test that ends before an action.
+
+    The assistant predicts its next action from exactly such a history.
+    """
+    from rasa.core.training import load_data
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted
+
+    domain = Domain.load(str(domain_file))
+    histories: list[list[Any]] = []
+    for source in ("data/stories", "data/rules", "tests/test_stories.yml"):
+        for tracker in load_data(str(REPO_ROOT / source), domain, augmentation_factor=0):
+            events = list(tracker.events)
+            histories += [
+                events[:i] for i, e in enumerate(events) if i and isinstance(e, ActionExecuted)
+            ]
+    return histories
+
+
+def predict_all(agent: Any, histories: list[list[Any]]) -> list[Any]:
+    """The policies' prediction (action probabilities, policy, events) after each history."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    slots = agent.domain.slots
+    return [
+        agent.processor._predict_next_with_tracker(
+            DialogueStateTracker.from_events("check", history, slots=slots)
+        )
+        for history in histories
+    ]
+
+
 async def parse_all(
-    model: Path, texts: list[str], slash_texts: list[str]
-) -> tuple[list[tuple], list[dict[str, Any]], float, int]:
-    """Answers to `texts`, whole parses of `slash_texts`, load time and memory."""
+    model: Path, texts: list[str], slash_texts: list[str], histories: list[list[Any]]
+) -> tuple[list[tuple], list[dict[str, Any]], list[Any], float, int]:
+    """Answers to `texts`, whole parses of `slash_texts`, the action predictions after
+    `histories`, load time and memory."""
     from rasa.core.agent import Agent
 
     started = time.monotonic()
@@ -105,7 +139,8 @@ async def parse_all(
     seconds = time.monotonic() - started
     memory = rss_mb()
     answers = [answer(await agent.parse_message(text)) for text in texts]
-    return answers, [await agent.parse_message(t) for t in slash_texts], seconds, memory
+    slash_parses = [await agent.parse_message(t) for t in slash_texts]
+    return answers, slash_parses, predict_all(agent, histories), seconds, memory
 
 
 VALID_EVENTS: list[dict[str, Any]] = [
@@ -315,12 +350,13 @@ def main(argv: list[str] | None = None) -> int:
 
     texts = training_texts(args.nlu)
     slash_texts = payloads(REPO_ROOT / "domain.yml")
-    stock, stock_slash, stock_seconds, stock_memory = asyncio.run(
-        parse_all(args.model, texts, slash_texts)
+    histories = dialogue_histories(REPO_ROOT / "domain.yml")
+    stock, stock_slash, stock_predictions, stock_seconds, stock_memory = asyncio.run(
+        parse_all(args.model, texts, slash_texts, histories)
     )
     importlib.import_module("bot.rasa_tuning").apply()
-    tuned, tuned_slash, tuned_seconds, tuned_memory = asyncio.run(
-        parse_all(args.model, texts, slash_texts)
+    tuned, tuned_slash, tuned_predictions, tuned_seconds, tuned_memory = asyncio.run(
+        parse_all(args.model, texts, slash_texts, histories)
     )
 
     flat_calls = importlib.import_module("bot.rasa_tuning")._TracedPrediction.calls
@@ -348,6 +384,26 @@ def main(argv: list[str] | None = None) -> int:
     if slash_different:
         print("FAIL: a button payload is read differently")
         return 1
+    prediction_different = [
+        (h, a, b)
+        for h, a, b in zip(histories, stock_predictions, tuned_predictions, strict=True)
+        if a != b
+    ]
+    for history, a, b in prediction_different[:5]:
+        print(f"DIFFERENT prediction after {[str(e) for e in history[-4:]]}")
+        print(f"  stock: {a.policy_name} {a.max_confidence_index} {a.events}")
+        print(f"  tuned: {b.policy_name} {b.max_confidence_index} {b.events}")
+    graph_plans = importlib.import_module("bot.graph_runner").plans_made
+    print(
+        f"action predictions: {len(histories)} dialogue histories, "
+        f"{len(prediction_different)} differ; graph plans made: {graph_plans}"
+    )
+    if prediction_different:
+        print("FAIL: an action prediction differs")
+        return 1
+    if not graph_plans:
+        print("FAIL: the tuned load did not run its graphs in planned order")
+        return 1
     if check_action_responses():
         print("FAIL: the quick action response check disagrees with Rasa's schema")
         return 1
@@ -355,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
         print("FAIL: a tracker kept in memory differs from the one in the database")
         return 1
     print(
-        f"OK: all {len(texts)} answers identical, action responses judged alike, "
+        f"OK: all {len(texts)} answers and {len(histories)} action predictions identical, "
+        "action responses judged alike, "
         "kept trackers match the database"
     )
     return 0
