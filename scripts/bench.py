@@ -130,15 +130,19 @@ class Recorder:
 
     latencies: list[float] = field(default_factory=list)
     completed_at: list[float] = field(default_factory=list)
+    # Latencies by the message sent ("2. [button]", "3. no"): where the slow turns are.
+    by_message: dict[str, list[float]] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     conversations: int = 0
     started: float = 0.0
     finished: float = 0.0
     window_end: Optional[float] = None  # end of the measured window; the rest is drain
 
-    def record(self, elapsed: float) -> None:
+    def record(self, elapsed: float, message: Optional[str] = None) -> None:
         self.latencies.append(elapsed)
         self.completed_at.append(time.perf_counter())
+        if message is not None:
+            self.by_message.setdefault(message, []).append(elapsed)
 
     def error(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -162,6 +166,10 @@ class Recorder:
             "errors": self.error_count,
             "error_kinds": dict(self.errors),
             **percentiles_ms(self.latencies),
+            "by_message": {
+                message: {"messages": len(values), **percentiles_ms(values)}
+                for message, values in sorted(self.by_message.items())
+            },
         }
 
 
@@ -385,10 +393,10 @@ async def run_ws_conversation(
     try:
         await customer.connect()
         buttons: list[dict[str, str]] = []
-        for step in steps:
+        for number, step in enumerate(steps, start=1):
             text, payload = next_message(step, buttons)
             elapsed, buttons, texts = await customer.say(text, payload)
-            recorder.record(elapsed)
+            recorder.record(elapsed, f"{number}. {'[button]' if payload else text}")
             times.append(elapsed)
             if show:
                 print(f"  > {text}" + (f"  [{payload}]" if payload else ""))
@@ -802,6 +810,14 @@ def print_summary(results: dict[str, Any]) -> None:
             print(f"{'':<10}errors: {data['error_kinds']}")
         if data.get("cpu_ms_per_message"):
             print(f"{'':<10}CPU ms per message (api/rasa): {data['cpu_ms_per_message']}")
+    c50 = results["scenarios"].get("c50", {}).get("by_message")
+    if c50:
+        print("c50 by message sent (p50 / p99 ms):")
+        for message, data in c50.items():
+            print(
+                f"{'':<10}{message[:30]:<32}{data['messages']:>6}"
+                f"{fmt(data['p50_ms']):>8}{fmt(data['p99_ms']):>8}"
+            )
     long = results["scenarios"].get("long")
     if long:
         head = long["turns_1_10"]["p50_ms"]
