@@ -1,19 +1,35 @@
 """Starts the Rasa server of this assistant: `python -m bot.rasa_server run ...`.
 
-The same as the `rasa` command, with one difference: JAX is never imported.
-TensorFlow 2.12 depends on JAX and imports it on start-up, only to offer
-converting JAX models to TensorFlow Lite, which a Rasa server never does. The
-import cost about 0.5 s of the start and 70 MB of memory (`scripts/bench.py`
-reports Rasa's memory). TensorFlow handles a missing JAX itself.
+The same as the `rasa` command, with two differences:
+
+- JAX is never imported. TensorFlow 2.12 depends on JAX and imports it on
+  start-up, only to offer converting JAX models to TensorFlow Lite, which a
+  Rasa server never does. The import cost about 0.5 s of the start and 70 MB
+  of memory (`scripts/bench.py` reports Rasa's memory). TensorFlow handles a
+  missing JAX itself.
+- TensorFlow runs DIET on one thread unless `TF_INTRA_OP_PARALLELISM_THREADS`
+  or `TF_INTER_OP_PARALLELISM_THREADS` say otherwise (Rasa reads both). A
+  parse is many small operations; spreading them over a pool of threads cost
+  more in handing work between threads than it saved: 7.2-7.7 ms of CPU per
+  parse with TensorFlow's default pools, 5.1-6.0 ms with one thread, with
+  bit-identical intents and confidences for 2,231 texts. The other core is
+  the API's; more Rasa throughput comes from more Rasa instances
+  (docs/scaling.md).
+
 Used by scripts/stack.py.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+
+ONE_THREAD = {"TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1"}
 
 
 def main() -> None:
+    for name, value in ONE_THREAD.items():
+        os.environ.setdefault(name, value)
     # A None entry makes `import jax` raise ImportError, which TensorFlow expects.
     sys.modules["jax"] = None  # type: ignore[assignment]
     from rasa.__main__ import main as rasa_main
