@@ -155,9 +155,24 @@ def _executemany(self: AsyncAdapt_aiosqlite_cursor, operation: Any, seq_of_param
     self.lastrowid, self.rowcount = lastrowid, rowcount
 
 
+def _nothing_to_end(self: AsyncAdapt_aiosqlite_connection) -> bool:
+    """No transaction is open, so sqlite3's commit() and rollback() would do nothing.
+
+    sqlite3 asks SQLite the same question (`sqlite3_get_autocommit`) before it
+    commits or rolls back, and does nothing when no transaction is open. Asking
+    it here saves the trip: SQLAlchemy's pool rolls back every connection it
+    takes back, also after a commit, and read-only units of work commit too.
+    """
+    try:
+        return not self._connection.in_transaction
+    except (ValueError, sqlite3.ProgrammingError):
+        return False  # not open (any more): the stock call raises the proper error
+
+
 def _commit(self: AsyncAdapt_aiosqlite_connection) -> None:
     try:
-        _stock_commit(self)
+        if not _nothing_to_end(self):
+            _stock_commit(self)
     finally:
         _give_turn_back(self)
 
@@ -165,7 +180,8 @@ def _commit(self: AsyncAdapt_aiosqlite_connection) -> None:
 def _rollback(self: AsyncAdapt_aiosqlite_connection) -> None:
     # Also how the pool resets a connection it takes back.
     try:
-        _stock_rollback(self)
+        if not _nothing_to_end(self):
+            _stock_rollback(self)
     finally:
         _give_turn_back(self)
 

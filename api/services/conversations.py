@@ -195,10 +195,13 @@ async def store_bot_replies(
         }
         for text, buttons in replies
     ]
-    result = await connection.execute(
-        insert(_MESSAGES).returning(_MESSAGES.c.id, sort_by_parameter_order=True), rows
-    )
-    return [Message(**row, id=stored.id) for row, stored in zip(rows, result.all(), strict=True)]
+    # One multi-row INSERT: with a list of rows and RETURNING in order, SQLAlchemy
+    # inserts row by row on SQLite. The rows of one INSERT get rising ids in
+    # VALUES order (SQLite's rowid and PostgreSQL's sequence alike), but RETURNING
+    # may list them in any order, hence the sort.
+    result = await connection.execute(insert(_MESSAGES).values(rows).returning(_MESSAGES.c.id))
+    ids = sorted(stored.id for stored in result.all())
+    return [Message(**row, id=id_) for row, id_ in zip(rows, ids, strict=True)]
 
 
 async def set_delivery_status(

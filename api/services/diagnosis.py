@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
-from api.models import FlowEvent
+from api.models import FlowEvent, utcnow
 from api.services import checks, customers, tickets, visits
 from bot.flows.engine import (
     PROBLEM_INTENTS,
@@ -26,6 +27,8 @@ from bot.flows.engine import (
     summarize_trail,
 )
 from bot.flows.loader import FlowLibrary
+
+_FLOW_EVENTS = FlowEvent.__table__
 
 PERSON_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
 DOMAIN_BUTTONS = [
@@ -407,17 +410,24 @@ class DiagnosisService:
 async def record_flow_events(
     *, session: AsyncSession, conversation_id: str, events: list[FlowEventRecord]
 ) -> None:
-    for event in events:
-        session.add(
-            FlowEvent(
-                conversation_id=conversation_id,
-                flow_id=event.flow_id,
-                step_id=event.step_id,
-                kind=event.kind,
-                value=event.value,
-            )
-        )
-    await session.flush()
+    """Stores a turn's flow events in one statement (an ORM flush inserts them one by one)."""
+    if not events:
+        return
+    now = utcnow()
+    await session.execute(
+        insert(_FLOW_EVENTS),
+        [
+            {
+                "conversation_id": conversation_id,
+                "flow_id": event.flow_id,
+                "step_id": event.step_id,
+                "kind": event.kind,
+                "value": event.value,
+                "created_at": now,
+            }
+            for event in events
+        ],
+    )
 
 
 def best_guess(turn: CustomerTurn) -> Optional[str]:

@@ -85,3 +85,70 @@ async def test_one_trip_per_statement(engine: AsyncEngine, monkeypatch) -> None:
         monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
         await connection.execute(text("SELECT 1"))
         assert trips == 1
+
+
+@pytest.fixture
+def trips(monkeypatch) -> list[str]:
+    """The names of the calls made in aiosqlite's thread, from the time it is used."""
+    import aiosqlite.core
+
+    made: list[str] = []
+    stock_trip = aiosqlite.core.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(getattr(fn, "__name__", "?"))
+        return await stock_trip(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    return made
+
+
+async def make_notes(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)")
+        )
+
+
+async def test_a_committed_write_takes_no_rollback_trip_when_the_pool_takes_it_back(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    sqlite_statements.install()
+    await make_notes(engine)
+    trips.clear()
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('kept')"))
+    assert trips == ["_run_statement", "commit"]
+
+
+async def test_a_read_only_unit_of_work_takes_one_trip_per_statement_only(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    sqlite_statements.install()
+    await make_notes(engine)
+    trips.clear()
+    async with engine.begin() as connection:
+        await connection.execute(text("SELECT count(*) FROM notes"))
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT count(*) FROM notes"))
+    assert trips == ["_run_statement", "_run_statement"]
+
+
+async def test_an_open_write_is_still_rolled_back_on_error_and_when_given_back(
+    engine: AsyncEngine, trips: list[str]
+) -> None:
+    sqlite_statements.install()
+    await make_notes(engine)
+    with pytest.raises(RuntimeError):
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO notes (body) VALUES ('undone')"))
+            raise RuntimeError("the unit of work fails")
+    # Not committed and not rolled back by the code: the pool's reset does it.
+    connection = await engine.connect()
+    await connection.execute(text("INSERT INTO notes (body) VALUES ('abandoned')"))
+    await connection.close()
+    trips.clear()
+    async with engine.connect() as connection:
+        count = (await connection.execute(text("SELECT count(*) FROM notes"))).scalar_one()
+    assert count == 0
+    assert trips == ["_run_statement"]
