@@ -55,6 +55,14 @@ class ConversationHub:
         self, channel: str, frame: dict[str, Any], *, exclude: Optional[FrameSender] = None
     ) -> None:
         senders = [s for s in self._subscribers.get(channel, ()) if s != exclude]
+        if len(senders) == 1:
+            # The usual case, one open chat window: sent straight away, without a
+            # task per frame and the event-loop rounds that gathering one costs.
+            try:
+                await senders[0](frame)
+            except Exception as error:  # noqa: BLE001 - as the gathered case below
+                logger.debug("A subscriber of %s could not be reached: %r", channel, error)
+            return
         results = await asyncio.gather(*(s(frame) for s in senders), return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):

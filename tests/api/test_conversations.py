@@ -90,3 +90,40 @@ async def test_history_in_order_and_after_an_id(database: Database) -> None:
     frame = conversations.message_frame(everything[0])
     assert frame["buttons"] == [{"title": "Yes", "payload": "/affirm"}]
     assert frame["created_at"].endswith("+00:00")
+
+
+async def test_a_turns_replies_are_stored_in_order_with_their_buttons(database: Database) -> None:
+    async with database.session() as session:
+        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+    buttons = [{"title": "Yes", "payload": "/affirm"}, {"title": "No ✗", "payload": "/deny"}]
+    turns = [
+        [("Is the light on your router on?", buttons)],
+        [("Okay.", []), ("Let's restart it: unplug it for 30 s.", buttons), ("Done?", [])],
+        [("Thanks!", [])],
+    ]
+    stored = []
+    for replies in turns:
+        async with database.connection() as connection:
+            stored += await conversations.store_bot_replies(
+                connection=connection, conversation_id=conversation_id, replies=replies
+            )
+    async with database.connection() as connection:
+        assert (
+            await conversations.store_bot_replies(
+                connection=connection, conversation_id=conversation_id, replies=[]
+            )
+            == []
+        )
+    expected = [reply for replies in turns for reply in replies]
+    assert [(m.text, m.buttons) for m in stored] == expected
+    assert [m.id for m in stored] == sorted(m.id for m in stored)
+    async with database.session() as session:
+        history = await conversations.history(session=session, conversation_id=conversation_id)
+    bot_messages = [m for m in history if m.sender == Sender.bot.value]
+    assert [(m.id, m.text, m.buttons) for m in bot_messages] == [
+        (m.id, m.text, m.buttons) for m in stored
+    ]
+    assert all(m.created_at.tzinfo is not None for m in bot_messages)
+    assert [conversations.message_frame(m) for m in bot_messages] == [
+        conversations.message_frame(m) for m in stored
+    ]
