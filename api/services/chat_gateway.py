@@ -86,11 +86,6 @@ class ChatGateway:
     ) -> None:
         async with self._conversation_lock(conversation_id):
             async with self.database.connection() as connection:
-                owner = await conversations.conversation_owner(
-                    connection=connection, conversation_id=conversation_id
-                )
-                if owner is None or owner == ConversationOwner.closed.value:
-                    raise ConversationClosed(conversation_id)
                 stored = await conversations.store_customer_message(
                     connection=connection,
                     conversation_id=conversation_id,
@@ -98,8 +93,11 @@ class ChatGateway:
                     text=text,
                     payload=payload,
                 )
-                message_frame = conversations.message_frame(stored.message)
-                message_id = stored.message.id
+            if stored is None:
+                raise ConversationClosed(conversation_id)
+            owner = stored.owner
+            message_frame = conversations.message_frame(stored.message)
+            message_id = stored.message.id
             await reply_to(
                 {
                     "type": "ack",

@@ -57,17 +57,52 @@ async def find_by_token(*, session: AsyncSession, token: str) -> Optional[Conver
 class StoredCustomerMessage:
     message: Message
     duplicate: bool
+    owner: str  # who answers the conversation now (`ConversationOwner`)
 
 
 _MESSAGES = Message.__table__
+_CONVERSATIONS = Conversation.__table__
+
+_CUSTOMER_MESSAGE_COLUMNS = (
+    "conversation_id",
+    "client_id",
+    "sender",
+    "text",
+    "payload",
+    "buttons",
+    "status",
+    "created_at",
+)
 
 
 def _insert_once(dialect_insert: Any) -> Any:
-    """INSERT of a customer message that does nothing when its client id is stored already."""
+    """INSERT of a customer message into an open conversation, once per client id.
+
+    `INSERT … SELECT … FROM conversations WHERE open … ON CONFLICT DO NOTHING
+    RETURNING id, owner` (SQLite and PostgreSQL): it stores the message only if
+    the conversation is there and not closed, does nothing when the client id is
+    stored already, and says who answers the conversation, all in one statement.
+    """
+    owner = (
+        select(_CONVERSATIONS.c.owner)
+        .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
+        .scalar_subquery()
+        .label("owner")
+    )
+    values = select(
+        *(
+            bindparam(name, type_=_MESSAGES.c[name].type).label(name)
+            for name in _CUSTOMER_MESSAGE_COLUMNS
+        )
+    ).where(
+        _CONVERSATIONS.c.id == bindparam("conversation_id"),
+        _CONVERSATIONS.c.owner != ConversationOwner.closed.value,
+    )
     return (
         dialect_insert(_MESSAGES)
+        .from_select(list(_CUSTOMER_MESSAGE_COLUMNS), values)
         .on_conflict_do_nothing(index_elements=["conversation_id", "client_id"])
-        .returning(_MESSAGES.c.id)
+        .returning(_MESSAGES.c.id, owner)
     )
 
 
@@ -92,12 +127,12 @@ async def store_customer_message(
     client_id: str,
     text: str,
     payload: Optional[str],
-) -> StoredCustomerMessage:
+) -> Optional[StoredCustomerMessage]:
     """Store a customer message once per client id; a resend returns the original.
 
-    One `INSERT … ON CONFLICT DO NOTHING RETURNING` (SQLite and PostgreSQL): it
-    stores the message, or nothing when the client id is there already (a resend,
-    or another socket of the conversation a moment ago); then the original is read.
+    None when the conversation is not there or is closed: nothing is stored then.
+    The usual case is one statement (`_insert_once`); a resend, or another socket
+    of the conversation a moment ago, reads the owner and the original after it.
     Runs on every chat message, so it is SQLAlchemy Core on a connection.
     """
     values: dict[str, Any] = {
@@ -114,7 +149,10 @@ async def store_customer_message(
     stored = (await connection.execute(statement, values)).first()
     if stored is not None:
         message = Message(**values, id=stored.id)
-        return StoredCustomerMessage(message=message, duplicate=False)
+        return StoredCustomerMessage(message=message, duplicate=False, owner=stored.owner)
+    owner = await conversation_owner(connection=connection, conversation_id=conversation_id)
+    if owner is None or owner == ConversationOwner.closed.value:
+        return None
     existing = (
         await connection.execute(
             select(_MESSAGES).where(
@@ -124,7 +162,7 @@ async def store_customer_message(
     ).first()
     if existing is None:
         raise RuntimeError(f"Message {client_id!r} was neither stored nor found")
-    return StoredCustomerMessage(message=Message(**existing._mapping), duplicate=True)
+    return StoredCustomerMessage(message=Message(**existing._mapping), duplicate=True, owner=owner)
 
 
 async def find_by_client_id(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import func, select, update
+
 from api.db import Database
-from api.models import Sender
+from api.models import Conversation, ConversationOwner, Message, Sender
 from api.services import conversations
 
 
@@ -44,8 +46,69 @@ async def test_the_same_client_id_is_stored_once(database: Database) -> None:
             text="hi",
             payload=None,
         )
+    assert first is not None and second is not None
     assert first.duplicate is False and second.duplicate is True
     assert first.message.id == second.message.id
+    assert first.owner == second.owner == ConversationOwner.bot.value
+
+
+async def test_a_message_says_who_answers_the_conversation(database: Database) -> None:
+    async with database.session() as session:
+        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+    for number, owner in enumerate([ConversationOwner.queued, ConversationOwner.agent]):
+        async with database.connection() as connection:
+            await connection.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id)
+                .values(owner=owner.value)
+            )
+            stored = await conversations.store_customer_message(
+                connection=connection,
+                conversation_id=conversation_id,
+                client_id=f"m{number}",
+                text="are you there?",
+                payload=None,
+            )
+        assert stored is not None and stored.duplicate is False
+        assert stored.owner == owner.value
+        assert stored.message.conversation_id == conversation_id
+        assert stored.message.status == "received"
+
+
+async def test_nothing_is_stored_in_a_closed_or_unknown_conversation(database: Database) -> None:
+    async with database.session() as session:
+        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+    async with database.connection() as connection:
+        first = await conversations.store_customer_message(
+            connection=connection,
+            conversation_id=conversation_id,
+            client_id="before",
+            text="hi",
+            payload=None,
+        )
+        await connection.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(owner=ConversationOwner.closed.value)
+        )
+    assert first is not None
+    for target, client_id in [
+        (conversation_id, "after"),
+        (conversation_id, "before"),
+        ("0" * 32, "x"),
+    ]:
+        async with database.connection() as connection:
+            stored = await conversations.store_customer_message(
+                connection=connection,
+                conversation_id=target,
+                client_id=client_id,
+                text="hello?",
+                payload=None,
+            )
+        assert stored is None, (target, client_id)
+    async with database.connection() as connection:
+        count = (await connection.execute(select(func.count()).select_from(Message))).scalar()
+    assert count == 1
 
 
 async def test_concurrent_resends_store_one_message(database: Database) -> None:
@@ -61,6 +124,7 @@ async def test_concurrent_resends_store_one_message(database: Database) -> None:
                 text="x",
                 payload=None,
             )
+            assert stored is not None
             return stored.duplicate
 
     results = await asyncio.gather(*(store() for _ in range(5)))
