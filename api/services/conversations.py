@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from sqlalchemy import TextClause, bindparam, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.models import Conversation, ConversationOwner, DeliveryStatus, Message, Sender
@@ -75,41 +74,35 @@ _CUSTOMER_MESSAGE_COLUMNS = (
 )
 
 
-def _insert_once(dialect_insert: Any) -> Any:
+def _insert_once(dialect: str) -> TextClause:
     """INSERT of a customer message into an open conversation, once per client id.
 
     `INSERT … SELECT … FROM conversations WHERE open … ON CONFLICT DO NOTHING
     RETURNING id, owner` (SQLite and PostgreSQL): it stores the message only if
     the conversation is there and not closed, does nothing when the client id is
     stored already, and says who answers the conversation, all in one statement.
+    Written as text so that SQLAlchemy caches its compiled form: its `insert()`
+    with ON CONFLICT is compiled again on every call (0.5–0.9 ms).
     """
-    owner = (
-        select(_CONVERSATIONS.c.owner)
-        .where(_CONVERSATIONS.c.id == bindparam("conversation_id"))
-        .scalar_subquery()
-        .label("owner")
+    values = [f":{name}" for name in _CUSTOMER_MESSAGE_COLUMNS]
+    if dialect == "postgresql":
+        # A SELECT's untyped parameters are text to PostgreSQL; the column is JSON.
+        values[_CUSTOMER_MESSAGE_COLUMNS.index("buttons")] = "CAST(:buttons AS JSON)"
+    statement = text(
+        f"INSERT INTO {_MESSAGES.name} ({', '.join(_CUSTOMER_MESSAGE_COLUMNS)}) "
+        f"SELECT {', '.join(values)} FROM {_CONVERSATIONS.name} "
+        f"WHERE {_CONVERSATIONS.name}.id = :conversation_id "
+        f"AND {_CONVERSATIONS.name}.owner != '{ConversationOwner.closed.value}' "
+        "ON CONFLICT (conversation_id, client_id) DO NOTHING "
+        f"RETURNING id, (SELECT owner FROM {_CONVERSATIONS.name} "
+        f"WHERE {_CONVERSATIONS.name}.id = :conversation_id) AS owner"
     )
-    values = select(
-        *(
-            bindparam(name, type_=_MESSAGES.c[name].type).label(name)
-            for name in _CUSTOMER_MESSAGE_COLUMNS
-        )
-    ).where(
-        _CONVERSATIONS.c.id == bindparam("conversation_id"),
-        _CONVERSATIONS.c.owner != ConversationOwner.closed.value,
-    )
-    return (
-        dialect_insert(_MESSAGES)
-        .from_select(list(_CUSTOMER_MESSAGE_COLUMNS), values)
-        .on_conflict_do_nothing(index_elements=["conversation_id", "client_id"])
-        .returning(_MESSAGES.c.id, owner)
+    return statement.bindparams(
+        *(bindparam(name, type_=_MESSAGES.c[name].type) for name in _CUSTOMER_MESSAGE_COLUMNS)
     )
 
 
-_INSERT_ONCE = {
-    "sqlite": _insert_once(sqlite.insert),
-    "postgresql": _insert_once(postgresql.insert),
-}
+_INSERT_ONCE = {dialect: _insert_once(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 async def conversation_owner(*, connection: AsyncConnection, conversation_id: str) -> Optional[str]:
@@ -281,13 +274,20 @@ async def store_bot_replies(
     return [Message(**row, id=id_) for row, id_ in zip(rows, ids, strict=True)]
 
 
+# Built once: SQLAlchemy keeps a statement's cache key, and building the same
+# UPDATE on every call and computing its key took 0.12 ms.
+_SET_STATUS = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("message_id"))
+    .values(status=bindparam("new_status"))
+)
+
+
 async def set_delivery_status(
     *, connection: AsyncConnection, message_id: int, status: DeliveryStatus
 ) -> None:
-    # One UPDATE, no SELECT first: this runs twice for every customer message.
-    await connection.execute(
-        update(_MESSAGES).where(_MESSAGES.c.id == message_id).values(status=status.value)
-    )
+    # One UPDATE, no SELECT first: this runs for every customer message.
+    await connection.execute(_SET_STATUS, {"message_id": message_id, "new_status": status.value})
 
 
 async def history(

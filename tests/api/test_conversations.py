@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import func, select, update
 
 from api.db import Database
-from api.models import Conversation, ConversationOwner, Message, Sender
+from api.models import Conversation, ConversationOwner, DeliveryStatus, Message, Sender
 from api.services import conversations
 
 
@@ -50,6 +50,15 @@ async def test_the_same_client_id_is_stored_once(database: Database) -> None:
     assert first.duplicate is False and second.duplicate is True
     assert first.message.id == second.message.id
     assert first.owner == second.owner == ConversationOwner.bot.value
+    async with database.session() as session:
+        (stored,) = await conversations.history(session=session, conversation_id=conversation_id)
+    assert (stored.id, stored.client_id, stored.text, stored.buttons) == (
+        first.message.id,
+        "c1",
+        "hi",
+        [],
+    )
+    assert stored.created_at == first.message.created_at and stored.status == "received"
 
 
 async def test_a_message_says_who_answers_the_conversation(database: Database) -> None:
@@ -191,3 +200,29 @@ async def test_a_turns_replies_are_stored_in_order_with_their_buttons(database: 
     assert [conversations.message_frame(m) for m in bot_messages] == [
         conversations.message_frame(m) for m in stored
     ]
+
+
+async def test_a_delivery_status_changes_only_its_message(database: Database) -> None:
+    async with database.session() as session:
+        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+    stored = []
+    async with database.connection() as connection:
+        for client_id in ("a", "b"):
+            stored.append(
+                await conversations.store_customer_message(
+                    connection=connection,
+                    conversation_id=conversation_id,
+                    client_id=client_id,
+                    text="hello",
+                    payload=None,
+                )
+            )
+    first, second = (s.message.id for s in stored if s is not None)
+    for status in (DeliveryStatus.failed, DeliveryStatus.answered):
+        async with database.connection() as connection:
+            await conversations.set_delivery_status(
+                connection=connection, message_id=first, status=status
+            )
+        async with database.session() as session:
+            messages = await conversations.history(session=session, conversation_id=conversation_id)
+        assert [(m.id, m.status) for m in messages] == [(first, status.value), (second, "received")]
