@@ -1,8 +1,10 @@
 """Relays customer messages to the assistant and its replies back.
 
 The order is what makes "nothing is lost" true: the customer message is
-stored (and acknowledged) before it goes to Rasa, each reply is stored before
-it is sent, and a Rasa failure becomes a stored, polite system message.
+stored before it is acknowledged and before it goes to Rasa, each reply is
+stored before it is sent, and a Rasa failure becomes a stored, polite system
+message. The ack and the typing indicator go out while Rasa works on the
+message, so their cost is not added to the customer's wait.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, Optional
 
@@ -19,7 +21,7 @@ from api.models import ConversationOwner, DeliveryStatus, Message, Sender
 from api.services import conversations
 from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub, FrameSender
-from api.services.rasa_client import RasaClient, RasaUnavailable
+from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,18 @@ def _never_forwarded(message: Message) -> bool:
     return message.sender == Sender.customer.value and (
         message.status == DeliveryStatus.received.value
     )
+
+
+async def _settle(announced: asyncio.Task[None]) -> None:
+    """Waits for the frames sent during a turn; a socket that went away meanwhile is fine.
+
+    Its message is stored and is answered all the same: the customer gets the
+    replies from the history on reconnecting.
+    """
+    try:
+        await announced
+    except Exception as error:  # noqa: BLE001 - whatever the socket raised
+        logger.debug("A customer's socket went away during a turn: %r", error)
 
 
 class ChatGateway:
@@ -95,35 +109,51 @@ class ChatGateway:
                 )
             if stored is None:
                 raise ConversationClosed(conversation_id)
-            owner = stored.owner
-            message_frame = conversations.message_frame(stored.message)
-            message_id = stored.message.id
-            await reply_to(
-                {
-                    "type": "ack",
-                    "client_id": client_id,
-                    "id": message_id,
-                    "duplicate": stored.duplicate,
-                }
-            )
-            if stored.duplicate and not _never_forwarded(stored.message):
+            message = stored.message
+            acknowledged = self._acknowledge(conversation_id, stored, reply_to)
+            if stored.duplicate and not _never_forwarded(message):
+                await acknowledged
                 return
-            if not stored.duplicate:
-                # Other open tabs of the same customer show the message too.
-                await self.hub.publish(conversation_id, message_frame, exclude=reply_to)
-            payload, text = stored.message.payload, stored.message.text
-            if owner != ConversationOwner.bot.value:
+            if stored.owner != ConversationOwner.bot.value:
                 # A person has the chat (or will soon): the bot stays silent. Agents
                 # see the message through the hub.
-                await self._mark(message_id, DeliveryStatus.answered)
-                if owner == ConversationOwner.queued.value and self.desk is not None:
-                    await self._answer_in_queue(conversation_id, message_id, payload)
+                await acknowledged
+                await self._mark(message.id, DeliveryStatus.answered)
+                if stored.owner == ConversationOwner.queued.value and self.desk is not None:
+                    await self._answer_in_queue(conversation_id, message.id, message.payload)
                 return
             await self._ask_assistant(
                 conversation_id=conversation_id,
-                message_id=message_id,
-                text=payload or text,
+                message_id=message.id,
+                text=message.payload or message.text,
+                acknowledged=acknowledged,
             )
+
+    async def _acknowledge(
+        self,
+        conversation_id: str,
+        stored: conversations.StoredCustomerMessage,
+        reply_to: FrameSender,
+    ) -> None:
+        """The ack to the sending socket, and a new message to the conversation's other tabs."""
+        await reply_to(
+            {
+                "type": "ack",
+                "client_id": stored.message.client_id,
+                "id": stored.message.id,
+                "duplicate": stored.duplicate,
+            }
+        )
+        if not stored.duplicate:
+            frame = conversations.message_frame(stored.message)
+            await self.hub.publish(conversation_id, frame, exclude=reply_to)
+
+    async def _announce(
+        self, conversation_id: str, acknowledged: Coroutine[Any, Any, None]
+    ) -> None:
+        """The ack, then the typing indicator: the customer's side of a turn's start."""
+        await acknowledged
+        await self.hub.publish(conversation_id, {"type": "typing", "sender": "bot", "active": True})
 
     async def _answer_in_queue(
         self, conversation_id: str, message_id: int, payload: Optional[str]
@@ -145,32 +175,42 @@ class ChatGateway:
                 connection=connection, message_id=message_id, status=status
             )
 
-    async def _ask_assistant(self, *, conversation_id: str, message_id: int, text: str) -> None:
-        await self.hub.publish(conversation_id, {"type": "typing", "sender": "bot", "active": True})
+    async def _ask_assistant(
+        self,
+        *,
+        conversation_id: str,
+        message_id: int,
+        text: str,
+        acknowledged: Coroutine[Any, Any, None],
+    ) -> None:
+        # The message is stored: it goes to the assistant first, and the ack and the
+        # typing indicator go out while the assistant works on it, not before.
+        announced = asyncio.create_task(self._announce(conversation_id, acknowledged))
         try:
-            replies = await self.rasa.send_message(
+            replies: Optional[list[BotReply]] = await self.rasa.send_message(
                 sender_id=conversation_id, text=text, metadata={"message_id": message_id}
             )
-            status = DeliveryStatus.answered
         except RasaUnavailable as error:
             logger.warning("Assistant unavailable for %s: %s", conversation_id, error)
             replies = None
-            status = DeliveryStatus.failed
-            if self.desk is not None and await self.desk.presence.online():
-                # Nothing the customer can do about it: a person takes over.
-                await self._mark(message_id, status)
-                notice = await self.desk.request(
-                    conversation_id=conversation_id, reason="assistant unavailable"
-                )
-                await self.desk.tell_customer(
-                    conversation_id,
-                    "Sorry, the assistant is having a problem. " + notice.text,
-                    buttons=notice.buttons,
-                )
-                await self.hub.publish(
-                    conversation_id, {"type": "typing", "sender": "bot", "active": False}
-                )
-                return
+        finally:
+            await _settle(announced)
+        status = DeliveryStatus.failed if replies is None else DeliveryStatus.answered
+        if replies is None and self.desk is not None and await self.desk.presence.online():
+            # Nothing the customer can do about it: a person takes over.
+            await self._mark(message_id, status)
+            notice = await self.desk.request(
+                conversation_id=conversation_id, reason="assistant unavailable"
+            )
+            await self.desk.tell_customer(
+                conversation_id,
+                "Sorry, the assistant is having a problem. " + notice.text,
+                buttons=notice.buttons,
+            )
+            await self.hub.publish(
+                conversation_id, {"type": "typing", "sender": "bot", "active": False}
+            )
+            return
         frames: list[dict[str, Any]] = []
         if replies is None:
             async with self.database.session() as session:

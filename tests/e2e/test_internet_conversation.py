@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -99,6 +100,39 @@ async def test_reconnect_with_the_token_continues_the_conversation(stack) -> Non
         await only_new.close()
     finally:
         await again.close()
+
+
+async def test_a_message_sent_as_the_tab_closes_is_answered_once(stack) -> None:
+    """The socket goes away before the ack: the message is answered all the same."""
+    client = ChatClient(stack.ws_url)
+    await client.connect()
+    await client.send_frame(
+        {"type": "message", "client_id": "closing-1", "text": "my internet is not working"}
+    )
+    await client.close()
+
+    history: list[dict] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        again = ChatClient(stack.ws_url)
+        history = (await again.connect(session_token=client.session_token))["history"]
+        await again.close()
+        if any(m["sender"] == "bot" for m in history):
+            break
+        await asyncio.sleep(0.2)
+    assert [m["sender"] for m in history][:2] == ["customer", "bot"], history
+    assert history[0]["client_id"] == "closing-1"
+
+    resend = ChatClient(stack.ws_url)
+    await resend.connect(session_token=client.session_token)
+    try:
+        turn = await resend.say("my internet is not working", client_id="closing-1")
+        assert turn.ack["duplicate"] is True and turn.messages == []
+    finally:
+        await resend.close()
+    final = ChatClient(stack.ws_url)
+    assert (await final.connect(session_token=client.session_token))["history"] == history
+    await final.close()
 
 
 async def test_a_resent_client_id_is_answered_once(stack) -> None:
