@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Optional
 
 from api.db import Database
-from api.models import ConversationOwner, DeliveryStatus, Message, Sender
+from api.models import ConversationOwner, DeliveryStatus, Sender
 from api.services import conversations
 from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub, FrameSender
@@ -36,7 +36,7 @@ class ConversationClosed(Exception):
     pass
 
 
-def _never_forwarded(message: Message) -> bool:
+def _never_forwarded(message: conversations.StoredMessage) -> bool:
     """A stored message whose handling stopped before it reached the assistant.
 
     That happens when a worker dies between storing and forwarding; the resend
