@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Optional
 
 from sqlalchemy import func, select, update
 
@@ -27,25 +28,36 @@ async def test_a_token_finds_its_conversation_and_only_its_hash_is_stored(
         assert await conversations.find_by_token(session=session, token="a" * 5000) is None
 
 
-async def test_the_same_client_id_is_stored_once(database: Database) -> None:
+async def new_conversation(database: Database) -> str:
     async with database.session() as session:
-        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+        return (await conversations.start_conversation(session=session)).conversation.id
+
+
+async def store(
+    database: Database, conversation_id: str, client_id: str, text: str = "hi"
+) -> Optional[conversations.StoredCustomerMessage]:
+    """One customer message in a unit of work of its own, as the gateway stores it."""
     async with database.connection() as connection:
-        first = await conversations.store_customer_message(
+        return await conversations.store_customer_message(
             connection=connection,
             conversation_id=conversation_id,
-            client_id="c1",
-            text="hi",
+            client_id=client_id,
+            text=text,
             payload=None,
         )
+
+
+async def hand_to(database: Database, conversation_id: str, owner: ConversationOwner) -> None:
     async with database.connection() as connection:
-        second = await conversations.store_customer_message(
-            connection=connection,
-            conversation_id=conversation_id,
-            client_id="c1",
-            text="hi",
-            payload=None,
+        await connection.execute(
+            update(Conversation).where(Conversation.id == conversation_id).values(owner=owner.value)
         )
+
+
+async def test_the_same_client_id_is_stored_once(database: Database) -> None:
+    conversation_id = await new_conversation(database)
+    first = await store(database, conversation_id, "c1")
+    second = await store(database, conversation_id, "c1")
     assert first is not None and second is not None
     assert first.duplicate is False and second.duplicate is True
     assert first.message.id == second.message.id
@@ -62,22 +74,10 @@ async def test_the_same_client_id_is_stored_once(database: Database) -> None:
 
 
 async def test_a_message_says_who_answers_the_conversation(database: Database) -> None:
-    async with database.session() as session:
-        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+    conversation_id = await new_conversation(database)
     for number, owner in enumerate([ConversationOwner.queued, ConversationOwner.agent]):
-        async with database.connection() as connection:
-            await connection.execute(
-                update(Conversation)
-                .where(Conversation.id == conversation_id)
-                .values(owner=owner.value)
-            )
-            stored = await conversations.store_customer_message(
-                connection=connection,
-                conversation_id=conversation_id,
-                client_id=f"m{number}",
-                text="are you there?",
-                payload=None,
-            )
+        await hand_to(database, conversation_id, owner)
+        stored = await store(database, conversation_id, f"m{number}", "are you there?")
         assert stored is not None and stored.duplicate is False
         assert stored.owner == owner.value
         assert stored.message.conversation_id == conversation_id
@@ -85,59 +85,24 @@ async def test_a_message_says_who_answers_the_conversation(database: Database) -
 
 
 async def test_nothing_is_stored_in_a_closed_or_unknown_conversation(database: Database) -> None:
-    async with database.session() as session:
-        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
-    async with database.connection() as connection:
-        first = await conversations.store_customer_message(
-            connection=connection,
-            conversation_id=conversation_id,
-            client_id="before",
-            text="hi",
-            payload=None,
-        )
-        await connection.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(owner=ConversationOwner.closed.value)
-        )
-    assert first is not None
+    conversation_id = await new_conversation(database)
+    assert await store(database, conversation_id, "before") is not None
+    await hand_to(database, conversation_id, ConversationOwner.closed)
     for target, client_id in [
         (conversation_id, "after"),
         (conversation_id, "before"),
         ("0" * 32, "x"),
     ]:
-        async with database.connection() as connection:
-            stored = await conversations.store_customer_message(
-                connection=connection,
-                conversation_id=target,
-                client_id=client_id,
-                text="hello?",
-                payload=None,
-            )
-        assert stored is None, (target, client_id)
+        assert await store(database, target, client_id, "hello?") is None, (target, client_id)
     async with database.connection() as connection:
         count = (await connection.execute(select(func.count()).select_from(Message))).scalar()
     assert count == 1
 
 
 async def test_concurrent_resends_store_one_message(database: Database) -> None:
-    async with database.session() as session:
-        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
-
-    async def store() -> bool:
-        async with database.connection() as connection:
-            stored = await conversations.store_customer_message(
-                connection=connection,
-                conversation_id=conversation_id,
-                client_id="race",
-                text="x",
-                payload=None,
-            )
-            assert stored is not None
-            return stored.duplicate
-
-    results = await asyncio.gather(*(store() for _ in range(5)))
-    assert sorted(results) == [False, True, True, True, True]
+    conversation_id = await new_conversation(database)
+    results = await asyncio.gather(*(store(database, conversation_id, "race") for _ in range(5)))
+    assert sorted(r.duplicate for r in results if r is not None) == [False, True, True, True, True]
 
 
 async def test_history_in_order_and_after_an_id(database: Database) -> None:
@@ -166,8 +131,7 @@ async def test_history_in_order_and_after_an_id(database: Database) -> None:
 
 
 async def test_a_turns_replies_are_stored_in_order_with_their_buttons(database: Database) -> None:
-    async with database.session() as session:
-        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
+    conversation_id = await new_conversation(database)
     buttons = [{"title": "Yes", "payload": "/affirm"}, {"title": "No ✗", "payload": "/deny"}]
     turns = [
         [("Is the light on your router on?", buttons)],
@@ -203,20 +167,8 @@ async def test_a_turns_replies_are_stored_in_order_with_their_buttons(database: 
 
 
 async def test_a_delivery_status_changes_only_its_message(database: Database) -> None:
-    async with database.session() as session:
-        conversation_id = (await conversations.start_conversation(session=session)).conversation.id
-    stored = []
-    async with database.connection() as connection:
-        for client_id in ("a", "b"):
-            stored.append(
-                await conversations.store_customer_message(
-                    connection=connection,
-                    conversation_id=conversation_id,
-                    client_id=client_id,
-                    text="hello",
-                    payload=None,
-                )
-            )
+    conversation_id = await new_conversation(database)
+    stored = [await store(database, conversation_id, client_id) for client_id in ("a", "b")]
     first, second = (s.message.id for s in stored if s is not None)
     for status in (DeliveryStatus.failed, DeliveryStatus.answered):
         async with database.connection() as connection:
