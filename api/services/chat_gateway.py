@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Optional
 
@@ -110,24 +110,18 @@ class ChatGateway:
             if stored is None:
                 raise ConversationClosed(conversation_id)
             message = stored.message
-            acknowledged = self._acknowledge(conversation_id, stored, reply_to)
             if stored.duplicate and not _never_forwarded(message):
-                await acknowledged
+                await self._acknowledge(conversation_id, stored, reply_to)
                 return
             if stored.owner != ConversationOwner.bot.value:
                 # A person has the chat (or will soon): the bot stays silent. Agents
                 # see the message through the hub.
-                await acknowledged
+                await self._acknowledge(conversation_id, stored, reply_to)
                 await self._mark(message.id, DeliveryStatus.answered)
                 if stored.owner == ConversationOwner.queued.value and self.desk is not None:
                     await self._answer_in_queue(conversation_id, message.id, message.payload)
                 return
-            await self._ask_assistant(
-                conversation_id=conversation_id,
-                message_id=message.id,
-                text=message.payload or message.text,
-                acknowledged=acknowledged,
-            )
+            await self._ask_assistant(conversation_id, stored, reply_to)
 
     async def _acknowledge(
         self,
@@ -149,10 +143,13 @@ class ChatGateway:
             await self.hub.publish(conversation_id, frame, exclude=reply_to)
 
     async def _announce(
-        self, conversation_id: str, acknowledged: Coroutine[Any, Any, None]
+        self,
+        conversation_id: str,
+        stored: conversations.StoredCustomerMessage,
+        reply_to: FrameSender,
     ) -> None:
         """The ack, then the typing indicator: the customer's side of a turn's start."""
-        await acknowledged
+        await self._acknowledge(conversation_id, stored, reply_to)
         await self.hub.publish(conversation_id, {"type": "typing", "sender": "bot", "active": True})
 
     async def _answer_in_queue(
@@ -177,15 +174,14 @@ class ChatGateway:
 
     async def _ask_assistant(
         self,
-        *,
         conversation_id: str,
-        message_id: int,
-        text: str,
-        acknowledged: Coroutine[Any, Any, None],
+        stored: conversations.StoredCustomerMessage,
+        reply_to: FrameSender,
     ) -> None:
         # The message is stored: it goes to the assistant first, and the ack and the
         # typing indicator go out while the assistant works on it, not before.
-        announced = asyncio.create_task(self._announce(conversation_id, acknowledged))
+        message_id, text = stored.message.id, stored.message.payload or stored.message.text
+        announced = asyncio.create_task(self._announce(conversation_id, stored, reply_to))
         try:
             replies: Optional[list[BotReply]] = await self.rasa.send_message(
                 sender_id=conversation_id, text=text, metadata={"message_id": message_id}
