@@ -83,10 +83,12 @@ class StoredCustomerMessage:
 _MESSAGES = Message.__table__
 _CONVERSATIONS = Conversation.__table__
 
-_CUSTOMER_MESSAGE_COLUMNS = (
+# The columns the gateway's INSERTs write (all but the id), customer messages and replies alike.
+_MESSAGE_COLUMNS = (
     "conversation_id",
     "client_id",
     "sender",
+    "author",
     "text",
     "payload",
     "buttons",
@@ -105,12 +107,12 @@ def _insert_once(dialect: str) -> TextClause:
     Written as text so that SQLAlchemy caches its compiled form: its `insert()`
     with ON CONFLICT is compiled again on every call (0.5–0.9 ms).
     """
-    values = [f":{name}" for name in _CUSTOMER_MESSAGE_COLUMNS]
+    values = [f":{name}" for name in _MESSAGE_COLUMNS]
     if dialect == "postgresql":
         # A SELECT's untyped parameters are text to PostgreSQL; the column is JSON.
-        values[_CUSTOMER_MESSAGE_COLUMNS.index("buttons")] = "CAST(:buttons AS JSON)"
+        values[_MESSAGE_COLUMNS.index("buttons")] = "CAST(:buttons AS JSON)"
     statement = text(
-        f"INSERT INTO {_MESSAGES.name} ({', '.join(_CUSTOMER_MESSAGE_COLUMNS)}) "
+        f"INSERT INTO {_MESSAGES.name} ({', '.join(_MESSAGE_COLUMNS)}) "
         f"SELECT {', '.join(values)} FROM {_CONVERSATIONS.name} "
         f"WHERE {_CONVERSATIONS.name}.id = :conversation_id "
         f"AND {_CONVERSATIONS.name}.owner != '{ConversationOwner.closed.value}' "
@@ -119,7 +121,7 @@ def _insert_once(dialect: str) -> TextClause:
         f"WHERE {_CONVERSATIONS.name}.id = :conversation_id) AS owner"
     )
     return statement.bindparams(
-        *(bindparam(name, type_=_MESSAGES.c[name].type) for name in _CUSTOMER_MESSAGE_COLUMNS)
+        *(bindparam(name, type_=_MESSAGES.c[name].type) for name in _MESSAGE_COLUMNS)
     )
 
 
@@ -153,6 +155,7 @@ async def store_customer_message(
         "conversation_id": conversation_id,
         "client_id": client_id,
         "sender": Sender.customer.value,
+        "author": None,
         "text": text,
         "payload": payload,
         "buttons": [],
@@ -162,7 +165,7 @@ async def store_customer_message(
     statement = _INSERT_ONCE[connection.dialect.name]
     stored = (await connection.execute(statement, values)).first()
     if stored is not None:
-        message = StoredMessage(**values, author=None, id=stored.id)
+        message = StoredMessage(**values, id=stored.id)
         return StoredCustomerMessage(message=message, duplicate=False, owner=stored.owner)
     owner = await conversation_owner(connection=connection, conversation_id=conversation_id)
     if owner is None or owner == ConversationOwner.closed.value:
@@ -225,19 +228,6 @@ async def store_outbound_message(
     return message
 
 
-_REPLY_COLUMNS = (
-    "conversation_id",
-    "client_id",
-    "sender",
-    "author",
-    "text",
-    "payload",
-    "buttons",
-    "status",
-    "created_at",
-)
-
-
 @functools.lru_cache(maxsize=16)
 def _insert_replies(count: int) -> TextClause:
     """INSERT … RETURNING of `count` replies, with named parameters (`text_0`, `text_1`, …).
@@ -248,16 +238,16 @@ def _insert_replies(count: int) -> TextClause:
     parameters keep their columns' types (JSON buttons, UTC times).
     """
     rows = ", ".join(
-        "(" + ", ".join(f":{name}_{n}" for name in _REPLY_COLUMNS) + ")" for n in range(count)
+        "(" + ", ".join(f":{name}_{n}" for name in _MESSAGE_COLUMNS) + ")" for n in range(count)
     )
     statement = text(
-        f"INSERT INTO {_MESSAGES.name} ({', '.join(_REPLY_COLUMNS)}) VALUES {rows} RETURNING id"
+        f"INSERT INTO {_MESSAGES.name} ({', '.join(_MESSAGE_COLUMNS)}) VALUES {rows} RETURNING id"
     )
     return statement.bindparams(
         *(
             bindparam(f"{name}_{n}", type_=_MESSAGES.c[name].type)
             for n in range(count)
-            for name in _REPLY_COLUMNS
+            for name in _MESSAGE_COLUMNS
         )
     )
 
