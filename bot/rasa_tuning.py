@@ -59,6 +59,9 @@ server of this assistant loads (see bot/credentials.yml).
   `scripts/check_rasa_tuning.py` compares the intents, rankings, confidences
   and entities of every training example, and fails unless the tuned load
   predicted through this call.
+- **Debug log calls copy their values only when debug logs are written**
+  (bot/log_copies.py): Rasa deep-copied states, events and parse data for
+  every `structlogger.debug` call, also while debug events are dropped.
 - **The model's graphs run node after node in a planned order**
   (bot/graph_runner.py) instead of through a dask graph rebuilt for every
   parse and every action prediction.
@@ -116,7 +119,7 @@ from rasa.utils.tensorflow.models import RasaModel
 from scipy.sparse import coo_matrix
 from scipy.sparse._sputils import get_index_dtype, upcast
 
-from bot import graph_runner
+from bot import graph_runner, log_copies
 
 logger = logging.getLogger(__name__)
 
@@ -438,6 +441,7 @@ def apply() -> None:
     Features._combine_sparse_features = _combine_sparse_features  # type: ignore[method-assign]
     RasaModel._rasa_predict = _rasa_predict  # type: ignore[method-assign]
     graph_runner.apply()
+    log_copies.install()
     _applied = True
 
 

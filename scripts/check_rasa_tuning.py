@@ -11,9 +11,11 @@ and unless the whole parse of every button payload (and of slash texts that are
 not payloads) is identical. Prints how long each load took and the process's
 memory after each.
 
-It also checks the quick validation of action server responses: for valid
-responses of every event type and for hundreds of broken variants of them, the
-quick check must accept exactly what Rasa's full schema accepts. And it checks
+It also checks that Rasa's debug log calls skip their copies only where nothing
+else reads them (bot/log_copies.py), and the quick validation of action server
+responses: for valid responses of every event type and for hundreds of broken
+variants of them, the quick check must accept exactly what Rasa's full schema
+accepts. And it checks
 the tracker store's memory (bot/tracker_store.py): over long conversations with
 slots, resets, restarts and new sessions, the tracker kept after every save must
 hold exactly the events a load from the database gives.
@@ -212,6 +214,45 @@ def check_action_responses() -> int:
     return disagreements
 
 
+LOG_COPY_SOURCES = {
+    # source: whether `copy` may be replaced in a module with this source
+    'structlogger.debug("x", states=copy.deepcopy(states))': True,
+    'structlogger.debug("x", copy.deepcopy(a), b=copy.deepcopy(b))': True,
+    "states = copy.deepcopy(states)": False,
+    'structlogger.info("x", states=copy.deepcopy(states))': False,
+    'structlogger.debug("x", n=len(copy.deepcopy(states)))': False,
+    'structlogger.debug("x", states=copy.deepcopy(s))\nt = copy.copy(s)': False,
+    'structlogger.debug("x", s=copy.deepcopy(s))\ncopy = None': False,
+    "x = 1": False,
+}
+
+
+def check_log_copies() -> int:
+    """The debug log copies (bot/log_copies.py): replaced in every listed module, only
+    where the source allows it, and still real copies while debug logs are written."""
+    from rasa.utils.log_utils import configure_structlog
+
+    log_copies = importlib.import_module("bot.log_copies")
+    problems = 0
+    for source, allowed in LOG_COPY_SOURCES.items():
+        if log_copies.copies_only_for_debug_logs(source) != allowed:
+            problems += 1
+            print(f"DIFFERENT source verdict (expected {allowed}): {source!r}")
+    if log_copies.installed != list(log_copies.MODULES):
+        problems += 1
+        print(f"DIFFERENT: debug log copies replaced in {log_copies.installed} only")
+    value = [{"intent": "greet"}]
+    copier = log_copies.DebugLogCopy()
+    configure_structlog(logging.DEBUG)
+    copied = copier.deepcopy(value)
+    configure_structlog(logging.ERROR)
+    if copied is value or copied != value or copier.deepcopy(value) is not value:
+        problems += 1
+        print("DIFFERENT: debug log values copied while dropped, or not copied while written")
+    print(f"debug log copies: replaced in {len(log_copies.installed)} modules, {problems} problems")
+    return problems
+
+
 def conversation_turns(turns: int) -> list[list[Any]]:
     """The events of a long conversation, one list per customer turn."""
     from rasa.shared.core.events import (
@@ -403,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if not graph_plans:
         print("FAIL: the tuned load did not run its graphs in planned order")
+        return 1
+    if check_log_copies():
+        print("FAIL: Rasa's debug log copies are skipped where they should not be")
         return 1
     if check_action_responses():
         print("FAIL: the quick action response check disagrees with Rasa's schema")
