@@ -40,6 +40,13 @@ def run_migrations(settings: Settings) -> None:
 
 SQLITE_BUSY_SECONDS = 10
 
+# Execution options for the last statement of a unit of work (a connection from
+# `Database.connection()`): on SQLite it commits in the same trip to aiosqlite's
+# thread (api/sqlite_statements.py), and the unit's own commit then has nothing
+# left to do. On PostgreSQL they change nothing. Nothing may be written after it
+# in the same unit: that would be committed on its own.
+LAST_IN_TRANSACTION = {sqlite_statements.COMMIT_WITH_STATEMENT: True}
+
 
 def _tune_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
     # WAL lets readers work while one writer writes; the busy timeout makes a
@@ -81,6 +88,7 @@ class Database:
                 sqlite_statements.share_writer_turn(dbapi_connection, writer)
 
             event.listen(engine.sync_engine, "connect", on_connect)
+            sqlite_statements.commit_with_statements(engine.sync_engine)
         else:
             engine = create_async_engine(
                 url, pool_size=settings.db_pool_size, max_overflow=10, pool_pre_ping=True

@@ -22,6 +22,12 @@ write transaction (Python's sqlite3 opens one before the first INSERT, UPDATE,
 DELETE or REPLACE) and gives it back when the transaction commits or rolls
 back. Writers wait on the event loop in arrival order and the next one goes
 the moment the last commits. Reads do not wait: in WAL mode they never block.
+
+A statement run with the execution option `COMMIT_WITH_STATEMENT` (see
+`api.db.LAST_IN_TRANSACTION`) commits in the same trip, right after its rows
+are fetched: the last statement of a unit of work, such as storing a chat
+message before it is forwarded. SQLAlchemy's own commit then finds no open
+transaction and takes no trip. A statement that fails commits nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import weakref
 from collections import deque
 from typing import Any, Optional
 
+from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -101,8 +108,11 @@ def _give_turn_back(adapt_connection: Any) -> None:
         turn.give_back(adapt_connection)
 
 
-def _run_statement(connection: Any, operation: Any, parameters: Optional[Any]) -> tuple:
-    """Runs in aiosqlite's thread: execute, fetch, close, like the adapter's four trips."""
+def _run_statement(
+    connection: Any, operation: Any, parameters: Optional[Any], commit: bool = False
+) -> tuple:
+    """Runs in aiosqlite's thread: execute, fetch, close, like the adapter's four
+    trips; then the commit, if the statement ends its transaction."""
     cursor = connection._conn.cursor()
     try:
         if parameters is None:
@@ -110,10 +120,14 @@ def _run_statement(connection: Any, operation: Any, parameters: Optional[Any]) -
         else:
             cursor.execute(operation, parameters)
         if cursor.description:
-            return cursor.description, cursor.fetchall(), -1, -1
-        return None, None, cursor.lastrowid, cursor.rowcount
+            result = cursor.description, cursor.fetchall(), -1, -1
+        else:
+            result = None, None, cursor.lastrowid, cursor.rowcount
     finally:
         cursor.close()
+    if commit:
+        connection._conn.commit()
+    return result
 
 
 def _run_many(connection: Any, operation: Any, seq_of_parameters: Any) -> tuple:
@@ -126,14 +140,19 @@ def _run_many(connection: Any, operation: Any, seq_of_parameters: Any) -> tuple:
 
 
 def _execute(
-    self: AsyncAdapt_aiosqlite_cursor, operation: Any, parameters: Optional[Any] = None
+    self: AsyncAdapt_aiosqlite_cursor,
+    operation: Any,
+    parameters: Optional[Any] = None,
+    commit: bool = False,
 ) -> Any:
     if self.server_side:
         return _stock_execute(self, operation, parameters)
     _take_turn_to_write(self._adapt_connection, operation)
     try:
         description, rows, lastrowid, rowcount = self.await_(
-            self._connection._execute(_run_statement, self._connection, operation, parameters)
+            self._connection._execute(
+                _run_statement, self._connection, operation, parameters, commit
+            )
         )
     except Exception as error:
         self._adapt_connection._handle_exception(error)
@@ -191,6 +210,26 @@ def _close(self: AsyncAdapt_aiosqlite_connection) -> None:
         _stock_close(self)
     finally:
         _give_turn_back(self)
+
+
+# The execution option of a statement that ends its transaction (see above).
+COMMIT_WITH_STATEMENT = "sqlite_commit_with_statement"
+
+
+def _commit_with_statement(cursor: Any, statement: Any, parameters: Any, context: Any) -> bool:
+    """SQLAlchemy's `do_execute` event: runs a statement marked `COMMIT_WITH_STATEMENT`
+    and its commit in one trip. Returns False (SQLAlchemy executes) for any other."""
+    if not context.execution_options.get(COMMIT_WITH_STATEMENT):
+        return False
+    if AsyncAdapt_aiosqlite_cursor.execute is not _execute or cursor.server_side:
+        return False
+    _execute(cursor, statement, parameters, commit=True)
+    return True
+
+
+def commit_with_statements(sync_engine: Any) -> None:
+    """Lets marked statements of this SQLite engine commit in their own trip."""
+    event.listen(sync_engine, "do_execute", _commit_with_statement)
 
 
 def install() -> None:

@@ -64,6 +64,7 @@ async def measure(messages: int, stock: bool) -> None:
                 stored = await conversations.store_customer_message(
                     connection=connection, conversation_id=conversation_id,
                     client_id=f"m-{number}", text="my internet is down", payload=None,
+                    last_in_transaction=True,
                 )  # fmt: skip
                 assert stored is not None
             results["store message"].append((trips, time.perf_counter() - started))
@@ -76,7 +77,7 @@ async def measure(messages: int, stock: bool) -> None:
                 )
                 await conversations.store_bot_replies(
                     connection=connection, conversation_id=conversation_id,
-                    replies=[reply],
+                    replies=[reply], last_in_transaction=True,
                 )  # fmt: skip
             results["store replies"].append((trips, time.perf_counter() - started))
         await database.disconnect()

@@ -106,6 +106,7 @@ class ChatGateway:
                     client_id=client_id,
                     text=text,
                     payload=payload,
+                    last_in_transaction=True,
                 )
             if stored is None:
                 raise ConversationClosed(conversation_id)
@@ -229,6 +230,7 @@ class ChatGateway:
                     connection=connection,
                     conversation_id=conversation_id,
                     replies=[(reply.text, reply.buttons) for reply in replies],
+                    last_in_transaction=True,
                 )
             frames.extend(conversations.message_frame(stored) for stored in stored_replies)
         for frame in frames:

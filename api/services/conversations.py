@@ -17,6 +17,7 @@ from typing import Any, Optional
 from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from api.db import LAST_IN_TRANSACTION
 from api.models import Conversation, ConversationOwner, DeliveryStatus, Message, Sender
 from api.models.base import utcnow
 
@@ -143,6 +144,7 @@ async def store_customer_message(
     client_id: str,
     text: str,
     payload: Optional[str],
+    last_in_transaction: bool = False,
 ) -> Optional[StoredCustomerMessage]:
     """Store a customer message once per client id; a resend returns the original.
 
@@ -150,6 +152,8 @@ async def store_customer_message(
     The usual case is one statement (`_insert_once`); a resend, or another socket
     of the conversation a moment ago, reads the owner and the original after it.
     Runs on every chat message, so it is SQLAlchemy Core on a connection.
+    `last_in_transaction`: nothing else is written in this unit of work, so
+    the INSERT may commit with itself (`LAST_IN_TRANSACTION`).
     """
     values: dict[str, Any] = {
         "conversation_id": conversation_id,
@@ -163,7 +167,8 @@ async def store_customer_message(
         "created_at": utcnow(),
     }
     statement = _INSERT_ONCE[connection.dialect.name]
-    stored = (await connection.execute(statement, values)).first()
+    options = LAST_IN_TRANSACTION if last_in_transaction else None
+    stored = (await connection.execute(statement, values, execution_options=options)).first()
     if stored is not None:
         message = StoredMessage(**values, id=stored.id)
         return StoredCustomerMessage(message=message, duplicate=False, owner=stored.owner)
@@ -257,8 +262,13 @@ async def store_bot_replies(
     connection: AsyncConnection,
     conversation_id: str,
     replies: list[tuple[str, list[dict[str, Any]]]],
+    last_in_transaction: bool = False,
 ) -> list[StoredMessage]:
-    """Stores a turn's replies (text, buttons) in order, in one INSERT."""
+    """Stores a turn's replies (text, buttons) in order, in one INSERT.
+
+    `last_in_transaction`: nothing else is written in this unit of work after
+    the replies, so the INSERT may commit with itself (`LAST_IN_TRANSACTION`).
+    """
     if not replies:
         return []
     now = utcnow()
@@ -281,7 +291,10 @@ async def store_bot_replies(
     # VALUES order (SQLite's rowid and PostgreSQL's sequence alike), but RETURNING
     # may list them in any order, hence the sort.
     parameters = {f"{key}_{n}": value for n, row in enumerate(rows) for key, value in row.items()}
-    result = await connection.execute(_insert_replies(len(rows)), parameters)
+    options = LAST_IN_TRANSACTION if last_in_transaction else None
+    result = await connection.execute(
+        _insert_replies(len(rows)), parameters, execution_options=options
+    )
     ids = sorted(stored.id for stored in result.all())
     return [StoredMessage(**row, id=id_) for row, id_ in zip(rows, ids, strict=True)]
 

@@ -44,6 +44,7 @@ async def store(
             client_id=client_id,
             text=text,
             payload=None,
+            last_in_transaction=True,
         )
 
 
@@ -139,10 +140,13 @@ async def test_a_turns_replies_are_stored_in_order_with_their_buttons(database: 
         [("Thanks!", [])],
     ]
     stored = []
-    for replies in turns:
+    for number, replies in enumerate(turns):
         async with database.connection() as connection:
             stored += await conversations.store_bot_replies(
-                connection=connection, conversation_id=conversation_id, replies=replies
+                connection=connection,
+                conversation_id=conversation_id,
+                replies=replies,
+                last_in_transaction=number % 2 == 0,  # as the gateway stores them, and not
             )
     async with database.connection() as connection:
         assert (
@@ -178,3 +182,28 @@ async def test_a_delivery_status_changes_only_its_message(database: Database) ->
         async with database.session() as session:
             messages = await conversations.history(session=session, conversation_id=conversation_id)
         assert [(m.id, m.status) for m in messages] == [(first, status.value), (second, "received")]
+
+
+async def test_the_status_and_the_replies_of_a_turn_are_stored_together(
+    database: Database,
+) -> None:
+    conversation_id = await new_conversation(database)
+    asked = await store(database, conversation_id, "q")
+    assert asked is not None
+    reply = ("Is the light on your router on?", [{"title": "Yes", "payload": "/affirm"}])
+    async with database.connection() as connection:  # as the gateway does after the answer
+        await conversations.set_delivery_status(
+            connection=connection, message_id=asked.message.id, status=DeliveryStatus.answered
+        )
+        (answer,) = await conversations.store_bot_replies(
+            connection=connection,
+            conversation_id=conversation_id,
+            replies=[reply],
+            last_in_transaction=True,
+        )
+    async with database.session() as session:
+        messages = await conversations.history(session=session, conversation_id=conversation_id)
+    assert [(m.id, m.sender, m.status, m.text) for m in messages] == [
+        (asked.message.id, "customer", "answered", "hi"),
+        (answer.id, "bot", None, reply[0]),
+    ]

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from api import sqlite_statements
-from api.db import Database
+from api.db import LAST_IN_TRANSACTION, Database
 from tests.conftest import make_settings
 
 
@@ -132,3 +132,48 @@ async def test_a_writer_that_never_gets_its_turn_hears_database_is_locked(
             async with db.connection() as connection:
                 await connection.execute(text("INSERT INTO notes (body) VALUES ('late')"))
     assert await count_notes(db) == 1
+
+
+async def test_a_last_statement_commits_in_its_own_trip_and_gives_the_turn_back(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiosqlite.core
+
+    trips: list[str] = []
+    stock_trip = aiosqlite.core.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        trips.append(getattr(fn, "__name__", "?"))
+        return await stock_trip(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    async with db.connection() as connection:
+        await connection.execute(
+            text("INSERT INTO notes (body) VALUES ('kept')"), execution_options=LAST_IN_TRANSACTION
+        )
+        assert await count_notes(db) == 1  # committed already, seen by another connection
+    assert trips[0] == "_run_statement" and "commit" not in trips
+    assert turn_of(db).held_by(None) and turn_of(db).waiting == 0  # nobody holds it
+    async with db.connection() as connection:  # the next writer gets the turn at once
+        await asyncio.wait_for(
+            connection.execute(text("INSERT INTO notes (body) VALUES ('next')")), timeout=1
+        )
+    assert await count_notes(db) == 2
+
+
+async def test_a_failing_last_statement_commits_nothing_of_its_unit(db: Database) -> None:
+    async with db.connection() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('taken')"))
+    with pytest.raises(IntegrityError):
+        async with db.connection() as connection:
+            await connection.execute(text("INSERT INTO notes (body) VALUES ('first of two')"))
+            await connection.execute(
+                text("INSERT INTO notes (body) VALUES ('taken')"),
+                execution_options=LAST_IN_TRANSACTION,
+            )
+    assert await count_notes(db) == 1
+    async with db.connection() as connection:  # the turn was given back
+        await asyncio.wait_for(
+            connection.execute(text("INSERT INTO notes (body) VALUES ('after')")), timeout=1
+        )
+    assert await count_notes(db) == 2
