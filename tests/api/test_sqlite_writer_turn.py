@@ -135,18 +135,9 @@ async def test_a_writer_that_never_gets_its_turn_hears_database_is_locked(
 
 
 async def test_a_last_statement_commits_in_its_own_trip_and_gives_the_turn_back(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Database, trips: list[str]
 ) -> None:
-    import aiosqlite.core
-
-    trips: list[str] = []
-    stock_trip = aiosqlite.core.Connection._execute
-
-    async def counted(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        trips.append(getattr(fn, "__name__", "?"))
-        return await stock_trip(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.core.Connection, "_execute", counted)
+    trips.clear()
     async with db.connection() as connection:
         await connection.execute(
             text("INSERT INTO notes (body) VALUES ('kept')"), execution_options=LAST_IN_TRANSACTION
