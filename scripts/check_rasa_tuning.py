@@ -15,10 +15,10 @@ It also checks that Rasa's debug log calls skip their copies only where nothing
 else reads them (bot/log_copies.py), and the quick validation of action server
 responses: for valid responses of every event type and for hundreds of broken
 variants of them, the quick check must accept exactly what Rasa's full schema
-accepts. And it checks
-the tracker store's memory (bot/tracker_store.py): over long conversations with
-slots, resets, restarts and new sessions, the tracker kept after every save must
-hold exactly the events a load from the database gives.
+accepts. And it checks the tracker store's memory (bot/tracker_store.py): over
+long conversations with slots, resets, restarts and new sessions, the tracker
+kept after every save must hold exactly the events a load from the database
+gives.
 """
 
 from __future__ import annotations
