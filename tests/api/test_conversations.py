@@ -146,7 +146,8 @@ async def test_a_turns_replies_are_stored_in_order_with_their_buttons(database: 
                 connection=connection,
                 conversation_id=conversation_id,
                 replies=replies,
-                last_in_transaction=number % 2 == 0,  # as the gateway stores them, and not
+                # Every other turn commits with its INSERT, as the gateway stores them.
+                last_in_transaction=number % 2 == 0,
             )
     async with database.connection() as connection:
         assert (
