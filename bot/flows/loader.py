@@ -204,6 +204,8 @@ def parse_flow(document: Any, *, source: str) -> Flow:
         devices=_strings(raw.get("devices")),
         start=str(raw["start"]),
         steps=steps,
+        examples=_strings(raw.get("examples")),
+        default=bool(raw.get("default", False)),
         tests=tuple(strip_lines(t) for t in document.get("tests") or ()),
         source=source,
         line=line,

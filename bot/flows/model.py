@@ -128,6 +128,10 @@ class Flow:
     devices: tuple[str, ...]
     start: str
     steps: dict[str, Step]
+    # How customers describe the problem, for choosing the flow by meaning.
+    examples: tuple[str, ...] = ()
+    # Started when a message is about the domain but close to none of its flows.
+    default: bool = False
     tests: tuple[dict[str, Any], ...] = ()
     source: str = ""
     line: Optional[int] = None
