@@ -27,8 +27,13 @@ def customer_turn(tracker: Tracker) -> CustomerTurn:
         for ranked in message.get("intent_ranking") or []
         if isinstance(ranked, dict) and ranked.get("name") not in (None, "", "nlu_fallback")
     )
+    confidence = (message.get("intent") or {}).get("confidence")
     return CustomerTurn(
-        text=message.get("text") or "", intent=intent, entities=entities, likely_intents=likely
+        text=message.get("text") or "",
+        intent=intent,
+        entities=entities,
+        likely_intents=likely,
+        confidence=float(confidence) if isinstance(confidence, (int, float)) else 1.0,
     )
 
 

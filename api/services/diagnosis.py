@@ -27,6 +27,7 @@ from bot.flows.engine import (
     summarize_trail,
 )
 from bot.flows.loader import FlowLibrary
+from bot.flows.meaning import SentenceEncoder
 
 _FLOW_EVENTS = FlowEvent.__table__
 
@@ -95,7 +96,10 @@ class DiagnosisService:
     def __init__(self, settings: Settings) -> None:
         self.library = FlowLibrary(settings.flows_dir, check_every=settings.flows_check_seconds)
         self.library.reload()
-        self.engine = FlowEngine(self.library, checks.run_check)
+        # Loaded now (about a second), so the first customer does not wait for it.
+        encoder = SentenceEncoder()
+        encoder.load()
+        self.engine = FlowEngine(self.library, checks.run_check, encoder)
 
     async def handle_turn(
         self,
@@ -161,7 +165,7 @@ class DiagnosisService:
     async def _start_for_intent(
         self, turn: CustomerTurn, *, running: Optional[str]
     ) -> Optional[TurnResult]:
-        flow = self.engine.select_flow(intent=turn.intent, text=turn.text)
+        flow = self.engine.select_flow(turn)
         if flow is None or flow.id == running:
             return None
         slots = {e["entity"]: e["value"] for e in turn.entities if e.get("entity") != "choice"}

@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from bot.flows.choosing import FlowChooser
 from bot.flows.loader import FlowLibrary
+from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import Flow, Step
 
 CheckRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
@@ -36,6 +38,8 @@ class CustomerTurn:
     text: str = ""
     intent: str = ""
     entities: list[dict[str, Any]] = field(default_factory=list)
+    # How sure the NLU was of the intent (0-1); buttons and payloads are sure.
+    confidence: float = 1.0
     # The NLU's intent ranking without nlu_fallback, most likely first: what the
     # customer probably meant when the intent itself was not confident enough.
     likely_intents: tuple[str, ...] = ()
@@ -151,23 +155,28 @@ def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
 class FlowEngine:
     """Starts flows and advances them; see the module docstring."""
 
-    def __init__(self, library: FlowLibrary, run_check: CheckRunner) -> None:
+    def __init__(
+        self,
+        library: FlowLibrary,
+        run_check: CheckRunner,
+        encoder: Optional[SentenceEncoder] = None,
+    ) -> None:
         self.library = library
         self.run_check = run_check
+        # Understands free text by meaning; without one, wording and keywords decide.
+        self.encoder = encoder
+        self.chooser = FlowChooser(library, encoder)
 
     # ----------------------------------------------------------------- choosing
 
-    def select_flow(self, *, intent: str, text: str) -> Optional[Flow]:
-        """The flow that fits the customer's problem best, by intent then keywords."""
-        candidates = self.library.for_intent(intent)
-        if not candidates:
-            return None
-        words = _normalise(text)
-
-        def score(flow: Flow) -> int:
-            return sum(len(k) for k in flow.keywords if _normalise(k) in words)
-
-        return max(candidates, key=score)  # max keeps the first of equals
+    def select_flow(self, turn: CustomerTurn) -> Optional[Flow]:
+        """The flow that fits the customer's problem best (bot/flows/choosing.py)."""
+        return self.chooser.choose(
+            text=turn.text,
+            intent=turn.intent,
+            confidence=turn.confidence,
+            likely_intents=turn.likely_intents,
+        )
 
     # ----------------------------------------------------------------- starting
 

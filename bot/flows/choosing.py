@@ -1,0 +1,167 @@
+"""Chooses the diagnostic flow that fits a customer's problem, by meaning.
+
+Each customer flow says in its YAML what it is for: a title, a description and
+`examples` of how customers describe the problem. A message is compared with
+all of them through sentence embeddings (bot/flows/meaning.py), so "the picture
+keeps breaking up into blocks" finds the picture flow although no example uses
+those words, and a flow added with examples is chosen without retraining Rasa.
+
+- A confident problem intent limits the choice to its domain's flows.
+- An unsure intent (low confidence, not a problem intent) ranks the flows of
+  every domain; the NLU's likelier domains get a small head start.
+- A message close to none of the candidates gets the domain's `default: true`
+  flow, never whichever file sorts first.
+- Trainer keywords found in the message add a small bonus; they no longer decide
+  alone.
+
+`rank()` says why: the closest example and the keywords found, for
+`make which-flow` and for the flow-choice evaluation (`make eval-flows`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from bot.flows.loader import FlowLibrary
+from bot.flows.meaning import SentenceEncoder
+from bot.flows.model import Flow
+
+# Below this an intent is "unsure" and flows of every domain are ranked.
+CONFIDENT_INTENT = 0.8
+# A best match below this is not close to any flow: the domain's default runs.
+MIN_MEANING = 0.3
+KEYWORD_BONUS = 0.04
+# Head start of flows in the domain the NLU ranked first, second, third.
+LIKELY_DOMAIN_BONUS = (0.08, 0.04, 0.02)
+
+
+@dataclass(frozen=True)
+class FlowMatch:
+    """One candidate flow, how close the message is to it, and why."""
+
+    flow: Flow
+    score: float
+    meaning: float
+    closest: str
+    keywords: tuple[str, ...]
+    head_start: float
+
+    def explain(self) -> str:
+        parts = [f"closest to {self.closest!r} ({self.meaning:.2f})"]
+        if self.keywords:
+            parts.append(f"keywords {', '.join(self.keywords)} (+{KEYWORD_BONUS:.2f})")
+        if self.head_start:
+            parts.append(f"the NLU's domain (+{self.head_start:.2f})")
+        return "; ".join(parts)
+
+
+def _words(text: str) -> str:
+    return " " + re.sub(r"[^\w]+", " ", text.lower()).strip() + " "
+
+
+def flow_phrases(flow: Flow) -> list[str]:
+    """What a flow says it is for: its examples, title and description."""
+    phrases = [*flow.examples, flow.title]
+    if flow.description:
+        phrases.append(flow.description)
+    return [p for p in phrases if p.strip()]
+
+
+class FlowChooser:
+    """Ranks the customer flows of a library for a message; see the module docstring."""
+
+    def __init__(self, library: FlowLibrary, encoder: Optional[SentenceEncoder] = None) -> None:
+        self.library = library
+        self.encoder = encoder
+        # Embeddings of each flow's phrases, kept while the parsed flow is the same object.
+        self._vectors: dict[str, tuple[Flow, list[str], np.ndarray]] = {}
+
+    def customer_flows(self) -> list[Flow]:
+        return [f for f in self.library.flows().values() if f.intents]
+
+    def candidates(
+        self, *, intent: str, confidence: float, likely_intents: Sequence[str]
+    ) -> list[Flow]:
+        for_intent = self.library.for_intent(intent)
+        if for_intent and confidence >= CONFIDENT_INTENT:
+            return for_intent
+        if for_intent or any(self.library.for_intent(i) for i in likely_intents):
+            return self.customer_flows()
+        return []
+
+    def rank(
+        self,
+        *,
+        text: str,
+        intent: str,
+        confidence: float = 1.0,
+        likely_intents: Sequence[str] = (),
+    ) -> list[FlowMatch]:
+        """Candidate flows for the message, best first."""
+        flows = self.candidates(intent=intent, confidence=confidence, likely_intents=likely_intents)
+        if not flows:
+            return []
+        order = [intent, *likely_intents] if intent else list(likely_intents)
+        domains: list[str] = []
+        for name in order:
+            for flow in self.library.for_intent(name):
+                if flow.domain not in domains:
+                    domains.append(flow.domain)
+        head_starts = dict(zip(domains, LIKELY_DOMAIN_BONUS))
+        words = _words(text)
+        message = self.encoder.encode([text])[0] if self.encoder and text.strip() else None
+        matches = []
+        for flow in flows:
+            meaning, closest = 0.0, ""
+            if message is not None:
+                phrases, vectors = self._flow_vectors(flow)
+                similarities = vectors @ message
+                best = int(np.argmax(similarities))
+                meaning, closest = float(similarities[best]), phrases[best]
+            found = tuple(k for k in flow.keywords if _words(k) in words)
+            head_start = head_starts.get(flow.domain, 0.0) if len(domains) > 0 else 0.0
+            if len({f.domain for f in flows}) == 1:
+                head_start = 0.0  # one domain: no head start to give
+            score = meaning + (KEYWORD_BONUS if found else 0.0) + head_start
+            matches.append(FlowMatch(flow, score, meaning, closest, found, head_start))
+        # Equal scores (no encoder, no keywords): the default flow first, then by id.
+        matches.sort(key=lambda m: (-m.score, not m.flow.default, m.flow.id))
+        return matches
+
+    def choose(
+        self,
+        *,
+        text: str,
+        intent: str,
+        confidence: float = 1.0,
+        likely_intents: Sequence[str] = (),
+    ) -> Optional[Flow]:
+        """The flow to start, or None when no customer flow fits the intent."""
+        ranked = self.rank(
+            text=text, intent=intent, confidence=confidence, likely_intents=likely_intents
+        )
+        if not ranked:
+            return None
+        best = ranked[0]
+        if self.encoder is None or best.meaning >= MIN_MEANING or best.keywords:
+            return best.flow
+        return self.default_for(best.flow.domain) or best.flow
+
+    def default_for(self, domain: str) -> Optional[Flow]:
+        """The domain's `default: true` flow."""
+        return next((f for f in self.customer_flows() if f.domain == domain and f.default), None)
+
+    def _flow_vectors(self, flow: Flow) -> tuple[list[str], np.ndarray]:
+        cached = self._vectors.get(flow.id)
+        if cached is not None and cached[0] is flow:
+            return cached[1], cached[2]
+        assert self.encoder is not None
+        phrases = flow_phrases(flow)
+        vectors = self.encoder.encode(phrases)
+        self._vectors[flow.id] = (flow, phrases, vectors)
+        return phrases, vectors
