@@ -85,7 +85,7 @@ class MultilingualSentenceFeaturizer(DenseFeaturizer, GraphComponent):
         if not messages:
             return
         vectors = self.encoder.encode([m.get(TEXT) for m in messages])
-        for message, vector in zip(messages, vectors):
+        for message, vector in zip(messages, vectors, strict=True):
             self.add_features_to_message(
                 sequence=None,
                 sentence=np.asarray(vector, dtype=np.float32).reshape(1, -1),

@@ -112,7 +112,7 @@ class FlowChooser:
             for flow in self.library.for_intent(name):
                 if flow.domain not in domains:
                     domains.append(flow.domain)
-        head_starts = dict(zip(domains, LIKELY_DOMAIN_BONUS))
+        head_starts = dict(zip(domains, LIKELY_DOMAIN_BONUS, strict=False))
         words = _words(text)
         message = self.encoder.encode([text])[0] if self.encoder and text.strip() else None
         matches = []

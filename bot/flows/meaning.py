@@ -100,7 +100,7 @@ class SentenceEncoder:
         if missing:
             keys = list(missing)
             vectors = np.asarray(self._model.encode(keys), dtype=np.float32)
-            for key, vector in zip(keys, vectors):
+            for key, vector in zip(keys, vectors, strict=True):
                 for index in missing[key]:
                     out[index] = vector
                 self._cache[key] = vector
