@@ -7,11 +7,13 @@ API_PY    := $(API_VENV)/bin/python
 RASA      := $(RASA_VENV)/bin/rasa
 RASA_DATA := data/nlu data/rules data/stories
 FILE      ?= ../shared/eval/realworld_dev.jsonl
+FLOW_OPENERS ?= data/heldout/flow_openers.jsonl
+FLOWS_DIR ?= data/flows
 # The tests also run against this PostgreSQL (see tests/conftest.py).
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing tune-fallback evaluate supervisor clean
+.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing eval-flows which-flow tune-fallback evaluate supervisor clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -74,6 +76,14 @@ eval-routing: setup  ## routing quality on FILE (JSONL, see ../shared/eval/READM
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" --file $(FILE)
 
+eval-flows: setup  ## how often the right flow starts, on data/heldout/flow_openers.jsonl
+	MODEL=$$($(API_PY) scripts/train.py) && \
+	  $(RASA_VENV)/bin/python scripts/eval_flows.py --model "$$MODEL" --file $(FLOW_OPENERS)
+
+which-flow: setup  ## which flow a message starts, and why: make which-flow TEXT="…"
+	MODEL=$$($(API_PY) scripts/train.py) && \
+	  $(RASA_VENV)/bin/python scripts/which_flow.py --model "$$MODEL" --flows $(FLOWS_DIR) --text "$(TEXT)"
+
 tune-fallback: setup  ## the FallbackClassifier threshold that costs customers least, on our own held-out examples
 	mkdir -p docs/evaluation
 	$(RASA_VENV)/bin/python scripts/tune_fallback.py | tee docs/evaluation/fallback_threshold.txt
@@ -91,24 +101,27 @@ bench-scaled: setup  ## messages/s with 1 and with 2 Rasa instances, on PostgreS
 supervisor: setup  ## create a console sign-in: make supervisor EMAIL=… NAME=… [ROLE=agent]
 	$(API_PY) scripts/create_supervisor.py --email "$(EMAIL)" --name "$(NAME)" --role $(or $(ROLE),supervisor)
 
-evaluate: setup  ## conversation tests, routing quality, NLU cross-validation; results in docs/evaluation/
+evaluate: setup  ## understanding, side by side: real dev sets, our held-out sets, cross-validation, flow choice; results in docs/evaluation/
 	mkdir -p docs/evaluation
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA) test core --model "$$MODEL" --stories tests/test_stories.yml \
 	    --out results/stories --fail-on-prediction-errors && \
 	  cp results/stories/story_report.json docs/evaluation/story_report.json && \
-	  $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" --file $(FILE) \
-	    | tee docs/evaluation/routing_dev.txt
-	# Intent quality on our own data: 3-fold cross-validation (trains 3 NLU models).
-	$(RASA) test nlu --cross-validation --folds 3 --config config.yml --nlu data/nlu \
+	  for set in realworld_dev realworld_de_dev; do \
+	    $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" \
+	      --file ../shared/eval/$$set.jsonl > docs/evaluation/routing_$$set.txt || exit 1; done && \
+	  for set in routing_en routing_de; do \
+	    $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" \
+	      --file data/heldout/$$set.jsonl > docs/evaluation/heldout_$$set.txt || exit 1; done && \
+	  $(RASA_VENV)/bin/python scripts/eval_flows.py --model "$$MODEL" --file $(FLOW_OPENERS) \
+	    > docs/evaluation/flow_choice.txt
+	# Intents on our own data: 3-fold cross-validation (trains 3 NLU models).
+	$(RASA) test nlu --cross-validation --folds 3 --successes --config config.yml --nlu data/nlu \
 	  --out results/nlu-cv
 	cp results/nlu-cv/intent_report.json docs/evaluation/nlu_cross_validation.json
-	$(RASA_VENV)/bin/python -c 'import json; r = json.load(open("results/nlu-cv/intent_report.json")); \
-	  m, w = r["macro avg"], r["weighted avg"]; \
-	  print("3-fold cross-validation, intents on test folds: accuracy %.3f, macro F1 %.3f " \
-	        "(P %.3f, R %.3f), weighted F1 %.3f, %d examples" % (r["accuracy"], m["f1-score"], \
-	        m["precision"], m["recall"], w["f1-score"], m["support"]))' \
-	  | tee docs/evaluation/nlu_cross_validation.txt
+	$(API_PY) scripts/summarise_cross_validation.py results/nlu-cv \
+	  > docs/evaluation/nlu_cross_validation.txt
+	$(API_PY) scripts/summarise_evaluation.py docs/evaluation | tee docs/evaluation/summary.md
 
 clean:  ## remove models, databases and logs (keeps the virtualenvs)
 	rm -rf models var results test-artifacts .pytest_cache .ruff_cache
