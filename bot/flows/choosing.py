@@ -112,7 +112,17 @@ class FlowChooser:
             for flow in self.library.for_intent(name):
                 if flow.domain not in domains:
                     domains.append(flow.domain)
-        head_starts = dict(zip(domains, LIKELY_DOMAIN_BONUS, strict=False))
+        if len({f.domain for f in flows}) == 1:
+            domains = []  # one domain: no head start to give
+        return self.score(
+            text, flows, head_starts=dict(zip(domains, LIKELY_DOMAIN_BONUS, strict=False))
+        )
+
+    def score(
+        self, text: str, flows: Sequence[Flow], *, head_starts: Optional[dict[str, float]] = None
+    ) -> list[FlowMatch]:
+        """The given flows ranked for the message, best first."""
+        head_starts = head_starts or {}
         words = _words(text)
         message = self.encoder.encode([text])[0] if self.encoder and text.strip() else None
         matches = []
@@ -124,9 +134,7 @@ class FlowChooser:
                 best = int(np.argmax(similarities))
                 meaning, closest = float(similarities[best]), phrases[best]
             found = tuple(k for k in flow.keywords if _words(k) in words)
-            head_start = head_starts.get(flow.domain, 0.0) if len(domains) > 0 else 0.0
-            if len({f.domain for f in flows}) == 1:
-                head_start = 0.0  # one domain: no head start to give
+            head_start = head_starts.get(flow.domain, 0.0)
             score = meaning + (KEYWORD_BONUS if found else 0.0) + head_start
             matches.append(FlowMatch(flow, score, meaning, closest, found, head_start))
         # Equal scores (no encoder, no keywords): the default flow first, then by id.
