@@ -38,6 +38,9 @@ class Ticket(Base):
     customer_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # An e-mail address or phone number the customer gave in the chat, when no
+    # verified account (with its own contact details) is linked to the ticket.
+    contact: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     idempotency_key: Mapped[Optional[str]] = mapped_column(String(80), nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

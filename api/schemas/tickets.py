@@ -48,6 +48,7 @@ class TicketPublic(BaseModel):
     title: str
     summary: str
     customer_id: Optional[int]
+    contact: Optional[str] = None
     conversation_id: Optional[str]
     transcript_path: Optional[str]
     created_at: datetime

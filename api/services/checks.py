@@ -251,6 +251,39 @@ async def cancel_visit_booking(slots: dict[str, Any]) -> str:
         return "cancelled"
 
 
+MAX_CONTACT_ATTEMPTS = 3
+
+
+async def save_ticket_contact(slots: dict[str, Any]) -> str:
+    """Store the e-mail address or phone number in `contact` on `ticket_number`.
+
+    `saved` (the slot then holds the cleaned-up contact), `invalid` (neither an
+    e-mail address nor a phone number; after three tries `declined`), or
+    `declined` when the customer would rather not leave one.
+    """
+    typed = str(slots.get("contact") or "")
+    if tickets.declines_contact(typed):
+        return "declined"
+    contact = tickets.parse_contact(typed)
+    if contact is None:
+        slots["contact_attempts"] = int(slots.get("contact_attempts") or 0) + 1
+        return "declined" if slots["contact_attempts"] >= MAX_CONTACT_ATTEMPTS else "invalid"
+    async with _database().session() as session:
+        ticket = await tickets.get_ticket(session=session, number=str(slots.get("ticket_number")))
+        customer = await _customer(session, slots)
+        if ticket is None or not tickets.visible_to(
+            ticket,
+            conversation_id=current_conversation.get(),
+            customer_id=customer.id if customer else None,
+        ):
+            return "unknown"
+        await tickets.set_contact(
+            session=session, ticket=ticket, contact=contact, actor="customer via bot"
+        )
+    slots["contact"] = contact
+    return "saved"
+
+
 async def goodwill_eligible(slots: dict[str, Any]) -> str:
     """Offer (and record) the gesture the policy allows, if any."""
     async with _database().session() as session:
@@ -315,6 +348,7 @@ CHECKS: dict[str, Check] = {
     "visit_availability": visit_availability,
     "visit_booked": visit_booked,
     "cancel_visit_booking": cancel_visit_booking,
+    "save_ticket_contact": save_ticket_contact,
     "goodwill_eligible": goodwill_eligible,
     "goodwill_accept": goodwill_accept,
     "goodwill_decline": goodwill_decline,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Optional
 
@@ -39,6 +40,56 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     "resolved": frozenset({"closed", "open"}),
     "closed": frozenset(),
 }
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"\+?\(?\d[\d ()./-]{4,22}\d")
+# What customers say when they would rather not leave contact details.
+_NO_CONTACT = re.compile(
+    r"^\W*(no|nope|nah|none|neither|skip|no thanks?|no thank you|rather not|i'?d rather not|"
+    r"don'?t|do not|not now|not needed|no need)\b",
+    re.IGNORECASE,
+)
+
+
+def parse_contact(text: str) -> Optional[str]:
+    """The e-mail address or phone number in what the customer typed, or None.
+
+    An e-mail address needs a name, an @ and a domain with a dot; a phone
+    number 7 to 15 digits (spaces, dashes, dots, slashes, brackets and a
+    leading + are allowed between them).
+    """
+    found = _EMAIL.search(text or "")
+    if found:
+        return found.group(0).strip(".").lower()
+    for candidate in _PHONE.finditer(text or ""):
+        digits = re.sub(r"\D", "", candidate.group(0))
+        if 7 <= len(digits) <= 15:
+            return re.sub(r"\s+", " ", candidate.group(0)).strip()
+    return None
+
+
+def declines_contact(text: str) -> bool:
+    """Whether the customer said they'd rather not leave contact details."""
+    return parse_contact(text) is None and bool(_NO_CONTACT.match(text or ""))
+
+
+def reachable(ticket: Ticket) -> bool:
+    """Whether staff can contact the customer about the ticket (an account or given details)."""
+    return ticket.customer_id is not None or bool(ticket.contact)
+
+
+async def set_contact(*, session: AsyncSession, ticket: Ticket, contact: str, actor: str) -> Ticket:
+    """Store how to reach the customer about the ticket (validated with `parse_contact`)."""
+    parsed = parse_contact(contact)
+    if parsed is None:
+        raise Invalid("That is neither an e-mail address nor a phone number.")
+    if parsed != ticket.contact:
+        ticket.contact = parsed
+        await record_event(
+            session=session, ticket=ticket, kind="update", actor=actor, detail=f"contact: {parsed}"
+        )
+    return ticket
 
 
 def _check_fields(domain: str, priority: str, tier: int) -> None:

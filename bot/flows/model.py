@@ -22,6 +22,7 @@ KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
     "visit_availability": ("available", "none", "unknown"),
     "visit_booked": ("booked", "none", "unknown"),
     "cancel_visit_booking": ("cancelled", "failed", "unknown"),
+    "save_ticket_contact": ("saved", "invalid", "declined", "unknown"),
     "goodwill_eligible": ("eligible", "not_eligible", "unknown"),
     "goodwill_accept": ("recorded", "failed", "unknown"),
     "goodwill_decline": ("recorded", "failed", "unknown"),
