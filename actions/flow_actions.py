@@ -33,7 +33,9 @@ class _RunsFlowTurn:
                 fallback_count=fallback_count,
             )
         frustration = int(tracker.get_slot("frustration_count") or 0)
-        if result.handoff is None and shows_frustration(turn.text, turn.intent):
+        if not shows_frustration(turn.text, turn.intent):
+            frustration = 0  # a calm message ends the episode: no apology for it
+        elif result.handoff is None:
             frustration += 1
             respond_to_frustration(result.replies, frustration)
         events: list[EventType] = [SlotSet("frustration_count", float(frustration))]
@@ -41,15 +43,16 @@ class _RunsFlowTurn:
 
 
 def respond_to_frustration(replies: list[Reply], times: int) -> None:
-    """One genuine apology the first time; from the second time, a person is offered."""
+    """One apology per episode of frustration (its first message); at its second
+    message a person is offered, unless this turn already offers one."""
     already_sorry = any("sorry" in r.text.lower() for r in replies)
+    person_offered = any(PERSON_BUTTON in r.buttons for r in replies)
     if times == 1 and not already_sorry:
         replies.insert(0, Reply("I'm sorry this is costing you so much time. Let's get it fixed."))
-    elif times >= 2:
+    elif times == 2 and not person_offered:
         replies.append(
             Reply(
-                "This has been frustrating, I know. Would you rather talk to a person? "
-                "They will see everything we've done so far.",
+                "Would you rather talk to a person? They will see everything we've done so far.",
                 [PERSON_BUTTON],
             )
         )

@@ -20,7 +20,6 @@ ANGRY_PHRASES = (
     "3rd time",
     "fourth time",
     "how many times",
-    "still not",
     "for days",
     "for weeks",
     "every day",

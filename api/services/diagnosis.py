@@ -196,10 +196,11 @@ class DiagnosisService:
     def _nothing_running(self, turn: CustomerTurn, fallback_count: int) -> DiagnosisResult:
         """A turn with no flow running that starts none: the two-stage fallback.
 
-        Every such turn counts as a miss, except "it works now", "no", starting
-        over and a complaint (whose apology comes from the flow actions): a first
-        miss gets a guess, a request to rephrase or the question what the problem
-        is about; a second the options plus a person; a third a person.
+        Every such turn counts as a miss, except "it works now", "no" and starting
+        over: a first miss gets a guess, a request to rephrase or the question what
+        the problem is about (a complaint's apology comes from the flow actions); a
+        second the options plus a person; a third a person. So an angry customer
+        is never asked the same thing a fourth time.
         """
         if turn.intent == "problem_fixed":
             return DiagnosisResult(replies=[Reply("Glad to hear it works! Anything else?")])
@@ -208,9 +209,11 @@ class DiagnosisService:
                 replies=[Reply("Alright. If anything else comes up, just write here.")],
                 fallback_count=fallback_count,
             )
-        if turn.intent in ("complaint", "start_over", "go_back"):
+        if turn.intent in ("start_over", "go_back"):
             return what_is_it_about(fallback_count)
         fallback_count += 1
+        if turn.intent == "complaint" and fallback_count == 1:
+            return what_is_it_about(fallback_count)
         if fallback_count >= 3:
             return DiagnosisResult(
                 replies=[Reply("I'm sorry I keep misunderstanding you.")],
@@ -265,8 +268,13 @@ class DiagnosisService:
             session=session, conversation_id=conversation_id, events=result.events
         )
         replies = list(result.replies)
-        if result.offer_person:
-            replies.append(Reply("If you prefer, a person can take over.", [PERSON_BUTTON]))
+        if result.offer_person and not any(PERSON_BUTTON in r.buttons for r in replies):
+            # The person goes with the options, as one more button (once per turn).
+            if replies and replies[-1].buttons:
+                last = replies[-1]
+                replies[-1] = Reply(last.text, [*last.buttons, PERSON_BUTTON])
+            else:
+                replies.append(Reply("If you prefer, a person can take over.", [PERSON_BUTTON]))
         outcome_result = DiagnosisResult(
             replies=replies,
             flow_state=result.state,

@@ -19,15 +19,64 @@ from bot.flows.choosing import FlowChooser
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import Flow, Step
+from bot.frustration import shows_frustration
 
 CheckRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
 
 MAX_AUTOMATIC_STEPS = 50
+# Misses in a row: the first gets the question in other words, the second the
+# options and a person, the third a person.
 MISSES_BEFORE_OFFERING_A_PERSON = 2
+MISSES_BEFORE_A_PERSON_TAKES_OVER = 3
 YES_INTENTS = {"affirm", "problem_fixed"}
 NO_INTENTS = {"deny", "problem_persists"}
 YES_WORDS = {"yes", "y", "yeah", "yep", "yup", "sure", "correct", "ja", "ok", "okay", "right"}
 NO_WORDS = {"no", "n", "nope", "nah", "not", "nein", "negative"}
+# Not an answer either way: "I'm not sure" is no "no".
+UNSURE_PHRASES = (
+    "not sure", "do not know", "dont know", "no idea", "unsure", "maybe", "can not tell",
+    "weiß nicht", "weiss nicht", "keine ahnung", "vielleicht",
+)  # fmt: skip
+# A "no" to "is it working now?" said without a no-word.
+STILL_BROKEN_PHRASES = (
+    "does not work", "did not work", "not working", "still broken", "did not help",
+    "still not", "still the same", "same problem", "funktioniert nicht", "geht nicht",
+    "geht immer noch nicht", "hat nicht geholfen",
+)  # fmt: skip
+# Words that turn the phrase after them around: "not orange", "keine Lampe".
+NEGATIONS = {"not", "no", "never", "nicht", "kein", "keine", "keinen", "without", "ohne", "nor"}
+# Words that say nothing about which choice is meant.
+FILLER_WORDS = {
+    "a", "an", "the", "it", "its", "it's", "is", "are", "was", "they", "them", "their", "all",
+    "my", "i", "i'm", "think", "guess", "looks", "look", "like", "just", "only", "so", "well",
+    "yes", "yeah", "ok", "okay", "um", "hmm", "er", "now", "one", "ones", "light", "lights",
+    "lamp", "lamps", "led", "leds", "there", "some", "of", "on", "and", "or", "s", "please",
+    "die", "der", "das", "ist", "sind", "es", "alle", "lampe", "lampen", "ja", "mein", "meine",
+}  # fmt: skip
+# A typed answer is matched to a choice by meaning only when it is at least this
+# close to the choice, this much closer than to the runner-up, and closer than
+# to anything below, which is what customers say when they are not answering.
+MIN_MEANING = 0.5
+MEANING_MARGIN = 0.07
+NOT_AN_ANSWER = (
+    "yes", "no", "ja", "nein", "I don't know", "it still doesn't work", "this is useless",
+    "nothing works", "nothing you say helps", "I want to talk to a person",
+    "das funktioniert immer noch nicht", "das bringt nichts", "keine Ahnung",
+)  # fmt: skip
+# A free answer this close to NOT_AN_ANSWER is not taken as the answer.
+NOT_AN_ANSWER_MEANING = 0.6
+# "That's wrong" right after the assistant answered a question from the
+# customer's message goes back to that question.
+CORRECTION_PHRASES = (
+    "wrong", "not right", "not correct", "incorrect", "not what i said", "i did not say",
+    "falsch", "stimmt nicht", "nicht richtig",
+)  # fmt: skip
+# Details found by their form when the language model missed them.
+PATTERNS = {
+    "error_code": re.compile(r"\b0x[0-9a-f]{8}\b", re.IGNORECASE),
+    "speed": re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mbit/s|mbits?|mbps|mb/s)(?!\w)", re.IGNORECASE),
+}
+HEARD_MESSAGES = 5
 PROBLEM_INTENTS = {"problem_internet", "problem_cable", "problem_hardware", "problem_software"}
 
 
@@ -73,7 +122,9 @@ class Outcome:
 
 @dataclass
 class FlowEventRecord:
-    kind: str  # step | answer | outcome | back | restart | skip | miss
+    # step | answer | from_message (answered from what the customer already said)
+    # | outcome | back | restart | skip | miss | start
+    kind: str
     flow_id: str
     step_id: str
     value: Optional[str] = None
@@ -90,6 +141,20 @@ class TurnResult:
     not_understood: bool = False
     offer_person: bool = False
 
+
+@dataclass(frozen=True)
+class _Taken:
+    """A question answered from what the customer already said."""
+
+    target: Optional[str]
+    value: Any  # stored in the slot
+    answer: str  # for the summary and {answer}
+    words: str  # what in the message gave it, for {words}
+    event: str  # the flow event's value
+
+
+DEFAULT_TAKEN = 'You already told me "{words}", so I\'ve taken that as: {answer}.'
+IF_WRONG = "If that's not right, just say so."
 
 SLOT_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
@@ -112,44 +177,187 @@ def _normalise(text: str) -> str:
     return " " + re.sub(r"[^\w]+", " ", text.lower()).strip() + " "
 
 
-def match_choice(step: Step, turn: CustomerTurn) -> Optional[str]:
-    """The choice the customer picked, by button payload, entity or wording."""
+def _clauses(text: str) -> list[list[str]]:
+    """The message's words, clause by clause; "doesn't" reads as "does not"."""
+    lowered = re.sub(r"n[’']t\b", " not", text.lower())
+    return [re.findall(r"\w+", part) for part in re.split(r"[,.;:!?]+", lowered)]
+
+
+def _words(text: str) -> list[str]:
+    return [w for clause in _clauses(text) for w in clause]
+
+
+def _has_phrase(text: str, phrase: str) -> bool:
+    return _normalise(" ".join(_words(phrase))) in _normalise(" ".join(_words(text)))
+
+
+@dataclass(frozen=True)
+class _Hit:
+    value: str
+    phrase: str
+    clause: int
+    start: int
+    length: int
+
+
+def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
+    """Where each phrase occurs in the text, unless a negation comes just before it."""
+    hits = []
+    clauses = _clauses(text)
+    for value, options in phrases.items():
+        for phrase in options:
+            needle = _words(phrase)
+            if not needle:
+                continue
+            for number, words in enumerate(clauses):
+                for start in range(len(words) - len(needle) + 1):
+                    if words[start : start + len(needle)] != needle:
+                        continue
+                    before = words[max(0, start - 2) : start]
+                    if needle[0] not in NEGATIONS and NEGATIONS & set(before):
+                        continue  # "not orange", "keine Lampe"
+                    hits.append(_Hit(value, phrase, number, start, len(needle)))
+    return hits
+
+
+def _essentially(text: str, hits: list[_Hit]) -> bool:
+    """The message says little besides the phrases found: "it's blinking orange"."""
+    covered = {(h.clause, h.start + i) for h in hits for i in range(h.length)}
+    rest = [
+        word
+        for number, words in enumerate(_clauses(text))
+        for index, word in enumerate(words)
+        if (number, index) not in covered and word not in FILLER_WORDS
+    ]
+    return len(rest) <= 2
+
+
+def _choice_phrases(step: Step) -> dict[str, list[str]]:
+    return {c.value: [c.value, c.title, *c.synonyms] for c in step.choices}
+
+
+def _starts_with_yes_or_no(text: str) -> bool:
+    words = _words(text)
+    return bool(words) and words[0] in YES_WORDS | NO_WORDS
+
+
+def _choice_by_entities(step: Step, turn: CustomerTurn, names: tuple[str, ...]) -> Optional[str]:
+    """The one choice that the entities' values name, if they agree."""
+    found = set()
+    for name in names:
+        value = turn.entity(name)
+        if not value:
+            continue
+        for choice in step.choices:
+            if value.lower() in {s.lower() for s in (choice.value, choice.title, *choice.synonyms)}:
+                found.add(choice.value)
+    return found.pop() if len(found) == 1 else None
+
+
+def _closest_choices(
+    step: Step, text: str, encoder: SentenceEncoder
+) -> tuple[list[tuple[float, str]], float]:
+    """Each choice's meaning score (best of its title and synonyms), best first, and
+    how close the text is to what customers say when they are not answering."""
+    phrases = _choice_phrases(step)
+    flat = [(value, phrase) for value, options in phrases.items() for phrase in options[1:]]
+    scores = encoder.similarities(text, [p for _, p in flat] + list(NOT_AN_ANSWER))
+    by_choice: dict[str, float] = {}
+    for (value, _), score in zip(flat, scores[: len(flat)], strict=True):
+        by_choice[value] = max(by_choice.get(value, -1.0), float(score))
+    ranked = sorted(((score, value) for value, score in by_choice.items()), reverse=True)
+    return ranked, float(max(scores[len(flat) :]))
+
+
+def match_choice(
+    step: Step, turn: CustomerTurn, encoder: Optional[SentenceEncoder] = None
+) -> Optional[str]:
+    """The choice the customer picked, by button payload, entity, wording or meaning.
+
+    A phrase of a choice found in the message counts when the message is
+    essentially that answer ("it's blinking orange"), or when nothing contradicts
+    it: no negation before it, and no other reading closer (by meaning with an
+    encoder: another choice, or "this is useless"; without one: an angry
+    outburst or a yes/no). "NO. Nothing you say works" is no "No lights at all".
+    Without a phrase, the closest choice by meaning counts when it is clearly the
+    closest. When unsure, it is no choice.
+    """
     values = {c.value for c in step.choices}
     picked = turn.entity("choice")
     if picked in values:
         return picked
-    text = _normalise(turn.text)
-    best: Optional[tuple[int, str]] = None
-    for choice in step.choices:
-        for phrase in (choice.value, choice.title, *choice.synonyms):
-            needle = _normalise(phrase)
-            if needle.strip() and needle in text:
-                length = len(needle)
-                if best is None or length > best[0]:
-                    best = (length, choice.value)
-    if best:
-        return best[1]
-    for name in ("light_color", "light_state"):
-        value = turn.entity(name)
-        if value:
-            for choice in step.choices:
-                if value.lower() in {s.lower() for s in (choice.value, *choice.synonyms)}:
-                    return choice.value
+    if not turn.text.strip():
+        return _choice_by_entities(step, turn, ("light_color", "light_state"))
+    hits = _phrase_hits(turn.text, _choice_phrases(step))
+    ranked: Optional[list[tuple[float, str]]] = None
+    not_an_answer = 0.0
+    if hits:
+        longest = max(h.length for h in hits)
+        best = {h.value for h in hits if h.length == longest}
+        if len(best) == 1:
+            value = best.pop()
+            if _essentially(turn.text, hits):
+                return value
+            if encoder is not None:
+                ranked, not_an_answer = _closest_choices(step, turn.text, encoder)
+                if ranked[0][1] == value and ranked[0][0] >= not_an_answer:
+                    return value
+            elif not (
+                turn.intent in YES_INTENTS | NO_INTENTS | {"complaint"}
+                or _starts_with_yes_or_no(turn.text)
+                or shows_frustration(turn.text, turn.intent)
+            ):
+                return value
+            return None
+    by_entity = _choice_by_entities(step, turn, ("light_color", "light_state"))
+    if by_entity or encoder is None or turn.intent in YES_INTENTS | NO_INTENTS:
+        return by_entity
+    if ranked is None:
+        ranked, not_an_answer = _closest_choices(step, turn.text, encoder)
+    if len(ranked) < 2:
+        return None
+    (best_score, best_value), (runner_up, _) = ranked[0], ranked[1]
+    if (
+        best_score >= MIN_MEANING
+        and best_score - runner_up >= MEANING_MARGIN
+        and best_score > not_an_answer
+    ):
+        return best_value
     return None
 
 
 def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
+    """Yes, no or neither. "NO it still doesn't work!!" is a no; "not sure" neither."""
+    text = " ".join(_words(turn.text))
+    if any(_has_phrase(text, phrase) for phrase in UNSURE_PHRASES):
+        return None
     if turn.intent in YES_INTENTS:
         return True
     if turn.intent in NO_INTENTS:
         return False
     # The first yes- or no-word decides: "yes, no problem" is a yes.
-    for word in _normalise(turn.text).split():
+    for word in _words(turn.text):
         if word in YES_WORDS:
             return True
         if word in NO_WORDS:
             return False
+    if any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES):
+        return False
     return None
+
+
+def heard_in(turn: CustomerTurn) -> dict[str, Any]:
+    """What a message said, kept in the flow state to answer later questions."""
+    entities = {
+        str(e["entity"]): str(e["value"])
+        for e in turn.entities
+        if e.get("entity") not in (None, "choice") and e.get("value") not in (None, "")
+    }
+    for name, pattern in PATTERNS.items():
+        found = pattern.search(turn.text)
+        if found and name not in entities:
+            entities[name] = found.group(0)
+    return {"text": turn.text[:500], "entities": entities}
 
 
 class FlowEngine:
@@ -180,7 +388,15 @@ class FlowEngine:
 
     # ----------------------------------------------------------------- starting
 
-    async def start(self, flow: Flow, *, slots: Optional[dict[str, Any]] = None) -> TurnResult:
+    async def start(
+        self,
+        flow: Flow,
+        *,
+        slots: Optional[dict[str, Any]] = None,
+        turn: Optional[CustomerTurn] = None,
+    ) -> TurnResult:
+        """Start a flow; `turn` (the customer's message) and the entity values in
+        `slots` can answer its questions (`from_message`), so they are not asked."""
         state = {
             "flow": flow.id,
             "step": flow.start,
@@ -189,7 +405,14 @@ class FlowEngine:
             "slots": dict(slots or {}),
             "trail": [],
             "misses": 0,
+            "heard": [],
         }
+        opener = heard_in(turn) if turn is not None else {"text": "", "entities": {}}
+        for name, value in (slots or {}).items():
+            if isinstance(value, str) and value:
+                opener["entities"].setdefault(name, value)
+        if opener["text"] or opener["entities"]:
+            state["heard"].append(opener)
         result = TurnResult(events=[FlowEventRecord("start", flow.id, flow.start)])
         await self._run_until_input(state, flow.start, result)
         return result
@@ -213,21 +436,29 @@ class FlowEngine:
             result.not_understood = True
             return result
         step = flow.step(state["step"])
+        just_taken = state.pop("just_taken", None)
 
         if turn.intent == "start_over":
-            state.update(step=self._root_start(state), stack=[], history=[], trail=[], misses=0)
+            state.update(
+                step=self._root_start(state), stack=[], history=[], trail=[], misses=0, heard=[]
+            )
             state["flow"] = state.get("root_flow", state["flow"])
             result.events.append(FlowEventRecord("restart", state["flow"], state["step"]))
             result.replies.append(Reply("No problem, let's start again from the beginning."))
             await self._run_until_input(state, state["step"], result)
             return result
         if turn.intent == "go_back":
+            state["misses"] = 0
             return await self._go_back(state, flow, result)
+        if just_taken and self._is_correction(turn):
+            state["misses"] = 0
+            return self._correct(state, flow, just_taken, result)
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
         if turn.intent == "already_tried":
             target = step.skip or step.no or step.next
             if target:
+                state["misses"] = 0
                 self._remember(state, step, "already tried")
                 result.events.append(FlowEventRecord("skip", flow.id, step.id))
                 result.replies.append(Reply("Thanks, then let's skip that."))
@@ -238,7 +469,40 @@ class FlowEngine:
         if target is None:
             return self._miss(state, flow, step, turn, result)
         state["misses"] = 0
+        self._hear(state, turn)
         await self._run_until_input(state, target, result)
+        return result
+
+    @staticmethod
+    def _hear(state: dict[str, Any], turn: CustomerTurn) -> None:
+        heard = heard_in(turn)
+        if heard["text"] or heard["entities"]:
+            state.setdefault("heard", []).append(heard)
+            del state["heard"][:-HEARD_MESSAGES]
+
+    @staticmethod
+    def _is_correction(turn: CustomerTurn) -> bool:
+        text = " ".join(_words(turn.text))
+        return any(_has_phrase(text, phrase) for phrase in CORRECTION_PHRASES)
+
+    def _correct(
+        self, state: dict[str, Any], flow: Flow, step_id: str, result: TurnResult
+    ) -> TurnResult:
+        """Back to the question answered from the customer's message, to ask it after all."""
+        while state["history"]:
+            previous = state["history"].pop()
+            if state["trail"]:
+                state["trail"].pop()
+            if previous["step"] == step_id:
+                state["flow"], state["stack"] = previous["flow"], previous["stack"]
+                break
+        state["step"] = step_id
+        state.setdefault("corrected", []).append(step_id)
+        back_flow = self.library.get(state["flow"]) or flow
+        result.events.append(FlowEventRecord("back", back_flow.id, step_id))
+        result.replies.append(Reply("Sorry, I got that wrong. Let me ask you instead."))
+        result.replies.extend(self._ask(back_flow.step(step_id), state["slots"]))
+        result.state = state
         return result
 
     def _target_for_answer(
@@ -250,7 +514,7 @@ class FlowEngine:
         result: TurnResult,
     ) -> Optional[str]:
         if step.kind == "ask_choice":
-            value = match_choice(step, turn)
+            value = match_choice(step, turn, self.encoder)
             if value is None:
                 return None
             choice = next(c for c in step.choices if c.value == value)
@@ -267,7 +531,10 @@ class FlowEngine:
             result.events.append(FlowEventRecord("answer", flow.id, step.id, str(said_yes).lower()))
             return step.yes if said_yes else step.no
         if step.kind == "ask_value":
-            if turn.intent in PROBLEM_INTENTS | {"request_human", "deny"} and not turn.entities:
+            not_an_answer = PROBLEM_INTENTS | {"request_human", "deny", "complaint", "affirm"}
+            if turn.intent in not_an_answer and not turn.entities:
+                return None
+            if turn.intent == "problem_persists" or self._sounds_like_no_answer(turn.text):
                 return None
             value = turn.entity(step.slot or "") or turn.text.strip()[:200]
             if not value:
@@ -277,6 +544,31 @@ class FlowEngine:
             result.events.append(FlowEventRecord("answer", flow.id, step.id, value))
             return step.next
         return None
+
+    def _sounds_like_no_answer(self, text: str) -> bool:
+        """With the encoder: close to what customers say when they are not answering."""
+        if self.encoder is None or not text.strip():
+            return False
+        return float(self.encoder.similarities(text, NOT_AN_ANSWER).max()) >= NOT_AN_ANSWER_MEANING
+
+    def _maybe_new_problem(self, turn: CustomerTurn) -> bool:
+        """A problem intent in the middle of a flow: a new problem, or an outburst?
+
+        "NO. Nothing you say works" may come out as a software problem; it is closer
+        to "nothing works" than to any flow, so it is a miss, not a new flow.
+        """
+        if self.encoder is None or not turn.text.strip():
+            return True
+        ranked = self.chooser.rank(
+            text=turn.text,
+            intent=turn.intent,
+            confidence=turn.confidence,
+            likely_intents=turn.likely_intents,
+        )
+        if not ranked:
+            return True
+        not_an_answer = float(self.encoder.similarities(turn.text, NOT_AN_ANSWER).max())
+        return ranked[0].meaning > not_an_answer
 
     def _miss(
         self, state: dict[str, Any], flow: Flow, step: Step, turn: CustomerTurn, result: TurnResult
@@ -294,22 +586,63 @@ class FlowEngine:
             )
             result.state = None
             return result
-        result.not_understood = True
         result.state = state
-        if turn.intent in PROBLEM_INTENTS:
+        if turn.intent in PROBLEM_INTENTS and self._maybe_new_problem(turn):
+            result.not_understood = True
             return result  # maybe a new problem; the caller decides
+        self._not_understood(state, flow, step, turn.text, result)
+        # The caller may answer a side question (a bill) instead; a problem intent
+        # read as an outburst stays with this flow.
+        result.not_understood = result.outcome is None and turn.intent not in PROBLEM_INTENTS
+        return result
+
+    def _not_understood(
+        self, state: dict[str, Any], flow: Flow, step: Step, text: str, result: TurnResult
+    ) -> TurnResult:
+        """A miss: the question in other words, then the options and a person, then a person."""
         state["misses"] = state.get("misses", 0) + 1
-        result.events.append(FlowEventRecord("miss", flow.id, step.id, turn.text[:200]))
-        result.offer_person = state["misses"] >= MISSES_BEFORE_OFFERING_A_PERSON
-        hint = "Sorry, I didn't catch that. "
-        if step.kind == "ask_choice":
-            hint += "Please pick one of the options, or describe it in your own words."
-        elif step.kind == "ask_yes_no":
-            hint += "Please answer yes or no."
+        result.state = state
+        result.events.append(FlowEventRecord("miss", flow.id, step.id, text[:200]))
+        if state["misses"] >= MISSES_BEFORE_A_PERSON_TAKES_OVER:
+            root = self.library.get(state.get("root_flow", flow.id)) or flow
+            result.events.append(FlowEventRecord("outcome", flow.id, step.id, "handoff"))
+            result.outcome = Outcome(
+                "handoff",
+                step.id,
+                root.id,
+                root.domain,
+                options={
+                    # Short: handoffs keep up to 40 characters of reason.
+                    "reason": "not understood three times",
+                    "tier": 2,
+                    "skill": root.domain,
+                },
+                message="I'm sorry I keep misunderstanding you. I'm passing you to a person, "
+                "who will see everything we've covered so far.",
+                trail=list(state["trail"]),
+                slots=dict(state["slots"]),
+            )
+            result.state = None
+            return result
+        question = self._ask(step, state["slots"])
+        if not question:
+            return result
+        if state["misses"] >= MISSES_BEFORE_OFFERING_A_PERSON:
+            result.offer_person = True
+            lead = "I'm still not sure I understand. "
+            follow = {
+                "ask_choice": " Please pick one of these, or talk to a person.",
+                "ask_yes_no": " Please tap Yes or No, or talk to a person.",
+            }.get(step.kind, " Please type just that, or talk to a person.")
+            text = lead + question[0].text + follow
         else:
-            hint += "Could you type it again?"
-        result.replies.append(Reply(hint))
-        result.replies.extend(self._ask(step, state["slots"]))
+            rephrased = fill_in(step.rephrase, state["slots"]) if step.rephrase else ""
+            follow = {
+                "ask_choice": " Just pick the one that fits best, or say it in a few words.",
+                "ask_yes_no": " A simple yes or no is enough.",
+            }.get(step.kind, " Please type just that, as you see it.")
+            text = "Sorry, I didn't catch that. " + (rephrased or question[0].text + follow)
+        result.replies.append(Reply(text, question[0].buttons))
         return result
 
     async def _go_back(self, state: dict[str, Any], flow: Flow, result: TurnResult) -> TurnResult:
@@ -343,15 +676,11 @@ class FlowEngine:
                 if _normalise(known) in words:
                     term, explanation = known, text
                     break
-        if explanation:
-            result.replies.append(Reply(f"{term.capitalize()}: {explanation}"))
-        else:
-            result.replies.append(
-                Reply(
-                    "Sorry, I don't have an explanation for that term. "
-                    "You can ask me to connect you to a person."
-                )
-            )
+        if not explanation:
+            # "what??" is no question about a term: the customer did not follow.
+            return self._not_understood(state, flow, step, turn.text, result)
+        state["misses"] = 0
+        result.replies.append(Reply(f"{term.capitalize()}: {explanation}"))
         result.replies.extend(self._ask(step, state["slots"]))
         result.state = state
         return result
@@ -406,6 +735,10 @@ class FlowEngine:
                 result.state = None
                 return
             if step.waits_for_customer:
+                taken = self._from_message(state, step)
+                if taken is not None:
+                    step_id = self._take(state, flow, step, taken, result)
+                    continue
                 result.replies.extend(self._say(step, state["slots"]))
                 result.replies.extend(self._ask(step, state["slots"]))
                 result.state = state
@@ -439,6 +772,80 @@ class FlowEngine:
                 state["flow"] = frame["flow"]
                 step_id = frame["next"]
         raise LookupError("the flow kept going without asking anything; is there a cycle?")
+
+    # ------------------------------------------------------- from the message
+
+    def _from_message(self, state: dict[str, Any], step: Step) -> Optional[_Taken]:
+        """The step's answer, when what the customer already said gives it clearly."""
+        spec = step.from_message
+        if spec is None or step.id in state.get("corrected", []):
+            return None
+        for heard in reversed(state.get("heard", [])):
+            turn = CustomerTurn(
+                text=heard.get("text", ""),
+                entities=[{"entity": k, "value": v} for k, v in heard.get("entities", {}).items()],
+            )
+            taken = self._answer_from(step, turn)
+            if taken is not None:
+                return taken
+        return None
+
+    def _answer_from(self, step: Step, turn: CustomerTurn) -> Optional[_Taken]:
+        spec = step.from_message
+        assert spec is not None
+        if step.kind == "ask_choice":
+            value = _choice_by_entities(step, turn, spec.entities)
+            words = " ".join(v for v in (turn.entity(n) for n in spec.entities) if v)
+            if value is None and not spec.entities and turn.text.strip():
+                # Without entities named, the choices' own wording answers it, when clear.
+                hits = _phrase_hits(turn.text, _choice_phrases(step))
+                if len({h.value for h in hits}) == 1:
+                    value = hits[0].value
+                    words = max(hits, key=lambda h: h.length).phrase
+                    if self.encoder is not None and not _essentially(turn.text, hits):
+                        ranked, _ = _closest_choices(step, turn.text, self.encoder)
+                        if ranked[0][1] != value:
+                            value = None  # another choice is closer by meaning: ask
+            if value is None:
+                return None
+            choice = next(c for c in step.choices if c.value == value)
+            return _Taken(choice.next or step.next, value, choice.title, words, value)
+        if step.kind == "ask_yes_no":
+            hits = _phrase_hits(turn.text, {"yes": list(spec.yes), "no": list(spec.no)})
+            if len({h.value for h in hits}) != 1:
+                return None
+            said_yes = hits[0].value == "yes"
+            words = max(hits, key=lambda h: h.length).phrase
+            answer = "yes" if said_yes else "no"
+            return _Taken(step.yes if said_yes else step.no, said_yes, answer, words, answer)
+        if step.kind == "ask_value":
+            for name in spec.entities:
+                value = turn.entity(name)
+                if value:
+                    return _Taken(step.next, value, value, value, value)
+            named = {str(e.get("value", "")).lower() for e in turn.entities}
+            for known in spec.values:
+                if known.lower() in named or _has_phrase(turn.text, known):
+                    return _Taken(step.next, known, known, known, known)
+        return None
+
+    def _take(
+        self, state: dict[str, Any], flow: Flow, step: Step, taken: _Taken, result: TurnResult
+    ) -> Optional[str]:
+        """Answer the step from the message, say so, and go on."""
+        state["slots"][step.slot if step.kind == "ask_value" and step.slot else step.id] = (
+            taken.value
+        )
+        self._remember(state, step, f"{taken.answer} (from the customer's message)")
+        state["history"][-1]["from_message"] = True
+        state["just_taken"] = step.id
+        result.events.append(FlowEventRecord("from_message", flow.id, step.id, taken.event))
+        spec = step.from_message
+        template = (spec.say if spec and spec.say else "") or DEFAULT_TAKEN
+        slots = {**state["slots"], "answer": taken.answer, "words": taken.words}
+        text = fill_in(template, slots)
+        result.replies.append(Reply(f"{text} {IF_WRONG}"))
+        return taken.target
 
     @staticmethod
     def _say(step: Step, slots: dict[str, Any]) -> list[Reply]:

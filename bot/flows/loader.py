@@ -10,7 +10,15 @@ from typing import Any, Optional
 
 import yaml
 
-from bot.flows.model import DOMAINS, Choice, Condition, Flow, FlowFormatError, Step
+from bot.flows.model import (
+    DOMAINS,
+    Choice,
+    Condition,
+    Flow,
+    FlowFormatError,
+    FromMessage,
+    Step,
+)
 
 LINE_KEY = "__line__"
 
@@ -70,8 +78,42 @@ def _strings(raw: Any) -> tuple[str, ...]:
 
 STEP_KEYS = {
     "id", "label", "say", "ask", "warning", "image", "next", "choices", "yes", "no", "slot",
-    "check", "results", "branch", "else", "call", "outcome", "return", "skip", LINE_KEY,
+    "check", "results", "branch", "else", "call", "outcome", "return", "skip", "from_message",
+    "rephrase", LINE_KEY,
 }  # fmt: skip
+FROM_MESSAGE_KEYS = {"entities", "values", "yes", "no", "say", LINE_KEY}
+
+
+def parse_from_message(
+    raw: Any, *, step_id: str, source: str, line: Optional[int]
+) -> Optional[FromMessage]:
+    """`from_message: true`, or a mapping of entities, values, yes, no and say."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return FromMessage()
+    if not isinstance(raw, dict):
+        raise FlowFormatError(
+            f"step {step_id!r}: `from_message` must be `true` or a mapping",
+            source=source,
+            line=line,
+        )
+    unknown = set(raw) - FROM_MESSAGE_KEYS
+    if unknown:
+        raise FlowFormatError(
+            f"step {step_id!r}: `from_message` has unknown keys: {', '.join(sorted(unknown))}",
+            source=source,
+            line=raw.get(LINE_KEY, line),
+        )
+    return FromMessage(
+        entities=_strings(raw.get("entities")),
+        values=_strings(raw.get("values")),
+        yes=_strings(raw.get("yes")),
+        no=_strings(raw.get("no")),
+        say=_text(raw, "say"),
+    )
+
+
 OUTCOME_OPTION_KEYS = {"tier", "skill", "priority", "part", "gesture", "reason", "title"}
 
 
@@ -99,6 +141,10 @@ def parse_step(raw: Any, *, source: str) -> Step:
         "image": _text(raw, "image"),
         "next": raw.get("next"),
         "skip": raw.get("skip"),
+        "from_message": parse_from_message(
+            raw.get("from_message"), step_id=step_id, source=source, line=line
+        ),
+        "rephrase": _text(raw, "rephrase"),
     }
     if "outcome" in raw:
         options = {k: raw[k] for k in OUTCOME_OPTION_KEYS if k in raw}

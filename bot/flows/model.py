@@ -48,6 +48,26 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class FromMessage:
+    """What in the customer's own words can answer a question before it is asked.
+
+    `entities`: details the language model picks out (light_color, device,
+    error_code, …); for a question with choices their values are looked up among
+    the choices' values and synonyms, for a free answer the value is the answer.
+    A question with choices is also answered by its choices' wording, when that
+    is clear. `values`: names that answer a free answer when found in the
+    message (app names). `yes`/`no`: phrases that answer a yes/no question.
+    `say`: how the assistant tells the customer what it took ({answer}, {words}).
+    """
+
+    entities: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    yes: tuple[str, ...] = ()
+    no: tuple[str, ...] = ()
+    say: str = ""
+
+
+@dataclass(frozen=True)
 class Condition:
     """`slot` compared with `equals` (or `in`); used by branch steps."""
 
@@ -95,6 +115,10 @@ class Step:
     outcome: Optional[str] = None
     options: dict[str, Any] = field(default_factory=dict)
     skip: Optional[str] = None
+    # Answers the question from what the customer already said (see FromMessage).
+    from_message: Optional[FromMessage] = None
+    # The question in other words, for a customer who was not understood once.
+    rephrase: str = ""
 
     @property
     def summary_label(self) -> str:

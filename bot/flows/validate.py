@@ -16,6 +16,7 @@ from typing import Optional
 
 import yaml
 
+from bot.flows.engine import PATTERNS
 from bot.flows.loader import FlowLibrary, flow_files, load_flow_file
 from bot.flows.model import KNOWN_CHECKS, OUTCOMES, Flow, FlowFormatError, Step
 from bot.flows.testing import run_all
@@ -46,6 +47,14 @@ def domain_intents(domain_file: Path) -> set[str]:
     return intents
 
 
+def domain_entities(domain_file: Path) -> set[str]:
+    data = yaml.safe_load(domain_file.read_text(encoding="utf-8")) or {}
+    names = set()
+    for item in data.get("entities") or []:
+        names.add(next(iter(item)) if isinstance(item, dict) else str(item))
+    return names
+
+
 def catalog_parts(catalog_dir: Path) -> Optional[set[str]]:
     if not catalog_dir.is_dir():
         return None
@@ -59,10 +68,19 @@ def catalog_parts(catalog_dir: Path) -> Optional[set[str]]:
 
 
 class FlowChecker:
-    def __init__(self, flows: dict[str, Flow], intents: set[str], parts: Optional[set[str]]):
+    def __init__(
+        self,
+        flows: dict[str, Flow],
+        intents: set[str],
+        parts: Optional[set[str]],
+        entities: Optional[set[str]] = None,
+    ):
         self.flows = flows
         self.intents = intents
         self.parts = parts
+        # Entities `from_message` may name: the language model's, and those the
+        # engine recognises by their form.
+        self.entities = None if entities is None else entities | set(PATTERNS)
         self.findings: list[Finding] = []
 
     def error(self, flow: Flow, line: Optional[int], message: str) -> None:
@@ -173,7 +191,71 @@ class FlowChecker:
             self.error(flow, step.line, f"step {step.id!r} calls its own flow")
         if step.kind == "outcome":
             self.check_outcome(flow, step)
+        self.check_from_message(flow, step)
         self.check_wording(flow, step)
+
+    def check_from_message(self, flow: Flow, step: Step) -> None:
+        """`from_message` and `rephrase` belong to questions, in the form the kind needs."""
+        if step.rephrase and not step.waits_for_customer:
+            self.error(flow, step.line, f"step {step.id!r} has `rephrase` but asks nothing")
+        spec = step.from_message
+        if spec is None:
+            return
+        if not step.waits_for_customer:
+            self.error(
+                flow, step.line, f"step {step.id!r} has `from_message` but asks nothing to answer"
+            )
+            return
+        for name in spec.entities:
+            if self.entities is not None and name not in self.entities:
+                self.error(
+                    flow,
+                    step.line,
+                    f"`from_message` of step {step.id!r} names the entity {name!r}, which the "
+                    f"language model does not know (domain.yml); known: "
+                    f"{', '.join(sorted(self.entities))}",
+                )
+        if (spec.yes or spec.no) and step.kind != "ask_yes_no":
+            self.error(
+                flow,
+                step.line,
+                f"`from_message` of step {step.id!r} has `yes`/`no` phrases, "
+                "but the step is not a yes/no question",
+            )
+        if step.kind == "ask_yes_no" and not (spec.yes or spec.no):
+            self.error(
+                flow,
+                step.line,
+                f"`from_message` of the yes/no question {step.id!r} needs `yes` or `no` "
+                "phrases that answer it",
+            )
+        if step.kind == "ask_yes_no" and spec.entities:
+            self.error(
+                flow,
+                step.line,
+                f"`from_message` of the yes/no question {step.id!r} cannot use `entities`",
+            )
+        if spec.values and step.kind != "ask_value":
+            self.error(
+                flow,
+                step.line,
+                f"`from_message` of step {step.id!r} has `values`, which only a free answer uses",
+            )
+        if step.kind == "ask_value" and not (spec.entities or spec.values):
+            self.error(
+                flow,
+                step.line,
+                f"`from_message` of the free answer {step.id!r} needs `entities` or `values`",
+            )
+        if step.kind == "ask_yes_no":
+            both = {p.lower() for p in spec.yes} & {p.lower() for p in spec.no}
+            if both:
+                self.error(
+                    flow,
+                    step.line,
+                    f"`from_message` of step {step.id!r} lists {', '.join(sorted(both))!r} "
+                    "as both yes and no",
+                )
 
     def check_outcome(self, flow: Flow, step: Step) -> None:
         if step.outcome not in OUTCOMES:
@@ -316,7 +398,12 @@ def validate(flows_dir: Path, domain_file: Path, catalog_dir: Path) -> list[Find
             )
             continue
         flows[flow.id] = flow
-    checker = FlowChecker(flows, domain_intents(domain_file), catalog_parts(catalog_dir))
+    checker = FlowChecker(
+        flows,
+        domain_intents(domain_file),
+        catalog_parts(catalog_dir),
+        domain_entities(domain_file),
+    )
     for flow in flows.values():
         checker.check(flow)
     return findings + checker.findings

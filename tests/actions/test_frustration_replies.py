@@ -23,3 +23,11 @@ def test_repeated_frustration_offers_a_person_without_another_apology() -> None:
     respond_to_frustration(replies, 2)
     assert replies[-1].buttons == [{"title": "Talk to a person", "payload": "/request_human"}]
     assert not replies[0].text.startswith("I'm sorry")
+
+
+def test_no_second_person_offer_when_the_turn_already_offers_one() -> None:
+    person = {"title": "Talk to a person", "payload": "/request_human"}
+    replies = [Reply("I'm still not sure I understand. What do the lights show?", [person])]
+    respond_to_frustration(replies, 2)
+    assert len(replies) == 1
+    assert "frustrating" not in " ".join(r.text for r in replies)

@@ -75,7 +75,23 @@ async def test_answers_with_no_question_asked_count_as_misses_too(turn: TurnWith
     assert results[2].handoff is not None
 
 
-@pytest.mark.parametrize("intent", ["deny", "start_over", "complaint"])
+@pytest.mark.parametrize("intent", ["deny", "start_over"])
 async def test_no_and_starting_over_are_not_misses(turn: TurnWithNoFlow, intent: str) -> None:
     result = await turn(CustomerTurn(text="...", intent=intent), 1)
     assert result.fallback_count == 1 and result.handoff is None
+
+
+async def test_complaints_with_no_flow_count_until_a_person_takes_over(
+    turn: TurnWithNoFlow,
+) -> None:
+    """An angry customer is never asked "what is it about?" a fourth time."""
+    misses = 0
+    results = []
+    for _ in range(3):
+        result = await turn(CustomerTurn(text="this is useless", intent="complaint"), misses)
+        misses = result.fallback_count
+        results.append(result)
+    assert results[0].replies[0].text == "What is the problem about?"
+    assert results[0].fallback_count == 1 and results[0].handoff is None
+    assert "talk to a person" in results[1].replies[0].text and results[1].handoff is None
+    assert results[2].handoff is not None

@@ -22,7 +22,16 @@ def test_frustrated_messages(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["my internet is not working", "the light is orange", "OK", "Yes please", "TV"]
+    "text",
+    [
+        "my internet is not working",
+        "the light is orange",
+        "OK",
+        "Yes please",
+        "TV",
+        "no",
+        "no, still not working",
+    ],
 )
 def test_calm_messages(text: str) -> None:
     assert not shows_frustration(text)

@@ -1,0 +1,348 @@
+"""Typed answers are understood carefully, misses never loop, and what the customer
+already said answers the questions it fits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.flows.engine import CustomerTurn, FlowEngine, match_choice, match_yes_no
+from bot.flows.loader import FlowLibrary
+from bot.flows.meaning import SentenceEncoder
+from bot.flows.validate import validate
+from tests.conftest import FLOWS_DIR
+
+ROOT = FLOWS_DIR.parents[1]
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    return SentenceEncoder()
+
+
+def engine_for(
+    library: FlowLibrary, encoder: SentenceEncoder | None = None, **answers: str
+) -> FlowEngine:
+    async def run_check(name: str, slots: dict[str, Any]) -> str:
+        return answers.get(name, "unknown")
+
+    return FlowEngine(library, run_check, encoder)
+
+
+def said(text: str, intent: str = "inform", **entities: str) -> CustomerTurn:
+    return CustomerTurn(
+        text=text, intent=intent, entities=[{"entity": k, "value": v} for k, v in entities.items()]
+    )
+
+
+# ------------------------------------------------------------ careful matching
+
+
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [
+        (said("NO. Nothing you say works", "problem_software"), None),
+        (said("NO it still doesn't work, this is useless!!", "nlu_fallback"), None),
+        (said("Nothing works, I hate this", "complaint"), None),
+        (said("nothing is lit up"), "off"),
+        (said("the light is not orange, it's green"), "normal"),
+        (said("it's blinking orange"), "warning"),
+    ],
+)
+def test_a_synonym_counts_only_when_the_message_is_that_answer(
+    flow_library: FlowLibrary, turn: CustomerTurn, expected: str | None
+) -> None:
+    step = flow_library.get("internet_no_connection").step("lights")
+    assert match_choice(step, turn) == expected
+
+
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [
+        (said("NO. Nothing you say works", "problem_software"), None),
+        (said("Nothing works, I hate this", "complaint"), None),
+        (said("es leuchtet nichts"), "off"),
+        (said("die Lampe blinkt rot"), "warning"),
+        (said("all of them are lit"), "normal"),
+        (said("purple unicorn"), None),
+        (said("no", "deny"), None),
+        (said("the light blinks orange, this is ridiculous!!!", "complaint"), "warning"),
+    ],
+)
+def test_by_meaning_only_when_clearly_closest(
+    flow_library: FlowLibrary, encoder: SentenceEncoder, turn: CustomerTurn, expected: str | None
+) -> None:
+    step = flow_library.get("internet_no_connection").step("lights")
+    assert match_choice(step, turn, encoder) == expected
+
+
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [
+        (said("NO it still doesn't work, this is useless!!", "nlu_fallback"), False),
+        (said("NO. Nothing you say works", "problem_software"), False),
+        (said("it still doesn't work", "inform"), False),
+        (said("YES finally!!!", "nlu_fallback"), True),
+        (said("I don't know", "deny"), None),
+        (said("not sure"), None),
+        (said("this is useless", "complaint"), None),
+    ],
+)
+def test_clear_yes_and_no_in_angry_text(turn: CustomerTurn, expected: bool | None) -> None:
+    assert match_yes_no(turn) == expected
+
+
+# ----------------------------------------------------------------------- misses
+
+
+async def test_three_misses_rephrase_then_options_and_a_person_then_a_person(
+    flow_library: FlowLibrary,
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    first = await engine.answer(state, said("NO it still doesn't work, this is useless!!", ""))
+    assert not first.offer_person and first.outcome is None
+    assert len(first.replies) == 1 and first.replies[0].text.startswith("Sorry, I didn't catch")
+    assert len(first.replies[0].buttons) == 3  # the options, once
+
+    second = await engine.answer(first.state, said("NO. Nothing you say works", ""))
+    assert second.offer_person and second.outcome is None
+    assert "talk to a person" in second.replies[0].text
+    assert len(second.replies[0].buttons) == 3
+
+    third = await engine.answer(second.state, said("this is useless", "complaint"))
+    assert third.outcome is not None and third.outcome.kind == "handoff"
+    assert third.state is None and not third.not_understood
+    assert third.outcome.options["skill"] == "internet"
+    kinds = [e.kind for r in (first, second, third) for e in r.events]
+    assert kinds.count("miss") == 3 and kinds[-1] == "outcome"
+
+
+async def test_an_understood_answer_starts_the_count_again(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    state = (await engine.answer(state, said("banana"))).state
+    state = (await engine.answer(state, said("banana"))).state
+    state = (await engine.answer(state, said("blinking"))).state
+    assert state["misses"] == 0
+    again = await engine.answer(state, said("banana"))
+    assert not again.offer_person and again.outcome is None
+
+
+async def test_what_without_a_known_term_is_a_miss(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    for _ in range(2):
+        state = (await engine.answer(state, said("what??", "explain_term"))).state
+    last = await engine.answer(state, said("what??", "explain_term"))
+    assert last.outcome is not None and last.outcome.kind == "handoff"
+
+
+async def test_an_outburst_read_as_a_problem_stays_in_the_flow(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    engine = engine_for(flow_library, encoder, service_outage="none")
+    state = (await engine.start(flow_library.get("internet_no_connection"))).state
+    turn = CustomerTurn(
+        text="NO. Nothing you say works", intent="problem_software", confidence=0.88
+    )
+    result = await engine.answer(state, turn)
+    assert not result.not_understood and result.state["misses"] == 1
+    new_problem = CustomerTurn(text="also my printer won't print", intent="problem_hardware")
+    assert (await engine.answer(state, new_problem)).not_understood
+
+
+# ------------------------------------------------------------ from the message
+
+
+async def test_the_light_in_the_first_message_skips_the_light_question(
+    flow_library: FlowLibrary,
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    result = await engine.start(
+        flow_library.get("internet_no_connection"),
+        slots={"device": "modem", "light_state": "blinking", "light_color": "orange"},
+    )
+    assert result.state["step"] == "cables"
+    text = " ".join(r.text for r in result.replies)
+    assert "You said the light is blinking orange" in text
+    assert "What do its lights show?" not in text
+    taken = [e for e in result.events if e.kind == "from_message"]
+    assert [(e.step_id, e.value) for e in taken] == [("lights", "warning")]
+    assert result.state["trail"][-1]["answer"] == (
+        "Orange, red or blinking (from the customer's message)"
+    )
+
+
+@pytest.mark.parametrize("correction", [said("that's wrong", "deny"), said("go back", "go_back")])
+async def test_the_customer_can_correct_what_was_taken(
+    flow_library: FlowLibrary, correction: CustomerTurn
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    started = await engine.start(
+        flow_library.get("internet_no_connection"), slots={"light_color": "orange"}
+    )
+    back = await engine.answer(started.state, correction)
+    assert back.state["step"] == "lights"
+    assert back.replies[-1].text.endswith("What do its lights show?")
+    assert back.state["trail"] == []
+    fixed = await engine.answer(back.state, said("all green"))
+    assert fixed.state["step"] == "restart"
+
+
+async def test_a_plain_no_after_a_taken_answer_is_still_a_no(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    started = await engine.start(
+        flow_library.get("internet_no_connection"), slots={"light_color": "orange"}
+    )
+    result = await engine.answer(started.state, said("no", "deny"))
+    assert result.state["step"] == "restart"
+
+
+@pytest.mark.parametrize(
+    ("device", "step"), [("laptop", "laptop_charger"), ("notebook", "laptop_charger")]
+)
+async def test_the_device_in_the_first_message_is_not_asked(
+    flow_library: FlowLibrary, device: str, step: str
+) -> None:
+    engine = engine_for(flow_library)
+    result = await engine.start(
+        flow_library.get("hardware_device_no_power"), slots={"device": device}
+    )
+    assert result.state["step"] == step
+    assert f"You said it's a {device}" in result.replies[0].text
+
+
+async def test_a_vague_device_is_still_asked(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library)
+    result = await engine.start(
+        flow_library.get("hardware_device_no_power"), slots={"device": "computer"}
+    )
+    assert result.state["step"] == "device"
+
+
+async def test_the_error_code_in_the_first_message_is_used_and_named(
+    flow_library: FlowLibrary,
+) -> None:
+    engine = engine_for(flow_library)
+    result = await engine.start(
+        flow_library.get("software_install_update_fails"), slots={"error_code": "0x80070005"}
+    )
+    assert result.state["step"] == "permissions"
+    assert "You gave the error code 0x80070005" in result.replies[0].text
+
+
+async def test_an_error_code_the_language_model_missed_is_found_by_its_form(
+    flow_library: FlowLibrary,
+) -> None:
+    engine = engine_for(flow_library)
+    flow = flow_library.get("software_install_update_fails")
+    state = (await engine.start(flow)).state
+    assert state["step"] == "has_code"
+    state = (await engine.answer(state, said("yes", "affirm"))).state
+    result = await engine.answer(state, said("it says 0x80070070 at the end"))
+    assert result.state["slots"]["error_code"] == "it says 0x80070070 at the end"
+
+
+async def test_the_app_name_in_the_first_message_is_not_asked(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library)
+    flow = flow_library.get("software_app_crashes")
+    by_entity = await engine.start(flow, slots={"brand": "Spotify"})
+    by_words = await engine.start(flow, turn=said("outlook keeps crashing", "problem_software"))
+    for result, name in ((by_entity, "Spotify"), (by_words, "Outlook")):
+        assert result.state["step"] == "behaviour"
+        assert result.state["slots"]["app_name"] == name
+        assert f"You said it's {name}" in result.replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("opener", "step"),
+    [
+        ("only my laptop can't connect to the wifi", "connection_kind"),
+        ("none of my devices can get online", "router_restart"),
+        ("my laptop can't connect", "others_online"),
+    ],
+)
+async def test_which_devices_are_affected_from_the_first_message(
+    flow_library: FlowLibrary, opener: str, step: str
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    flow = flow_library.get("internet_one_device_cannot_connect")
+    result = await engine.start(flow, turn=said(opener, "problem_internet"))
+    assert result.state["step"] == step
+
+
+LATER = """
+flow:
+  id: later
+  domain: internet
+  title: Later
+  triggers: {intents: [problem_internet]}
+  start: first
+  steps:
+    - id: first
+      ask: Is the router switched on?
+      yes: colour
+      no: done
+    - id: colour
+      ask: What colour is the light?
+      from_message: true
+      choices:
+        - {value: green, title: Green, next: done}
+        - {value: red, title: Red, synonyms: [orange], next: done}
+    - id: done
+      outcome: resolved
+"""
+
+
+async def test_a_later_message_answers_a_later_question(tmp_path: Path) -> None:
+    (tmp_path / "later.yml").write_text(LATER)
+    library = FlowLibrary(tmp_path)
+    library.reload()
+    engine = engine_for(library)
+    state = (await engine.start(library.get("later"))).state
+    result = await engine.answer(state, said("yes, and its light is orange", "affirm"))
+    assert result.outcome is not None and result.outcome.slots["colour"] == "red"
+    assert any(e.kind == "from_message" for e in result.events)
+
+
+# -------------------------------------------------------------------- validator
+
+
+BROKEN = """
+flow:
+  id: broken
+  domain: internet
+  title: Broken
+  triggers: {intents: [problem_internet]}
+  start: hello
+  steps:
+    - id: hello
+      say: Hello.
+      from_message: true
+      next: ask_it
+    - id: ask_it
+      ask: Is it on?
+      from_message:
+        entities: [colour_of_light]
+      yes: done
+      no: done
+    - id: done
+      outcome: resolved
+"""
+
+
+def test_the_validator_checks_from_message(tmp_path: Path) -> None:
+    (tmp_path / "broken.yml").write_text(BROKEN)
+    findings = validate(tmp_path, ROOT / "domain.yml", ROOT / "data" / "catalog")
+    messages = [f.message for f in findings if f.severity == "error"]
+    assert any("'hello' has `from_message` but asks nothing" in m for m in messages)
+    assert any("entity 'colour_of_light'" in m for m in messages)
+    assert any("needs `yes` or `no` phrases" in m for m in messages)
+
+
+def test_the_shipped_flows_pass_the_validator() -> None:
+    findings = validate(FLOWS_DIR, ROOT / "domain.yml", ROOT / "data" / "catalog")
+    assert [f for f in findings if f.severity == "error" and "from_message" in f.message] == []
