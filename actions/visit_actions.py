@@ -38,6 +38,34 @@ def _offer_again(
     return []
 
 
+async def _show_booked(
+    dispatcher: CollectingDispatcher,
+    session: Any,
+    customer: Any,
+    booking: Any,
+    ref: str,
+) -> None:
+    """The customer picked a time but already has a visit: show it, offer to move or cancel it."""
+    name = await visits.technician_name(session=session, technician_id=booking.technician_id)
+    tz = await visits.area_timezone(session=session, code=customer.service_area)
+    when = visits.describe_time(booking.starts_at, tz, booking.ends_at)
+    on_ticket = (
+        f" (ticket {tickets.format_ticket_number(booking.ticket_id)})" if booking.ticket_id else ""
+    )
+    dispatcher.utter_message(
+        text=f"You already have a technician visit booked with {name} on {when}{on_ticket}, "
+        "so I haven't booked another one. If it suits you, there's nothing more to do; "
+        "otherwise I can move it to the time you picked, or cancel it.",
+        buttons=[
+            {
+                "title": "Move it to that time",
+                "payload": f'/reschedule_visit{{"visit_slot":"{ref}"}}',
+            },
+            {"title": "Cancel it", "payload": "/cancel_visit"},
+        ],
+    )
+
+
 class ActionBookVisit(Action):
     """Without a slot: start the booking flow. With a picked slot: book it."""
 
@@ -58,6 +86,12 @@ class ActionBookVisit(Action):
                 )
                 if customer is None:
                     return await start_customer_flow(dispatcher, tracker, "book_visit")
+                key = _idempotency_key(tracker, ref)
+                booked = await visits.active_booking(session=session, customer_id=customer.id)
+                if booked is not None and (key is None or booked.idempotency_key != key):
+                    # Never a second visit: show the booked one and offer to move it here.
+                    await _show_booked(dispatcher, session, customer, booked, ref)
+                    return []
                 ticket = await tickets.get_ticket(
                     session=session, number=str(tracker.get_slot("ticket_number") or "")
                 )
@@ -79,7 +113,7 @@ class ActionBookVisit(Action):
                     starts_at=starts_at,
                     ticket=ticket,
                     conversation_id=tracker.sender_id,
-                    idempotency_key=_idempotency_key(tracker, ref),
+                    idempotency_key=key,
                 )
                 name = await visits.technician_name(
                     session=session, technician_id=booking.technician_id

@@ -230,8 +230,10 @@ async def visit_booked(slots: dict[str, Any]) -> str:
             return "none"
         tz = await visits.area_timezone(session=session, code=customer.service_area)
         slots["visit_id"] = booking.id
+        slots["visit_ticket_note"] = ""
         if booking.ticket_id:
             slots["ticket_number"] = tickets.format_ticket_number(booking.ticket_id)
+            slots["visit_ticket_note"] = f" (ticket {slots['ticket_number']})"
         slots["visit_time"] = visits.describe_time(booking.starts_at, tz, booking.ends_at)
         slots["technician_name"] = await visits.technician_name(
             session=session, technician_id=booking.technician_id

@@ -65,6 +65,8 @@ OUTCOME_STATUS_NOTE = {
 }
 # Outcomes that continue in an operation flow until the operation is done.
 OPERATION_FLOWS = {"part": "request_part", "visit": "book_visit", "goodwill": "goodwill"}
+# Asks an unidentified customer how to reach them about a ticket (docs/operations.md).
+CONTACT_FLOW = "ticket_contact"
 
 
 @dataclass
@@ -113,6 +115,18 @@ class DiagnosisService:
         checks.current_conversation.set(conversation_id)
         if flow_state and flow_state.get("flow"):
             result = await self.engine.answer(flow_state, turn)
+            if (
+                result.not_understood
+                and flow_state.get("flow") == CONTACT_FLOW
+                and (turn.intent == "deny" or tickets.declines_contact(turn.text))
+            ):
+                # "No" to "what e-mail address or phone number?": no contact details, which
+                # the flow's `skip` leads to; its closing message says what that means.
+                result = await self.engine.answer(
+                    flow_state, CustomerTurn(text=turn.text, intent="already_tried")
+                )
+                if result.outcome is not None:
+                    result.replies.clear()
             if result.not_understood and turn.intent in SIDE_RESPONSES:
                 # Not an answer but a side question (a bill, the account): answer it,
                 # then ask the flow's question again. The flow does not move on.
@@ -183,15 +197,17 @@ class DiagnosisService:
             summary=f"Customer wrote: {turn.text[:500]}\nNo guided diagnosis exists for this yet.",
             tier=2,
         )
-        return DiagnosisResult(
+        result = DiagnosisResult(
             replies=[
                 Reply(
                     "I don't have a guided check for that problem yet, so I've opened ticket "
-                    f"{ticket.number} and a technician will look at it."
+                    f"{ticket.number} for a technician to look at."
                 )
             ],
             ticket_number=ticket.number,
         )
+        await self._ask_for_contact(session, conversation_id, ticket, result)
+        return result
 
     def _nothing_running(self, turn: CustomerTurn, fallback_count: int) -> DiagnosisResult:
         """A turn with no flow running that starts none: the two-stage fallback.
@@ -344,48 +360,79 @@ class DiagnosisService:
                 priority=str(outcome.options.get("priority", "normal")),
             )
         into.ticket_number = ticket.number
+        if customer is not None and ticket.customer_id is None:
+            ticket.customer_id = customer.id
         lead = (outcome.message + " ") if outcome.message else ""
         if outcome.kind == "visit" and customer is not None:
+            # Never a second visit: with one booked, the offered times move it.
+            booking = await visits.active_booking(session=session, customer_id=customer.id)
             text, buttons = await visits.slot_offer(
-                session=session,
-                service_area=customer.service_area,
-                reschedule=bool(
-                    slots.get("visit_request") == "reschedule" and slots.get("visit_id")
-                ),
+                session=session, service_area=customer.service_area, reschedule=booking is not None
             )
             into.replies.append(Reply(f"{lead}{text} (ticket {ticket.number})", buttons))
             return
-        if slots.get("order_number") or not created:
-            # The operation already told the customer, or this repeats an open ticket.
-            if not created and not slots.get("order_number"):
-                into.replies.append(
-                    Reply(
-                        f"{lead}I've added this to your open ticket {ticket.number}, "
-                        "so the team sees you got in touch again."
-                    )
-                )
-            return
-        into.replies.append(
-            Reply(
-                f"{lead}I've opened ticket {ticket.number} with everything we tried, "
-                "so you won't have to explain it again. We'll be in touch about the next steps."
-            )
+        into.replies.extend(
+            ticket_announcement(outcome, ticket, created=created, known=known is not None)
         )
+        if not tickets.reachable(ticket) and outcome.flow_id != CONTACT_FLOW:
+            await self._ask_for_contact(session, conversation_id, ticket, into)
+
+    async def _ask_for_contact(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        ticket: tickets.Ticket,
+        into: DiagnosisResult,
+    ) -> None:
+        """Nobody can reach the customer about the ticket yet: ask how (ticket_contact flow)."""
+        if ticket.customer_id is None:
+            customer = await customers.customer_for_conversation(
+                session=session, conversation_id=conversation_id
+            )
+            if customer is not None:
+                ticket.customer_id = customer.id
+        flow = self.library.get(CONTACT_FLOW)
+        if tickets.reachable(ticket) or flow is None:
+            return
+        # The contact check writes in its own session: release SQLite's write lock.
+        await session.commit()
+        started = await self.engine.start(flow, slots={"ticket_number": ticket.number})
+        await record_flow_events(
+            session=session, conversation_id=conversation_id, events=started.events
+        )
+        into.replies.extend(started.replies)
+        into.flow_state = started.state
+        into.active_flow = CONTACT_FLOW
 
     async def _continue_operation(
         self, session: AsyncSession, conversation_id: str, outcome: Outcome, into: DiagnosisResult
     ) -> bool:
         """Continue a part/visit/goodwill outcome in its operation flow; True if it did."""
         target = OPERATION_FLOWS.get(outcome.kind)
-        if target is None or outcome.flow_id in OPERATION_FLOWS.values():
-            return False
         slots = outcome.slots
+        if target is None or outcome.flow_id == target:
+            return False
+        if outcome.kind == "visit":
+            customer = await customers.customer_for_conversation(
+                session=session, conversation_id=conversation_id
+            )
+            booking = (
+                await visits.active_booking(session=session, customer_id=customer.id)
+                if customer
+                else None
+            )
+            if customer is not None and (
+                booking is None or str(booking.id) == str(slots.get("visit_id") or "")
+            ):
+                return False  # identified, nothing booked (or moving this visit): offer slots
+            if customer is None and outcome.flow_id in OPERATION_FLOWS.values():
+                return False
+            # Not identified yet, or a visit is already booked: book_visit identifies the
+            # customer and shows the booked visit (keep, move or cancel) before any new one.
+        elif outcome.flow_id in OPERATION_FLOWS.values():
+            return False
         if outcome.kind == "part" and slots.get("order_number"):
             return False
-        if outcome.kind == "visit" and await customers.customer_for_conversation(
-            session=session, conversation_id=conversation_id
-        ):
-            return False  # identified: offer the slots right away
         flow = self.library.get(target)
         if flow is None:
             return False
@@ -417,6 +464,38 @@ class DiagnosisService:
         if started.outcome is not None:
             await self._carry_out(session, conversation_id, started.outcome, into)
         return True
+
+
+def ticket_announcement(
+    outcome: Outcome, ticket: tickets.Ticket, *, created: bool, known: bool
+) -> list[Reply]:
+    """What the customer hears about the ticket of an outcome: once, and only what is so.
+
+    A ticket this flow already announced (a part order names it, the contact
+    flow is about it) is not announced again; a repeat contact is "added to",
+    not "opened"; "we'll be in touch" only when staff have a way to reach the
+    customer (a verified account or contact details stored on the ticket) and
+    no visit is already the next step.
+    """
+    slots = outcome.slots
+    lead = outcome.message
+    if slots.get("order_number") or outcome.flow_id == CONTACT_FLOW:
+        return [Reply(lead)] if lead else []
+    if created:
+        text = (
+            f"I've opened ticket {ticket.number} with everything we tried, "
+            "so you won't have to explain it again."
+        )
+    elif known:
+        text = f"I've added this to ticket {ticket.number}."
+    else:
+        text = (
+            f"I've added this to your open ticket {ticket.number}, "
+            "so the team sees you got in touch again."
+        )
+    if tickets.reachable(ticket) and not slots.get("visit_id"):
+        text += " We'll be in touch about the next steps."
+    return [Reply(f"{lead} {text}" if lead else text)]
 
 
 async def record_flow_events(
