@@ -13,7 +13,7 @@ FLOWS_DIR ?= data/flows
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing eval-flows which-flow tune-fallback evaluate supervisor clean
+.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing eval-flows which-flow tune-intents tune-fallback evaluate supervisor clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -83,6 +83,10 @@ eval-flows: setup  ## how often the right flow starts, on data/heldout/flow_open
 which-flow: setup  ## which flow a message starts, and why: make which-flow TEXT="…"
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA_VENV)/bin/python scripts/which_flow.py --model "$$MODEL" --flows $(FLOWS_DIR) --text "$(TEXT)"
+
+tune-intents: setup  ## the intent classifier's C and the fallback threshold, by 5-fold cross-validation on data/nlu
+	mkdir -p docs/evaluation
+	$(RASA_VENV)/bin/python scripts/tune_intent_classifier.py | tee docs/evaluation/intent_classifier_tuning.txt
 
 tune-fallback: setup  ## the FallbackClassifier threshold that costs customers least, on our own held-out examples
 	mkdir -p docs/evaluation
