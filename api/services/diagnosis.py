@@ -183,7 +183,7 @@ class DiagnosisService:
         if flow is None or flow.id == running:
             return None
         slots = {e["entity"]: e["value"] for e in turn.entities if e.get("entity") != "choice"}
-        return await self.engine.start(flow, slots=slots)
+        return await self.engine.start(flow, slots=slots, turn=turn)
 
     async def _no_flow_for(
         self, session: AsyncSession, conversation_id: str, turn: CustomerTurn
