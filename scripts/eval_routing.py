@@ -121,7 +121,28 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
         "domain_macro_f1_without_fallback": round(
             macro_f1(gold, [r["domain_without_fallback"] for r in results]), 4
         ),
+        # Calibration: wrong domains the NLU was nearly sure of (should be few).
+        "wrong_at_confidence_0_9": sum(
+            r["domain"] != r["gold_domain"] and r["top_confidence"] >= 0.9 for r in results
+        ),
     }
+
+
+CONFIDENCE_BINS = (0.0, 0.3, 0.5, 0.7, 0.9, 1.01)
+
+
+def print_calibration(results: list[dict[str, Any]]) -> None:
+    """How often the domain is right at each level of the NLU's confidence."""
+    print("Calibration (the top intent's confidence, before the fallback)")
+    print(f"  {'confidence':<12} {'lines':>6} {'domain right':>13}")
+    for low, high in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:], strict=False):
+        lines = [r for r in results if low <= r["top_confidence"] < high]
+        if lines:
+            right = sum(r["domain_without_fallback"] == r["gold_domain"] for r in lines)
+            print(
+                f"  {low:.1f}-{min(high, 1.0):.1f}      {len(lines):>6} {right / len(lines):>13.2f}"
+            )
+    print()
 
 
 def print_report(results: list[dict[str, Any]], model: Path, file: Path) -> dict[str, Any]:
@@ -166,6 +187,8 @@ def print_report(results: list[dict[str, Any]], model: Path, file: Path) -> dict
     print(f"  request accuracy {summary['request_accuracy']:.3f}")
     print()
 
+    print_calibration(results)
+
     print("Intents predicted")
     for intent, count in Counter(r["intent"] for r in results).most_common():
         print(f"  {intent:<18} {count:>4}")
@@ -207,6 +230,11 @@ def evaluate(parses: list[dict[str, Any]], cases: list[dict[str, Any]]) -> list[
         routed = table.route(intent, entities, case["text"], likely)
         # What the route would be if the FallbackClassifier were off: helps to tune it.
         top = likely[0] if likely else intent
+        ranking = parse.get("intent_ranking") or []
+        top_confidence = next(
+            (float(i.get("confidence") or 0.0) for i in ranking if i["name"] != "nlu_fallback"),
+            confidence,
+        )
         unfiltered = table.route(top, entities, case["text"])
         results.append(
             {
@@ -218,6 +246,7 @@ def evaluate(parses: list[dict[str, Any]], cases: list[dict[str, Any]]) -> list[
                 "domain": routed.domain,
                 "request": routed.request,
                 "top_intent": top,
+                "top_confidence": round(top_confidence, 4),
                 "domain_without_fallback": unfiltered.domain,
             }
         )

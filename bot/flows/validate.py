@@ -353,6 +353,45 @@ class FlowChecker:
                     "outcome can be reached from it",
                 )
 
+    def check_defaults(self) -> None:
+        """Each domain customers can reach names the one flow that catches vague messages."""
+        by_domain: dict[str, list[Flow]] = {}
+        for flow in self.flows.values():
+            if flow.intents:
+                by_domain.setdefault(flow.domain, []).append(flow)
+            elif flow.default:
+                self.error(
+                    flow,
+                    flow.line,
+                    "`default: true` on a flow no customer message starts (it has no trigger "
+                    "intents); put it on one of the domain's customer flows",
+                )
+        for domain, flows in sorted(by_domain.items()):
+            defaults = [f for f in flows if f.default]
+            if not defaults:
+                first = min(flows, key=lambda f: f.id)
+                self.error(
+                    first,
+                    first.line,
+                    f"no {domain} flow says `default: true`: name the flow that should start "
+                    f"when a {domain} message is close to none of them",
+                )
+            for extra in defaults[1:]:
+                self.error(
+                    extra,
+                    extra.line,
+                    f"{defaults[0].id} is already the {domain} default; only one flow per "
+                    "domain can say `default: true`",
+                )
+            for flow in flows:
+                if not flow.examples:
+                    self.warn(
+                        flow,
+                        flow.line,
+                        "no `examples`: the flow is chosen by its title and description "
+                        "alone; add a few ways customers describe the problem",
+                    )
+
     def check_tests(self, flow: Flow) -> None:
         outcomes = {t.get("expect_outcome") for t in flow.tests}
         if not flow.tests:
@@ -406,6 +445,7 @@ def validate(flows_dir: Path, domain_file: Path, catalog_dir: Path) -> list[Find
     )
     for flow in flows.values():
         checker.check(flow)
+    checker.check_defaults()
     return findings + checker.findings
 
 
