@@ -66,8 +66,13 @@ def choose_all(
     results = []
     for case, parse in zip(cases, parses, strict=True):
         intent, confidence, likely = parse_intents(parse)
+        devices = [e["value"] for e in parse.get("entities") or [] if e["entity"] == "device"]
         chosen = chooser.choose(
-            text=case["text"], intent=intent, confidence=confidence, likely_intents=likely
+            text=case["text"],
+            intent=intent,
+            confidence=confidence,
+            likely_intents=likely,
+            devices=devices,
         )
         by_meaning = chooser.score(case["text"], everything)[0]
         results.append(

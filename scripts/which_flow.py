@@ -60,12 +60,16 @@ def main(argv: list[str] | None = None) -> int:
         entities = ", ".join(f"{e['entity']}={e['value']}" for e in parse.get("entities") or [])
         print(f"NLU ({model.name}): {name} {confidence:.2f}; next: {', '.join(likely[1:4])}")
         print(f"Entities: {entities or 'none'}")
-        ranked = chooser.rank(
-            text=args.text, intent=name, confidence=confidence, likely_intents=likely
-        )
-        chosen = chooser.choose(
-            text=args.text, intent=name, confidence=confidence, likely_intents=likely
-        )
+        devices = [e["value"] for e in parse.get("entities") or [] if e["entity"] == "device"]
+        understood = {
+            "text": args.text,
+            "intent": name,
+            "confidence": confidence,
+            "likely_intents": likely,
+            "devices": devices,
+        }
+        ranked = chooser.rank(**understood)
+        chosen = chooser.choose(**understood)
     print()
     for position, match in enumerate(ranked, start=1):
         mark = "default" if match.flow.default else ""

@@ -6,7 +6,9 @@ all of them through sentence embeddings (bot/flows/meaning.py), so "the picture
 keeps breaking up into blocks" finds the picture flow although no example uses
 those words, and a flow added with examples is chosen without retraining Rasa.
 
-- A confident problem intent limits the choice to its domain's flows.
+- A confident problem intent limits the choice to its domain's flows, plus any
+  flow whose `devices` the message names ("printer says offline, router is
+  fine": the printer flow is compared even though the NLU said internet).
 - An unsure intent (low confidence, not a problem intent) ranks the flows of
   every domain; the NLU's likelier domains get a small head start.
 - A message close to none of the candidates gets the domain's `default: true`
@@ -85,11 +87,21 @@ class FlowChooser:
         return [f for f in self.library.flows().values() if f.intents]
 
     def candidates(
-        self, *, intent: str, confidence: float, likely_intents: Sequence[str]
+        self,
+        *,
+        intent: str,
+        confidence: float,
+        likely_intents: Sequence[str],
+        devices: Sequence[str] = (),
     ) -> list[Flow]:
         for_intent = self.library.for_intent(intent)
         if for_intent and confidence >= CONFIDENT_INTENT:
-            return for_intent
+            named = {d.lower() for d in devices}
+            return for_intent + [
+                f
+                for f in self.customer_flows()
+                if f not in for_intent and named & {d.lower() for d in f.devices}
+            ]
         if for_intent or any(self.library.for_intent(i) for i in likely_intents):
             return self.customer_flows()
         return []
@@ -101,9 +113,12 @@ class FlowChooser:
         intent: str,
         confidence: float = 1.0,
         likely_intents: Sequence[str] = (),
+        devices: Sequence[str] = (),
     ) -> list[FlowMatch]:
         """Candidate flows for the message, best first."""
-        flows = self.candidates(intent=intent, confidence=confidence, likely_intents=likely_intents)
+        flows = self.candidates(
+            intent=intent, confidence=confidence, likely_intents=likely_intents, devices=devices
+        )
         if not flows:
             return []
         order = [intent, *likely_intents] if intent else list(likely_intents)
@@ -148,10 +163,15 @@ class FlowChooser:
         intent: str,
         confidence: float = 1.0,
         likely_intents: Sequence[str] = (),
+        devices: Sequence[str] = (),
     ) -> Optional[Flow]:
         """The flow to start, or None when no customer flow fits the intent."""
         ranked = self.rank(
-            text=text, intent=intent, confidence=confidence, likely_intents=likely_intents
+            text=text,
+            intent=intent,
+            confidence=confidence,
+            likely_intents=likely_intents,
+            devices=devices,
         )
         if not ranked:
             return None

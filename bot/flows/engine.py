@@ -384,6 +384,7 @@ class FlowEngine:
             intent=turn.intent,
             confidence=turn.confidence,
             likely_intents=turn.likely_intents,
+            devices=[str(e["value"]) for e in turn.entities if e.get("entity") == "device"],
         )
 
     # ----------------------------------------------------------------- starting
