@@ -31,11 +31,15 @@ def flow_file(
     start: str = "ask",
     intents: str = "[problem_hardware]",
     name: str | None = None,
+    default: bool = True,
 ) -> Path:
     path = directory / f"{name or flow_id}.yml"
+    # A customer flow is its area's default unless told otherwise (one per area).
+    chosen_by = "  examples: [my device is broken]\n" + ("  default: true\n" if default else "")
     path.write_text(
         f"flow:\n  id: {flow_id}\n  domain: hardware\n  title: Sample\n"
-        f"  triggers: {{intents: {intents}}}\n  start: {start}\n  steps:\n{steps}",
+        + (chosen_by if intents != "[]" else "")
+        + f"  triggers: {{intents: {intents}}}\n  start: {start}\n  steps:\n{steps}",
         encoding="utf-8",
     )
     return path
