@@ -119,12 +119,9 @@ evaluate: setup  ## understanding, side by side: real dev sets, our held-out set
 	      --file data/heldout/$$set.jsonl > docs/evaluation/heldout_$$set.txt || exit 1; done && \
 	  $(RASA_VENV)/bin/python scripts/eval_flows.py --model "$$MODEL" --file $(FLOW_OPENERS) \
 	    > docs/evaluation/flow_choice.txt
-	# Intents on our own data: 3-fold cross-validation (trains 3 NLU models).
-	$(RASA) test nlu --cross-validation --folds 3 --successes --config config.yml --nlu data/nlu \
-	  --out results/nlu-cv
-	cp results/nlu-cv/intent_report.json docs/evaluation/nlu_cross_validation.json
-	$(API_PY) scripts/summarise_cross_validation.py results/nlu-cv \
-	  > docs/evaluation/nlu_cross_validation.txt
+	# Intents on our own data: 5-fold cross-validation of the intent classifier.
+	$(RASA_VENV)/bin/python scripts/tune_intent_classifier.py \
+	  > docs/evaluation/intent_classifier_tuning.txt
 	$(API_PY) scripts/summarise_evaluation.py docs/evaluation | tee docs/evaluation/summary.md
 
 clean:  ## remove models, databases and logs (keeps the virtualenvs)

@@ -21,7 +21,7 @@ ROUTING_SETS = [
     ("routing_realworld_de_dev.txt", "real customers, German (readable dev set, a check)"),
     ("heldout_routing_en.txt", "our held-out set, English (never tuned on)"),
     ("heldout_routing_de.txt", "our held-out set, German (never tuned on)"),
-    ("nlu_cross_validation.txt", "3-fold cross-validation on our examples"),
+    ("intent_classifier_tuning.txt", "5-fold cross-validation on our examples"),
 ]
 
 

@@ -17,6 +17,7 @@ Never run on ../shared/eval or data/heldout: those sets measure, they do not cho
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -92,6 +93,7 @@ def main() -> int:
         name = "meaning + character n-grams" if with_spelling else "meaning only"
         print(f"{name:<28}{c:>5.0f}{accuracy:>16.3f}{domain_f1:>17.3f}")
 
+    chosen_scores = np.mean(results[(chosen_c, True)], axis=0)
     print()
     print(f"FallbackClassifier thresholds for C = {chosen_c:.0f}, meaning + character n-grams:")
     print("threshold  ambiguity  understood  misunderstood  fallback  turns lost per message")
@@ -110,6 +112,18 @@ def main() -> int:
                 f"{threshold:>9.2f}{ambiguity:>11.2f}{understood:>12}{misunderstood:>15}"
                 f"{fallback:>10}{cost:>24.3f}"
             )
+    # The headline of the chosen settings, read by scripts/summarise_evaluation.py.
+    print(
+        json.dumps(
+            {
+                "n": len(texts),
+                "folds": FOLDS,
+                "C": chosen_c,
+                "intent_accuracy": round(float(chosen_scores[0]), 4),
+                "domain_macro_f1": round(float(chosen_scores[1]), 4),
+            }
+        )
+    )
     return 0
 
 
