@@ -36,7 +36,7 @@ from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from bot.flows.meaning import SentenceEncoder
+from bot.flows.meaning import DIMENSIONS, SentenceEncoder
 
 RANKING_LENGTH = 10
 
@@ -168,8 +168,13 @@ class MeaningIntentClassifier(IntentClassifier, GraphComponent):
         todo = [m for m in messages if m.get(TEXT)]
         if not todo:
             return messages
-        scores = self._features([m.get(TEXT) for m in todo]) @ self.coef.T + self.intercept
-        scores = np.asarray(scores)
+        texts = [m.get(TEXT) for m in todo]
+        # The two halves of the weights apart: no sparse copy of the dense embedding.
+        assert self.vectorizer is not None
+        meaning_weights = self.coef[:, :DIMENSIONS]
+        spelling_weights = self.coef[:, DIMENSIONS:]
+        scores = self.encoder.encode(texts) @ meaning_weights.T + self.intercept
+        scores += np.asarray(self.vectorizer.transform(texts) @ spelling_weights.T)
         scores -= scores.max(axis=1, keepdims=True)
         probabilities = np.exp(scores)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
