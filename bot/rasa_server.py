@@ -15,6 +15,11 @@ The same as the `rasa` command, with two differences:
   bit-identical intents and confidences for 2,231 texts. The other core is
   the API's; more Rasa throughput comes from more Rasa instances
   (docs/scaling.md).
+- NumPy's BLAS (OpenBLAS) runs on one thread too (`OPENBLAS_NUM_THREADS`,
+  `OMP_NUM_THREADS`), for the same reason: the intent classifier's products
+  are one short message by a few hundred weights, and OpenBLAS's second thread
+  spun between messages. With its default pool Rasa used 15-22 ms of CPU per
+  message in `make bench`, with one thread 9 ms.
 
 Used by scripts/stack.py.
 """
@@ -24,7 +29,12 @@ from __future__ import annotations
 import os
 import sys
 
-ONE_THREAD = {"TF_INTRA_OP_PARALLELISM_THREADS": "1", "TF_INTER_OP_PARALLELISM_THREADS": "1"}
+ONE_THREAD = {
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
 
 
 def main() -> None:
