@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sqlalchemy import insert
-from threadpoolctl import threadpool_limits
 from sqlalchemy.ext.asyncio import AsyncSession
+from threadpoolctl import threadpool_limits
 
 from api.config import Settings
 from api.models import FlowEvent, utcnow
