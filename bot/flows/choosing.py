@@ -62,6 +62,14 @@ class FlowMatch:
         return "; ".join(parts)
 
 
+PAYLOAD = re.compile(r"^\s*/[A-Za-z_]")
+
+
+def customer_words(text: str) -> str:
+    """The text to compare by meaning: a button's payload (`/problem_internet`) has none."""
+    return "" if PAYLOAD.match(text) else text
+
+
 def _words(text: str) -> str:
     return " " + re.sub(r"[^\w]+", " ", text.lower()).strip() + " "
 
@@ -138,6 +146,7 @@ class FlowChooser:
     ) -> list[FlowMatch]:
         """The given flows ranked for the message, best first."""
         head_starts = head_starts or {}
+        text = customer_words(text)
         words = _words(text)
         message = self.encoder.encode([text])[0] if self.encoder and text.strip() else None
         matches = []

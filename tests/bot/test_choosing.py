@@ -168,3 +168,9 @@ def test_the_validator_warns_about_a_customer_flow_without_examples(tmp_path: Pa
 def test_the_shipped_flows_name_a_default_per_domain(chooser: FlowChooser) -> None:
     for domain in ("internet", "cable", "hardware", "software"):
         assert chooser.default_for(domain) is not None, domain
+
+
+def test_a_button_payload_starts_the_default_flow(chooser: FlowChooser) -> None:
+    # "/problem_internet" carries no description of the problem.
+    chosen = chooser.choose(text="/problem_internet", intent="problem_internet")
+    assert chosen is not None and chosen.id == "internet_no_connection"
