@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from bot.flows.choosing import FlowChooser
+from bot.flows.choosing import FlowChooser, customer_words
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import Flow, Step
@@ -548,6 +548,7 @@ class FlowEngine:
 
     def _sounds_like_no_answer(self, text: str) -> bool:
         """With the encoder: close to what customers say when they are not answering."""
+        text = customer_words(text)
         if self.encoder is None or not text.strip():
             return False
         return float(self.encoder.similarities(text, NOT_AN_ANSWER).max()) >= NOT_AN_ANSWER_MEANING
@@ -558,8 +559,8 @@ class FlowEngine:
         "NO. Nothing you say works" may come out as a software problem; it is closer
         to "nothing works" than to any flow, so it is a miss, not a new flow.
         """
-        if self.encoder is None or not turn.text.strip():
-            return True
+        if self.encoder is None or not customer_words(turn.text).strip():
+            return True  # a button (its payload) is a clear request, not an outburst
         ranked = self.chooser.rank(
             text=turn.text,
             intent=turn.intent,
