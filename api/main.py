@@ -6,10 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Optional
+from typing import Any, Optional
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.exc import IntegrityError
@@ -61,6 +62,11 @@ async def _load_demo_data() -> None:
             await load_seed(session=session)
     except IntegrityError:
         logger.info("Demo data was loaded by another process.")
+
+
+def validation_detail(message: str) -> list[dict[str, Any]]:
+    """A 422's `detail` in the one shape every 422 has (FastAPI's validation errors)."""
+    return [{"type": "value_error", "loc": ["body"], "msg": message}]
 
 
 def create_app(settings: Optional[Settings] = None) -> FastAPI:
@@ -149,9 +155,22 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @app.exception_handler(ServiceError)
     async def refused(request: Request, error: ServiceError) -> JSONResponse:
+        detail: Any = error.reason
+        if error.status_code == 422:
+            detail = validation_detail(error.reason)
         return JSONResponse(
-            status_code=error.status_code, content={"detail": error.reason, **error.extra}
+            status_code=error.status_code, content={"detail": detail, **error.extra}
         )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        if error.status_code == 422 and isinstance(error.detail, str):
+            return JSONResponse(
+                status_code=422,
+                content={"detail": validation_detail(error.detail)},
+                headers=error.headers,
+            )
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(IntegrityError)
     async def conflicting(request: Request, error: IntegrityError) -> JSONResponse:

@@ -13,6 +13,35 @@ import gc
 import socket
 
 import uvicorn
+from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
+from websockets.frames import OP_TEXT
+from websockets.legacy.protocol import State
+
+from api.config import get_settings
+from api.routes.frames import TOO_LARGE_FRAME
+
+
+class FrameLimitedWebSocketProtocol(WebSocketProtocol):
+    """uvicorn's websocket, telling the client why a frame over its size limit closes it.
+
+    The transport refuses a frame over `ws_max_size` after reading only its
+    header (memory stays bounded) and closes with 1009 before the app sees it.
+    The client gets the documented `frame_too_large` error frame first, as
+    for a frame the app itself finds too large (docs/protocol.md).
+    """
+
+    def fail_connection(self, code: int = 1006, reason: str = "") -> None:
+        if code == 1009 and self.state is State.OPEN:
+            try:
+                self.write_frame_sync(True, OP_TEXT, TOO_LARGE_FRAME.encode())
+            except Exception:  # noqa: BLE001 - the connection is being failed anyway
+                pass
+        super().fail_connection(code, reason)
+
+
+def default_ws_max_size() -> int:
+    """The transport's frame limit: above the sockets' own limits, which say why they refuse."""
+    return 4 * get_settings().max_frame_bytes
 
 
 class ApiServer(uvicorn.Server):
@@ -48,14 +77,15 @@ def main() -> None:
         default=0,
         help="a second port, on 127.0.0.1, shared with the other workers",
     )
-    parser.add_argument("--ws-max-size", type=int, default=65536)
+    parser.add_argument("--ws-max-size", type=int, default=0, help="default: 4 * MAX_FRAME_BYTES")
     args = parser.parse_args()
     config = uvicorn.Config(
         "api.main:app_factory",
         factory=True,
         host=args.host,
         port=args.port,
-        ws_max_size=args.ws_max_size,
+        ws=FrameLimitedWebSocketProtocol,
+        ws_max_size=args.ws_max_size or default_ws_max_size(),
         # Chat frames are a few hundred bytes: compressing them saves little, and
         # every compressed socket holds its own zlib state (about 300 KB), which
         # would dominate the memory of thousands of mostly idle customers.

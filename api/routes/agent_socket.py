@@ -16,7 +16,8 @@ from starlette.websockets import WebSocketState
 
 from api.deps import SESSION_COOKIE
 from api.models import Agent, Conversation
-from api.routes.chat import CLIENT_ID, error_frame, origin_allowed
+from api.routes.chat import origin_allowed, valid_client_id
+from api.routes.frames import FrameError, FrameTooLarge, error_frame, receive_frame, visible
 from api.services import agents, handoffs
 from api.services.handoff_desk import QUEUE_CHANNEL, HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
@@ -25,6 +26,11 @@ from api.services.presence import ConsoleConnection
 logger = logging.getLogger(__name__)
 router = APIRouter()
 MAX_AGENT_MESSAGE_CHARS = 4000
+
+
+def agent_frame_limit(max_frame_bytes: int) -> int:
+    """Agents may write longer messages than customers: twice the customer's frame limit."""
+    return 2 * max_frame_bytes
 
 
 class AgentSocket:
@@ -36,6 +42,7 @@ class AgentSocket:
         self.desk: HandoffDesk = state.desk
         self.hub: ConversationHub = state.hub
         self.database = self.desk.database
+        self.max_frame_bytes = agent_frame_limit(state.settings.max_frame_bytes)
         self.watching: dict[str, tuple[FrameSender, FrameSender]] = {}
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -108,11 +115,21 @@ class AgentSocket:
             await self.send_queue()
             await self.desk.queue_changed()  # others see the new agent's capacity
             while True:
-                raw = await self.websocket.receive_text()
+                try:
+                    frame = await receive_frame(self.websocket, self.max_frame_bytes)
+                except FrameTooLarge as error:
+                    await self.send(error_frame(error.code, error.detail))
+                    await self.websocket.close(code=error.CLOSE_CODE)
+                    return
+                except FrameError as error:
+                    frame = error
                 if not await self.still_signed_in():
                     await self.close()
                     return
-                error = await self.handle(raw)
+                if isinstance(frame, FrameError):
+                    await self.send(error_frame(frame.code, frame.detail, frame.client_id))
+                    continue
+                error = await self.handle(frame)
                 if error is not None:
                     await self.send(error)
         except WebSocketDisconnect:
@@ -122,13 +139,7 @@ class AgentSocket:
             self.hub.unsubscribe(QUEUE_CHANNEL, self.queue_update)
             self.unwatch_all()
 
-    async def handle(self, raw: str) -> Optional[dict[str, Any]]:
-        try:
-            frame = json.loads(raw)
-        except ValueError:
-            return error_frame("invalid_json", "Frames must be JSON objects.")
-        if not isinstance(frame, dict):
-            return error_frame("invalid_json", "Frames must be JSON objects.")
+    async def handle(self, frame: dict[str, Any]) -> Optional[dict[str, Any]]:
         kind = frame.get("type")
         if kind == "ping":
             await self.send({"type": "pong"})
@@ -148,10 +159,12 @@ class AgentSocket:
             )
             return None
         client_id, text = frame.get("client_id"), frame.get("text")
-        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        if not valid_client_id(client_id):
             return error_frame("invalid_message", "client_id must be 1-64 of A-Z a-z 0-9 - _ .")
-        if not isinstance(text, str) or not text.strip():
-            return error_frame("invalid_message", "text must be a non-empty string.", client_id)
+        if not isinstance(text, str) or not visible(text):
+            return error_frame(
+                "invalid_message", "text must be a string with a visible character.", client_id
+            )
         if len(text) > MAX_AGENT_MESSAGE_CHARS:
             return error_frame("message_too_large", "The message is too long.", client_id)
         try:

@@ -7,30 +7,57 @@ import logging
 import re
 import time
 from collections import deque
+from functools import lru_cache
 from typing import Any, Optional
 
+import yaml
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from api.config import Settings
+from api.config import PROJECT_ROOT, Settings
+from api.routes.frames import (
+    INT64_MAX,
+    INT64_MIN,
+    FrameError,
+    FrameTooLarge,
+    error_frame,
+    receive_frame,
+    visible,
+)
 from api.services import conversations
 from api.services.chat_gateway import ChatGateway, ConversationClosed
-from api.services.handoff_desk import HandoffDesk
+from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
 
-CLIENT_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-PAYLOAD = re.compile(r"^/[A-Za-z_]{1,64}(\{.{0,400}\})?$")
+# Used with fullmatch: `$` would also match before a final newline.
+CLIENT_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+PAYLOAD = re.compile(r"/(?P<intent>[A-Za-z_]{1,64})(\{.{0,400}\})?")
 
 
-class FrameError(Exception):
-    def __init__(self, code: str, detail: str, client_id: Optional[str] = None) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.client_id = client_id
+@lru_cache
+def button_intents() -> frozenset[str]:
+    """The intents a button payload may name: the assistant's (domain.yml) and the queue's.
+
+    Rasa's own intents (`/restart`, `/session_start`, `/back`) are not among them:
+    they would reset or rewind the dialogue without an answer.
+    """
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    intents = {i if isinstance(i, str) else next(iter(i)) for i in domain["intents"]}
+    return frozenset(intents | {p.lstrip("/") for p in QUEUE_PAYLOADS})
+
+
+def valid_client_id(client_id: Any) -> bool:
+    return isinstance(client_id, str) and CLIENT_ID.fullmatch(client_id) is not None
+
+
+def valid_payload(payload: Any) -> bool:
+    if not isinstance(payload, str):
+        return False
+    match = PAYLOAD.fullmatch(payload)
+    return match is not None and match["intent"] in button_intents()
 
 
 def origin_allowed(origin: Optional[str], settings: Settings) -> bool:
@@ -61,13 +88,13 @@ class ChatSocket:
     async def run(self) -> None:
         try:
             while True:
-                raw = await self.websocket.receive_text()
-                if len(raw.encode("utf-8")) > self.settings.max_frame_bytes:
-                    await self.send(error_frame("frame_too_large", "The frame is too large."))
-                    await self.websocket.close(code=1009)
-                    return
                 try:
-                    await self.handle(raw)
+                    frame = await receive_frame(self.websocket, self.settings.max_frame_bytes)
+                    await self.handle(frame)
+                except FrameTooLarge as error:
+                    await self.send(error_frame(error.code, error.detail))
+                    await self.websocket.close(code=error.CLOSE_CODE)
+                    return
                 except FrameError as error:
                     await self.send(error_frame(error.code, error.detail, error.client_id))
         except WebSocketDisconnect:
@@ -76,13 +103,7 @@ class ChatSocket:
             if self.conversation_id is not None:
                 self.hub.unsubscribe(self.conversation_id, self.send)
 
-    async def handle(self, raw: str) -> None:
-        try:
-            frame = json.loads(raw)
-        except ValueError:
-            raise FrameError("invalid_json", "Frames must be JSON objects.") from None
-        if not isinstance(frame, dict):
-            raise FrameError("invalid_json", "Frames must be JSON objects.")
+    async def handle(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
         if kind == "ping":
             await self.send({"type": "pong"})
@@ -102,7 +123,11 @@ class ChatSocket:
             raise FrameError("already_started", "This socket already has a conversation.")
         token = frame.get("session_token")
         after_id = frame.get("after_id")
-        if after_id is not None and (not isinstance(after_id, int) or isinstance(after_id, bool)):
+        if after_id is not None and (
+            not isinstance(after_id, int)
+            or isinstance(after_id, bool)
+            or not INT64_MIN <= after_id <= INT64_MAX
+        ):
             raise FrameError("invalid_message", "after_id must be a message id (an integer).")
         database = self.gateway.database
         async with database.session() as session:
@@ -137,15 +162,17 @@ class ChatSocket:
 
     async def message(self, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")
-        if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        if not valid_client_id(client_id):
             raise FrameError(
                 "invalid_message", "client_id must be 1-64 characters of A-Z a-z 0-9 - _ ."
             )
         if self.conversation_id is None:
             raise FrameError("hello_required", "Send hello first.", client_id)
         text = frame.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise FrameError("invalid_message", "text must be a non-empty string.", client_id)
+        if not isinstance(text, str) or not visible(text):
+            raise FrameError(
+                "invalid_message", "text must be a string with a visible character.", client_id
+            )
         text = text.strip()
         if len(text) > self.settings.max_message_chars:
             raise FrameError(
@@ -154,8 +181,12 @@ class ChatSocket:
                 client_id,
             )
         payload = frame.get("payload")
-        if payload is not None and (not isinstance(payload, str) or not PAYLOAD.match(payload)):
-            raise FrameError("invalid_message", "payload is not a valid button payload.", client_id)
+        if payload is not None and not valid_payload(payload):
+            raise FrameError(
+                "invalid_message",
+                "payload is not one of the assistant's button payloads.",
+                client_id,
+            )
         self._check_rate(client_id)
         try:
             await self.gateway.handle_customer_message(
@@ -201,13 +232,6 @@ class ChatSocket:
         if len(self.recent) >= self.settings.max_messages_per_minute:
             raise FrameError("rate_limited", "Too many messages; please wait a moment.", client_id)
         self.recent.append(now)
-
-
-def error_frame(code: str, detail: str, client_id: Optional[str] = None) -> dict[str, Any]:
-    frame = {"type": "error", "code": code, "detail": detail}
-    if client_id is not None:
-        frame["client_id"] = client_id
-    return frame
 
 
 @router.websocket("/ws/chat")

@@ -16,11 +16,12 @@ from api.schemas.customers import (
     ServiceAreaPublic,
 )
 from api.schemas.pages import Page
+from api.schemas.types import INT64_MAX, Int64
 from api.services import customers
 
 router = APIRouter(tags=["customers"])
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=INT64_MAX)]
 
 
 @router.get("/customers", response_model=Page[CustomerPublic], summary="List customers")
@@ -44,7 +45,7 @@ async def list_customers(
 
 @router.get("/customers/{customer_id}", response_model=CustomerPublic, summary="One customer")
 async def get_customer(
-    customer_id: int, session: SessionDep, staff: CurrentStaff
+    customer_id: Int64, session: SessionDep, staff: CurrentStaff
 ) -> CustomerPublic:
     return CustomerPublic.model_validate(
         await customers.get_customer(session=session, customer_id=customer_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query
 from api.deps import CurrentStaff, SessionDep
 from api.schemas.goodwill import GestureCreate, GestureDecision, GesturePublic, PolicyPublic
 from api.schemas.pages import Page
+from api.schemas.types import INT64_MAX, Int64
 from api.services import catalog, goodwill, tickets
 
 router = APIRouter(tags=["goodwill"])
@@ -45,9 +46,9 @@ async def policy(staff: CurrentStaff) -> PolicyPublic:
 async def list_gestures(
     session: SessionDep,
     staff: CurrentStaff,
-    customer_id: Optional[int] = None,
+    customer_id: Optional[Int64] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Page[GesturePublic]:
     rows, total = await goodwill.list_gestures(
         session=session, customer_id=customer_id, limit=limit, offset=offset
@@ -99,7 +100,7 @@ async def offer_gesture(
     summary="Record the customer's answer to an offer",
 )
 async def decide(
-    gesture_id: int, body: GestureDecision, session: SessionDep, staff: CurrentStaff
+    gesture_id: Int64, body: GestureDecision, session: SessionDep, staff: CurrentStaff
 ) -> GesturePublic:
     gesture = await goodwill.get_gesture(session=session, gesture_id=gesture_id)
     await goodwill.decide(

@@ -24,6 +24,7 @@ from api.schemas.handoffs import (
     TicketBrief,
     TransferRequest,
 )
+from api.schemas.types import Int64
 from api.services import conversations, customers, handoffs
 from api.services.handoff_desk import HandoffDesk
 from api.services.staff import Staff
@@ -78,7 +79,7 @@ async def mine(session: SessionDep, staff: CurrentStaff) -> list[HandoffPublic]:
     summary="Take a waiting chat (exactly one of two simultaneous claims wins)",
 )
 async def claim(
-    handoff_id: int, session: SessionDep, staff: CurrentStaff, desk: DeskDep
+    handoff_id: Int64, session: SessionDep, staff: CurrentStaff, desk: DeskDep
 ) -> HandoffPublic:
     agent = await _agent(session, staff)
     async with _as_http_errors():
@@ -91,7 +92,7 @@ async def claim(
     summary="Escalate to tier 3 with a note",
 )
 async def escalate(
-    handoff_id: int, body: EscalateRequest, staff: CurrentStaff, desk: DeskDep
+    handoff_id: Int64, body: EscalateRequest, staff: CurrentStaff, desk: DeskDep
 ) -> HandoffPublic:
     async with _as_http_errors():
         handoff = await desk.escalate(handoff_id=handoff_id, staff=staff, note=body.note)
@@ -104,7 +105,7 @@ async def escalate(
     summary="Transfer to another skill's queue or to a named agent",
 )
 async def transfer(
-    handoff_id: int, body: TransferRequest, staff: CurrentStaff, desk: DeskDep
+    handoff_id: Int64, body: TransferRequest, staff: CurrentStaff, desk: DeskDep
 ) -> HandoffPublic:
     async with _as_http_errors():
         handoff = await desk.transfer(
@@ -122,7 +123,7 @@ async def transfer(
     response_model=HandoffPublic,
     summary="Hand the chat back to the assistant",
 )
-async def hand_back(handoff_id: int, staff: CurrentStaff, desk: DeskDep) -> HandoffPublic:
+async def hand_back(handoff_id: Int64, staff: CurrentStaff, desk: DeskDep) -> HandoffPublic:
     async with _as_http_errors():
         return HandoffPublic.model_validate(
             await desk.hand_back(handoff_id=handoff_id, staff=staff)
@@ -134,7 +135,7 @@ async def hand_back(handoff_id: int, staff: CurrentStaff, desk: DeskDep) -> Hand
     response_model=HandoffPublic,
     summary="Resolve and close the chat; the customer is asked for a rating",
 )
-async def resolve(handoff_id: int, staff: CurrentStaff, desk: DeskDep) -> HandoffPublic:
+async def resolve(handoff_id: Int64, staff: CurrentStaff, desk: DeskDep) -> HandoffPublic:
     async with _as_http_errors():
         return HandoffPublic.model_validate(await desk.resolve(handoff_id=handoff_id, staff=staff))
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query
 from api.deps import CurrentStaff, SessionDep
 from api.schemas.outages import OutageCreate, OutagePublic, OutageUpdate
 from api.schemas.pages import Page
+from api.schemas.types import INT64_MAX, Int64
 from api.services import outages
 
 router = APIRouter(tags=["outages"])
@@ -44,7 +45,7 @@ async def list_outages(
     service_area: Optional[str] = None,
     active: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Page[OutagePublic]:
     rows, total = await outages.list_outages(
         session=session, service_area=service_area, active_only=active, limit=limit, offset=offset
@@ -63,7 +64,7 @@ async def list_outages(
     summary="Update the expected end or description, or end the outage",
 )
 async def update_outage(
-    outage_id: int, body: OutageUpdate, session: SessionDep, staff: CurrentStaff
+    outage_id: Int64, body: OutageUpdate, session: SessionDep, staff: CurrentStaff
 ) -> OutagePublic:
     outage = await outages.get_outage(session=session, outage_id=outage_id)
     await outages.update_outage(

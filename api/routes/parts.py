@@ -16,6 +16,7 @@ from api.schemas.parts import (
     PartPublic,
     QuotePublic,
 )
+from api.schemas.types import INT64_MAX, Int64
 from api.services import catalog, customers, parts, tickets
 from api.services.errors import NotFound
 
@@ -35,10 +36,10 @@ async def list_parts(staff: CurrentStaff) -> list[PartPublic]:
 )
 async def quote_part(
     part_number: str,
-    customer_id: int,
+    customer_id: Int64,
     session: SessionDep,
     staff: CurrentStaff,
-    device_id: Optional[int] = None,
+    device_id: Optional[Int64] = None,
 ) -> QuotePublic:
     if catalog.find_part(part_number) is None:
         raise NotFound(f"There is no part {part_number} in the catalogue.")
@@ -97,9 +98,9 @@ async def order_part(
 async def list_orders(
     session: SessionDep,
     staff: CurrentStaff,
-    customer_id: Optional[int] = None,
+    customer_id: Optional[Int64] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Page[PartOrderPublic]:
     rows, total = await parts.list_orders(
         session=session, customer_id=customer_id, limit=limit, offset=offset
@@ -113,7 +114,7 @@ async def list_orders(
 
 
 @router.get("/part-orders/{order_id}", response_model=PartOrderPublic, summary="One order")
-async def get_order(order_id: int, session: SessionDep, staff: CurrentStaff) -> PartOrderPublic:
+async def get_order(order_id: Int64, session: SessionDep, staff: CurrentStaff) -> PartOrderPublic:
     return PartOrderPublic.model_validate(await parts.get_order(session=session, order_id=order_id))
 
 
@@ -123,7 +124,7 @@ async def get_order(order_id: int, session: SessionDep, staff: CurrentStaff) -> 
     summary="Mark an order shipped, delivered or cancelled",
 )
 async def update_order(
-    order_id: int, body: PartOrderUpdate, session: SessionDep, staff: CurrentStaff
+    order_id: Int64, body: PartOrderUpdate, session: SessionDep, staff: CurrentStaff
 ) -> PartOrderPublic:
     order = await parts.get_order(session=session, order_id=order_id)
     await parts.change_order_status(session=session, order=order, to=body.status, actor=staff.name)

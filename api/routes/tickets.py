@@ -18,6 +18,7 @@ from api.schemas.tickets import (
     TicketUpdate,
     Transcript,
 )
+from api.schemas.types import INT64_MAX, Int64
 from api.services import conversations, tickets
 from api.services.errors import NotFound
 
@@ -63,11 +64,11 @@ async def create_ticket(
 async def list_tickets(
     session: SessionDep,
     staff: CurrentStaff,
-    customer_id: Optional[int] = None,
+    customer_id: Optional[Int64] = None,
     conversation_id: Optional[str] = None,
     status: Optional[Status] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Page[TicketPublic]:
     rows, total = await tickets.list_tickets(
         session=session,

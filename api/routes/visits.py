@@ -10,6 +10,7 @@ from sqlalchemy import select
 from api.deps import CurrentStaff, SessionDep
 from api.models import Technician
 from api.schemas.pages import Page
+from api.schemas.types import INT64_MAX, Int64
 from api.schemas.visits import (
     SlotPublic,
     TechnicianPublic,
@@ -94,10 +95,10 @@ async def book_visit(
 async def list_visits(
     session: SessionDep,
     staff: CurrentStaff,
-    customer_id: Optional[int] = None,
-    technician_id: Optional[int] = None,
+    customer_id: Optional[Int64] = None,
+    technician_id: Optional[Int64] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
 ) -> Page[VisitPublic]:
     rows, total = await visits.list_bookings(
         session=session,
@@ -115,7 +116,7 @@ async def list_visits(
 
 
 @router.get("/visits/{visit_id}", response_model=VisitPublic, summary="One visit")
-async def get_visit(visit_id: int, session: SessionDep, staff: CurrentStaff) -> VisitPublic:
+async def get_visit(visit_id: Int64, session: SessionDep, staff: CurrentStaff) -> VisitPublic:
     return VisitPublic.model_validate(
         await visits.get_booking(session=session, booking_id=visit_id)
     )
@@ -128,7 +129,7 @@ async def get_visit(visit_id: int, session: SessionDep, staff: CurrentStaff) -> 
     responses=TAKEN,
 )
 async def reschedule_visit(
-    visit_id: int,
+    visit_id: Int64,
     body: VisitReschedule,
     session: SessionDep,
     staff: CurrentStaff,
@@ -147,7 +148,7 @@ async def reschedule_visit(
 
 
 @router.post("/visits/{visit_id}/cancel", response_model=VisitPublic, summary="Cancel a visit")
-async def cancel_visit(visit_id: int, session: SessionDep, staff: CurrentStaff) -> VisitPublic:
+async def cancel_visit(visit_id: Int64, session: SessionDep, staff: CurrentStaff) -> VisitPublic:
     booking = await visits.get_booking(session=session, booking_id=visit_id)
     await visits.cancel_visit(session=session, booking=booking, actor=staff.name)
     return VisitPublic.model_validate(booking)

@@ -8,9 +8,11 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.types import Int64
+
 
 class GestureCreate(BaseModel):
-    customer_id: int
+    customer_id: Int64
     kind: Literal["service_credit", "free_service", "device_replacement"]
     amount: Decimal = Field(default=Decimal("0"), ge=0, max_digits=8, decimal_places=2)
     description: str = Field(min_length=3, max_length=300)

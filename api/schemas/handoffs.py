@@ -8,6 +8,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.agents import Skill
+from api.schemas.types import Int64
 
 
 class HandoffPublic(BaseModel):
@@ -33,7 +34,7 @@ class EscalateRequest(BaseModel):
 class TransferRequest(BaseModel):
     note: str = Field(default="", max_length=4000)
     skill: Optional[Skill] = None
-    agent_id: Optional[int] = None
+    agent_id: Optional[Int64] = None
 
 
 class NoteCreate(BaseModel):

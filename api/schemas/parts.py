@@ -8,6 +8,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.types import Int64
+
 
 class PartPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -30,9 +32,9 @@ class QuotePublic(BaseModel):
 
 
 class PartOrderCreate(BaseModel):
-    customer_id: int
+    customer_id: Int64
     part_number: str = Field(min_length=1, max_length=40)
-    device_id: Optional[int] = None
+    device_id: Optional[Int64] = None
     ticket_number: Optional[str] = Field(default=None, max_length=20)
     shipping_address: Optional[str] = Field(default=None, max_length=300)
     # Out of warranty: the price (EUR) the customer agreed to pay.

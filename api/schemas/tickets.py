@@ -7,6 +7,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.types import Int64
+
 Domain = Literal["hardware", "software", "cable", "internet", "other"]
 Priority = Literal["low", "normal", "high", "urgent"]
 Status = Literal[
@@ -20,11 +22,13 @@ class TicketCreate(BaseModel):
     summary: str = Field(default="", max_length=10_000)
     priority: Priority = "normal"
     tier: Literal[1, 2, 3] = 2
-    customer_id: Optional[int] = None
+    customer_id: Optional[Int64] = None
     conversation_id: Optional[str] = Field(default=None, max_length=32)
 
 
 class TicketUpdate(BaseModel):
+    """The fields to change; a field left out, or given as null, stays as it is."""
+
     status: Optional[Status] = None
     priority: Optional[Priority] = None
     tier: Optional[Literal[1, 2, 3]] = None

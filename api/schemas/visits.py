@@ -7,6 +7,8 @@ from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.types import Int64
+
 
 class TechnicianPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -31,14 +33,14 @@ class SlotPublic(BaseModel):
 
 
 class VisitCreate(BaseModel):
-    customer_id: int
-    technician_id: int
+    customer_id: Int64
+    technician_id: Int64
     starts_at: datetime
     ticket_number: Optional[str] = Field(default=None, max_length=20)
 
 
 class VisitReschedule(BaseModel):
-    technician_id: int
+    technician_id: Int64
     starts_at: datetime
 
 

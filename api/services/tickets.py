@@ -285,8 +285,11 @@ async def change_status(
 async def update_ticket(
     *, session: AsyncSession, ticket: Ticket, changes: dict[str, Any], actor: str
 ) -> Ticket:
-    """Change status, priority, tier, domain or summary; each change is recorded."""
-    changes = dict(changes)
+    """Change status, priority, tier, domain or summary; each change is recorded.
+
+    A field given as None is left as it is, like a field not given.
+    """
+    changes = {key: value for key, value in changes.items() if value is not None}
     note = changes.pop("note", None) or ""
     status = changes.pop("status", None)
     _check_fields(
@@ -296,7 +299,7 @@ async def update_ticket(
     )
     described = []
     for key in ("priority", "tier", "domain", "summary", "title"):
-        if key in changes and changes[key] is not None and changes[key] != getattr(ticket, key):
+        if key in changes and changes[key] != getattr(ticket, key):
             described.append(f"{key}: {getattr(ticket, key)!s:.60} → {changes[key]!s:.60}")
             setattr(ticket, key, changes[key])
     if described:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Customer, ServiceArea, Technician, Ticket, VisitBooking, VisitStatus, utcnow
+from api.schemas.types import INT64_MAX
 from api.services import tickets
 from api.services.errors import Conflict, Invalid, NotFound
 
@@ -62,7 +63,10 @@ def parse_slot_ref(ref: str) -> tuple[int, datetime]:
     try:
         technician, _, when = ref.strip().partition("@")
         starts = datetime.strptime(when, "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
-        return int(technician), starts
+        technician_id = int(technician)
+        if not 0 < technician_id <= INT64_MAX:  # no such technician; too big for the database
+            raise ValueError(technician)
+        return technician_id, starts
     except ValueError as error:
         raise Invalid(f"{ref!r} is not a visit slot; expected e.g. 3@2026-12-01T09:00Z.") from error
 

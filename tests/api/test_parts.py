@@ -190,7 +190,7 @@ def test_part_order_endpoints(client: TestClient) -> None:
 
     body = {"customer_id": pat, "part_number": "PSU-65W-USBC"}
     needs_price = client.post("/part-orders", json=body, headers=STAFF)
-    assert needs_price.status_code == 422 and "39.90" in needs_price.json()["detail"]
+    assert needs_price.status_code == 422 and "39.90" in needs_price.json()["detail"][0]["msg"]
     key = {**STAFF, "Idempotency-Key": "order-77"}
     created = client.post("/part-orders", json={**body, "accepted_price": "39.90"}, headers=key)
     assert created.status_code == 201, created.text
