@@ -24,6 +24,8 @@ from bot.frustration import shows_frustration
 CheckRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
 
 MAX_AUTOMATIC_STEPS = 50
+# Mid-flow, a typed message shorter than this is an answer attempt, never a new problem.
+WORDS_OF_A_NEW_PROBLEM = 4
 # Misses in a row: the first gets the question in other words, the second the
 # options and a person, the third a person.
 MISSES_BEFORE_OFFERING_A_PERSON = 2
@@ -557,10 +559,15 @@ class FlowEngine:
         """A problem intent in the middle of a flow: a new problem, or an outburst?
 
         "NO. Nothing you say works" may come out as a software problem; it is closer
-        to "nothing works" than to any flow, so it is a miss, not a new flow.
+        to "nothing works" than to any flow, so it is a miss, not a new flow. A
+        reply of a word or three ("on wifi", "still slow") is an attempt at an
+        answer, not the description of another problem.
         """
-        if self.encoder is None or not customer_words(turn.text).strip():
+        words = customer_words(turn.text)
+        if self.encoder is None or not words.strip():
             return True  # a button (its payload) is a clear request, not an outburst
+        if len(words.split()) < WORDS_OF_A_NEW_PROBLEM:
+            return False
         ranked = self.chooser.rank(
             text=turn.text,
             intent=turn.intent,

@@ -154,6 +154,16 @@ async def test_an_outburst_read_as_a_problem_stays_in_the_flow(
     assert (await engine.answer(state, new_problem)).not_understood
 
 
+async def test_a_short_reply_read_as_a_problem_stays_in_the_flow(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    # "on wifi" to "how does the speed compare with your plan?" is not a new problem.
+    engine = engine_for(flow_library, encoder, service_outage="none")
+    state = (await engine.start(flow_library.get("internet_slow_speed"))).state
+    result = await engine.answer(state, CustomerTurn(text="on wifi", intent="problem_internet"))
+    assert not result.not_understood and result.state["flow"] == "internet_slow_speed"
+
+
 # ------------------------------------------------------------ from the message
 
 
