@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.exc import IntegrityError
+from threadpoolctl import threadpool_limits
 
 from api.config import Settings, get_settings
 from api.db import database, run_migrations
@@ -74,6 +75,10 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # NumPy's work in this process (the sentence encoder) is one short message
+        # at a time; a second BLAS thread only spins between messages and takes
+        # CPU from the event loop (docs/performance.md).
+        threadpool_limits(limits=1, user_api="blas")
         await asyncio.to_thread(run_migrations, settings)
         database.connect(settings)
         if settings.environment != "production":

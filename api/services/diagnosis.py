@@ -12,7 +12,6 @@ from typing import Any, Optional
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from threadpoolctl import threadpool_limits
 
 from api.config import Settings
 from api.models import FlowEvent, utcnow
@@ -99,9 +98,6 @@ class DiagnosisService:
     def __init__(self, settings: Settings) -> None:
         self.library = FlowLibrary(settings.flows_dir, check_every=settings.flows_check_seconds)
         self.library.reload()
-        # NumPy's work here is one short message at a time; a second BLAS thread
-        # only spins between messages and takes CPU from the event loop.
-        threadpool_limits(limits=1, user_api="blas")
         # Loaded now (about a second), so the first customer does not wait for it.
         encoder = SentenceEncoder()
         encoder.load()
