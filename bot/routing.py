@@ -17,8 +17,9 @@ import yaml
 
 DEFAULT_MAPPING_PATH = Path(__file__).with_name("routing.yml")
 
-DOMAINS = ("hardware", "software", "cable", "internet", "other")
-REQUESTS = ("troubleshoot", "human", "part", "ticket_status", "technician", "complaint", "other")
+from bot.vocabulary import DOMAINS
+from bot.vocabulary import REQUEST_KINDS as REQUESTS
+
 FROM_ENTITIES = "from_entities"
 HINT_KINDS = ("entities", "keywords", "likely")
 

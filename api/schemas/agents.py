@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Skill = Literal["internet", "cable", "hardware", "software", "other"]
+from bot.vocabulary import SKILLS, AgentTier, Skill
 
 
 class LoginRequest(BaseModel):
@@ -19,10 +19,8 @@ class AgentCreate(BaseModel):
     name: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=10, max_length=200)
     role: Literal["agent", "supervisor"] = "agent"
-    tier: Literal[2, 3] = 2
-    skills: list[Skill] = Field(
-        default_factory=lambda: ["internet", "cable", "hardware", "software", "other"]
-    )
+    tier: AgentTier = 2
+    skills: list[Skill] = Field(default_factory=lambda: list(SKILLS))
     capacity: int = Field(default=3, ge=1, le=20)
 
 

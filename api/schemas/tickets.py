@@ -8,8 +8,8 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.types import Int64
+from bot.vocabulary import Domain, Tier
 
-Domain = Literal["hardware", "software", "cable", "internet", "other"]
 Priority = Literal["low", "normal", "high", "urgent"]
 Status = Literal[
     "new", "open", "pending_customer", "pending_part", "visit_scheduled", "resolved", "closed"
@@ -21,7 +21,7 @@ class TicketCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     summary: str = Field(default="", max_length=10_000)
     priority: Priority = "normal"
-    tier: Literal[1, 2, 3] = 2
+    tier: Tier = 2
     customer_id: Optional[Int64] = None
     conversation_id: Optional[str] = Field(default=None, max_length=32)
 
@@ -31,7 +31,7 @@ class TicketUpdate(BaseModel):
 
     status: Optional[Status] = None
     priority: Optional[Priority] = None
-    tier: Optional[Literal[1, 2, 3]] = None
+    tier: Optional[Tier] = None
     domain: Optional[Domain] = None
     summary: Optional[str] = Field(default=None, max_length=10_000)
     note: Optional[str] = Field(default=None, max_length=4000)

@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Agent, AgentSession
+from bot.vocabulary import AGENT_TIERS, SKILLS
 
-SKILLS = ("internet", "cable", "hardware", "software", "other")
 ROLES = ("agent", "supervisor")
 # scrypt (RFC 7914) with parameters OWASP recommends for interactive logins.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -78,9 +78,9 @@ async def create_agent(
         raise ValueError("Passwords must be at least 10 characters long.")
     if role not in ROLES:
         raise ValueError(f"Role must be one of {', '.join(ROLES)}.")
-    if tier not in (2, 3):
+    if tier not in AGENT_TIERS:
         raise ValueError("Agents work in tier 2 or tier 3.")
-    skills = list(skills or ["internet", "cable", "hardware", "software", "other"])
+    skills = list(skills or SKILLS)
     unknown = set(skills) - set(SKILLS)
     if unknown:
         raise ValueError(f"Unknown skills: {', '.join(sorted(unknown))}.")

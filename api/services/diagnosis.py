@@ -28,6 +28,8 @@ from bot.flows.engine import (
 )
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
+from bot.routing import default_table
+from bot.vocabulary import PROBLEM_DOMAINS
 
 _FLOW_EVENTS = FlowEvent.__table__
 
@@ -45,11 +47,11 @@ DOMAIN_TOPICS = {
     "problem_hardware": "a device that is not working",
     "problem_software": "software or an app",
 }
+# The problem intents and their domains, as bot/routing.yml maps them.
 INTENT_DOMAINS = {
-    "problem_internet": "internet",
-    "problem_cable": "cable",
-    "problem_hardware": "hardware",
-    "problem_software": "software",
+    intent: rule.domain
+    for intent, rule in default_table().intents.items()
+    if rule.domain in PROBLEM_DOMAINS
 }
 # Questions that are not our job get a pointer to where to go (domain.yml responses).
 SIDE_RESPONSES = {

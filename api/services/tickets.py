@@ -19,8 +19,8 @@ from api.models import (
 
 __all__ = ["Ticket", "format_ticket_number"]
 from api.services.errors import Conflict, Invalid, NotFound
+from bot.vocabulary import DOMAINS, TIERS
 
-DOMAINS = ("hardware", "software", "cable", "internet", "other")
 PRIORITIES = ("low", "normal", "high", "urgent")
 OPEN_STATUSES = (
     TicketStatus.new.value,
@@ -97,7 +97,7 @@ def _check_fields(domain: str, priority: str, tier: int) -> None:
         raise Invalid(f"Unknown domain {domain!r}; expected one of {', '.join(DOMAINS)}.")
     if priority not in PRIORITIES:
         raise Invalid(f"Unknown priority {priority!r}; expected one of {', '.join(PRIORITIES)}.")
-    if tier not in (1, 2, 3):
+    if tier not in TIERS:
         raise Invalid("Tier must be 1, 2 or 3.")
 
 

@@ -6,9 +6,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-DOMAINS = ("hardware", "software", "cable", "internet")
-OUTCOMES = ("resolved", "ticket", "part", "visit", "goodwill", "handoff")
-
 # The system lookups a `check:` step may name, and the results each can give.
 # api/services/checks.py implements them; a test keeps the two in step.
 KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
