@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 
 import yaml
 
-DEFAULT_MAPPING_PATH = Path(__file__).with_name("routing.yml")
-
 from bot.vocabulary import DOMAINS
 from bot.vocabulary import REQUEST_KINDS as REQUESTS
+
+DEFAULT_MAPPING_PATH = Path(__file__).with_name("routing.yml")
 
 FROM_ENTITIES = "from_entities"
 HINT_KINDS = ("entities", "keywords", "likely")
