@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.customer_actions import start_customer_flow
-from actions.turns import customer_turn
-from api.services import catalog
+from actions import ServiceAction
+from actions.turns import chat_turn, result_events
 
 
-class ActionOrderPart(Action):
+class ActionOrderPart(ServiceAction):
     """Start the part order flow: identify, find the part, quote, confirm, order."""
 
     def name(self) -> str:
@@ -22,9 +21,5 @@ class ActionOrderPart(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        turn = customer_turn(tracker)
-        slots: dict[str, Any] = {}
-        named = turn.entity("part_number")
-        if named and catalog.find_part(named):
-            slots["part_number"] = catalog.find_part(named).part_number  # type: ignore[union-attr]
-        return await start_customer_flow(dispatcher, tracker, "request_part", slots)
+        result = await self.services.requests.order_part(chat_turn(tracker))
+        return result_events(dispatcher, result)

@@ -1,4 +1,4 @@
-"""Helpers shared by the actions: reading the tracker, writing replies."""
+"""Helpers shared by the actions: reading the tracker, writing replies and events."""
 
 from __future__ import annotations
 
@@ -8,10 +8,16 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from api.runtime import runtime
-from api.services.agents import SKILLS
-from api.services.diagnosis import DiagnosisResult, HandoffRequest
+from api.services.chat_requests import ChatTurn
+from api.services.diagnosis import DiagnosisResult
 from bot.flows.engine import CustomerTurn, Reply
+from bot.wording import language_of
+
+
+def language(tracker: Tracker) -> str:
+    """The conversation's language, as the API sent it with the message ("en" or "de")."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return language_of(metadata.get("language", "en") if isinstance(metadata, dict) else "en")
 
 
 def customer_turn(tracker: Tracker) -> CustomerTurn:
@@ -42,6 +48,21 @@ def flow_state(tracker: Tracker) -> Optional[dict[str, Any]]:
     return state if isinstance(state, dict) else None
 
 
+def chat_turn(tracker: Tracker) -> ChatTurn:
+    """Everything the chat services need to know about this message."""
+    ticket_number = tracker.get_slot("ticket_number")
+    return ChatTurn(
+        conversation_id=tracker.sender_id,
+        turn=customer_turn(tracker),
+        flow_state=flow_state(tracker),
+        ticket_number=str(ticket_number) if ticket_number else None,
+        fallback_count=int(tracker.get_slot("fallback_count") or 0),
+        frustration_count=int(tracker.get_slot("frustration_count") or 0),
+        message_id=(tracker.latest_message or {}).get("message_id"),
+        language=language(tracker),
+    )
+
+
 def send(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
     for reply in replies:
         if reply.buttons:
@@ -50,56 +71,26 @@ def send(dispatcher: CollectingDispatcher, replies: list[Reply]) -> None:
             dispatcher.utter_message(text=reply.text)
 
 
-async def queue_for_person(
-    dispatcher: CollectingDispatcher, tracker: Tracker, request: HandoffRequest
-) -> list[EventType]:
-    """Put the conversation in the queue for a person, tell the customer, pause the bot."""
-    desk = runtime.require_desk()
-    notice = await desk.request(
-        conversation_id=tracker.sender_id,
-        reason=request.reason,
-        flow_state=request.flow_state,
-        library=runtime.require_diagnosis().library,
-        tier=request.tier,
-        skill=request.skill if request.skill in SKILLS else "other",
-        priority=request.priority,
-    )
-    send(dispatcher, [Reply(notice.text, notice.buttons)])
-    # The bot stays out of the chat until an agent hands it back (which resumes it).
-    return [
-        SlotSet("flow_state", None),
-        SlotSet("active_flow", None),
-        SlotSet("fallback_count", 0.0),
-        ConversationPaused(),
-    ]
-
-
-def awaiting_free_answer(tracker: Tracker) -> bool:
-    """Whether the running flow waits for a typed value (an account number, a code).
-
-    Such values are easily mistaken for another request by the NLU ("ACC-1002"
-    looks like a ticket number); the flow should get them.
-    """
-    state = flow_state(tracker)
-    if not state or not state.get("flow"):
-        return False
-    flow = runtime.require_diagnosis().library.get(state["flow"])
-    step = flow.steps.get(state.get("step", "")) if flow else None
-    return step is not None and step.kind == "ask_value"
-
-
-async def result_events(
-    dispatcher: CollectingDispatcher, tracker: Tracker, result: DiagnosisResult
-) -> list[EventType]:
-    """Send a diagnosis result's replies and return the slot events that keep its state."""
+def result_events(dispatcher: CollectingDispatcher, result: DiagnosisResult) -> list[EventType]:
+    """Send a result's replies and return the slot events that keep its state."""
     for response in result.responses:
         dispatcher.utter_message(response=response)
     send(dispatcher, result.replies)
     events: list[EventType] = []
+    if result.frustration_count is not None:
+        events.append(SlotSet("frustration_count", float(result.frustration_count)))
     if result.ticket_number:
         events.append(SlotSet("ticket_number", result.ticket_number))
-    if result.handoff is not None:
-        return events + await queue_for_person(dispatcher, tracker, result.handoff)
+    if result.queued:
+        # The bot stays out of the chat until an agent hands it back (which resumes it).
+        return events + [
+            SlotSet("flow_state", None),
+            SlotSet("active_flow", None),
+            SlotSet("fallback_count", 0.0),
+            ConversationPaused(),
+        ]
+    if not result.sets_flow:
+        return events
     return events + [
         SlotSet("flow_state", result.flow_state),
         SlotSet("active_flow", result.active_flow),

@@ -1,4 +1,8 @@
-"""Typed FastAPI dependencies: database sessions and the signed-in staff member."""
+"""Typed FastAPI dependencies: the app's services, database sessions, the signed-in staff.
+
+A route takes what it needs as a parameter typed with one of these aliases,
+e.g. `desk: DeskDep` or `services: ServicesDep`; websocket routes too.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +12,78 @@ from typing import Annotated, Optional
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from api.config import Settings
-from api.runtime import runtime
+from api.services import agents
+from api.services.chat_gateway import ChatGateway
+from api.services.conversations import ConversationStore
+from api.services.diagnosis import DiagnosisService
+from api.services.handoff_desk import HandoffDesk
+from api.services.handoffs import staff_for
+from api.services.hub import ConversationHub
+from api.services.presence import AgentPresence
+from api.services.rasa_client import RasaClient
 from api.services.staff import Staff
+from api.wiring import Services
 
 
-async def get_session() -> AsyncIterator[AsyncSession]:
-    async with runtime.database.session() as session:
+def get_services(connection: HTTPConnection) -> Services:
+    """The app's one `Services` object (built in api/main.py's lifespan)."""
+    return connection.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    async with services.database.session() as session:
         yield session
 
 
-def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
+
+def _settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def _conversations(services: ServicesDep) -> ConversationStore:
+    return services.conversations
+
+
+def _desk(services: ServicesDep) -> HandoffDesk:
+    return services.desk
+
+
+def _gateway(services: ServicesDep) -> ChatGateway:
+    return services.gateway
+
+
+def _hub(services: ServicesDep) -> ConversationHub:
+    return services.hub
+
+
+def _presence(services: ServicesDep) -> AgentPresence:
+    return services.presence
+
+
+def _rasa(services: ServicesDep) -> RasaClient:
+    return services.rasa
+
+
+def _diagnosis(services: ServicesDep) -> DiagnosisService:
+    return services.diagnosis
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ConversationsDep = Annotated[ConversationStore, Depends(_conversations)]
+DeskDep = Annotated[HandoffDesk, Depends(_desk)]
+GatewayDep = Annotated[ChatGateway, Depends(_gateway)]
+HubDep = Annotated[ConversationHub, Depends(_hub)]
+PresenceDep = Annotated[AgentPresence, Depends(_presence)]
+RasaDep = Annotated[RasaClient, Depends(_rasa)]
+DiagnosisDep = Annotated[DiagnosisService, Depends(_diagnosis)]
 
 SESSION_COOKIE = "agent_session"
 
@@ -40,12 +98,20 @@ def session_token(request: Request) -> Optional[str]:
     return request.cookies.get(SESSION_COOKIE) or _bearer(request)
 
 
-async def current_staff(request: Request, settings: SettingsDep) -> Staff:
+async def resolve_staff(services: Services, token: str) -> Optional[Staff]:
+    """The staff member signed in with this console session token, if any."""
+    async with services.database.session() as session:
+        agent = await agents.agent_for_token(session=session, token=token)
+        return staff_for(agent) if agent is not None else None
+
+
+async def current_staff(request: Request, services: ServicesDep) -> Staff:
     """The staff member behind the request, or 401.
 
     Accepts the operator API key (`OPERATOR_TOKEN`), used for imports and
     automation. Agent and supervisor sign-in resolves here too.
     """
+    settings = services.settings
     token = _bearer(request)
     if (
         token
@@ -53,10 +119,9 @@ async def current_staff(request: Request, settings: SettingsDep) -> Staff:
         and hmac.compare_digest(token.encode(), settings.operator_token.encode())
     ):
         return Staff(id=None, name="operator", role="operator")
-    resolver = getattr(request.app.state, "staff_resolver", None)
     agent_token = session_token(request)
-    if agent_token and resolver is not None:
-        staff = await resolver(agent_token)
+    if agent_token:
+        staff = await resolve_staff(services, agent_token)
         if staff is not None:
             return staff
     raise HTTPException(

@@ -12,12 +12,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.exc import IntegrityError
 from threadpoolctl import threadpool_limits
 
 from api.config import Settings, get_settings
-from api.db import database, run_migrations
+from api.db import Database, run_migrations
 from api.routes import agent_socket, agents, auth, chat, handoffs, health, webhook, widget
 from api.routes import customers as customer_routes
 from api.routes import goodwill as goodwill_routes
@@ -25,38 +24,15 @@ from api.routes import outages as outage_routes
 from api.routes import parts as part_routes
 from api.routes import tickets as ticket_routes
 from api.routes import visits as visit_routes
-from api.runtime import runtime
 from api.security_headers import SecurityHeadersMiddleware
-from api.services import agents as agent_accounts
-from api.services.chat_gateway import ChatGateway
-from api.services.diagnosis import DiagnosisService
 from api.services.errors import ServiceError
-from api.services.handoff_desk import HandoffDesk
-from api.services.handoffs import staff_for
-from api.services.hub import ConversationHub, RedisHub
-from api.services.presence import AgentPresence, RedisPresence
-from api.services.rasa_client import RasaClient
 from api.services.seed import load_seed
+from api.wiring import start_services
 
 logger = logging.getLogger(__name__)
 
 
-def build_action_executor() -> ActionExecutor:
-    # register_package exits the process on an import error: doing it at
-    # start-up makes a broken action fail loudly, once.
-    executor = ActionExecutor()
-    executor.register_package("actions")
-    return executor
-
-
-async def resolve_staff(token: str):  # type: ignore[no-untyped-def]
-    """The staff member signed in with this console session token, if any."""
-    async with database.session() as session:
-        agent = await agent_accounts.agent_for_token(session=session, token=token)
-        return staff_for(agent) if agent is not None else None
-
-
-async def _load_demo_data() -> None:
+async def _load_demo_data(database: Database) -> None:
     # Several workers may start at once; the loser of that race finds the rows there.
     try:
         async with database.session() as session:
@@ -80,56 +56,18 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         # CPU from the event loop (docs/performance.md).
         threadpool_limits(limits=1, user_api="blas")
         await asyncio.to_thread(run_migrations, settings)
-        database.connect(settings)
+        services = await start_services(settings)
         if settings.environment != "production":
-            await _load_demo_data()
-        rasa = RasaClient(
-            base_url=settings.rasa_url,
-            jwt_secret=settings.rasa_jwt_secret,
-            timeout_seconds=settings.rasa_timeout_seconds,
-            max_in_flight=settings.rasa_max_in_flight,
-        )
-        hub: ConversationHub
-        presence: AgentPresence
-        if settings.redis_url:
-            # Several API workers: frames and presence travel through Redis.
-            hub = RedisHub(settings.redis_url)
-            presence = RedisPresence(settings.redis_url, worker_id=hub.worker_id)
-        else:
-            hub, presence = ConversationHub(), AgentPresence()
-        await hub.start()
-        await presence.start(hub)
-        desk = HandoffDesk(
-            database=database,
-            hub=hub,
-            presence=presence,
-            rasa=rasa,
-            wait_limit_seconds=settings.handoff_wait_limit_seconds,
-        )
-        diagnosis = DiagnosisService(settings)
-        app.state.settings = settings
-        app.state.rasa = rasa
-        app.state.hub = hub
-        app.state.presence = presence
-        app.state.desk = desk
-        app.state.diagnosis = diagnosis
-        app.state.gateway = ChatGateway(database=database, rasa=rasa, hub=hub, desk=desk)
-        app.state.executor = build_action_executor()
-        app.state.staff_resolver = resolve_staff
-        runtime.settings = settings
-        runtime.diagnosis = diagnosis
-        runtime.rasa = rasa
-        runtime.desk = desk
-        watcher = asyncio.create_task(desk.watch_waits())
+            await _load_demo_data(services.database)
+        app.state.services = services
+        app.state.executor = webhook.build_action_executor(services)
+        watcher = asyncio.create_task(services.desk.watch_waits())
         logger.info("Support assistant API ready on %s:%s", settings.host, settings.port)
         try:
             yield
         finally:
             watcher.cancel()
-            await presence.stop()
-            await hub.stop()
-            await rasa.close()
-            await database.disconnect()
+            await services.close()
 
     app = FastAPI(
         title="Support assistant API",

@@ -30,7 +30,6 @@ if str(ROOT) not in sys.path:
 from api import sqlite_statements  # noqa: E402
 from api.config import Settings  # noqa: E402
 from api.db import Database, run_migrations  # noqa: E402
-from api.models import DeliveryStatus  # noqa: E402
 from api.services import conversations  # noqa: E402
 
 trips = 0
@@ -58,27 +57,21 @@ async def measure(messages: int, stock: bool) -> None:
         conversation_id = started_conversation.conversation.id
         reply = ("Is the light on your router on?", [{"title": "Yes", "payload": "/affirm"}])
         results: dict[str, list[tuple[int, float]]] = {"store message": [], "store replies": []}
+        store = conversations.ConversationStore(database)
         for number in range(messages):
             trips, started = 0, time.perf_counter()
-            async with database.connection() as connection:
-                stored = await conversations.store_customer_message(
-                    connection=connection, conversation_id=conversation_id,
-                    client_id=f"m-{number}", text="my internet is down", payload=None,
-                    last_in_transaction=True,
-                )  # fmt: skip
-                assert stored is not None
+            stored = await store.store_customer_message(
+                conversation_id=conversation_id,
+                client_id=f"m-{number}",
+                text="my internet is down",
+                payload=None,
+            )
+            assert stored is not None
             results["store message"].append((trips, time.perf_counter() - started))
             trips, started = 0, time.perf_counter()
-            async with database.connection() as connection:
-                await conversations.set_delivery_status(
-                    connection=connection,
-                    message_id=stored.message.id,
-                    status=DeliveryStatus.answered,
-                )
-                await conversations.store_bot_replies(
-                    connection=connection, conversation_id=conversation_id,
-                    replies=[reply], last_in_transaction=True,
-                )  # fmt: skip
+            await store.answer(
+                conversation_id=conversation_id, message_id=stored.message.id, replies=[reply]
+            )
             results["store replies"].append((trips, time.perf_counter() - started))
         await database.disconnect()
     print(f"cursors: {'SQLAlchemy stock' if stock else 'one trip per statement'}")

@@ -12,6 +12,7 @@ import pytest
 
 from api.config import PROJECT_ROOT, Settings
 from api.db import Database, run_migrations
+from api.wiring import Services, start_services
 from bot.flows.loader import FlowLibrary
 
 FLOWS_DIR = PROJECT_ROOT / "data" / "flows"
@@ -77,6 +78,16 @@ async def database(database_settings: Settings) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.disconnect()
+
+
+@pytest.fixture
+async def services(database: Database, database_settings: Settings) -> AsyncIterator[Services]:
+    """The app's services on the test database, built as api/main.py builds them."""
+    built = await start_services(database_settings, database)
+    try:
+        yield built
+    finally:
+        await built.close()
 
 
 @pytest.fixture

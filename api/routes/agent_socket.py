@@ -14,7 +14,7 @@ from typing import Any, Optional
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from api.deps import SESSION_COOKIE
+from api.deps import SESSION_COOKIE, ServicesDep
 from api.models import Agent, Conversation
 from api.routes.chat import origin_allowed, valid_client_id
 from api.routes.frames import FrameError, FrameTooLarge, error_frame, receive_frame, visible
@@ -22,6 +22,7 @@ from api.services import agents, handoffs
 from api.services.handoff_desk import QUEUE_CHANNEL, HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
 from api.services.presence import ConsoleConnection
+from api.wiring import Services
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -34,15 +35,15 @@ def agent_frame_limit(max_frame_bytes: int) -> int:
 
 
 class AgentSocket:
-    def __init__(self, websocket: WebSocket, agent: Agent, token: str) -> None:
-        state = websocket.app.state
+    def __init__(self, websocket: WebSocket, services: Services, agent: Agent, token: str) -> None:
         self.websocket = websocket
+        self.services = services
         self.token = token
         self.staff = handoffs.staff_for(agent)
-        self.desk: HandoffDesk = state.desk
-        self.hub: ConversationHub = state.hub
-        self.database = self.desk.database
-        self.max_frame_bytes = agent_frame_limit(state.settings.max_frame_bytes)
+        self.desk: HandoffDesk = services.desk
+        self.hub: ConversationHub = services.hub
+        self.database = services.database
+        self.max_frame_bytes = agent_frame_limit(services.settings.max_frame_bytes)
         self.watching: dict[str, tuple[FrameSender, FrameSender]] = {}
 
     async def send(self, frame: dict[str, Any]) -> None:
@@ -95,7 +96,7 @@ class AgentSocket:
             return await agents.agent_for_token(session=session, token=self.token) is not None
 
     async def run(self) -> None:
-        presence = self.websocket.app.state.presence
+        presence = self.services.presence
         connection = ConsoleConnection(staff=self.staff, close=self.close)
         presence.join(connection)
         self.hub.subscribe(QUEUE_CHANNEL, self.queue_update)
@@ -219,16 +220,16 @@ def handoff_frame(handoff: Any) -> dict[str, Any]:
 
 
 @router.websocket("/ws/agent")
-async def agent_socket(websocket: WebSocket) -> None:
-    settings = websocket.app.state.settings
+async def agent_socket(websocket: WebSocket, services: ServicesDep) -> None:
+    settings = services.settings
     if not origin_allowed(websocket.headers.get("origin"), settings):
         await websocket.close(code=1008)
         return
     token = websocket.cookies.get(SESSION_COOKIE) or ""
-    async with websocket.app.state.desk.database.session() as session:
+    async with services.database.session() as session:
         agent = await agents.agent_for_token(session=session, token=token)
     if agent is None:
         await websocket.close(code=1008)  # before accept: HTTP 403, sign in first
         return
     await websocket.accept()
-    await AgentSocket(websocket, agent, token).run()
+    await AgentSocket(websocket, services, agent, token).run()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 
-from api.deps import CurrentSupervisor, SessionDep
+from api.deps import CurrentSupervisor, PresenceDep, SessionDep
 from api.schemas.agents import AgentCreate, AgentLoad, AgentPublic, Overview, QueueSummary
 from api.services import agents, handoffs
 
@@ -27,10 +27,10 @@ async def create_agent(
 
 @router.get("/overview", response_model=Overview, summary="Queues, waiting times and agent load")
 async def overview(
-    request: Request, session: SessionDep, supervisor: CurrentSupervisor
+    session: SessionDep, supervisor: CurrentSupervisor, presence: PresenceDep
 ) -> Overview:
     queues, loads = await handoffs.overview(session=session)
-    online = {s.id for s in await request.app.state.presence.online()}
+    online = {s.id for s in await presence.online()}
     return Overview(
         queues=[QueueSummary(**vars(q)) for q in queues],
         agents=[

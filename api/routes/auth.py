@@ -6,7 +6,14 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
-from api.deps import SESSION_COOKIE, CurrentStaff, SessionDep, SettingsDep, session_token
+from api.deps import (
+    SESSION_COOKIE,
+    CurrentStaff,
+    PresenceDep,
+    SessionDep,
+    SettingsDep,
+    session_token,
+)
 from api.schemas.agents import AgentPublic, LoginRequest
 from api.services import agents
 
@@ -39,12 +46,14 @@ async def login(
 
 
 @router.post("/logout", status_code=204, summary="Sign out and close this agent's consoles")
-async def logout(request: Request, response: Response, session: SessionDep) -> Response:
+async def logout(
+    request: Request, response: Response, session: SessionDep, presence: PresenceDep
+) -> Response:
     token = session_token(request)
     agent_id = await agents.end_session(session=session, token=token) if token else None
     await session.commit()
     if agent_id is not None:
-        await request.app.state.presence.disconnect(agent_id)
+        await presence.disconnect(agent_id)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.status_code = 204
     return response

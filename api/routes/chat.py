@@ -15,6 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from api.config import PROJECT_ROOT, Settings
+from api.deps import ServicesDep
 from api.routes.frames import (
     INT64_MAX,
     INT64_MIN,
@@ -28,6 +29,7 @@ from api.services import conversations
 from api.services.chat_gateway import ChatGateway, ConversationClosed
 from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub
+from api.wiring import Services
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -71,13 +73,13 @@ def origin_allowed(origin: Optional[str], settings: Settings) -> bool:
 class ChatSocket:
     """One customer socket: parses frames, enforces limits, calls the gateway."""
 
-    def __init__(self, websocket: WebSocket) -> None:
-        app = websocket.app
+    def __init__(self, websocket: WebSocket, services: Services) -> None:
         self.websocket = websocket
-        self.settings: Settings = app.state.settings
-        self.gateway: ChatGateway = app.state.gateway
-        self.hub: ConversationHub = app.state.hub
-        self.desk: HandoffDesk = app.state.desk
+        self.services = services
+        self.settings: Settings = services.settings
+        self.gateway: ChatGateway = services.gateway
+        self.hub: ConversationHub = services.hub
+        self.desk: HandoffDesk = services.desk
         self.conversation_id: Optional[str] = None
         self.recent: deque[float] = deque()
 
@@ -129,8 +131,7 @@ class ChatSocket:
             or not INT64_MIN <= after_id <= INT64_MAX
         ):
             raise FrameError("invalid_message", "after_id must be a message id (an integer).")
-        database = self.gateway.database
-        async with database.session() as session:
+        async with self.services.database.session() as session:
             if token is None:
                 created = await conversations.start_conversation(session=session)
                 conversation, token, resumed = created.conversation, created.session_token, False
@@ -235,10 +236,10 @@ class ChatSocket:
 
 
 @router.websocket("/ws/chat")
-async def chat_socket(websocket: WebSocket) -> None:
-    settings: Settings = websocket.app.state.settings
+async def chat_socket(websocket: WebSocket, services: ServicesDep) -> None:
+    settings = services.settings
     if not origin_allowed(websocket.headers.get("origin"), settings):
         await websocket.close(code=1008)  # refused before accept: HTTP 403
         return
     await websocket.accept()
-    await ChatSocket(websocket).run()
+    await ChatSocket(websocket, services).run()

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
 
-from api.deps import CurrentStaff, SessionDep
+from api.deps import CurrentStaff, DeskDep, SessionDep
 from api.models import Agent, Conversation, Ticket
 from api.schemas.customers import CustomerPublic
 from api.schemas.handoffs import (
@@ -26,18 +26,10 @@ from api.schemas.handoffs import (
 )
 from api.schemas.types import Int64
 from api.services import conversations, customers, handoffs
-from api.services.handoff_desk import HandoffDesk
 from api.services.staff import Staff
 
 router = APIRouter(tags=["handoffs"])
 ConversationId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
-
-
-def get_desk(request: Request) -> HandoffDesk:
-    return request.app.state.desk
-
-
-DeskDep = Annotated[HandoffDesk, Depends(get_desk)]
 
 
 @asynccontextmanager

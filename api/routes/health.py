@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from api.runtime import runtime
+from api.deps import ServicesDep
 
 router = APIRouter()
 
 
 @router.get("/health", summary="Readiness of the assistant and its dependencies")
-async def health(request: Request) -> JSONResponse:
-    database_ok = await runtime.database.is_reachable()
-    rasa_status = await request.app.state.rasa.status()
-    library = request.app.state.diagnosis.library
+async def health(services: ServicesDep) -> JSONResponse:
+    database_ok = await services.database.is_reachable()
+    rasa_status = await services.rasa.status()
+    library = services.diagnosis.library
     body = {
         "status": "ok",
         "database": database_ok,
@@ -23,7 +23,7 @@ async def health(request: Request) -> JSONResponse:
         "flows": len(library.flows()),
         "flows_error": library.last_error,
         # This worker's messages with Rasa and waiting for a turn (RASA_MAX_IN_FLIGHT).
-        "assistant_queue": request.app.state.rasa.queue(),
+        "assistant_queue": services.rasa.queue(),
     }
     healthy = database_ok and rasa_status.reachable and rasa_status.model_loaded
     if not healthy:

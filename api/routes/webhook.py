@@ -10,16 +10,37 @@ import hmac
 import json
 import logging
 import zlib
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionNotFoundException
 
+from actions import register_actions
 from api.config import Settings
+from api.deps import SettingsDep
+from api.wiring import Services
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
+
+
+def build_action_executor(services: Services) -> ActionExecutor:
+    """The executor with every action in `actions/`, each given the app's services.
+
+    Built at start-up (api/main.py), so a broken action fails loudly, once.
+    """
+    executor = ActionExecutor()
+    register_actions(executor, services)
+    return executor
+
+
+def _executor(request: Request) -> ActionExecutor:
+    return request.app.state.executor
+
+
+ExecutorDep = Annotated[ActionExecutor, Depends(_executor)]
 
 
 def _authorised(request: Request, settings: Settings) -> bool:
@@ -39,9 +60,9 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 
 
 @router.post("/webhook", include_in_schema=False)
-async def run_action(request: Request) -> JSONResponse:
-    settings: Settings = request.app.state.settings
-    executor: ActionExecutor = request.app.state.executor
+async def run_action(
+    request: Request, settings: SettingsDep, executor: ExecutorDep
+) -> JSONResponse:
     if not _authorised(request, settings):
         return JSONResponse({"error": "Not authorised to run actions."}, status_code=401)
     raw = await _read_limited(request, settings.max_webhook_bytes)

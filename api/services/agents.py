@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,14 +151,6 @@ async def end_session(*, session: AsyncSession, token: str) -> Optional[int]:
         return None
     record.revoked_at = datetime.now(timezone.utc)
     return record.agent_id
-
-
-async def end_all_sessions(*, session: AsyncSession, agent_id: int) -> None:
-    await session.execute(
-        update(AgentSession)
-        .where(AgentSession.agent_id == agent_id, AgentSession.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(timezone.utc))
-    )
 
 
 async def list_agents(*, session: AsyncSession) -> list[Agent]:

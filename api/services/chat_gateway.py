@@ -14,22 +14,17 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Optional
+from typing import Optional
 
-from api.db import Database
 from api.models import ConversationOwner, DeliveryStatus, Sender
 from api.services import conversations
+from api.services.conversations import ConversationStore
 from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
+from bot.wording import say
 
 logger = logging.getLogger(__name__)
-
-UNAVAILABLE_TEXT = (
-    "Sorry, the assistant is unavailable right now. Your message is saved. "
-    "Please try again in a few minutes, or leave your contact details and we will "
-    "open a ticket for you."
-)
 
 
 class ConversationClosed(Exception):
@@ -64,12 +59,12 @@ class ChatGateway:
     def __init__(
         self,
         *,
-        database: Database,
+        conversations: ConversationStore,
         rasa: RasaClient,
         hub: ConversationHub,
         desk: Optional[HandoffDesk] = None,
     ) -> None:
-        self.database = database
+        self.conversations = conversations
         self.rasa = rasa
         self.hub = hub
         self.desk = desk
@@ -97,17 +92,12 @@ class ChatGateway:
         text: str,
         payload: Optional[str],
         reply_to: FrameSender,
+        language: str = "en",
     ) -> None:
         async with self._conversation_lock(conversation_id):
-            async with self.database.connection() as connection:
-                stored = await conversations.store_customer_message(
-                    connection=connection,
-                    conversation_id=conversation_id,
-                    client_id=client_id,
-                    text=text,
-                    payload=payload,
-                    last_in_transaction=True,
-                )
+            stored = await self.conversations.store_customer_message(
+                conversation_id=conversation_id, client_id=client_id, text=text, payload=payload
+            )
             if stored is None:
                 raise ConversationClosed(conversation_id)
             message = stored.message
@@ -118,11 +108,11 @@ class ChatGateway:
                 # A person has the chat (or will soon): the bot stays silent. Agents
                 # see the message through the hub.
                 await self._acknowledge(conversation_id, stored, reply_to)
-                await self._mark(message.id, DeliveryStatus.answered)
+                await self.conversations.set_status(message.id, DeliveryStatus.answered)
                 if stored.owner == ConversationOwner.queued.value and self.desk is not None:
-                    await self._answer_in_queue(conversation_id, message.id, message.payload)
+                    await self._answer_in_queue(conversation_id, message.payload, language)
                 return
-            await self._ask_assistant(conversation_id, stored, reply_to)
+            await self._ask_assistant(conversation_id, stored, reply_to, language)
 
     async def _acknowledge(
         self,
@@ -154,7 +144,7 @@ class ChatGateway:
         await self.hub.publish(conversation_id, {"type": "typing", "sender": "bot", "active": True})
 
     async def _answer_in_queue(
-        self, conversation_id: str, message_id: int, payload: Optional[str]
+        self, conversation_id: str, payload: Optional[str], language: str
     ) -> None:
         """The queue answers a waiting customer's callback choice itself."""
         assert self.desk is not None
@@ -163,21 +153,16 @@ class ChatGateway:
         typing = {"type": "typing", "sender": "bot"}
         await self.hub.publish(conversation_id, {**typing, "active": True})
         try:
-            await self.desk.handle_queued_message(conversation_id, payload)
+            await self.desk.handle_queued_message(conversation_id, payload, language)
         finally:
             await self.hub.publish(conversation_id, {**typing, "active": False})
-
-    async def _mark(self, message_id: int, status: DeliveryStatus) -> None:
-        async with self.database.connection() as connection:
-            await conversations.set_delivery_status(
-                connection=connection, message_id=message_id, status=status
-            )
 
     async def _ask_assistant(
         self,
         conversation_id: str,
         stored: conversations.StoredCustomerMessage,
         reply_to: FrameSender,
+        language: str,
     ) -> None:
         # The message is stored: it goes to the assistant first, and the ack and the
         # typing indicator go out while the assistant works on it, not before.
@@ -192,47 +177,35 @@ class ChatGateway:
             replies = None
         finally:
             await _settle(announced)
-        status = DeliveryStatus.failed if replies is None else DeliveryStatus.answered
         if replies is None and self.desk is not None and await self.desk.presence.online():
             # Nothing the customer can do about it: a person takes over.
-            await self._mark(message_id, status)
+            await self.conversations.set_status(message_id, DeliveryStatus.failed)
             notice = await self.desk.request(
-                conversation_id=conversation_id, reason="assistant unavailable"
+                conversation_id=conversation_id, reason="assistant unavailable", language=language
             )
             await self.desk.tell_customer(
                 conversation_id,
-                "Sorry, the assistant is having a problem. " + notice.text,
+                say("system.assistant_problem", language, notice=notice.text),
                 buttons=notice.buttons,
             )
             await self.hub.publish(
                 conversation_id, {"type": "typing", "sender": "bot", "active": False}
             )
             return
-        frames: list[dict[str, Any]] = []
         if replies is None:
-            async with self.database.session() as session:
-                await conversations.set_delivery_status(
-                    connection=await session.connection(), message_id=message_id, status=status
-                )
-                stored = await conversations.store_outbound_message(
-                    session=session,
-                    conversation_id=conversation_id,
-                    sender=Sender.system,
-                    text=UNAVAILABLE_TEXT,
-                )
-                frames.append(conversations.message_frame(stored))
+            notice = await self.conversations.fail(
+                conversation_id=conversation_id,
+                message_id=message_id,
+                notice=say("system.unavailable", language),
+            )
+            frames = [conversations.message_frame(notice)]
         else:
-            async with self.database.connection() as connection:
-                await conversations.set_delivery_status(
-                    connection=connection, message_id=message_id, status=status
-                )
-                stored_replies = await conversations.store_bot_replies(
-                    connection=connection,
-                    conversation_id=conversation_id,
-                    replies=[(reply.text, reply.buttons) for reply in replies],
-                    last_in_transaction=True,
-                )
-            frames.extend(conversations.message_frame(stored) for stored in stored_replies)
+            stored_replies = await self.conversations.answer(
+                conversation_id=conversation_id,
+                message_id=message_id,
+                replies=[(reply.text, reply.buttons) for reply in replies],
+            )
+            frames = [conversations.message_frame(stored) for stored in stored_replies]
         for frame in frames:
             await self.hub.publish(conversation_id, frame)
         # The end of the turn: clients may stop showing the typing indicator.

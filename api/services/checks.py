@@ -16,21 +16,19 @@ from typing import Any, Optional
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.db import Database
 from api.models import Customer
 from api.services import catalog, customers, goodwill, outages, parts, tickets, visits
 from api.services.catalog import Gesture
+from bot.wording import say
 
 logger = logging.getLogger(__name__)
 
-Check = Callable[[dict[str, Any]], Awaitable[str]]
+Check = Callable[[Database, dict[str, Any]], Awaitable[str]]
 current_conversation: ContextVar[Optional[str]] = ContextVar("current_conversation", default=None)
+# The conversation's language, for the texts checks store in slots.
+current_language: ContextVar[str] = ContextVar("current_language", default="en")
 MAX_IDENTIFY_ATTEMPTS = 2
-
-
-def _database():  # noqa: ANN202 - imported late: api.runtime imports this module's users
-    from api.runtime import runtime
-
-    return runtime.database
 
 
 async def _customer(session: AsyncSession, slots: dict[str, Any]) -> Optional[Customer]:
@@ -42,7 +40,7 @@ async def _customer(session: AsyncSession, slots: dict[str, Any]) -> Optional[Cu
     )
 
 
-async def service_outage(slots: dict[str, Any]) -> str:
+async def service_outage(database: Database, slots: dict[str, Any]) -> str:
     """`outage` when a known outage covers the customer's service area.
 
     The answer needs the customer's service area. Until the conversation has
@@ -54,7 +52,7 @@ async def service_outage(slots: dict[str, Any]) -> str:
         if not area:
             return "unknown"
         return "outage" if area in slots["known_outage_areas"] else "none"
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         area = slots.get("service_area") or (customer.service_area if customer else None)
         if not area:
@@ -66,16 +64,16 @@ async def service_outage(slots: dict[str, Any]) -> str:
         slots["service_area"] = area
         slots["outage_description"] = outage.description
         slots["outage_expected_end"] = (
-            visits.describe_time(outage.expected_end, tz)
+            visits.describe_time(outage.expected_end, tz, language=current_language.get())
             if outage.expected_end
-            else "as soon as possible (no estimate yet)"
+            else say("outage.no_estimate", current_language.get())
         )
         return "outage"
 
 
-async def conversation_customer(slots: dict[str, Any]) -> str:
+async def conversation_customer(database: Database, slots: dict[str, Any]) -> str:
     """`known` when this conversation was already linked to a verified customer."""
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         if customer is None:
             return "unknown"
@@ -83,10 +81,10 @@ async def conversation_customer(slots: dict[str, Any]) -> str:
         return "known"
 
 
-async def verify_customer(slots: dict[str, Any]) -> str:
+async def verify_customer(database: Database, slots: dict[str, Any]) -> str:
     """Account number or e-mail (`customer_ref`) plus `postcode` → `verified` or `not_found`."""
     slots["identify_attempts"] = int(slots.get("identify_attempts") or 0) + 1
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await customers.verify_customer(
             session=session,
             reference=str(slots.get("customer_ref") or ""),
@@ -123,11 +121,11 @@ def _describe_quote(slots: dict[str, Any], quote: parts.Quote) -> None:
     slots["has_alternative"] = quote.alternative is not None
 
 
-async def find_part(slots: dict[str, Any]) -> str:
+async def find_part(database: Database, slots: dict[str, Any]) -> str:
     """Match what the customer asked for (`part_request`) against the catalogue."""
     wanted = str(slots.get("part_request") or slots.get("ask_part") or "").lower()
     words = {w for w in wanted.replace("-", " ").split() if len(w) > 2}
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         models = {d.model for d in customer.devices} if customer else set()
     best: tuple[int, str] | None = None
@@ -145,9 +143,9 @@ async def find_part(slots: dict[str, Any]) -> str:
     return "found"
 
 
-async def part_quote(slots: dict[str, Any]) -> str:
+async def part_quote(database: Database, slots: dict[str, Any]) -> str:
     """free | quote | incompatible | out_of_stock | unknown for `part_number`."""
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         if customer is None or not slots.get("part_number"):
             return "unknown"
@@ -158,7 +156,7 @@ async def part_quote(slots: dict[str, Any]) -> str:
         return quote.result
 
 
-async def use_alternative(slots: dict[str, Any]) -> str:
+async def use_alternative(database: Database, slots: dict[str, Any]) -> str:
     """Switch the order to the alternative part the quote suggested."""
     if not slots.get("alternative_part"):
         return "none"
@@ -166,10 +164,10 @@ async def use_alternative(slots: dict[str, Any]) -> str:
     return "switched"
 
 
-async def place_part_order(slots: dict[str, Any]) -> str:
+async def place_part_order(database: Database, slots: dict[str, Any]) -> str:
     """Order the quoted part (price accepted, address confirmed); opens or reuses a ticket."""
     conversation_id = current_conversation.get()
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         if customer is None or not slots.get("part_number"):
             return "failed"
@@ -196,17 +194,18 @@ async def place_part_order(slots: dict[str, Any]) -> str:
         ticket_row = await session.get(tickets.Ticket, order.ticket_id)
         slots["order_number"] = order.number
         slots["ticket_number"] = ticket_row.number if ticket_row else None
+        language = current_language.get()
         slots["order_price"] = (
-            "free of charge (in warranty)"
+            say("order.free", language)
             if order.in_warranty
-            else f"€{parts.euros(order.price_cents)}"
+            else say("order.price", language, price=parts.euros(order.price_cents))
         )
         return "ordered"
 
 
-async def visit_availability(slots: dict[str, Any]) -> str:
+async def visit_availability(database: Database, slots: dict[str, Any]) -> str:
     """`available` when the customer's area has a free technician slot soon."""
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         if customer is None:
             return "none"
@@ -215,13 +214,13 @@ async def visit_availability(slots: dict[str, Any]) -> str:
         )
         if not found:
             return "none"
-        slots["next_visit_time"] = found[0].label
+        slots["next_visit_time"] = found[0].describe(current_language.get())
         return "available"
 
 
-async def visit_booked(slots: dict[str, Any]) -> str:
+async def visit_booked(database: Database, slots: dict[str, Any]) -> str:
     """`booked` when the customer has an upcoming visit; stores its time."""
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         if customer is None:
             return "none"
@@ -233,16 +232,20 @@ async def visit_booked(slots: dict[str, Any]) -> str:
         slots["visit_ticket_note"] = ""
         if booking.ticket_id:
             slots["ticket_number"] = tickets.format_ticket_number(booking.ticket_id)
-            slots["visit_ticket_note"] = f" (ticket {slots['ticket_number']})"
-        slots["visit_time"] = visits.describe_time(booking.starts_at, tz, booking.ends_at)
+            slots["visit_ticket_note"] = say(
+                "visit.ticket_note", current_language.get(), ticket=slots["ticket_number"]
+            )
+        slots["visit_time"] = visits.describe_time(
+            booking.starts_at, tz, booking.ends_at, current_language.get()
+        )
         slots["technician_name"] = await visits.technician_name(
             session=session, technician_id=booking.technician_id
         )
         return "booked"
 
 
-async def cancel_visit_booking(slots: dict[str, Any]) -> str:
-    async with _database().session() as session:
+async def cancel_visit_booking(database: Database, slots: dict[str, Any]) -> str:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         if customer is None or not slots.get("visit_id"):
             return "failed"
@@ -256,7 +259,7 @@ async def cancel_visit_booking(slots: dict[str, Any]) -> str:
 MAX_CONTACT_ATTEMPTS = 3
 
 
-async def save_ticket_contact(slots: dict[str, Any]) -> str:
+async def save_ticket_contact(database: Database, slots: dict[str, Any]) -> str:
     """Store the e-mail address or phone number in `contact` on `ticket_number`.
 
     `saved` (the slot then holds the cleaned-up contact), `invalid` (neither an
@@ -270,7 +273,7 @@ async def save_ticket_contact(slots: dict[str, Any]) -> str:
     if contact is None:
         slots["contact_attempts"] = int(slots.get("contact_attempts") or 0) + 1
         return "declined" if slots["contact_attempts"] >= MAX_CONTACT_ATTEMPTS else "invalid"
-    async with _database().session() as session:
+    async with database.session() as session:
         ticket = await tickets.get_ticket(session=session, number=str(slots.get("ticket_number")))
         customer = await _customer(session, slots)
         if ticket is None or not tickets.visible_to(
@@ -286,9 +289,9 @@ async def save_ticket_contact(slots: dict[str, Any]) -> str:
     return "saved"
 
 
-async def goodwill_eligible(slots: dict[str, Any]) -> str:
+async def goodwill_eligible(database: Database, slots: dict[str, Any]) -> str:
     """Offer (and record) the gesture the policy allows, if any."""
-    async with _database().session() as session:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         if customer is None:
             return "not_eligible"
@@ -317,8 +320,8 @@ async def goodwill_eligible(slots: dict[str, Any]) -> str:
         return "eligible"
 
 
-async def _answer_gesture(slots: dict[str, Any], accepted: bool) -> str:
-    async with _database().session() as session:
+async def _answer_gesture(database: Database, slots: dict[str, Any], accepted: bool) -> str:
+    async with database.session() as session:
         customer = await _customer(session, slots)
         if customer is None or not slots.get("gesture_id"):
             return "failed"
@@ -331,12 +334,12 @@ async def _answer_gesture(slots: dict[str, Any], accepted: bool) -> str:
         return "recorded"
 
 
-async def goodwill_accept(slots: dict[str, Any]) -> str:
-    return await _answer_gesture(slots, True)
+async def goodwill_accept(database: Database, slots: dict[str, Any]) -> str:
+    return await _answer_gesture(database, slots, True)
 
 
-async def goodwill_decline(slots: dict[str, Any]) -> str:
-    return await _answer_gesture(slots, False)
+async def goodwill_decline(database: Database, slots: dict[str, Any]) -> str:
+    return await _answer_gesture(database, slots, False)
 
 
 CHECKS: dict[str, Check] = {
@@ -357,13 +360,19 @@ CHECKS: dict[str, Check] = {
 }
 
 
-async def run_check(name: str, slots: dict[str, Any]) -> str:
-    check = CHECKS.get(name)
-    if check is None:
-        logger.error("Flow asked for unknown check %r", name)
-        return "unknown"
-    try:
-        return await check(slots)
-    except Exception:  # noqa: BLE001 - a failed lookup must not end the conversation
-        logger.exception("Check %r failed", name)
-        return "unknown"
+class Checks:
+    """Runs the named checks against one database (given at start-up)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def run(self, name: str, slots: dict[str, Any]) -> str:
+        check = CHECKS.get(name)
+        if check is None:
+            logger.error("Flow asked for unknown check %r", name)
+            return "unknown"
+        try:
+            return await check(self.database, slots)
+        except Exception:  # noqa: BLE001 - a failed lookup must not end the conversation
+            logger.exception("Check %r failed", name)
+            return "unknown"

@@ -2,6 +2,15 @@
 
 Every customer message is stored before it is forwarded, and every reply is
 stored before it is sent, so a reload or a reconnect can replay them.
+
+Two ways in:
+- `ConversationStore` (one per app, in `Services`): the writes of every chat
+  message. Each method is one unit of work of its own; how it is committed
+  (on SQLite the last INSERT commits in the same trip) is its own business.
+- The functions taking a `session`: reads and writes that are part of a
+  caller's unit of work (a route's request, the handoff desk).
+
+Both give messages as `StoredMessage`; the ORM's `Message` stays inside.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from typing import Any, Optional
 from sqlalchemy import TextClause, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from api.db import LAST_IN_TRANSACTION
+from api.db import LAST_IN_TRANSACTION, Database
 from api.models import Conversation, ConversationOwner, DeliveryStatus, Message, Sender
 from api.models.base import utcnow
 
@@ -129,7 +138,7 @@ def _insert_once(dialect: str) -> TextClause:
 _INSERT_ONCE = {dialect: _insert_once(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-async def conversation_owner(*, connection: AsyncConnection, conversation_id: str) -> Optional[str]:
+async def _conversation_owner(connection: AsyncConnection, conversation_id: str) -> Optional[str]:
     """Who answers the conversation now (`ConversationOwner`), or None if there is no such one."""
     result = await connection.execute(
         select(Conversation.owner).where(Conversation.id == conversation_id)
@@ -137,24 +146,15 @@ async def conversation_owner(*, connection: AsyncConnection, conversation_id: st
     return result.scalar_one_or_none()
 
 
-async def store_customer_message(
-    *,
+async def _store_customer_message(
     connection: AsyncConnection,
     conversation_id: str,
     client_id: str,
     text: str,
     payload: Optional[str],
-    last_in_transaction: bool = False,
 ) -> Optional[StoredCustomerMessage]:
-    """Store a customer message once per client id; a resend returns the original.
-
-    None when the conversation is not there or is closed: nothing is stored then.
-    The usual case is one statement (`_insert_once`); a resend, or another socket
-    of the conversation a moment ago, reads the owner and the original after it.
-    Runs on every chat message, so it is SQLAlchemy Core on a connection.
-    `last_in_transaction`: nothing else is written in this unit of work, so
-    the INSERT may commit with itself (`LAST_IN_TRANSACTION`).
-    """
+    """See `ConversationStore.store_customer_message`. Nothing may be written after it
+    on this connection: its INSERT commits with itself (`LAST_IN_TRANSACTION`)."""
     values: dict[str, Any] = {
         "conversation_id": conversation_id,
         "client_id": client_id,
@@ -167,12 +167,13 @@ async def store_customer_message(
         "created_at": utcnow(),
     }
     statement = _INSERT_ONCE[connection.dialect.name]
-    options = LAST_IN_TRANSACTION if last_in_transaction else None
-    stored = (await connection.execute(statement, values, execution_options=options)).first()
+    stored = (
+        await connection.execute(statement, values, execution_options=LAST_IN_TRANSACTION)
+    ).first()
     if stored is not None:
         message = StoredMessage(**values, id=stored.id)
         return StoredCustomerMessage(message=message, duplicate=False, owner=stored.owner)
-    owner = await conversation_owner(connection=connection, conversation_id=conversation_id)
+    owner = await _conversation_owner(connection, conversation_id)
     if owner is None or owner == ConversationOwner.closed.value:
         return None
     existing = (
@@ -190,31 +191,14 @@ async def store_customer_message(
 
 async def find_by_client_id(
     *, session: AsyncSession, conversation_id: str, client_id: str
-) -> Optional[Message]:
+) -> Optional[StoredMessage]:
     result = await session.execute(
-        select(Message).where(
-            Message.conversation_id == conversation_id, Message.client_id == client_id
+        select(_MESSAGES).where(
+            _MESSAGES.c.conversation_id == conversation_id, _MESSAGES.c.client_id == client_id
         )
     )
-    return result.scalar_one_or_none()
-
-
-def _outbound(
-    conversation_id: str,
-    sender: Sender,
-    text: str,
-    buttons: Optional[list[dict[str, Any]]] = None,
-    author: Optional[str] = None,
-    client_id: Optional[str] = None,
-) -> Message:
-    return Message(
-        conversation_id=conversation_id,
-        sender=sender.value,
-        text=text,
-        buttons=buttons or [],
-        author=author,
-        client_id=client_id,
-    )
+    row = result.first()
+    return StoredMessage(**row._mapping) if row is not None else None
 
 
 async def store_outbound_message(
@@ -226,11 +210,32 @@ async def store_outbound_message(
     buttons: Optional[list[dict[str, Any]]] = None,
     author: Optional[str] = None,
     client_id: Optional[str] = None,
-) -> Message:
-    message = _outbound(conversation_id, sender, text, buttons, author, client_id)
-    session.add(message)
-    await session.flush()
-    return message
+) -> StoredMessage:
+    """A bot, agent or system message, stored in the caller's unit of work."""
+    row = _outbound_row(conversation_id, sender, text, buttons, author, client_id)
+    (stored,) = await _insert_rows(await session.connection(), [row])
+    return stored
+
+
+def _outbound_row(
+    conversation_id: str,
+    sender: Sender,
+    text: str,
+    buttons: Optional[list[dict[str, Any]]] = None,
+    author: Optional[str] = None,
+    client_id: Optional[str] = None,
+) -> dict[str, Any]:
+    return {
+        "conversation_id": conversation_id,
+        "client_id": client_id,
+        "sender": sender.value,
+        "author": author,
+        "text": text,
+        "payload": None,
+        "buttons": buttons or [],
+        "status": None,
+        "created_at": utcnow(),
+    }
 
 
 @functools.lru_cache(maxsize=16)
@@ -257,41 +262,22 @@ def _insert_replies(count: int) -> TextClause:
     )
 
 
-async def store_bot_replies(
-    *,
-    connection: AsyncConnection,
-    conversation_id: str,
-    replies: list[tuple[str, list[dict[str, Any]]]],
-    last_in_transaction: bool = False,
+async def _insert_rows(
+    connection: AsyncConnection, rows: list[dict[str, Any]], *, last: bool = False
 ) -> list[StoredMessage]:
-    """Stores a turn's replies (text, buttons) in order, in one INSERT.
+    """Stores outgoing messages in order, in one INSERT.
 
-    `last_in_transaction`: nothing else is written in this unit of work after
-    the replies, so the INSERT may commit with itself (`LAST_IN_TRANSACTION`).
+    `last`: nothing else is written in this unit of work after them, so the
+    INSERT may commit with itself (`LAST_IN_TRANSACTION`).
     """
-    if not replies:
+    if not rows:
         return []
-    now = utcnow()
-    rows = [
-        {
-            "conversation_id": conversation_id,
-            "client_id": None,
-            "sender": Sender.bot.value,
-            "author": None,
-            "text": text,
-            "payload": None,
-            "buttons": buttons or [],
-            "status": None,
-            "created_at": now,
-        }
-        for text, buttons in replies
-    ]
     # One multi-row INSERT: with a list of rows and RETURNING in order, SQLAlchemy
     # inserts row by row on SQLite. The rows of one INSERT get rising ids in
     # VALUES order (SQLite's rowid and PostgreSQL's sequence alike), but RETURNING
     # may list them in any order, hence the sort.
     parameters = {f"{key}_{n}": value for n, row in enumerate(rows) for key, value in row.items()}
-    options = LAST_IN_TRANSACTION if last_in_transaction else None
+    options = LAST_IN_TRANSACTION if last else None
     result = await connection.execute(
         _insert_replies(len(rows)), parameters, execution_options=options
     )
@@ -308,8 +294,8 @@ _SET_STATUS = (
 )
 
 
-async def set_delivery_status(
-    *, connection: AsyncConnection, message_id: int, status: DeliveryStatus
+async def _set_delivery_status(
+    connection: AsyncConnection, message_id: int, status: DeliveryStatus
 ) -> None:
     # One UPDATE, no SELECT first: this runs for every customer message.
     await connection.execute(_SET_STATUS, {"message_id": message_id, "new_status": status.value})
@@ -317,17 +303,88 @@ async def set_delivery_status(
 
 async def history(
     *, session: AsyncSession, conversation_id: str, after_id: Optional[int] = None
-) -> list[Message]:
+) -> list[StoredMessage]:
     """The conversation's messages in order, optionally only those after `after_id`."""
-    query = select(Message).where(Message.conversation_id == conversation_id)
+    query = select(_MESSAGES).where(_MESSAGES.c.conversation_id == conversation_id)
     if after_id is not None:
-        query = query.where(Message.id > after_id)
-    query = query.order_by(Message.id.desc()).limit(HISTORY_LIMIT)
+        query = query.where(_MESSAGES.c.id > after_id)
+    query = query.order_by(_MESSAGES.c.id.desc()).limit(HISTORY_LIMIT)
     result = await session.execute(query)
-    return list(reversed(result.scalars().all()))
+    return [StoredMessage(**row._mapping) for row in reversed(result.all())]
 
 
-def message_frame(message: Message | StoredMessage) -> dict[str, Any]:
+class ConversationStore:
+    """The writes of every chat message, each one unit of work that commits itself.
+
+    These run for every customer message, so they use SQLAlchemy Core on a
+    connection and commit with their last statement (docs/performance.md);
+    callers only say what is to be stored.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    async def store_customer_message(
+        self, *, conversation_id: str, client_id: str, text: str, payload: Optional[str]
+    ) -> Optional[StoredCustomerMessage]:
+        """Store a customer message once per client id; a resend returns the original.
+
+        None when the conversation is not there or is closed: nothing is stored then.
+        The usual case is one statement (`_insert_once`); a resend, or another socket
+        of the conversation a moment ago, reads the owner and the original after it.
+        """
+        async with self.database.connection() as connection:
+            return await _store_customer_message(
+                connection, conversation_id, client_id, text, payload
+            )
+
+    async def set_status(self, message_id: int, status: DeliveryStatus) -> None:
+        """Mark how a customer message was handled."""
+        async with self.database.connection() as connection:
+            await _set_delivery_status(connection, message_id, status)
+
+    async def answer(
+        self,
+        *,
+        conversation_id: str,
+        message_id: int,
+        replies: list[tuple[str, list[dict[str, Any]]]],
+    ) -> list[StoredMessage]:
+        """The customer message was answered: its status and the replies (text, buttons)
+        in order, stored together."""
+        rows = [
+            _outbound_row(conversation_id, Sender.bot, text, buttons) for text, buttons in replies
+        ]
+        async with self.database.connection() as connection:
+            await _set_delivery_status(connection, message_id, DeliveryStatus.answered)
+            return await _insert_rows(connection, rows, last=True)
+
+    async def fail(self, *, conversation_id: str, message_id: int, notice: str) -> StoredMessage:
+        """The customer message could not be answered: its status and a system notice."""
+        row = _outbound_row(conversation_id, Sender.system, notice)
+        async with self.database.connection() as connection:
+            await _set_delivery_status(connection, message_id, DeliveryStatus.failed)
+            (stored,) = await _insert_rows(connection, [row], last=True)
+        return stored
+
+    async def add(
+        self,
+        *,
+        conversation_id: str,
+        sender: Sender,
+        text: str,
+        buttons: Optional[list[dict[str, Any]]] = None,
+        author: Optional[str] = None,
+        client_id: Optional[str] = None,
+    ) -> StoredMessage:
+        """A bot, agent or system message on its own."""
+        row = _outbound_row(conversation_id, sender, text, buttons, author, client_id)
+        async with self.database.connection() as connection:
+            (stored,) = await _insert_rows(connection, [row], last=True)
+        return stored
+
+
+def message_frame(message: StoredMessage) -> dict[str, Any]:
     """A stored message as the websocket `message` frame (docs/protocol.md)."""
     frame: dict[str, Any] = {
         "type": "message",

@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
+from api.db import Database
 from api.models import FlowEvent, utcnow
 from api.services import checks, customers, tickets, visits
 from bot.flows.engine import (
@@ -29,24 +30,31 @@ from bot.flows.engine import (
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.routing import default_table
-from bot.vocabulary import PROBLEM_DOMAINS
+from bot.vocabulary import OTHER, PROBLEM_DOMAINS
+from bot.wording import button, say
 
 _FLOW_EVENTS = FlowEvent.__table__
 
-PERSON_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
-DOMAIN_BUTTONS = [
-    {"title": "Internet", "payload": "/problem_internet"},
-    {"title": "Cable TV", "payload": "/problem_cable"},
-    {"title": "A device", "payload": "/problem_hardware"},
-    {"title": "Software", "payload": "/problem_software"},
-]
-# How the first fallback names its best guess: "Is it about {topic}?"
-DOMAIN_TOPICS = {
-    "problem_internet": "your internet connection",
-    "problem_cable": "your cable TV",
-    "problem_hardware": "a device that is not working",
-    "problem_software": "software or an app",
-}
+PERSON_PAYLOAD = "/request_human"
+
+
+def person_button(language: str = "en") -> dict[str, str]:
+    return button("button.person", language, PERSON_PAYLOAD)
+
+
+def offers_person(reply: Reply) -> bool:
+    return any(b.get("payload") == PERSON_PAYLOAD for b in reply.buttons)
+
+
+# The order the domain buttons are shown in.
+BUTTON_DOMAINS = ("internet", "cable", "hardware", "software")
+
+
+def domain_buttons(language: str = "en") -> list[dict[str, str]]:
+    """One button per problem domain (titles `button.<domain>`)."""
+    return [button(f"button.{domain}", language, f"/problem_{domain}") for domain in BUTTON_DOMAINS]
+
+
 # The problem intents and their domains, as bot/routing.yml maps them.
 INTENT_DOMAINS = {
     intent: rule.domain
@@ -59,12 +67,8 @@ SIDE_RESPONSES = {
     "account": "utter_account",
     "out_of_scope": "utter_out_of_scope",
 }
-OUTCOME_STATUS_NOTE = {
-    "part": "A replacement part needs to be ordered",
-    "visit": "A technician visit needs to be booked",
-    "goodwill": "A goodwill gesture should be considered",
-    "handoff": "The customer needs a person",
-}
+# Outcomes whose ticket says what has to happen next (`record.step.*`).
+OUTCOME_NEXT_STEPS = ("part", "visit", "goodwill")
 # Outcomes that continue in an operation flow until the operation is done.
 OPERATION_FLOWS = {"part": "request_part", "visit": "book_visit", "goodwill": "goodwill"}
 # Asks an unidentified customer how to reach them about a ticket (docs/operations.md).
@@ -92,18 +96,26 @@ class DiagnosisResult:
     handoff: Optional[HandoffRequest] = None
     # Names of domain responses (domain.yml) to send before the replies.
     responses: list[str] = field(default_factory=list)
+    # False for answers that leave the running flow as it is (a ticket's status).
+    sets_flow: bool = True
+    # The conversation now waits for a person (the handoff is queued).
+    queued: bool = False
+    # Messages in a row that showed frustration (set by the flow turn).
+    frustration_count: Optional[int] = None
 
 
 class DiagnosisService:
     """Holds the flow library and engine for the life of the process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, database: Database) -> None:
         self.library = FlowLibrary(settings.flows_dir, check_every=settings.flows_check_seconds)
         self.library.reload()
         # Loaded now (about a second), so the first customer does not wait for it.
         encoder = SentenceEncoder()
         encoder.load()
-        self.engine = FlowEngine(self.library, checks.run_check, encoder)
+        self.database = database
+        self.checks = checks.Checks(database)
+        self.engine = FlowEngine(self.library, self.checks.run, encoder)
 
     async def handle_turn(
         self,
@@ -113,8 +125,10 @@ class DiagnosisService:
         flow_state: Optional[dict[str, Any]],
         turn: CustomerTurn,
         fallback_count: int = 0,
+        language: str = "en",
     ) -> DiagnosisResult:
         checks.current_conversation.set(conversation_id)
+        checks.current_language.set(language)
         if flow_state and flow_state.get("flow"):
             result = await self.engine.answer(flow_state, turn)
             if (
@@ -135,7 +149,7 @@ class DiagnosisService:
                 return DiagnosisResult(
                     responses=[SIDE_RESPONSES[turn.intent]],
                     replies=[
-                        Reply("Now, back to your problem:"),
+                        Reply(say("diagnosis.back_to_problem", language)),
                         *self.engine.current_question(flow_state),
                     ],
                     flow_state=flow_state,
@@ -144,23 +158,61 @@ class DiagnosisService:
             if result.not_understood and turn.intent in PROBLEM_INTENTS:
                 switched = await self._start_for_intent(turn, running=flow_state.get("flow"))
                 if switched is not None:
-                    switched.replies.insert(0, Reply("Okay, let's look at that problem."))
+                    switched.replies.insert(0, Reply(say("diagnosis.switch_problem", language)))
                     result = switched
                 elif not result.replies:
                     result = await self.engine.answer(
                         flow_state, CustomerTurn(text=turn.text, intent="")
                     )
-            return await self._finish(session, conversation_id, result, turn)
+            return await self._finish(session, conversation_id, result, language)
 
         if turn.intent in PROBLEM_INTENTS:
             started = await self._start_for_intent(turn, running=None)
             if started is not None:
-                return await self._finish(session, conversation_id, started, turn)
-            return await self._no_flow_for(session, conversation_id, turn)
+                return await self._finish(session, conversation_id, started, language)
+            return await self._no_flow_for(session, conversation_id, turn, language)
 
         if turn.intent in SIDE_RESPONSES:
             return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]])
-        return self._nothing_running(turn, fallback_count)
+        return self._nothing_running(turn, fallback_count, language)
+
+    async def run_turn(
+        self,
+        *,
+        conversation_id: str,
+        flow_state: Optional[dict[str, Any]],
+        turn: CustomerTurn,
+        fallback_count: int = 0,
+        language: str = "en",
+    ) -> DiagnosisResult:
+        """`handle_turn` in a unit of work of its own."""
+        async with self.database.session() as session:
+            return await self.handle_turn(
+                session=session,
+                conversation_id=conversation_id,
+                flow_state=flow_state,
+                turn=turn,
+                fallback_count=fallback_count,
+                language=language,
+            )
+
+    async def run_flow(
+        self,
+        *,
+        conversation_id: str,
+        flow_id: str,
+        slots: Optional[dict[str, Any]] = None,
+        language: str = "en",
+    ) -> DiagnosisResult:
+        """`start_flow` in a unit of work of its own."""
+        async with self.database.session() as session:
+            return await self.start_flow(
+                session=session,
+                conversation_id=conversation_id,
+                flow_id=flow_id,
+                slots=slots,
+                language=language,
+            )
 
     async def start_flow(
         self,
@@ -169,14 +221,16 @@ class DiagnosisService:
         conversation_id: str,
         flow_id: str,
         slots: Optional[dict[str, Any]] = None,
+        language: str = "en",
     ) -> DiagnosisResult:
         """Start a named flow (an operation the customer asked for, e.g. book_visit)."""
         checks.current_conversation.set(conversation_id)
+        checks.current_language.set(language)
         flow = self.library.get(flow_id)
         if flow is None:
             raise LookupError(f"unknown flow {flow_id!r}")
         started = await self.engine.start(flow, slots=slots)
-        return await self._finish(session, conversation_id, started, CustomerTurn())
+        return await self._finish(session, conversation_id, started, language)
 
     async def _start_for_intent(
         self, turn: CustomerTurn, *, running: Optional[str]
@@ -188,30 +242,27 @@ class DiagnosisService:
         return await self.engine.start(flow, slots=slots, turn=turn)
 
     async def _no_flow_for(
-        self, session: AsyncSession, conversation_id: str, turn: CustomerTurn
+        self, session: AsyncSession, conversation_id: str, turn: CustomerTurn, language: str
     ) -> DiagnosisResult:
-        domain = INTENT_DOMAINS.get(turn.intent, "other")
+        domain = INTENT_DOMAINS.get(turn.intent, OTHER)
         ticket = await tickets.open_ticket(
             session=session,
             conversation_id=conversation_id,
             domain=domain,
-            title=f"{domain.capitalize()} problem reported in chat",
-            summary=f"Customer wrote: {turn.text[:500]}\nNo guided diagnosis exists for this yet.",
+            title=say("record.no_flow_title", domain=domain.capitalize()),
+            summary=say("record.no_flow_summary", text=turn.text[:500]),
             tier=2,
         )
         result = DiagnosisResult(
-            replies=[
-                Reply(
-                    "I don't have a guided check for that problem yet, so I've opened ticket "
-                    f"{ticket.number} for a technician to look at."
-                )
-            ],
+            replies=[Reply(say("diagnosis.no_flow", language, ticket=ticket.number))],
             ticket_number=ticket.number,
         )
-        await self._ask_for_contact(session, conversation_id, ticket, result)
+        await self._ask_for_contact(session, conversation_id, ticket, result, language)
         return result
 
-    def _nothing_running(self, turn: CustomerTurn, fallback_count: int) -> DiagnosisResult:
+    def _nothing_running(
+        self, turn: CustomerTurn, fallback_count: int, language: str = "en"
+    ) -> DiagnosisResult:
         """A turn with no flow running that starts none: the two-stage fallback.
 
         Every such turn counts as a miss, except "it works now", "no" and starting
@@ -221,58 +272,42 @@ class DiagnosisService:
         is never asked the same thing a fourth time.
         """
         if turn.intent == "problem_fixed":
-            return DiagnosisResult(replies=[Reply("Glad to hear it works! Anything else?")])
+            return DiagnosisResult(replies=[Reply(say("fallback.fixed", language))])
         if turn.intent == "deny":
             return DiagnosisResult(
-                replies=[Reply("Alright. If anything else comes up, just write here.")],
-                fallback_count=fallback_count,
+                replies=[Reply(say("fallback.deny", language))], fallback_count=fallback_count
             )
         if turn.intent in ("start_over", "go_back"):
-            return what_is_it_about(fallback_count)
+            return what_is_it_about(fallback_count, language)
         fallback_count += 1
         if turn.intent == "complaint" and fallback_count == 1:
-            return what_is_it_about(fallback_count)
+            return what_is_it_about(fallback_count, language)
         if fallback_count >= 3:
             return DiagnosisResult(
-                replies=[Reply("I'm sorry I keep misunderstanding you.")],
+                replies=[Reply(say("fallback.give_up", language))],
                 handoff=HandoffRequest(reason="not understood three times"),
             )
         if fallback_count >= 2:
+            options = likely_first(domain_buttons(language), turn.likely_intents)
             return DiagnosisResult(
                 replies=[
-                    Reply(
-                        "I'm still not sure what you need. Is it one of these, "
-                        "or would you like to talk to a person?",
-                        [*likely_first(DOMAIN_BUTTONS, turn.likely_intents), PERSON_BUTTON],
-                    )
+                    Reply(say("fallback.options", language), [*options, person_button(language)])
                 ],
                 fallback_count=fallback_count,
             )
         if turn.intent not in ("nlu_fallback", ""):
             # Understood, but not as a problem: an answer with no question asked.
-            return what_is_it_about(fallback_count)
+            return what_is_it_about(fallback_count, language)
         guess = best_guess(turn)
         if guess is not None:
-            button = next(b for b in DOMAIN_BUTTONS if b["payload"] == f"/{guess}")
+            guessed = next(b for b in domain_buttons(language) if b["payload"] == f"/{guess}")
+            topic = say(f"topic.{guess}", language)
             return DiagnosisResult(
-                replies=[
-                    Reply(
-                        "Sorry, I'm not sure I understood. "
-                        f"Is it about {DOMAIN_TOPICS[guess]}? "
-                        "If not, could you say it another way?",
-                        [button],
-                    )
-                ],
+                replies=[Reply(say("fallback.guess", language, topic=topic), [guessed])],
                 fallback_count=fallback_count,
             )
         return DiagnosisResult(
-            replies=[
-                Reply(
-                    "Sorry, I didn't understand that. Could you say it another way? "
-                    'For example: "my internet is not working".'
-                )
-            ],
-            fallback_count=fallback_count,
+            replies=[Reply(say("fallback.rephrase", language))], fallback_count=fallback_count
         )
 
     async def _finish(
@@ -280,26 +315,29 @@ class DiagnosisService:
         session: AsyncSession,
         conversation_id: str,
         result: TurnResult,
-        turn: CustomerTurn,
+        language: str,
     ) -> DiagnosisResult:
         await record_flow_events(
             session=session, conversation_id=conversation_id, events=result.events
         )
         replies = list(result.replies)
-        if result.offer_person and not any(PERSON_BUTTON in r.buttons for r in replies):
+        if result.offer_person and not any(offers_person(r) for r in replies):
             # The person goes with the options, as one more button (once per turn).
+            person = person_button(language)
             if replies and replies[-1].buttons:
                 last = replies[-1]
-                replies[-1] = Reply(last.text, [*last.buttons, PERSON_BUTTON])
+                replies[-1] = Reply(last.text, [*last.buttons, person])
             else:
-                replies.append(Reply("If you prefer, a person can take over.", [PERSON_BUTTON]))
+                replies.append(Reply(say("diagnosis.person_offer", language), [person]))
         outcome_result = DiagnosisResult(
             replies=replies,
             flow_state=result.state,
             active_flow=(result.state or {}).get("root_flow") if result.state else None,
         )
         if result.outcome is not None:
-            await self._carry_out(session, conversation_id, result.outcome, outcome_result)
+            await self._carry_out(
+                session, conversation_id, result.outcome, outcome_result, language
+            )
         return outcome_result
 
     async def _carry_out(
@@ -308,13 +346,14 @@ class DiagnosisService:
         conversation_id: str,
         outcome: Outcome,
         into: DiagnosisResult,
+        language: str,
     ) -> None:
         flow = self.library.get(outcome.flow_id)
         title = flow.title if flow else outcome.flow_id
-        if await self._continue_operation(session, conversation_id, outcome, into):
+        if await self._continue_operation(session, conversation_id, outcome, into, language):
             return
         if outcome.kind == "resolved":
-            into.replies.append(Reply(outcome.message or "Great, I'm glad it's working again!"))
+            into.replies.append(Reply(outcome.message or say("diagnosis.resolved", language)))
             return
         if outcome.kind == "handoff":
             if outcome.message:
@@ -332,10 +371,9 @@ class DiagnosisService:
             )
             return
         summary = summarize_trail(outcome.trail, flow_title=title)
-        note = OUTCOME_STATUS_NOTE.get(outcome.kind)
-        if note:
-            summary += f"\nNext step: {note}."
-        tier = int(outcome.options.get("tier", 2 if outcome.kind == "handoff" else 1))
+        if outcome.kind in OUTCOME_NEXT_STEPS:
+            summary += "\n" + say("record.next_step", step=say(f"record.step.{outcome.kind}"))
+        tier = int(outcome.options.get("tier", 1))
         slots = outcome.slots
         if slots.get("diagnosis_summary"):
             summary = f"{slots['diagnosis_summary']}\n{summary}"
@@ -369,15 +407,21 @@ class DiagnosisService:
             # Never a second visit: with one booked, the offered times move it.
             booking = await visits.active_booking(session=session, customer_id=customer.id)
             text, buttons = await visits.slot_offer(
-                session=session, service_area=customer.service_area, reschedule=booking is not None
+                session=session,
+                service_area=customer.service_area,
+                reschedule=booking is not None,
+                language=language,
             )
-            into.replies.append(Reply(f"{lead}{text} (ticket {ticket.number})", buttons))
+            offer = say("visit.offer_on_ticket", language, offer=lead + text, ticket=ticket.number)
+            into.replies.append(Reply(offer, buttons))
             return
         into.replies.extend(
-            ticket_announcement(outcome, ticket, created=created, known=known is not None)
+            ticket_announcement(
+                outcome, ticket, created=created, known=known is not None, language=language
+            )
         )
         if not tickets.reachable(ticket) and outcome.flow_id != CONTACT_FLOW:
-            await self._ask_for_contact(session, conversation_id, ticket, into)
+            await self._ask_for_contact(session, conversation_id, ticket, into, language)
 
     async def _ask_for_contact(
         self,
@@ -385,6 +429,7 @@ class DiagnosisService:
         conversation_id: str,
         ticket: tickets.Ticket,
         into: DiagnosisResult,
+        language: str,
     ) -> None:
         """Nobody can reach the customer about the ticket yet: ask how (ticket_contact flow)."""
         if ticket.customer_id is None:
@@ -407,7 +452,12 @@ class DiagnosisService:
         into.active_flow = CONTACT_FLOW
 
     async def _continue_operation(
-        self, session: AsyncSession, conversation_id: str, outcome: Outcome, into: DiagnosisResult
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        outcome: Outcome,
+        into: DiagnosisResult,
+        language: str,
     ) -> bool:
         """Continue a part/visit/goodwill outcome in its operation flow; True if it did."""
         target = OPERATION_FLOWS.get(outcome.kind)
@@ -464,12 +514,12 @@ class DiagnosisService:
         into.flow_state = started.state
         into.active_flow = (started.state or {}).get("root_flow") if started.state else None
         if started.outcome is not None:
-            await self._carry_out(session, conversation_id, started.outcome, into)
+            await self._carry_out(session, conversation_id, started.outcome, into, language)
         return True
 
 
 def ticket_announcement(
-    outcome: Outcome, ticket: tickets.Ticket, *, created: bool, known: bool
+    outcome: Outcome, ticket: tickets.Ticket, *, created: bool, known: bool, language: str = "en"
 ) -> list[Reply]:
     """What the customer hears about the ticket of an outcome: once, and only what is so.
 
@@ -484,19 +534,13 @@ def ticket_announcement(
     if slots.get("order_number") or outcome.flow_id == CONTACT_FLOW:
         return [Reply(lead)] if lead else []
     if created:
-        text = (
-            f"I've opened ticket {ticket.number} with everything we tried, "
-            "so you won't have to explain it again."
-        )
+        text = say("ticket.opened", language, ticket=ticket.number)
     elif known:
-        text = f"I've added this to ticket {ticket.number}."
+        text = say("ticket.added_to", language, ticket=ticket.number)
     else:
-        text = (
-            f"I've added this to your open ticket {ticket.number}, "
-            "so the team sees you got in touch again."
-        )
+        text = say("ticket.added_to_open", language, ticket=ticket.number)
     if tickets.reachable(ticket) and not slots.get("visit_id"):
-        text += " We'll be in touch about the next steps."
+        text += " " + say("ticket.in_touch", language)
     return [Reply(f"{lead} {text}" if lead else text)]
 
 
@@ -536,9 +580,10 @@ def likely_first(buttons: list[dict[str, str]], likely: tuple[str, ...]) -> list
     return sorted(buttons, key=lambda b: rank.get(b["payload"], len(rank)))
 
 
-def what_is_it_about(fallback_count: int) -> DiagnosisResult:
+def what_is_it_about(fallback_count: int, language: str = "en") -> DiagnosisResult:
     """Asks which kind of problem it is, with the domains and a person as buttons."""
+    buttons = [*domain_buttons(language), person_button(language)]
     return DiagnosisResult(
-        replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])],
+        replies=[Reply(say("fallback.what_about", language), buttons)],
         fallback_count=fallback_count,
     )

@@ -20,19 +20,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.db import Database
 from api.models import Agent, Conversation, Handoff, HandoffStatus, Message, Sender, Ticket
 from api.services import conversations, handoffs, tickets
+from api.services.conversations import ConversationStore
 from api.services.hub import ConversationHub
 from api.services.presence import AgentPresence
 from api.services.rasa_client import RasaClient, RasaUnavailable
 from api.services.staff import Staff
 from bot.flows.engine import summarize_trail
 from bot.flows.loader import FlowLibrary
+from bot.vocabulary import DOMAINS, OTHER
+from bot.wording import button, say
 
 logger = logging.getLogger(__name__)
 
 QUEUE_CHANNEL = "queue"
-CALLBACK_BUTTON = {"title": "Call me back instead", "payload": "/request_callback"}
-WAIT_BUTTON = {"title": "I'll wait", "payload": "/keep_waiting"}
 QUEUE_PAYLOADS = ("/request_callback", "/keep_waiting")
+
+
+def queue_buttons(language: str = "en") -> list[dict[str, str]]:
+    """A call back instead, or keep waiting."""
+    return [
+        button("button.callback", language, "/request_callback"),
+        button("button.keep_waiting", language, "/keep_waiting"),
+    ]
 
 
 def staff_channel(conversation_id: str) -> str:
@@ -42,9 +51,17 @@ def staff_channel(conversation_id: str) -> str:
 
 @dataclass
 class QueueNotice:
-    text: str
+    """What the customer is told on joining the queue: `lead` (who is or isn't there)
+    and `detail` (what happens now); `text` is both."""
+
+    lead: str
+    detail: str
     buttons: list[dict[str, str]] = field(default_factory=list)
     handoff_id: Optional[int] = None
+
+    @property
+    def text(self) -> str:
+        return f"{self.lead} {self.detail}"
 
 
 async def build_summary(
@@ -56,7 +73,7 @@ async def build_summary(
     reason: str,
 ) -> str:
     """What the agent needs to know without asking the customer again."""
-    lines = [f"Reason: {reason}"]
+    lines = [say("record.handoff_reason", reason=reason)]
     first = await session.execute(
         select(Message.text)
         .where(Message.conversation_id == conversation_id, Message.sender == Sender.customer.value)
@@ -65,27 +82,27 @@ async def build_summary(
     )
     opening = first.scalar_one_or_none()
     if opening:
-        lines.append(f"Customer's first words: {opening[:300]}")
+        lines.append(say("record.first_words", text=opening[:300]))
     state = flow_state or {}
     flow = library.get(state.get("root_flow") or state.get("flow") or "") if library else None
     if flow is not None:
-        lines.append(f"Problem: {flow.title} (domain: {flow.domain})")
+        lines.append(say("record.problem", title=flow.title, domain=flow.domain))
         device = (state.get("slots") or {}).get("device") or ", ".join(flow.devices)
         if device:
-            lines.append(f"Device: {device}")
+            lines.append(say("record.device", device=device))
     trail = state.get("trail") or []
     if trail:
+        steps = say("record.steps_tried")
         lines.append(
-            summarize_trail(trail, flow_title="Steps tried").replace(
-                "Diagnosis: Steps tried", "Steps tried:"
-            )
+            summarize_trail(trail, flow_title=steps).replace(f"Diagnosis: {steps}", f"{steps}:")
         )
     found = await session.execute(
         select(Ticket).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id)
     )
     opened = list(found.scalars().all())
     if opened:
-        lines.append("Tickets: " + "; ".join(f"{t.number} {t.title} ({t.status})" for t in opened))
+        listed = "; ".join(f"{t.number} {t.title} ({t.status})" for t in opened)
+        lines.append(say("record.tickets", tickets=listed))
     return "\n".join(lines)
 
 
@@ -94,12 +111,16 @@ class HandoffDesk:
         self,
         *,
         database: Database,
+        conversations: ConversationStore,
         hub: ConversationHub,
         presence: AgentPresence,
         rasa: RasaClient,
         wait_limit_seconds: float,
+        library: Optional[FlowLibrary] = None,
     ) -> None:
         self.database = database
+        self.conversations = conversations
+        self.library = library
         self.hub = hub
         self.presence = presence
         self.rasa = rasa
@@ -117,17 +138,15 @@ class HandoffDesk:
         buttons: Optional[list[dict[str, str]]] = None,
         client_id: Optional[str] = None,
     ) -> dict[str, Any]:
-        async with self.database.session() as session:
-            message = await conversations.store_outbound_message(
-                session=session,
-                conversation_id=conversation_id,
-                sender=sender,
-                text=text,
-                buttons=buttons,
-                author=author,
-                client_id=client_id,
-            )
-            frame = conversations.message_frame(message)
+        message = await self.conversations.add(
+            conversation_id=conversation_id,
+            sender=sender,
+            text=text,
+            buttons=buttons,
+            author=author,
+            client_id=client_id,
+        )
+        frame = conversations.message_frame(message)
         await self.hub.publish(conversation_id, frame)
         return frame
 
@@ -144,23 +163,33 @@ class HandoffDesk:
 
     # -------------------------------------------------------------- queue
 
-    async def notice_for(self, session: AsyncSession, handoff: Handoff) -> QueueNotice:
+    async def notice_for(
+        self, session: AsyncSession, handoff: Handoff, language: str = "en"
+    ) -> QueueNotice:
         agents = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
         if not agents:
             return QueueNotice(
-                "No agent is online right now. I can open a ticket so that a person calls you "
-                "back, or you can wait here and the next agent will see everything we covered.",
-                [CALLBACK_BUTTON, WAIT_BUTTON],
+                say("queue.no_agent", language),
+                say("queue.no_agent_options", language),
+                queue_buttons(language),
                 handoff.id,
             )
         position = await handoffs.queue_position(session=session, handoff=handoff)
         typical = await handoffs.typical_wait_seconds(session=session)
         minutes = max(1, math.ceil(typical * position / len(agents) / 60))
-        place = "next in line" if position == 1 else f"number {position} in the queue"
+        place = (
+            say("queue.next_in_line", language)
+            if position == 1
+            else say("queue.number_in_line", language, position=position)
+        )
+        wait = (
+            say("queue.one_minute", language)
+            if minutes == 1
+            else say("queue.minutes", language, minutes=minutes)
+        )
         return QueueNotice(
-            f"I'm connecting you with a person. You are {place}; an agent should join in about "
-            f"{minutes} minute{'s' if minutes != 1 else ''}. They will see everything we've "
-            "covered, so you won't need to repeat yourself.",
+            say("queue.connecting", language),
+            say("queue.position", language, place=place, wait=wait),
             [],
             handoff.id,
         )
@@ -175,6 +204,7 @@ class HandoffDesk:
         tier: int = 2,
         skill: str = "other",
         priority: str = "normal",
+        language: str = "en",
     ) -> QueueNotice:
         """Queue the conversation for a person and say what happens next."""
         async with self.database.session() as session:
@@ -182,7 +212,7 @@ class HandoffDesk:
                 session=session,
                 conversation_id=conversation_id,
                 flow_state=flow_state,
-                library=library,
+                library=library or self.library,
                 reason=reason,
             )
             handoff, _ = await handoffs.request_handoff(
@@ -194,21 +224,21 @@ class HandoffDesk:
                 priority=priority,
                 summary=summary,
             )
-            notice = await self.notice_for(session, handoff)
+            notice = await self.notice_for(session, handoff, language)
             if notice.buttons:
                 handoff.callback_offered = True
         await self.queue_changed()
         await self.announce_owner(conversation_id, "queued")
         return notice
 
-    async def handle_queued_message(self, conversation_id: str, payload: Optional[str]) -> bool:
+    async def handle_queued_message(
+        self, conversation_id: str, payload: Optional[str], language: str = "en"
+    ) -> bool:
         """Answers a queued customer's callback choice. True if the message was handled."""
         if payload not in QUEUE_PAYLOADS:
             return False
         if payload == "/keep_waiting":
-            await self.tell_customer(
-                conversation_id, "Thanks for waiting. An agent will join as soon as one is free."
-            )
+            await self.tell_customer(conversation_id, say("queue.keep_waiting", language))
             return True
         async with self.database.session() as session:
             handoff = await handoffs.open_handoff_for(
@@ -218,22 +248,20 @@ class HandoffDesk:
             ticket = await tickets.open_ticket(
                 session=session,
                 conversation_id=conversation_id,
-                domain=handoff.skill if handoff and handoff.skill in tickets.DOMAINS else "other",
-                title="Callback requested from chat",
+                domain=handoff.skill if handoff and handoff.skill in DOMAINS else OTHER,
+                title=say("record.callback_title"),
                 summary=summary,
                 tier=2,
                 priority="high",
             )
             number = ticket.number
         await self.tell_customer(
-            conversation_id,
-            f"I've opened ticket {number}: a person will call you back. This chat stays open, "
-            "so if an agent becomes free first they will join you here.",
+            conversation_id, say("queue.callback_opened", language, ticket=number)
         )
         await self.queue_changed()
         return True
 
-    async def offer_callbacks_to_long_waits(self) -> int:
+    async def offer_callbacks_to_long_waits(self, language: str = "en") -> int:
         """Offer a callback to customers waiting longer than the limit (once each)."""
         limit = datetime.now(timezone.utc) - timedelta(seconds=self.wait_limit_seconds)
         async with self.database.session() as session:
@@ -250,10 +278,7 @@ class HandoffDesk:
             ids = [h.conversation_id for h in overdue]
         for conversation_id in ids:
             await self.tell_customer(
-                conversation_id,
-                "Sorry for the wait: all our agents are still busy. Would you like a call back "
-                "instead? You keep your place in the queue either way.",
-                buttons=[CALLBACK_BUTTON, WAIT_BUTTON],
+                conversation_id, say("queue.long_wait", language), buttons=queue_buttons(language)
             )
         return len(ids)
 
@@ -267,10 +292,12 @@ class HandoffDesk:
 
     # ------------------------------------------------------------ agents
 
-    async def claim(self, *, handoff_id: int, agent: Agent) -> Handoff:
+    async def claim(self, *, handoff_id: int, agent: Agent, language: str = "en") -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.claim(session=session, handoff_id=handoff_id, agent=agent)
-        await self.tell_customer(handoff.conversation_id, f"{agent.name} joined the chat.")
+        await self.tell_customer(
+            handoff.conversation_id, say("system.joined", language, agent=agent.name)
+        )
         await self.announce_owner(handoff.conversation_id, "agent", agent.name)
         await self.queue_changed()
         return handoff
@@ -312,15 +339,17 @@ class HandoffDesk:
         await self.hub.publish(staff_channel(conversation_id), frame)
         return frame
 
-    async def escalate(self, *, handoff_id: int, staff: Staff, note: str) -> Handoff:
+    async def escalate(
+        self, *, handoff_id: int, staff: Staff, note: str, language: str = "en"
+    ) -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.escalate(
                 session=session, handoff_id=handoff_id, staff=staff, note=note
             )
-            notice = await self.notice_for(session, handoff)
+            notice = await self.notice_for(session, handoff, language)
         await self.tell_customer(
             handoff.conversation_id,
-            "I've passed your chat to a specialist colleague. " + notice.text.split(". ", 1)[-1],
+            say("queue.escalated", language, detail=notice.detail),
             buttons=notice.buttons,
         )
         await self.announce_owner(handoff.conversation_id, "queued")
@@ -335,6 +364,7 @@ class HandoffDesk:
         note: str,
         skill: Optional[str],
         agent_id: Optional[int],
+        language: str = "en",
     ) -> Handoff:
         async with self.database.session() as session:
             target = await session.get(Agent, agent_id) if agent_id is not None else None
@@ -348,22 +378,23 @@ class HandoffDesk:
                 skill=skill,
                 agent=target,
             )
-            notice = await self.notice_for(session, handoff) if target is None else None
+            notice = await self.notice_for(session, handoff, language) if target is None else None
         if target is not None:
-            await self.tell_customer(handoff.conversation_id, f"{target.name} joined the chat.")
+            await self.tell_customer(
+                handoff.conversation_id, say("system.joined", language, agent=target.name)
+            )
             await self.announce_owner(handoff.conversation_id, "agent", target.name)
         else:
             await self.tell_customer(
                 handoff.conversation_id,
-                "I'm passing your chat to a colleague who knows this area best. "
-                + (notice.text.split(". ", 1)[-1] if notice else ""),
+                say("queue.transferred", language, detail=notice.detail if notice else "").strip(),
                 buttons=notice.buttons if notice else None,
             )
             await self.announce_owner(handoff.conversation_id, "queued")
         await self.queue_changed()
         return handoff
 
-    async def hand_back(self, *, handoff_id: int, staff: Staff) -> Handoff:
+    async def hand_back(self, *, handoff_id: int, staff: Staff, language: str = "en") -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.hand_back(session=session, handoff_id=handoff_id, staff=staff)
         try:
@@ -380,21 +411,17 @@ class HandoffDesk:
         except RasaUnavailable as error:
             logger.warning("Could not update the assistant's tracker: %s", error)
         await self.tell_customer(
-            handoff.conversation_id,
-            f"{staff.name} handed you back to the assistant. Is there anything else I can "
-            "help with?",
+            handoff.conversation_id, say("system.handed_back", language, agent=staff.name)
         )
         await self.announce_owner(handoff.conversation_id, "bot")
         await self.queue_changed()
         return handoff
 
-    async def resolve(self, *, handoff_id: int, staff: Staff) -> Handoff:
+    async def resolve(self, *, handoff_id: int, staff: Staff, language: str = "en") -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.resolve(session=session, handoff_id=handoff_id, staff=staff)
         await self.tell_customer(
-            handoff.conversation_id,
-            f"{staff.name} marked this conversation as resolved. How did we do? Please rate "
-            "us from 1 to 5 and leave a comment if you like.",
+            handoff.conversation_id, say("system.resolved", language, agent=staff.name)
         )
         await self.announce_owner(handoff.conversation_id, "closed")
         await self.hub.publish(handoff.conversation_id, {"type": "rating_request"})

@@ -21,6 +21,7 @@ from api.models import Customer, ServiceArea, Technician, Ticket, VisitBooking, 
 from api.schemas.types import INT64_MAX
 from api.services import tickets
 from api.services.errors import Conflict, Invalid, NotFound
+from bot.wording import say
 
 LEAD_TIME = timedelta(hours=2)  # the earliest a technician can be on the way
 SEARCH_DAYS = 14
@@ -40,7 +41,10 @@ class Slot:
 
     @property
     def label(self) -> str:
-        return describe_time(self.starts_at, self.timezone, self.ends_at)
+        return self.describe()
+
+    def describe(self, language: str = "en") -> str:
+        return describe_time(self.starts_at, self.timezone, self.ends_at, language)
 
 
 class SlotTaken(Conflict):
@@ -71,13 +75,21 @@ def parse_slot_ref(ref: str) -> tuple[int, datetime]:
         raise Invalid(f"{ref!r} is not a visit slot; expected e.g. 3@2026-12-01T09:00Z.") from error
 
 
-def describe_time(starts_at: datetime, tz: str, ends_at: Optional[datetime] = None) -> str:
+def describe_time(
+    starts_at: datetime, tz: str, ends_at: Optional[datetime] = None, language: str = "en"
+) -> str:
+    """ "Mon 07 Dec, 09:00–11:00" in the area's time zone, in the customer's language."""
     zone = _zone(tz)
     start = starts_at.astimezone(zone)
-    text = f"{start:%a %d %b}, {start:%H:%M}"
-    if ends_at is not None:
-        text += f"–{ends_at.astimezone(zone):%H:%M}"
-    return text
+    parts = {
+        "weekday": say("time.weekdays", language).split()[start.weekday()],
+        "day": f"{start:%d}",
+        "month": say("time.months", language).split()[start.month - 1],
+        "start": f"{start:%H:%M}",
+    }
+    if ends_at is None:
+        return say("time.at", language, **parts)
+    return say("time.between", language, **parts, end=f"{ends_at.astimezone(zone):%H:%M}")
 
 
 def _zone(name: str) -> ZoneInfo | timezone:
@@ -357,24 +369,46 @@ async def area_timezone(*, session: AsyncSession, code: str) -> str:
     return area.timezone if area else "UTC"
 
 
-def slot_button(slot: Slot, *, reschedule: bool = False) -> dict[str, str]:
+def slot_button(slot: Slot, *, reschedule: bool = False, language: str = "en") -> dict[str, str]:
     intent = "reschedule_visit" if reschedule else "book_visit"
     return {
-        "title": f"{slot.label} ({slot.technician_name})",
+        "title": f"{slot.describe(language)} ({slot.technician_name})",
         "payload": f'/{intent}{{"visit_slot":"{slot.ref}"}}',
     }
 
 
 async def slot_offer(
-    *, session: AsyncSession, service_area: str, reschedule: bool = False, lead: str = ""
+    *,
+    session: AsyncSession,
+    service_area: str,
+    reschedule: bool = False,
+    lead: str = "",
+    language: str = "en",
 ) -> tuple[str, list[dict[str, str]]]:
     """The next free slots as a question with one button each."""
     found = await free_slots(session=session, service_area=service_area)
     if not found:
-        return (
-            lead + "I'm sorry, there is no free technician slot in the next two weeks. "
-            "A colleague will call you to arrange one.",
-            [],
+        return lead + say("visit.no_slots", language), []
+    buttons = [slot_button(s, reschedule=reschedule, language=language) for s in found]
+    return lead + say("visit.choose", language), buttons
+
+
+def visit_domain(customer: Customer) -> str:
+    """The support domain of a visit booked without a diagnosis: the customer's line."""
+    return "internet" if "internet" in customer.services else "cable"
+
+
+async def booked_visits(*, session: AsyncSession, ticket_id: int) -> list[VisitBooking]:
+    """The ticket's visits still to come."""
+    result = await session.execute(
+        select(VisitBooking).where(
+            VisitBooking.ticket_id == ticket_id, VisitBooking.status == VisitStatus.booked.value
         )
-    buttons = [slot_button(s, reschedule=reschedule) for s in found]
-    return lead + "These are the next free times for a technician visit. Which suits you?", buttons
+    )
+    return list(result.scalars())
+
+
+async def booking_timezone(*, session: AsyncSession, booking: VisitBooking) -> str:
+    """The time zone of the area the booking's technician works in."""
+    technician = await session.get(Technician, booking.technician_id)
+    return await area_timezone(session=session, code=technician.service_area if technician else "")

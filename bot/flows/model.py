@@ -6,6 +6,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from bot import vocabulary
+
+# The domains a flow may belong to and the ways it may end (bot/vocabulary.py).
+DOMAINS = vocabulary.PROBLEM_DOMAINS
+OUTCOMES = vocabulary.OUTCOMES
+
 # The system lookups a `check:` step may name, and the results each can give.
 # api/services/checks.py implements them; a test keeps the two in step.
 KNOWN_CHECKS: dict[str, tuple[str, ...]] = {

@@ -12,11 +12,12 @@ from typing import Any, Optional
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.customer_actions import start_customer_flow
 from actions.flow_actions import ActionFlowContinue, ActionFlowStart
 from actions.part_actions import ActionOrderPart
 from actions.ticket_actions import ActionTicketStatus
+from actions.turns import chat_turn, result_events
 from actions.visit_actions import ActionBookVisit, ActionManageVisit
+from api.wiring import Services
 
 TICKET = re.compile(r"TCK-\d{6}")
 ROUTES: dict[str, type[Action]] = {
@@ -52,8 +53,10 @@ class Turn:
 
 
 class OfflineChat:
-    def __init__(self, sender: str) -> None:
+    def __init__(self, sender: str, services: Services, language: str = "en") -> None:
         self.sender = sender
+        self.services = services
+        self.language = language
         self.slots: dict[str, Any] = {}
         self.turns: list[Turn] = []
         self._count = 0
@@ -65,6 +68,7 @@ class OfflineChat:
             "intent": {"name": intent, "confidence": 1.0},
             "entities": entities,
             "message_id": f"{self.sender}-m{self._count}",
+            "metadata": {"language": self.language},
         }
         return Tracker(self.sender, dict(self.slots), message, [], False, None, {}, None)
 
@@ -80,17 +84,16 @@ class OfflineChat:
         listed = [{"entity": k, "value": v} for k, v in entities.items()]
         tracker = self._tracker(text, intent, listed)
         dispatcher = CollectingDispatcher()
-        action = ROUTES.get(intent, ActionFlowContinue)()
+        action = ROUTES.get(intent, ActionFlowContinue)(self.services)
         events = await action.run(dispatcher, tracker, {})
         return self._keep(dispatcher, events)
 
     async def start(self, flow_id: str, slots: Optional[dict[str, Any]] = None) -> Turn:
         """The customer's problem already chosen: start its flow (as flow choice would)."""
         dispatcher = CollectingDispatcher()
-        events = await start_customer_flow(
-            dispatcher, self._tracker("", "", []), flow_id, slots or {}
-        )
-        return self._keep(dispatcher, events)
+        chat = chat_turn(self._tracker("", "", []))
+        result = await self.services.requests.start_operation(chat, flow_id, slots or {})
+        return self._keep(dispatcher, result_events(dispatcher, result))
 
 
 def ticket_numbers(turn: Turn) -> list[str]:

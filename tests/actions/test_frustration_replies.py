@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actions.flow_actions import respond_to_frustration
+from api.services.chat_requests import respond_to_frustration
 from bot.flows.engine import Reply
 
 

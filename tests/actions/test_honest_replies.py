@@ -13,13 +13,11 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import func, select
 
-from api.config import Settings
 from api.db import Database
 from api.models import Conversation, PartOrder, Ticket, VisitBooking
-from api.runtime import runtime
 from api.services import customers, tickets, visits
-from api.services.diagnosis import DiagnosisService
 from api.services.seed import load_seed
+from api.wiring import Services
 from bot.flows.engine import CustomerTurn
 from tests.actions.offline_chat import OfflineChat, Turn, ticket_numbers
 
@@ -28,11 +26,7 @@ PROMISES = ("in touch", "contact you", "call you", "get back to you")
 
 
 @pytest.fixture
-async def wired(
-    database: Database, database_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Database]:
-    monkeypatch.setattr(runtime, "database", database)
-    monkeypatch.setattr(runtime, "diagnosis", DiagnosisService(database_settings))
+async def wired(database: Database, services: Services) -> AsyncIterator[Services]:
     async with database.session() as session:
         await load_seed(session=session)
         session.add_all(
@@ -40,7 +34,7 @@ async def wired(
         )
         await session.flush()
         await customers.link_conversation(session=session, conversation_id="ali", customer_id=ALI)
-    yield database
+    yield services
 
 
 def assert_honest(turn: Turn) -> None:
@@ -78,10 +72,10 @@ async def _bookings(database: Database, customer_id: int) -> list[tuple[int, str
 
 
 async def test_a_charger_is_announced_only_once_ordered_for_the_identified_customer(
-    wired: Database,
+    wired: Services,
 ) -> None:
     """The reported chat: a round-plug charger for a customer whose laptop takes USB-C."""
-    chat = OfflineChat("tom")
+    chat = OfflineChat("tom", wired)
     await chat.start("hardware_device_no_power")
     await chat.say("laptop")
     await chat.say("no", "deny")
@@ -106,7 +100,7 @@ async def test_a_charger_is_announced_only_once_ordered_for_the_identified_custo
     assert "Your order ORD-" in done.text and "is placed" in done.text, done.text
     assert_honest(done)
     assert len(ticket_numbers(done)) == 1, done.text
-    async with wired.session() as session:
+    async with wired.database.session() as session:
         orders = (await session.execute(select(PartOrder.part_number))).scalars().all()
     assert orders == ["PSU-65W-USBC"]
     for turn in chat.turns[:-1]:
@@ -146,9 +140,9 @@ async def _laptop_ticket(chat: OfflineChat) -> Turn:
 
 
 async def test_an_unidentified_customer_is_asked_how_to_reach_them_before_any_promise(
-    wired: Database,
+    wired: Services,
 ) -> None:
-    chat = OfflineChat("anon")
+    chat = OfflineChat("anon", wired)
     opened = await _laptop_ticket(chat)
     assert_honest(opened)
     (number,) = set(ticket_numbers(opened))
@@ -166,40 +160,40 @@ async def test_an_unidentified_customer_is_asked_how_to_reach_them_before_any_pr
         saved.text
     )
     assert chat.slots["flow_state"] is None
-    async with wired.session() as session:
+    async with wired.database.session() as session:
         ticket = await tickets.get_ticket(session=session, number=number)
         assert ticket is not None and ticket.contact == "anna.berg@example.com"
         assert tickets.reachable(ticket)
 
 
-async def test_a_customer_who_leaves_no_contact_hears_no_promise(wired: Database) -> None:
-    chat = OfflineChat("anon")
+async def test_a_customer_who_leaves_no_contact_hears_no_promise(wired: Services) -> None:
+    chat = OfflineChat("anon", wired)
     opened = await _laptop_ticket(chat)
     (number,) = set(ticket_numbers(opened))
     declined = await chat.say("no", "deny")
     assert "nobody can contact you" in declined.text, declined.text
     assert f"Ask me about ticket {number} here any time" in declined.text
     assert chat.slots["flow_state"] is None
-    async with wired.session() as session:
+    async with wired.database.session() as session:
         ticket = await tickets.get_ticket(session=session, number=number)
         assert ticket is not None and ticket.contact is None
 
 
-async def test_a_phone_number_is_stored_too(wired: Database) -> None:
-    chat = OfflineChat("anon")
+async def test_a_phone_number_is_stored_too(wired: Services) -> None:
+    chat = OfflineChat("anon", wired)
     opened = await _laptop_ticket(chat)
     (number,) = set(ticket_numbers(opened))
     saved = await chat.say("+49 30 1234567", "ticket_status")  # NLU's guess for digits
     assert "contact you at +49 30 1234567" in saved.text, saved.text
-    async with wired.session() as session:
+    async with wired.database.session() as session:
         ticket = await tickets.get_ticket(session=session, number=number)
         assert ticket is not None and ticket.contact == "+49 30 1234567"
 
 
 async def test_an_identified_customer_is_promised_contact_without_being_asked(
-    wired: Database,
+    wired: Services,
 ) -> None:
-    chat = OfflineChat("ali")
+    chat = OfflineChat("ali", wired)
     opened = await _laptop_ticket(chat)
     assert_honest(opened)
     assert "We'll be in touch about the next steps." in opened.text
@@ -236,9 +230,9 @@ def test_declining_to_leave_contact_details_is_understood(typed: str) -> None:
 # ------------------------------------------------------------------------- visits
 
 
-async def test_a_booked_visit_is_shown_instead_of_a_second_booking(wired: Database) -> None:
-    booking, visit_ticket = await _book_for_ali(wired)
-    chat = OfflineChat("ali")
+async def test_a_booked_visit_is_shown_instead_of_a_second_booking(wired: Services) -> None:
+    booking, visit_ticket = await _book_for_ali(wired.database)
+    chat = OfflineChat("ali", wired)
     await chat.start("hardware_device_no_power")
     await chat.say("desktop")
     await chat.say("no", "deny")
@@ -257,15 +251,15 @@ async def test_a_booked_visit_is_shown_instead_of_a_second_booking(wired: Databa
         kept.text
     )
     assert_honest(kept)
-    assert await _bookings(wired, ALI) == [(booking.id, "booked")]
-    async with wired.session() as session:
+    assert await _bookings(wired.database, ALI) == [(booking.id, "booked")]
+    async with wired.database.session() as session:
         count = await session.execute(select(func.count()).select_from(Ticket))
         assert count.scalar_one() == 1  # the new report went onto the visit's ticket
 
 
-async def test_a_booked_visit_can_be_moved_from_the_offer(wired: Database) -> None:
-    booking, visit_ticket = await _book_for_ali(wired)
-    chat = OfflineChat("ali")
+async def test_a_booked_visit_can_be_moved_from_the_offer(wired: Services) -> None:
+    booking, visit_ticket = await _book_for_ali(wired.database)
+    chat = OfflineChat("ali", wired)
     shown = await chat.say("I need a technician", "book_visit")
     assert "You already have a technician visit booked" in shown.text, shown.text
     moving = await chat.say("move it", choice="move")
@@ -274,43 +268,43 @@ async def test_a_booked_visit_can_be_moved_from_the_offer(wired: Database) -> No
     slot = moving.buttons[-1]["payload"].split('"visit_slot":"')[1].rstrip('"}')
     moved = await chat.say(moving.buttons[-1]["title"], "reschedule_visit", visit_slot=slot)
     assert "your visit is now on" in moved.text, moved.text
-    statuses = [status for _, status in await _bookings(wired, ALI)]
+    statuses = [status for _, status in await _bookings(wired.database, ALI)]
     assert statuses == ["cancelled", "booked"]
 
 
 async def test_picking_a_time_with_a_visit_already_booked_books_nothing(
-    wired: Database,
+    wired: Services,
 ) -> None:
-    booking, _ = await _book_for_ali(wired)
-    async with wired.session() as session:
+    booking, _ = await _book_for_ali(wired.database)
+    async with wired.database.session() as session:
         slot = (await visits.free_slots(session=session, service_area="berlin-mitte"))[0]
-    chat = OfflineChat("ali")
+    chat = OfflineChat("ali", wired)
     picked = await chat.say(slot.label, "book_visit", visit_slot=slot.ref)
     assert "You already have a technician visit booked" in picked.text, picked.text
     assert "I haven't booked another one" in picked.text
     assert picked.button("Move it to that time")["payload"] == (
         f'/reschedule_visit{{"visit_slot":"{slot.ref}"}}'
     )
-    assert await _bookings(wired, ALI) == [(booking.id, "booked")]
+    assert await _bookings(wired.database, ALI) == [(booking.id, "booked")]
 
 
 # ------------------------------------------------------------ a cause explained
 
 
 async def test_still_not_working_after_the_package_explanation_offers_a_colleague(
-    wired: Database,
+    wired: Services,
 ) -> None:
     """Not a new diagnosis (which once ended in a box replacement): the next useful step."""
-    diagnosis = runtime.require_diagnosis()
+    diagnosis = wired.diagnosis
 
     async def answer(state: dict | None, text: str, intent: str):
-        async with wired.session() as session:
+        async with wired.database.session() as session:
             return await diagnosis.handle_turn(
                 session=session, conversation_id="anon", flow_state=state,
                 turn=CustomerTurn(text=text, intent=intent),
             )  # fmt: skip
 
-    async with wired.session() as session:
+    async with wired.database.session() as session:
         started = await diagnosis.start_flow(
             session=session, conversation_id="anon", flow_id="cable_channels_missing"
         )

@@ -14,13 +14,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.part_actions import ActionOrderPart
 from actions.ticket_actions import ActionTicketStatus
 from actions.visit_actions import ActionBookVisit
-from api.config import Settings
 from api.db import Database
 from api.models import Conversation
-from api.runtime import runtime
 from api.services import customers, parts, tickets, visits
-from api.services.diagnosis import DiagnosisService
 from api.services.seed import load_seed
+from api.wiring import Services
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -35,11 +33,7 @@ def tracker(name: str, sender: str, **replace: str) -> Tracker:
 
 
 @pytest.fixture
-async def wired(
-    database: Database, database_settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Database]:
-    monkeypatch.setattr(runtime, "database", database)
-    monkeypatch.setattr(runtime, "diagnosis", DiagnosisService(database_settings))
+async def wired(database: Database, services: Services) -> AsyncIterator[Services]:
     async with database.session() as session:
         await load_seed(session=session)
         session.add_all(
@@ -48,7 +42,7 @@ async def wired(
         await session.flush()
         await customers.link_conversation(session=session, conversation_id="maria", customer_id=1)
         await customers.link_conversation(session=session, conversation_id="ali", customer_id=4)
-    yield database
+    yield services
 
 
 async def _marias_order(database: Database) -> str:
@@ -61,15 +55,15 @@ async def _marias_order(database: Database) -> str:
         return tickets.format_ticket_number(order.ticket_id)
 
 
-async def test_ticket_status_for_the_owner_mentions_the_order(wired: Database) -> None:
-    number = await _marias_order(wired)
+async def test_ticket_status_for_the_owner_mentions_the_order(wired: Services) -> None:
+    number = await _marias_order(wired.database)
     dispatcher = CollectingDispatcher()
     # A later conversation of the same, verified customer.
-    async with wired.session() as session:
+    async with wired.database.session() as session:
         session.add(Conversation(id="maria-2", token_hash="h-m2"))
         await session.flush()
         await customers.link_conversation(session=session, conversation_id="maria-2", customer_id=1)
-    events = await ActionTicketStatus().run(
+    events = await ActionTicketStatus(wired).run(
         dispatcher, tracker("tracker_ticket_status.json", "maria-2", **{"TCK-000001": number}), {}
     )
     text = dispatcher.messages[0]["text"]
@@ -78,10 +72,10 @@ async def test_ticket_status_for_the_owner_mentions_the_order(wired: Database) -
 
 
 @pytest.mark.parametrize("sender", ["ali", "new"])
-async def test_ticket_status_is_private(wired: Database, sender: str) -> None:
-    number = await _marias_order(wired)
+async def test_ticket_status_is_private(wired: Services, sender: str) -> None:
+    number = await _marias_order(wired.database)
     dispatcher = CollectingDispatcher()
-    events = await ActionTicketStatus().run(
+    events = await ActionTicketStatus(wired).run(
         dispatcher, tracker("tracker_ticket_status.json", sender, **{"TCK-000001": number}), {}
     )
     assert events == []
@@ -89,48 +83,50 @@ async def test_ticket_status_is_private(wired: Database, sender: str) -> None:
     assert "HDMI" not in dispatcher.messages[0]["text"]
 
 
-async def test_booking_a_picked_slot_and_losing_one(wired: Database) -> None:
-    async with wired.session() as session:
+async def test_booking_a_picked_slot_and_losing_one(wired: Services) -> None:
+    async with wired.database.session() as session:
         slot = (await visits.free_slots(session=session, service_area="berlin-mitte"))[0]
     picked = tracker("tracker_book_visit_slot.json", "ali", REPLACED_BY_TEST=slot.ref)
     dispatcher = CollectingDispatcher()
-    events = await ActionBookVisit().run(dispatcher, picked, {})
+    events = await ActionBookVisit(wired).run(dispatcher, picked, {})
     assert "Booked!" in dispatcher.messages[0]["text"]
     assert events and events[0]["name"] == "ticket_number"
 
     late = CollectingDispatcher()
     marias = tracker("tracker_book_visit_slot.json", "maria", REPLACED_BY_TEST=slot.ref)
-    assert await ActionBookVisit().run(late, marias, {}) == []
+    assert await ActionBookVisit(wired).run(late, marias, {}) == []
     assert "someone booked that time" in late.messages[0]["text"]
     offered = [b["payload"] for b in late.messages[0]["buttons"]]
     assert offered and all(p.startswith("/book_visit") for p in offered)
     assert slot.ref not in " ".join(offered)
 
 
-async def test_a_nonsense_slot_gets_a_polite_answer(wired: Database) -> None:
+async def test_a_nonsense_slot_gets_a_polite_answer(wired: Services) -> None:
     dispatcher = CollectingDispatcher()
     bad = tracker("tracker_book_visit_slot.json", "ali", REPLACED_BY_TEST="tomorrow")
-    assert await ActionBookVisit().run(dispatcher, bad, {}) == []
+    assert await ActionBookVisit(wired).run(dispatcher, bad, {}) == []
     assert "couldn't book that" in dispatcher.messages[0]["text"]
 
 
-async def test_ordering_a_part_starts_with_identification(wired: Database) -> None:
+async def test_ordering_a_part_starts_with_identification(wired: Services) -> None:
     dispatcher = CollectingDispatcher()
-    events = await ActionOrderPart().run(dispatcher, tracker("tracker_order_part.json", "new"), {})
+    events = await ActionOrderPart(wired).run(
+        dispatcher, tracker("tracker_order_part.json", "new"), {}
+    )
     buttons = [b["title"] for m in dispatcher.messages for b in m.get("buttons", [])]
     assert buttons == ["My account number", "My e-mail address"]
     state = next(e["value"] for e in events if e["name"] == "flow_state")
     assert state["root_flow"] == "request_part" and state["flow"] == "identify_customer"
 
 
-async def test_a_known_customer_is_asked_for_the_part_directly(wired: Database) -> None:
+async def test_a_known_customer_is_asked_for_the_part_directly(wired: Services) -> None:
     dispatcher = CollectingDispatcher()
-    await ActionOrderPart().run(dispatcher, tracker("tracker_order_part.json", "maria"), {})
+    await ActionOrderPart(wired).run(dispatcher, tracker("tracker_order_part.json", "maria"), {})
     assert "Which part do you need?" in [m["text"] for m in dispatcher.messages]
 
 
 async def test_an_account_number_mistaken_for_a_ticket_question_goes_to_the_flow(
-    wired: Database,
+    wired: Services,
 ) -> None:
     """The identification flow asked for the account number; NLU read ticket_status."""
     state = {
@@ -142,7 +138,7 @@ async def test_an_account_number_mistaken_for_a_ticket_question_goes_to_the_flow
     raw["slots"]["flow_state"] = state
     raw["latest_message"].update(text="ACC-1004", entities=[])
     dispatcher = CollectingDispatcher()
-    events = await ActionTicketStatus().run(dispatcher, Tracker.from_dict(raw), {})
+    events = await ActionTicketStatus(wired).run(dispatcher, Tracker.from_dict(raw), {})
     assert "postcode" in dispatcher.messages[-1]["text"]
     new_state = next(e["value"] for e in events if e.get("name") == "flow_state")
     assert new_state["step"] == "ask_postcode"

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from api.db import Database
 from api.models import Conversation, ConversationOwner, DeliveryStatus, Message, Sender
 from api.services import conversations
+from api.services.conversations import ConversationStore
 
 
 async def test_a_token_finds_its_conversation_and_only_its_hash_is_stored(
@@ -36,16 +37,10 @@ async def new_conversation(database: Database) -> str:
 async def store(
     database: Database, conversation_id: str, client_id: str, text: str = "hi"
 ) -> Optional[conversations.StoredCustomerMessage]:
-    """One customer message in a unit of work of its own, as the gateway stores it."""
-    async with database.connection() as connection:
-        return await conversations.store_customer_message(
-            connection=connection,
-            conversation_id=conversation_id,
-            client_id=client_id,
-            text=text,
-            payload=None,
-            last_in_transaction=True,
-        )
+    """One customer message, as the gateway stores it."""
+    return await ConversationStore(database).store_customer_message(
+        conversation_id=conversation_id, client_id=client_id, text=text, payload=None
+    )
 
 
 async def hand_to(database: Database, conversation_id: str, owner: ConversationOwner) -> None:
@@ -139,23 +134,24 @@ async def test_a_turns_replies_are_stored_in_order_with_their_buttons(database: 
         [("Okay.", []), ("Let's restart it: unplug it for 30 s.", buttons), ("Done?", [])],
         [("Thanks!", [])],
     ]
+    store = ConversationStore(database)
     stored = []
     for number, replies in enumerate(turns):
-        async with database.connection() as connection:
-            stored += await conversations.store_bot_replies(
-                connection=connection,
-                conversation_id=conversation_id,
-                replies=replies,
-                # Every other turn commits with its INSERT, as the gateway stores them.
-                last_in_transaction=number % 2 == 0,
-            )
-    async with database.connection() as connection:
-        assert (
-            await conversations.store_bot_replies(
-                connection=connection, conversation_id=conversation_id, replies=[]
-            )
-            == []
+        asked = await store.store_customer_message(
+            conversation_id=conversation_id, client_id=f"q{number}", text="?", payload=None
         )
+        assert asked is not None
+        stored += await store.answer(
+            conversation_id=conversation_id, message_id=asked.message.id, replies=replies
+        )
+    asked = await store.store_customer_message(
+        conversation_id=conversation_id, client_id="silent", text="?", payload=None
+    )
+    assert asked is not None
+    assert (
+        await store.answer(conversation_id=conversation_id, message_id=asked.message.id, replies=[])
+        == []
+    )
     expected = [reply for replies in turns for reply in replies]
     assert [(m.text, m.buttons) for m in stored] == expected
     assert [m.id for m in stored] == sorted(m.id for m in stored)
@@ -176,10 +172,7 @@ async def test_a_delivery_status_changes_only_its_message(database: Database) ->
     stored = [await store(database, conversation_id, client_id) for client_id in ("a", "b")]
     first, second = (s.message.id for s in stored if s is not None)
     for status in (DeliveryStatus.failed, DeliveryStatus.answered):
-        async with database.connection() as connection:
-            await conversations.set_delivery_status(
-                connection=connection, message_id=first, status=status
-            )
+        await ConversationStore(database).set_status(first, status)
         async with database.session() as session:
             messages = await conversations.history(session=session, conversation_id=conversation_id)
         assert [(m.id, m.status) for m in messages] == [(first, status.value), (second, "received")]
@@ -192,16 +185,9 @@ async def test_the_status_and_the_replies_of_a_turn_are_stored_together(
     asked = await store(database, conversation_id, "q")
     assert asked is not None
     reply = ("Is the light on your router on?", [{"title": "Yes", "payload": "/affirm"}])
-    async with database.connection() as connection:  # as the gateway does after the answer
-        await conversations.set_delivery_status(
-            connection=connection, message_id=asked.message.id, status=DeliveryStatus.answered
-        )
-        (answer,) = await conversations.store_bot_replies(
-            connection=connection,
-            conversation_id=conversation_id,
-            replies=[reply],
-            last_in_transaction=True,
-        )
+    (answer,) = await ConversationStore(database).answer(
+        conversation_id=conversation_id, message_id=asked.message.id, replies=[reply]
+    )
     async with database.session() as session:
         messages = await conversations.history(session=session, conversation_id=conversation_id)
     assert [(m.id, m.sender, m.status, m.text) for m in messages] == [

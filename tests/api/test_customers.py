@@ -71,24 +71,21 @@ async def test_identification_needs_both_details(
 
 
 async def test_the_verify_check_fills_slots_and_links_the_conversation(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    database: Database,
 ) -> None:
-    from api.runtime import runtime
-
-    monkeypatch.setattr(runtime, "database", database)
     async with database.session() as session:
         await load_seed(session=session)
         session.add(Conversation(id="conv-1", token_hash="h1"))
     token = checks.current_conversation.set("conv-1")
     try:
         slots = {"customer_ref": "ACC-1002", "postcode": "99999"}
-        assert await checks.run_check("verify_customer", slots) == "not_found"
+        assert await checks.Checks(database).run("verify_customer", slots) == "not_found"
         assert slots["identify_failed"] is False and "postcode" not in slots
         slots.update(customer_ref="tom.becker@example.com", postcode="20249")
-        assert await checks.run_check("verify_customer", slots) == "verified"
+        assert await checks.Checks(database).run("verify_customer", slots) == "verified"
         assert slots["customer_name"] == "Tom" and slots["service_area"] == "hamburg-nord"
         assert {d["model"] for d in slots["devices"]} == {"ProBook 450 G9", "Speedport Smart 4"}
-        assert await checks.run_check("conversation_customer", {}) == "known"
+        assert await checks.Checks(database).run("conversation_customer", {}) == "known"
     finally:
         checks.current_conversation.reset(token)
     async with database.session() as session:
@@ -96,12 +93,9 @@ async def test_the_verify_check_fills_slots_and_links_the_conversation(
         assert conversation is not None and conversation.customer_id == slots["customer_id"]
 
 
-async def test_a_second_failed_try_gives_up(database: Database, monkeypatch) -> None:
-    from api.runtime import runtime
-
-    monkeypatch.setattr(runtime, "database", database)
+async def test_a_second_failed_try_gives_up(database: Database) -> None:
     slots = {"customer_ref": "nobody", "postcode": "1", "identify_attempts": 1}
-    assert await checks.run_check("verify_customer", slots) == "not_found"
+    assert await checks.Checks(database).run("verify_customer", slots) == "not_found"
     assert slots["identify_failed"] is True
 
 

@@ -21,7 +21,7 @@ def not_understood(text: str, *likely: str) -> CustomerTurn:
 @pytest.fixture
 async def turn(database: Database, database_settings: Settings) -> AsyncIterator[TurnWithNoFlow]:
     """One customer turn with no flow running, after `misses` earlier misses."""
-    service = DiagnosisService(database_settings)
+    service = DiagnosisService(database_settings, database)
     async with database.session() as session:
 
         async def run(customer_turn: CustomerTurn, misses: int = 0) -> DiagnosisResult:

@@ -9,16 +9,20 @@ from sqlalchemy import select, update
 from api.db import Database
 from api.models import Handoff, Message
 from api.services import conversations
-from api.services.handoff_desk import CALLBACK_BUTTON, HandoffDesk
+from api.services.conversations import ConversationStore
+from api.services.handoff_desk import HandoffDesk, queue_buttons
 from api.services.hub import ConversationHub
 from api.services.presence import AgentPresence
 from api.services.rasa_client import RasaClient
+
+CALLBACK_BUTTON = queue_buttons()[0]
 
 
 def desk_for(database: Database) -> HandoffDesk:
     rasa = RasaClient(base_url="http://127.0.0.1:9", jwt_secret="x", timeout_seconds=1)
     return HandoffDesk(
         database=database,
+        conversations=ConversationStore(database),
         hub=ConversationHub(),
         presence=AgentPresence(),
         rasa=rasa,

@@ -21,10 +21,7 @@ NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture
-def wired(database: Database, monkeypatch: pytest.MonkeyPatch) -> Database:
-    from api.runtime import runtime
-
-    monkeypatch.setattr(runtime, "database", database)
+def wired(database: Database) -> Database:
     return database
 
 
@@ -34,12 +31,12 @@ async def test_the_check_answers_unknown_until_the_customer_is_known(wired: Data
         session.add(Conversation(id="conv-o", token_hash="ho"))
     token = checks.current_conversation.set("conv-o")
     try:
-        assert await checks.run_check("service_outage", {}) == "unknown"
+        assert await checks.Checks(wired).run("service_outage", {}) == "unknown"
         async with wired.session() as session:
             await customers.link_conversation(
                 session=session, conversation_id="conv-o", customer_id=1
             )
-        assert await checks.run_check("service_outage", {}) == "none"
+        assert await checks.Checks(wired).run("service_outage", {}) == "none"
         async with wired.session() as session:
             await outages.create_outage(
                 session=session,
@@ -50,11 +47,14 @@ async def test_the_check_answers_unknown_until_the_customer_is_known(wired: Data
                 actor="ops",
             )
         slots: dict = {}
-        assert await checks.run_check("service_outage", slots) == "outage"
+        assert await checks.Checks(wired).run("service_outage", slots) == "outage"
         assert slots["outage_description"] == "a damaged fibre cable"
         assert slots["outage_expected_end"]  # e.g. "Fri 27 Nov, 15:00"
         # Other areas are not affected.
-        assert await checks.run_check("service_outage", {"service_area": "munich-west"}) == "none"
+        assert (
+            await checks.Checks(wired).run("service_outage", {"service_area": "munich-west"})
+            == "none"
+        )
     finally:
         checks.current_conversation.reset(token)
 

@@ -32,11 +32,10 @@ def client(app_settings: Settings) -> Iterator[TestClient]:
 
 
 def signed_in(client: TestClient) -> TestClient:
-    from api.runtime import runtime
     from api.services import agents
 
     async def create() -> None:
-        async with runtime.desk.database.session() as session:
+        async with client.app.state.services.database.session() as session:
             await agents.create_agent(
                 session=session, email="anna@example.com", name="Anna", password=PASSWORD
             )
@@ -258,11 +257,11 @@ def test_nesting_is_measured_outside_strings() -> None:
 
 def test_every_button_the_assistant_offers_is_a_payload_it_accepts() -> None:
     from api.routes.chat import valid_payload
-    from api.services.diagnosis import DOMAIN_BUTTONS, PERSON_BUTTON
-    from api.services.handoff_desk import CALLBACK_BUTTON, WAIT_BUTTON
+    from api.services.diagnosis import domain_buttons, person_button
+    from api.services.handoff_desk import queue_buttons
     from bot.flows.engine import choice_payload
 
-    offered = [b["payload"] for b in [*DOMAIN_BUTTONS, PERSON_BUTTON, CALLBACK_BUTTON, WAIT_BUTTON]]
+    offered = [b["payload"] for b in [*domain_buttons(), person_button(), *queue_buttons()]]
     offered += ["/affirm", "/deny", "/cancel_visit", choice_payload("blinking orange")]
     offered += ['/reschedule_visit{"visit_slot":"3@2026-12-01T09:00Z"}']
     assert [p for p in offered if not valid_payload(p)] == []

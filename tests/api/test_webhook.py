@@ -130,22 +130,19 @@ def test_the_socket_answers_politely_when_rasa_is_down(client: TestClient) -> No
 
 def test_a_resend_of_a_message_that_was_never_forwarded_is_handled(client: TestClient) -> None:
     """A worker died after storing the message: the resend gets it answered."""
-    from api.runtime import runtime
-    from api.services import conversations
+    services = client.app.state.services
 
     with client.websocket_connect("/ws/chat") as socket:
         socket.send_json({"type": "hello"})
         conversation_id = socket.receive_json()["conversation_id"]
 
         async def store() -> None:
-            async with runtime.database.connection() as connection:
-                await conversations.store_customer_message(
-                    connection=connection,
-                    conversation_id=conversation_id,
-                    client_id="lost-1",
-                    text="my internet is not working",
-                    payload=None,
-                )
+            await services.conversations.store_customer_message(
+                conversation_id=conversation_id,
+                client_id="lost-1",
+                text="my internet is not working",
+                payload=None,
+            )
 
         client.portal.call(store)  # the app's own event loop
         socket.send_json(

@@ -1,0 +1,405 @@
+"""What the custom actions ask for: one method per kind of customer request.
+
+An action reads the tracker into a `ChatTurn`, calls one method here and turns
+the `DiagnosisResult` into Rasa events and replies (actions/turns.py). The
+decisions (which flow, which ticket, which domain, what the customer is told)
+are made here and in the services this one calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.db import Database
+from api.models import Customer, VisitBooking
+from api.services import catalog, customers, parts, tickets, visits
+from api.services.diagnosis import (
+    INTENT_DOMAINS,
+    DiagnosisResult,
+    DiagnosisService,
+    HandoffRequest,
+    offers_person,
+    person_button,
+)
+from api.services.errors import ServiceError
+from api.services.handoff_desk import HandoffDesk
+from api.services.visits import SlotTaken
+from bot.flows.engine import CustomerTurn, Reply, summarize_trail
+from bot.frustration import shows_frustration
+from bot.vocabulary import OTHER, SKILLS
+from bot.wording import button, has, say
+
+# Apologies already in a reply, in either language: no second one for frustration.
+APOLOGY_WORDS = ("sorry", "leid", "entschuldig")
+# What a visit change made by the customer in the chat is recorded as.
+CUSTOMER_VIA_BOT = "customer via bot"
+
+
+@dataclass
+class ChatTurn:
+    """What an action knows about the customer's message (read from Rasa's tracker)."""
+
+    conversation_id: str
+    turn: CustomerTurn = field(default_factory=CustomerTurn)
+    flow_state: Optional[dict[str, Any]] = None
+    ticket_number: Optional[str] = None
+    fallback_count: int = 0
+    frustration_count: int = 0
+    message_id: Optional[str] = None
+    language: str = "en"
+
+    def idempotency_key(self, ref: str) -> Optional[str]:
+        # One booking per customer message: a resent message gets the same booking back.
+        if not self.message_id:
+            return None
+        return f"chat:{self.conversation_id}:{self.message_id}:{ref}"[:80]
+
+
+def answer(*texts: str, ticket_number: Optional[str] = None) -> DiagnosisResult:
+    """Replies that leave the running flow as it is."""
+    return DiagnosisResult(
+        replies=[Reply(text) for text in texts], ticket_number=ticket_number, sets_flow=False
+    )
+
+
+def respond_to_frustration(replies: list[Reply], times: int, language: str = "en") -> None:
+    """One apology per episode of frustration (its first message); at its second
+    message a person is offered, unless this turn already offers one."""
+    already_sorry = any(word in r.text.lower() for r in replies for word in APOLOGY_WORDS)
+    if times == 1 and not already_sorry:
+        replies.insert(0, Reply(say("frustration.apology", language)))
+    elif times == 2 and not any(offers_person(r) for r in replies):
+        replies.append(Reply(say("frustration.offer_person", language), [person_button(language)]))
+
+
+class ChatRequests:
+    def __init__(
+        self, *, database: Database, diagnosis: DiagnosisService, desk: HandoffDesk
+    ) -> None:
+        self.database = database
+        self.diagnosis = diagnosis
+        self.desk = desk
+
+    # ------------------------------------------------------------ flows
+
+    async def flow_turn(self, chat: ChatTurn) -> DiagnosisResult:
+        """A message for the diagnostic flows: start one, answer one, or the fallback."""
+        result = await self.diagnosis.run_turn(
+            conversation_id=chat.conversation_id,
+            flow_state=chat.flow_state,
+            turn=chat.turn,
+            fallback_count=chat.fallback_count,
+            language=chat.language,
+        )
+        frustration = chat.frustration_count
+        if not shows_frustration(chat.turn.text, chat.turn.intent):
+            frustration = 0  # a calm message ends the episode: no apology for it
+        elif result.handoff is None:
+            frustration += 1
+            respond_to_frustration(result.replies, frustration, chat.language)
+        result.frustration_count = frustration
+        return await self._queue_if_asked(chat, result)
+
+    def awaits_free_answer(self, chat: ChatTurn) -> bool:
+        """Whether the running flow waits for a typed value (an account number, a code).
+
+        Such values are easily mistaken for another request by the NLU ("ACC-1002"
+        looks like a ticket number); the flow should get them.
+        """
+        state = chat.flow_state
+        if not state or not state.get("flow"):
+            return False
+        flow = self.diagnosis.library.get(state["flow"])
+        step = flow.steps.get(state.get("step", "")) if flow else None
+        return step is not None and step.kind == "ask_value"
+
+    async def start_operation(
+        self, chat: ChatTurn, flow_id: str, slots: Optional[dict[str, Any]] = None
+    ) -> DiagnosisResult:
+        """Start an operation flow (it identifies the customer first if needed)."""
+        carried = dict(slots or {})
+        # A visit belongs to the ticket of the problem discussed in this chat; a part
+        # order finds (or opens) its own ticket by the repeat-contact rule.
+        if flow_id != "request_part" and chat.ticket_number:
+            carried.setdefault("ticket_number", chat.ticket_number)
+        result = await self.diagnosis.run_flow(
+            conversation_id=chat.conversation_id,
+            flow_id=flow_id,
+            slots=carried,
+            language=chat.language,
+        )
+        return await self._queue_if_asked(chat, result)
+
+    async def order_part(self, chat: ChatTurn) -> DiagnosisResult:
+        """The part order flow, with the part if the customer named a known one."""
+        slots: dict[str, Any] = {}
+        named = chat.turn.entity("part_number")
+        part = catalog.find_part(named) if named else None
+        if part is not None:
+            slots["part_number"] = part.part_number
+        return await self.start_operation(chat, "request_part", slots)
+
+    # ----------------------------------------------------------- people
+
+    def _domain_of(self, chat: ChatTurn) -> str:
+        """The domain of the problem discussed: the running flow's, else the intent's."""
+        state = chat.flow_state or {}
+        flow = self.diagnosis.library.get(state.get("root_flow") or state.get("flow") or "")
+        return flow.domain if flow else INTENT_DOMAINS.get(chat.turn.intent, OTHER)
+
+    async def request_person(self, chat: ChatTurn) -> DiagnosisResult:
+        """The customer asked for a person: queue the chat with what was tried."""
+        request = HandoffRequest(
+            reason="customer asked for a person",
+            skill=self._domain_of(chat),
+            flow_state=chat.flow_state,
+        )
+        return await self._queue(chat, DiagnosisResult(sets_flow=False), request)
+
+    async def _queue_if_asked(self, chat: ChatTurn, result: DiagnosisResult) -> DiagnosisResult:
+        if result.handoff is None:
+            return result
+        return await self._queue(chat, result, result.handoff)
+
+    async def _queue(
+        self, chat: ChatTurn, result: DiagnosisResult, request: HandoffRequest
+    ) -> DiagnosisResult:
+        """Queue the conversation for a person (once the turn is saved) and say so."""
+        notice = await self.desk.request(
+            conversation_id=chat.conversation_id,
+            reason=request.reason,
+            flow_state=request.flow_state,
+            tier=request.tier,
+            skill=request.skill if request.skill in SKILLS else OTHER,
+            priority=request.priority,
+            language=chat.language,
+        )
+        result.replies.append(Reply(notice.text, notice.buttons))
+        result.queued = True
+        return result
+
+    # ---------------------------------------------------------- tickets
+
+    async def open_ticket(self, chat: ChatTurn) -> DiagnosisResult:
+        """Open a ticket for what the customer asked, with what was tried so far."""
+        state = chat.flow_state or {}
+        flow = self.diagnosis.library.get(state.get("root_flow") or state.get("flow") or "")
+        kind = chat.turn.intent if has(f"record.request_title.{chat.turn.intent}") else "other"
+        summary = say("record.customer_wrote", text=chat.turn.text[:500])
+        if state.get("trail"):
+            summary += "\n" + summarize_trail(state["trail"], flow_title=flow.title if flow else "")
+        async with self.database.session() as session:
+            ticket = await tickets.open_ticket(
+                session=session,
+                conversation_id=chat.conversation_id,
+                domain=self._domain_of(chat),
+                title=say(f"record.request_title.{kind}"),
+                summary=summary,
+                tier=2,
+            )
+            number = ticket.number
+        request = say(f"ticket.request.{kind}", chat.language)
+        return answer(
+            say("ticket.opened_on_request", chat.language, ticket=number, request=request),
+            ticket_number=number,
+        )
+
+    async def ticket_status(self, chat: ChatTurn) -> DiagnosisResult:
+        """The status of one of the customer's own tickets, with its part orders and visits.
+
+        A ticket-like value typed while the flow waits for one ("ACC-1002") is the
+        flow's answer, not a ticket question.
+        """
+        named = chat.turn.entity("ticket_id")
+        if not named and self.awaits_free_answer(chat):
+            return await self.flow_turn(chat)
+        number = str(named or chat.ticket_number or "")
+        language = chat.language
+        if not number:
+            return answer(say("ticket.which", language))
+        async with self.database.session() as session:
+            ticket = await tickets.get_ticket(session=session, number=number)
+            customer = await customers.customer_for_conversation(
+                session=session, conversation_id=chat.conversation_id
+            )
+            # Customers see tickets from this conversation or of their own verified account.
+            if ticket is None or not tickets.visible_to(
+                ticket,
+                conversation_id=chat.conversation_id,
+                customer_id=customer.id if customer else None,
+            ):
+                return answer(say("ticket.not_found", language, ticket=number))
+            lines = [
+                say(
+                    "ticket.status_line",
+                    language,
+                    ticket=ticket.number,
+                    title=ticket.title,
+                    status=_status_words("ticket.status", ticket.status, language),
+                )
+            ]
+            orders, _ = await parts.list_orders(session=session, ticket_id=ticket.id, limit=5)
+            for order in orders:
+                lines.append(
+                    say(
+                        "ticket.order_line",
+                        language,
+                        order=order.number,
+                        part=order.part_name,
+                        status=_status_words("order.status", order.status, language),
+                    )
+                )
+            for booking in await visits.booked_visits(session=session, ticket_id=ticket.id):
+                tz = await visits.booking_timezone(session=session, booking=booking)
+                when = visits.describe_time(booking.starts_at, tz, booking.ends_at, language)
+                lines.append(say("ticket.visit_line", language, when=when))
+        return answer("\n".join(lines), ticket_number=ticket.number)
+
+    # ----------------------------------------------------------- visits
+
+    async def book_visit(self, chat: ChatTurn) -> DiagnosisResult:
+        """Without a picked slot: the booking flow. With one: book it (never a second visit)."""
+        ref = chat.turn.entity("visit_slot")
+        if not ref:
+            return await self.start_operation(chat, "book_visit")
+        language = chat.language
+        try:
+            technician_id, starts_at = visits.parse_slot_ref(ref)
+            async with self.database.session() as session:
+                customer = await customers.customer_for_conversation(
+                    session=session, conversation_id=chat.conversation_id
+                )
+                if customer is None:
+                    return await self.start_operation(chat, "book_visit")
+                key = chat.idempotency_key(ref)
+                booked = await visits.active_booking(session=session, customer_id=customer.id)
+                if booked is not None and (key is None or booked.idempotency_key != key):
+                    # Never a second visit: show the booked one and offer to move it here.
+                    return await self._already_booked(session, chat, customer, booked, ref)
+                ticket = await tickets.get_ticket(session=session, number=chat.ticket_number or "")
+                if ticket is None or not tickets.visible_to(
+                    ticket, conversation_id=chat.conversation_id, customer_id=customer.id
+                ):
+                    ticket, _ = await tickets.open_or_update(
+                        session=session,
+                        conversation_id=chat.conversation_id,
+                        customer_id=customer.id,
+                        domain=visits.visit_domain(customer),
+                        title=say("record.visit_title"),
+                        summary=say("record.visit_summary"),
+                    )
+                booking = await visits.book_visit(
+                    session=session,
+                    customer=customer,
+                    technician_id=technician_id,
+                    starts_at=starts_at,
+                    ticket=ticket,
+                    conversation_id=chat.conversation_id,
+                    idempotency_key=key,
+                )
+                name, when = await _visit_words(session, customer, booking, language)
+                number = ticket.number
+        except SlotTaken as taken:
+            return _offer_again(taken, reschedule=False, language=language)
+        except ServiceError as refused:
+            return answer(say("visit.book_refused", language, reason=refused.reason))
+        return answer(
+            say("visit.booked", language, technician=name, when=when, ticket=number),
+            ticket_number=number,
+        )
+
+    async def manage_visit(self, chat: ChatTurn) -> DiagnosisResult:
+        """Reschedule to a picked slot, or start the flow that reschedules or cancels."""
+        ref = chat.turn.entity("visit_slot")
+        if chat.turn.intent == "reschedule_visit" and ref:
+            return await self._move_visit(chat, ref)
+        request = "cancel" if chat.turn.intent == "cancel_visit" else "reschedule"
+        return await self.start_operation(chat, "manage_visit", {"visit_request": request})
+
+    async def _move_visit(self, chat: ChatTurn, ref: str) -> DiagnosisResult:
+        language = chat.language
+        try:
+            technician_id, starts_at = visits.parse_slot_ref(ref)
+            async with self.database.session() as session:
+                customer = await customers.customer_for_conversation(
+                    session=session, conversation_id=chat.conversation_id
+                )
+                booking = (
+                    await visits.active_booking(session=session, customer_id=customer.id)
+                    if customer
+                    else None
+                )
+                if customer is None or booking is None:
+                    return await self.start_operation(
+                        chat, "manage_visit", {"visit_request": "reschedule"}
+                    )
+                moved = await visits.reschedule_visit(
+                    session=session,
+                    booking=booking,
+                    technician_id=technician_id,
+                    starts_at=starts_at,
+                    actor=CUSTOMER_VIA_BOT,
+                    idempotency_key=chat.idempotency_key(ref),
+                )
+                name, when = await _visit_words(session, customer, moved, language)
+        except SlotTaken as taken:
+            return _offer_again(taken, reschedule=True, language=language)
+        except ServiceError as refused:
+            return answer(say("visit.move_refused", language, reason=refused.reason))
+        return answer(say("visit.moved", language, when=when, technician=name))
+
+    async def _already_booked(
+        self,
+        session: AsyncSession,
+        chat: ChatTurn,
+        customer: Customer,
+        booking: VisitBooking,
+        ref: str,
+    ) -> DiagnosisResult:
+        """The customer picked a time but already has a visit: show it, offer to move or
+        cancel it."""
+        language = chat.language
+        name, when = await _visit_words(session, customer, booking, language)
+        note = (
+            say(
+                "visit.ticket_note",
+                language,
+                ticket=tickets.format_ticket_number(booking.ticket_id),
+            )
+            if booking.ticket_id
+            else ""
+        )
+        text = say("visit.already_booked", language, technician=name, when=when, ticket_note=note)
+        buttons = [
+            button("button.move_visit", language, f'/reschedule_visit{{"visit_slot":"{ref}"}}'),
+            button("button.cancel_visit", language, "/cancel_visit"),
+        ]
+        return DiagnosisResult(replies=[Reply(text, buttons)], sets_flow=False)
+
+
+def _status_words(prefix: str, status: str, language: str) -> str:
+    key = f"{prefix}.{status}"
+    return say(key, language) if has(key) else status
+
+
+async def _visit_words(
+    session: AsyncSession, customer: Customer, booking: VisitBooking, language: str
+) -> tuple[str, str]:
+    """The technician's name and the visit's time, as the customer is told them."""
+    name = await visits.technician_name(session=session, technician_id=booking.technician_id)
+    tz = await visits.area_timezone(session=session, code=customer.service_area)
+    return name, visits.describe_time(booking.starts_at, tz, booking.ends_at, language)
+
+
+def _offer_again(taken: SlotTaken, *, reschedule: bool, language: str) -> DiagnosisResult:
+    if not taken.next_slots:
+        return answer(say("visit.taken_no_others", language))
+    buttons = [
+        visits.slot_button(s, reschedule=reschedule, language=language) for s in taken.next_slots
+    ]
+    return DiagnosisResult(
+        replies=[Reply(say("visit.taken_next", language), buttons)], sets_flow=False
+    )
