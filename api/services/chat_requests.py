@@ -153,7 +153,7 @@ class ChatRequests:
     async def request_person(self, chat: ChatTurn) -> DiagnosisResult:
         """The customer asked for a person: queue the chat with what was tried."""
         request = HandoffRequest(
-            reason="customer asked for a person",
+            reason=say("record.reason.asked_for_person"),
             skill=self._domain_of(chat),
             flow_state=chat.flow_state,
         )

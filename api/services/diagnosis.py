@@ -285,7 +285,7 @@ class DiagnosisService:
         if fallback_count >= 3:
             return DiagnosisResult(
                 replies=[Reply(say("fallback.give_up", language))],
-                handoff=HandoffRequest(reason="not understood three times"),
+                handoff=HandoffRequest(reason=say("record.reason.not_understood")),
             )
         if fallback_count >= 2:
             options = likely_first(domain_buttons(language), turn.likely_intents)

@@ -23,6 +23,7 @@ from api.services import catalog, outages, tickets
 from api.services.catalog import Gesture, GoodwillPolicy, GoodwillRule
 from api.services.errors import Conflict, Forbidden, Invalid, NotFound
 from api.services.staff import Staff
+from bot.wording import say
 
 
 @dataclass
@@ -57,9 +58,9 @@ async def _within_limits(
 ) -> Optional[str]:
     count, credit = await _given(session, customer_id, policy, now)
     if count >= policy.max_gestures:
-        return f"the customer already had {count} gesture(s) in the last {policy.period_days} days"
+        return say("record.goodwill.too_many", count=count, days=policy.period_days)
     if credit + amount_cents > int(policy.max_credit_per_period * 100):
-        return f"the credit would exceed EUR {policy.max_credit_per_period} per period"
+        return say("record.goodwill.over_credit", limit=policy.max_credit_per_period)
     return None
 
 
@@ -144,9 +145,9 @@ async def eligibility(
             session, customer.id, int(rule.gesture.amount * 100), policy, now
         )
         if over:
-            return Eligibility(None, f"rule {rule.id} applies, but {over}")
+            return Eligibility(None, say("record.goodwill.rule_but", rule=rule.id, why=over))
         return Eligibility(rule, f"policy rule {rule.id}")
-    return Eligibility(None, "no policy rule applies")
+    return Eligibility(None, say("record.goodwill.no_rule"))
 
 
 async def record_offer(

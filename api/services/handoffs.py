@@ -24,6 +24,7 @@ from api.models import (
     Rating,
 )
 from api.services.staff import Staff
+from bot.wording import say
 
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 DEFAULT_WAIT_SECONDS = 180.0
@@ -250,7 +251,7 @@ async def escalate(*, session: AsyncSession, handoff_id: int, staff: Staff, note
             session=session,
             conversation_id=handoff.conversation_id,
             staff=staff,
-            text=f"Escalated to tier 3: {note}",
+            text=say("record.handoff.escalated", note=note),
         )
     await _set_owner(session, handoff.conversation_id, ConversationOwner.queued)
     return handoff
@@ -288,7 +289,7 @@ async def transfer(
         handoff.waiting_since = _now()
         handoff.claimed_at = None
         await _set_owner(session, handoff.conversation_id, ConversationOwner.queued)
-        detail = f"to the {skill} queue"
+        detail = say("record.handoff.to_queue", skill=skill)
     await _event(session, handoff, "transferred", staff, f"{detail}: {note}".strip(": "))
     if note.strip():
         await add_note(

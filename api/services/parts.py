@@ -13,6 +13,7 @@ from api.models import Customer, Device, OrderStatus, PartOrder, Ticket
 from api.services import catalog, tickets
 from api.services.catalog import Part
 from api.services.errors import Conflict, Invalid, NotFound
+from bot.wording import say
 
 ORDER_TRANSITIONS = {
     "placed": {"shipped", "cancelled"},
@@ -74,7 +75,7 @@ async def quote(
     today = today or date.today()
     part = catalog.find_part(part_number)
     if part is None:
-        return Quote("unknown", reason=f"There is no part {part_number} in the catalogue.")
+        return Quote("unknown", reason=say("record.part.unknown", part=part_number))
     alternative = catalog.find_part(part.alternative) if part.alternative else None
     if alternative is not None and (
         _fitting_device(customer, alternative, device_id) is None
@@ -83,12 +84,12 @@ async def quote(
         alternative = None
     device = _fitting_device(customer, part, device_id)
     if device is None:
-        models = ", ".join(d.model for d in customer.devices) or "no registered devices"
+        models = ", ".join(d.model for d in customer.devices) or say("record.part.no_devices")
         return Quote(
             "incompatible",
             part=part,
             alternative=alternative,
-            reason=f"{part.name} does not fit the customer's devices ({models}).",
+            reason=say("record.part.does_not_fit", part=part.name, models=models),
         )
     if not await in_stock(session=session, part=part):
         return Quote(
@@ -96,7 +97,7 @@ async def quote(
             part=part,
             device=device,
             alternative=alternative,
-            reason=f"{part.name} is out of stock.",
+            reason=say("record.part.out_of_stock", part=part.name),
         )
     if device.in_warranty(today):
         return Quote("free", part=part, device=device, alternative=alternative)
@@ -106,7 +107,7 @@ async def quote(
         device=device,
         price_cents=part.price_cents,
         alternative=alternative,
-        reason=f"The {device.model} is out of warranty.",
+        reason=say("record.part.out_of_warranty", device=device.model),
     )
 
 
@@ -185,7 +186,7 @@ async def place_order(
     )
     session.add(order)
     await session.flush()
-    price = "free (in warranty)" if order.in_warranty else f"EUR {euros(order.price_cents)}"
+    price = say("record.part.free") if order.in_warranty else f"EUR {euros(order.price_cents)}"
     await tickets.record_event(
         session=session,
         ticket=ticket,

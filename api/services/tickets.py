@@ -20,6 +20,7 @@ from api.models import (
 __all__ = ["Ticket", "format_ticket_number"]
 from api.services.errors import Conflict, Invalid, NotFound
 from bot.vocabulary import DOMAINS, TIERS
+from bot.wording import say
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 OPEN_STATUSES = (
@@ -242,7 +243,7 @@ async def open_or_update(
             actor=actor,
         )
         return ticket, True
-    note = f"Customer got in touch again (conversation {conversation_id}): {title}"
+    note = say("record.ticket.contact_again", conversation=conversation_id, title=title)
     if summary:
         note += f"\n{summary}"
     if PRIORITIES.index(priority) > PRIORITIES.index(existing.priority):

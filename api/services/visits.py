@@ -52,7 +52,7 @@ class SlotTaken(Conflict):
 
     def __init__(self, next_slots: list[Slot]) -> None:
         super().__init__(
-            "That slot has just been booked by someone else.",
+            say("record.visit.slot_taken"),
             next_slots=[s.ref for s in next_slots],
         )
         self.next_slots = next_slots
@@ -243,7 +243,9 @@ async def book_visit(
             ticket=ticket,
             kind="visit",
             actor=actor,
-            detail=f"Visit {booking.id} booked with {technician.name}: {slot.label}",
+            detail=say(
+                "record.visit.booked", visit=booking.id, technician=technician.name, when=slot.label
+            ),
         )
         await tickets.change_status(
             session=session, ticket=ticket, to="visit_scheduled", actor=actor
@@ -330,7 +332,7 @@ async def reschedule_visit(
     if ticket is not None:
         await tickets.record_event(
             session=session, ticket=ticket, kind="visit", actor=actor,
-            detail=f"Visit {old.id} moved to visit {new.id}",
+            detail=say("record.visit.moved", old=old.id, new=new.id),
         )  # fmt: skip
     return new
 
