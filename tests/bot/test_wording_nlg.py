@@ -50,7 +50,7 @@ def test_the_configured_generator_speaks_the_message_language() -> None:
             "PYTHONPATH": str(PROJECT_ROOT),
             "PATH": "/usr/bin:/bin",
             # bot/endpoints.yml names these; only the `nlg` section is read here.
-            **{name: "unused" for name in ENDPOINT_VARIABLES},
+            **dict.fromkeys(ENDPOINT_VARIABLES, "unused"),
         },
         capture_output=True,
         text=True,
