@@ -170,7 +170,9 @@ class ChatGateway:
         announced = asyncio.create_task(self._announce(conversation_id, stored, reply_to))
         try:
             replies: Optional[list[BotReply]] = await self.rasa.send_message(
-                sender_id=conversation_id, text=text, metadata={"message_id": message_id}
+                sender_id=conversation_id,
+                text=text,
+                metadata={"message_id": message_id, "language": language},
             )
         except RasaUnavailable as error:
             logger.warning("Assistant unavailable for %s: %s", conversation_id, error)
