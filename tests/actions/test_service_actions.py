@@ -143,3 +143,33 @@ async def test_an_account_number_mistaken_for_a_ticket_question_goes_to_the_flow
     new_state = next(e["value"] for e in events if e.get("name") == "flow_state")
     assert new_state["step"] == "ask_postcode"
     assert new_state["slots"]["customer_ref"] == "ACC-1004"
+
+
+# ------------------------------------------------------------------- in German
+
+
+async def test_a_german_customer_hears_the_actions_in_german(wired: Services) -> None:
+    """The language the API sends with the message (metadata.language) picks the texts."""
+    from tests.actions.offline_chat import OfflineChat
+
+    chat = OfflineChat("ali", wired, language="de")
+    unknown = await chat.say(
+        "wie ist der Stand von TCK-999999?", "ticket_status", ticket_id="TCK-999999"
+    )
+    assert unknown.text.startswith("Ich finde kein Ticket TCK-999999 für Sie."), unknown.text
+
+    async with wired.database.session() as session:
+        slot = (await visits.free_slots(session=session, service_area="berlin-mitte"))[0]
+    booked = await chat.say("diesen Termin", "book_visit", visit_slot=slot.ref)
+    assert booked.text.startswith("Gebucht! "), booked.text
+    assert " Uhr zu Ihnen." in booked.text and "Ticket TCK-" in booked.text
+
+    lost = await chat.say("äh", "nlu_fallback")
+    assert "Können Sie es bitte anders formulieren?" in lost.text, lost.text
+    again = await chat.say("hm", "nlu_fallback")
+    assert "Mit einem Mitarbeiter sprechen" in [b["title"] for b in again.buttons]
+    assert "Kabelfernsehen" in [b["title"] for b in again.buttons]
+
+    queued = await chat.say("Mitarbeiter bitte", "request_human")
+    assert "Gerade ist kein Mitarbeiter online." in queued.text, queued.text
+    assert [b["title"] for b in queued.buttons] == ["Lieber Rückruf", "Ich warte"]
