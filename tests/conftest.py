@@ -102,7 +102,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
     workdir = tmp_path_factory.mktemp("stack")
     # A short tracker window, so that every conversation past four messages runs
-    # on a bounded tracker (bot/tracker_store.py).
+    # on a bounded tracker (bot/rasa/tracker_store.py).
     settings = make_settings(
         workdir, port=free_port(), rasa_timeout_seconds=5.0, tracker_max_turns=4
     )
