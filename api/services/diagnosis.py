@@ -7,15 +7,17 @@ every step for later analysis. Custom actions call this and stay thin.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.config import Settings
+from api.config import PROJECT_ROOT, Settings
 from api.models import FlowEvent, utcnow
-from api.services import checks, customers, tickets, visits
+from api.services import catalog, checks, customers, tickets, visits
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -28,10 +30,30 @@ from bot.flows.engine import (
 )
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
+from bot.flows.validate import flow_errors
 
+logger = logging.getLogger(__name__)
 _FLOW_EVENTS = FlowEvent.__table__
 
 PERSON_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
+# When a flow fails at run time (an edit removed the step a customer was on, a
+# check broke): the customer is told, in their language, and offered a person.
+FLOW_FAILED = {
+    "en": Reply(
+        "I'm sorry, something went wrong on my side and I can't continue this check. "
+        "A person can take over and help you from here.",
+        [PERSON_BUTTON],
+    ),
+    "de": Reply(
+        "Entschuldigung, bei mir ist etwas schiefgegangen und ich kann diese Prüfung nicht "
+        "fortsetzen. Eine Mitarbeiterin oder ein Mitarbeiter kann gleich übernehmen.",
+        [{"title": "Mit einer Person sprechen", "payload": "/request_human"}],
+    ),
+}
+GERMAN_WORDS = frozenset(
+    "ich nicht kein keine mein meine ist geht das der die und mit bei auf wir es funktioniert "
+    "hallo bitte danke ja nein seit immer noch mehr gar".split()
+)
 DOMAIN_BUTTONS = [
     {"title": "Internet", "payload": "/problem_internet"},
     {"title": "Cable TV", "payload": "/problem_cable"},
@@ -96,7 +118,13 @@ class DiagnosisService:
     """Holds the flow library and engine for the life of the process."""
 
     def __init__(self, settings: Settings) -> None:
-        self.library = FlowLibrary(settings.flows_dir, check_every=settings.flows_check_seconds)
+        # Every edit is checked as `make validate` checks it; one with an error
+        # leaves the last good flows live and shows at /health (`flows_error`).
+        self.library = FlowLibrary(
+            settings.flows_dir,
+            check_every=settings.flows_check_seconds,
+            check=flow_errors(PROJECT_ROOT / "domain.yml", catalog.CATALOG_DIR),
+        )
         self.library.reload()
         # Loaded now (about a second), so the first customer does not wait for it.
         encoder = SentenceEncoder()
@@ -104,6 +132,42 @@ class DiagnosisService:
         self.engine = FlowEngine(self.library, checks.run_check, encoder)
 
     async def handle_turn(
+        self,
+        *,
+        session: AsyncSession,
+        conversation_id: str,
+        flow_state: Optional[dict[str, Any]],
+        turn: CustomerTurn,
+        fallback_count: int = 0,
+    ) -> DiagnosisResult:
+        """One customer turn. A flow that fails (an error, a step an edit removed while
+        the customer was on it, no reply at all) still gets the customer an answer."""
+        running = (flow_state or {}).get("flow")
+        step = (flow_state or {}).get("step")
+        try:
+            result = await self._handle_turn(
+                session=session,
+                conversation_id=conversation_id,
+                flow_state=flow_state,
+                turn=turn,
+                fallback_count=fallback_count,
+            )
+        except Exception as error:
+            return await self._flow_failed(
+                session,
+                conversation_id,
+                running or self._flow_for_logs(turn),
+                step,
+                turn.text,
+                error=error,
+            )
+        if result.replies or result.responses or result.handoff is not None:
+            return result
+        return await self._flow_failed(
+            session, conversation_id, running, step, turn.text, error=None
+        )
+
+    async def _handle_turn(
         self,
         *,
         session: AsyncSession,
@@ -173,8 +237,49 @@ class DiagnosisService:
         flow = self.library.get(flow_id)
         if flow is None:
             raise LookupError(f"unknown flow {flow_id!r}")
-        started = await self.engine.start(flow, slots=slots)
-        return await self._finish(session, conversation_id, started, CustomerTurn())
+        try:
+            started = await self.engine.start(flow, slots=slots)
+            return await self._finish(session, conversation_id, started, CustomerTurn())
+        except Exception as error:
+            return await self._flow_failed(session, conversation_id, flow_id, None, "", error=error)
+
+    def _flow_for_logs(self, turn: CustomerTurn) -> Optional[str]:
+        """The flow a new problem would have started, to name it in the log."""
+        try:
+            flow = self.engine.select_flow(turn)
+        except Exception:
+            return None
+        return flow.id if flow else None
+
+    async def _flow_failed(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        flow_id: Optional[str],
+        step_id: Optional[str],
+        text: str,
+        *,
+        error: Optional[Exception],
+    ) -> DiagnosisResult:
+        """Log the failure for the trainers, answer the customer, and let the next
+        message start afresh: the flow's state is dropped."""
+        flow = self.library.get(flow_id) if flow_id else None
+        if error is None and flow is not None and step_id not in flow.steps:
+            reason = "the step is no longer in the flow (edited while the customer was in it)"
+        elif error is None:
+            reason = "the turn gave the customer no reply"
+        else:
+            reason = f"{type(error).__name__}: {error}"
+        logger.error(
+            "flow %s failed at step %s in conversation %s: %s",
+            flow_id or "(none)",
+            step_id or "(start)",
+            conversation_id,
+            reason,
+            exc_info=error,
+        )
+        await session.rollback()
+        return DiagnosisResult(replies=[FLOW_FAILED[customer_language(text)]])
 
     async def _start_for_intent(
         self, turn: CustomerTurn, *, running: Optional[str]
@@ -540,3 +645,11 @@ def what_is_it_about(fallback_count: int) -> DiagnosisResult:
         replies=[Reply("What is the problem about?", [*DOMAIN_BUTTONS, PERSON_BUTTON])],
         fallback_count=fallback_count,
     )
+
+
+def customer_language(text: str) -> str:
+    """The customer's language for the sentences above: "de" for German, else "en"."""
+    words = re.findall(r"[a-zäöüß]+", text.lower())
+    if re.search(r"[äöüß]", text.lower()) or len(GERMAN_WORDS.intersection(words)) >= 2:
+        return "de"
+    return "en"

@@ -17,7 +17,7 @@ from typing import Optional
 import yaml
 
 from bot.flows.engine import PATTERNS
-from bot.flows.loader import FlowLibrary, flow_files, load_flow_file
+from bot.flows.loader import FlowCheck, FlowLibrary, flow_files, load_flow_file
 from bot.flows.model import KNOWN_CHECKS, OUTCOMES, Flow, FlowFormatError, Step
 from bot.flows.testing import run_all
 
@@ -437,6 +437,11 @@ def validate(flows_dir: Path, domain_file: Path, catalog_dir: Path) -> list[Find
             )
             continue
         flows[flow.id] = flow
+    return findings + check_flows(flows, domain_file, catalog_dir)
+
+
+def check_flows(flows: dict[str, Flow], domain_file: Path, catalog_dir: Path) -> list[Finding]:
+    """Everything the validator checks in a set of flows that has been read."""
     checker = FlowChecker(
         flows,
         domain_intents(domain_file),
@@ -446,7 +451,19 @@ def validate(flows_dir: Path, domain_file: Path, catalog_dir: Path) -> list[Find
     for flow in flows.values():
         checker.check(flow)
     checker.check_defaults()
-    return findings + checker.findings
+    return checker.findings
+
+
+def flow_errors(domain_file: Path, catalog_dir: Path) -> FlowCheck:
+    """The validator's errors, for the running assistant: a set of flows with any of
+    them is not loaded, and the last good set stays live (`FlowLibrary(check=…)`)."""
+
+    def errors(flows: dict[str, Flow]) -> list[str]:
+        return [
+            str(f) for f in check_flows(flows, domain_file, catalog_dir) if f.severity == "error"
+        ]
+
+    return errors
 
 
 def main(argv: Optional[list[str]] = None) -> int:

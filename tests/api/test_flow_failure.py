@@ -1,0 +1,103 @@
+"""A flow that fails at run time: the customer is still answered, in their language,
+offered a person, and the failure is logged with the flow, the step and the conversation."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from api.config import Settings
+from api.db import Database
+from api.services.diagnosis import PERSON_BUTTON, DiagnosisService, customer_language
+from bot.flows.engine import CustomerTurn
+
+# A customer answering the router-lights question of the no-internet flow.
+RUNNING = {
+    "flow": "internet_no_connection",
+    "step": "lights",
+    "stack": [],
+    "history": [],
+    "slots": {},
+    "trail": [],
+    "misses": 0,
+    "heard": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "opening", "button"),
+    [
+        ("it is still not working", "en", "I'm sorry", PERSON_BUTTON["payload"]),
+        ("es geht immer noch nicht", "de", "Entschuldigung", PERSON_BUTTON["payload"]),
+    ],
+)
+async def test_a_flow_that_breaks_mid_conversation_still_answers(
+    database: Database,
+    database_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    text: str,
+    language: str,
+    opening: str,
+    button: str,
+) -> None:
+    service = DiagnosisService(database_settings)
+    # The trainer renamed the step this customer is on while they were answering it.
+    state = {**RUNNING, "step": "renamed_since"}
+    assert customer_language(text) == language
+    caplog.set_level(logging.ERROR, logger="api.services.diagnosis")
+    async with database.session() as session:
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-broken",
+            flow_state=state,
+            turn=CustomerTurn(text=text, intent="deny"),
+        )
+    assert len(result.replies) == 1 and result.replies[0].text.startswith(opening)
+    assert [b["payload"] for b in result.replies[0].buttons] == [button]
+    assert result.flow_state is None and result.handoff is None
+    logged = [r for r in caplog.records if r.name == "api.services.diagnosis"]
+    assert len(logged) == 1
+    message = logged[0].getMessage()
+    assert "internet_no_connection" in message and "renamed_since" in message
+    assert "c-broken" in message and "no longer in the flow" in message
+
+
+async def test_an_error_in_a_flow_is_logged_and_answered(
+    database: Database,
+    database_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = DiagnosisService(database_settings)
+
+    async def fails(state: dict, turn: CustomerTurn) -> None:
+        raise LookupError("step 'lights' has no branch for result 'purple'")
+
+    monkeypatch.setattr(service.engine, "answer", fails)
+    caplog.set_level(logging.ERROR, logger="api.services.diagnosis")
+    async with database.session() as session:
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-error",
+            flow_state=RUNNING,
+            turn=CustomerTurn(text="purple", intent="nlu_fallback"),
+        )
+    assert result.replies[0].text.startswith("I'm sorry")
+    assert PERSON_BUTTON in result.replies[0].buttons and result.flow_state is None
+    (record,) = [r for r in caplog.records if r.name == "api.services.diagnosis"]
+    assert record.exc_info is not None and "purple" in record.getMessage()
+    assert "internet_no_connection" in record.getMessage() and "lights" in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("my internet is not working", "en"),
+        ("the die is cast", "en"),
+        ("mein Internet geht nicht", "de"),
+        ("Störung", "de"),
+    ],
+)
+def test_the_customers_language_is_read_from_their_message(text: str, language: str) -> None:
+    assert customer_language(text) == language
