@@ -12,7 +12,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import yaml
@@ -466,14 +466,22 @@ def validate(flows_dir: Path, domain_file: Path, catalog_dir: Path) -> list[Find
     return findings + check_flows(flows, domain_file, catalog_dir)
 
 
-def check_flows(flows: dict[str, Flow], domain_file: Path, catalog_dir: Path) -> list[Finding]:
-    """Everything the validator checks in a set of flows that has been read."""
-    checker = FlowChecker(
-        flows,
+def check_flows(
+    flows: dict[str, Flow],
+    domain_file: Path,
+    catalog_dir: Path,
+    known: Optional[tuple[set[str], Optional[set[str]], set[str]]] = None,
+) -> list[Finding]:
+    """Everything the validator checks in a set of flows that has been read.
+
+    `known`: the intents, parts and entities, when the caller has read them already.
+    """
+    intents, parts, entities = known or (
         domain_intents(domain_file),
         catalog_parts(catalog_dir),
         domain_entities(domain_file),
     )
+    checker = FlowChecker(flows, intents, parts, entities)
     for flow in flows.values():
         checker.check(flow)
     checker.check_defaults()
@@ -529,10 +537,24 @@ def flow_errors(domain_file: Path, catalog_dir: Path) -> FlowCheck:
     """The validator's errors, for the running assistant: a set of flows with any of
     them is not loaded, and the last good set stays live (`FlowLibrary(check=…)`)."""
 
+    read: dict[str, Any] = {}
+
+    def known() -> tuple[set[str], Optional[set[str]], set[str]]:
+        """domain.yml and the catalogue, read again only when one of them changed."""
+        files = [domain_file, *sorted(catalog_dir.glob("*.yml"))]
+        stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        if read.get("stamp") != stamp:
+            read["stamp"] = stamp
+            read["known"] = (
+                domain_intents(domain_file),
+                catalog_parts(catalog_dir),
+                domain_entities(domain_file),
+            )
+        return read["known"]
+
     def errors(flows: dict[str, Flow]) -> list[str]:
-        return [
-            str(f) for f in check_flows(flows, domain_file, catalog_dir) if f.severity == "error"
-        ]
+        findings = check_flows(flows, domain_file, catalog_dir, known())
+        return [str(f) for f in findings if f.severity == "error"]
 
     return errors
 
