@@ -144,6 +144,13 @@ class DiagnosisService:
         the customer was on it, no reply at all) still gets the customer an answer."""
         running = (flow_state or {}).get("flow")
         step = (flow_state or {}).get("step")
+        # The language of the apology: this message and what the flow heard before.
+        heard = [
+            str(h.get("text") or "")
+            for h in (flow_state or {}).get("heard") or []
+            if isinstance(h, dict)
+        ]
+        said = " ".join([turn.text, *heard])
         try:
             result = await self._handle_turn(
                 session=session,
@@ -158,14 +165,12 @@ class DiagnosisService:
                 conversation_id,
                 running or self._flow_for_logs(turn),
                 step,
-                turn.text,
+                said,
                 error=error,
             )
         if result.replies or result.responses or result.handoff is not None:
             return result
-        return await self._flow_failed(
-            session, conversation_id, running, step, turn.text, error=None
-        )
+        return await self._flow_failed(session, conversation_id, running, step, said, error=None)
 
     async def _handle_turn(
         self,
