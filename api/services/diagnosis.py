@@ -269,8 +269,8 @@ class DiagnosisService:
         """Log the failure for the trainers, answer the customer, and let the next
         message start afresh: the flow's state is dropped."""
         flow = self.library.get(flow_id) if flow_id else None
-        if error is None and flow is not None and step_id not in flow.steps:
-            reason = "the step is no longer in the flow (edited while the customer was in it)"
+        if error is None and flow_id and (flow is None or step_id not in flow.steps):
+            reason = "the flow or step is no longer there (edited while the customer was in it)"
         elif error is None:
             reason = "the turn gave the customer no reply"
         else:

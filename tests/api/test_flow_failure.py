@@ -61,7 +61,7 @@ async def test_a_flow_that_breaks_mid_conversation_still_answers(
     assert len(logged) == 1
     message = logged[0].getMessage()
     assert "internet_no_connection" in message and "renamed_since" in message
-    assert "c-broken" in message and "no longer in the flow" in message
+    assert "c-broken" in message and "no longer there" in message
 
 
 async def test_an_error_in_a_flow_is_logged_and_answered(
