@@ -43,7 +43,7 @@ run-scaled: setup  ## 2 API workers + 2 Rasa instances on local PostgreSQL and R
 
 validate: setup  ## validate Rasa training data and the diagnostic flows
 	$(RASA) data validate --domain domain.yml --data $(RASA_DATA) --fail-on-warnings
-	$(API_PY) -m bot.flows.validate
+	$(API_PY) -m bot.flows.validate --flows $(FLOWS_DIR)
 
 lint: setup  ## ruff lint and format check
 	$(API_VENV)/bin/ruff check .

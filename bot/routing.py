@@ -1,8 +1,9 @@
 """Maps a parsed message (intent, entities, text) to a support domain and request.
 
 The mapping itself lives in ``bot/routing.yml``; this module only loads and applies
-it. It depends on the standard library and PyYAML, so both the Rasa environment
-(evaluation) and the API environment (handoff routing) can import it.
+it. It depends on the standard library and PyYAML, so both environments import it:
+the evaluation scripts in the Rasa environment, and the flow validator (which the
+API also runs on every flow edit) and the tests in the API environment.
 """
 
 from __future__ import annotations

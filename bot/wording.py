@@ -7,7 +7,7 @@ key and language:
     say("ticket.opened", "de", ticket="TCK-000042")
 
 Pure Python and PyYAML: the API (services, actions) and the Rasa server
-(bot/wording_nlg.py, for the `utter_*` responses) both use it.
+(bot/rasa/wording_nlg.py, for the `utter_*` responses) both use it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Checks that the Rasa speed-ups in bot/rasa_tuning.py keep the model's answers.
+"""Checks that the Rasa speed-ups in bot/rasa/rasa_tuning.py keep the model's answers.
 
 Usage (from the repository root, in the Rasa environment):
 
@@ -12,10 +12,10 @@ not payloads) is identical. Prints how long each load took and the process's
 memory after each.
 
 It also checks that Rasa's debug log calls skip their copies only where nothing
-else reads them (bot/log_copies.py), and the quick validation of action server
+else reads them (bot/rasa/log_copies.py), and the quick validation of action server
 responses: for valid responses of every event type and for hundreds of broken
 variants of them, the quick check must accept exactly what Rasa's full schema
-accepts. And it checks the tracker store's memory (bot/tracker_store.py): over
+accepts. And it checks the tracker store's memory (bot/rasa/tracker_store.py): over
 long conversations with slots, resets, restarts and new sessions, the tracker
 kept after every save must hold exactly the events a load from the database
 gives.
@@ -200,7 +200,7 @@ def check_action_responses() -> int:
     """Compares the quick response check with Rasa's full schema; returns the disagreements."""
     from jsonschema.exceptions import best_match
 
-    check = importlib.import_module("bot.rasa_tuning").action_response_check()
+    check = importlib.import_module("bot.rasa.rasa_tuning").action_response_check()
     cases = action_responses()
     disagreements = 0
     for case in cases:
@@ -228,11 +228,11 @@ LOG_COPY_SOURCES = {
 
 
 def check_log_copies() -> int:
-    """The debug log copies (bot/log_copies.py): replaced in every listed module, only
+    """The debug log copies (bot/rasa/log_copies.py): replaced in every listed module, only
     where the source allows it, and still real copies while debug logs are written."""
     from rasa.utils.log_utils import configure_structlog
 
-    log_copies = importlib.import_module("bot.log_copies")
+    log_copies = importlib.import_module("bot.rasa.log_copies")
     problems = 0
     for source, allowed in LOG_COPY_SOURCES.items():
         if log_copies.copies_only_for_debug_logs(source) != allowed:
@@ -302,7 +302,7 @@ def check_tracker_cache(postgres_url: str | None = None, turns: int = 45) -> int
     from rasa.shared.core.events import SlotSet
     from sqlalchemy.engine import make_url
 
-    store_class = importlib.import_module("bot.tracker_store").BoundedSQLTrackerStore
+    store_class = importlib.import_module("bot.rasa.tracker_store").BoundedSQLTrackerStore
     domain = Domain.load(str(REPO_ROOT / "domain.yml"))
     differences = 0
 
@@ -395,12 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     stock, stock_slash, stock_predictions, stock_seconds, stock_memory = asyncio.run(
         parse_all(args.model, texts, slash_texts, histories)
     )
-    importlib.import_module("bot.rasa_tuning").apply()
+    importlib.import_module("bot.rasa.rasa_tuning").apply()
     tuned, tuned_slash, tuned_predictions, tuned_seconds, tuned_memory = asyncio.run(
         parse_all(args.model, texts, slash_texts, histories)
     )
 
-    flat_calls = importlib.import_module("bot.rasa_tuning")._TracedPrediction.calls
+    flat_calls = importlib.import_module("bot.rasa.rasa_tuning")._TracedPrediction.calls
     print(f"model: {args.model}  ({len(texts)} training examples parsed twice)")
     print(f"stock load: {stock_seconds:5.1f} s, RSS afterwards {stock_memory} MB")
     print(f"tuned load: {tuned_seconds:5.1f} s, RSS afterwards {tuned_memory} MB (both held)")
@@ -434,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"DIFFERENT prediction after {[str(e) for e in history[-4:]]}")
         print(f"  stock: {a.policy_name} {a.max_confidence_index} {a.events}")
         print(f"  tuned: {b.policy_name} {b.max_confidence_index} {b.events}")
-    graph_plans = importlib.import_module("bot.graph_runner").plans_made
+    graph_plans = importlib.import_module("bot.rasa.graph_runner").plans_made
     print(
         f"action predictions: {len(histories)} dialogue histories, "
         f"{len(prediction_different)} differ; graph plans made: {graph_plans}"

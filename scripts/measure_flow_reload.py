@@ -3,7 +3,8 @@
 The API checks the flow files' timestamps on every customer turn and reloads
 what changed, so an edit is live on the next message. This measures, on a
 copy of data/flows/, the time from saving an edited file to the engine asking
-the edited question, and the cost of the per-turn check when nothing changed.
+the edited question (the validator's checks included, as in the API), and the
+cost of the per-turn check when nothing changed.
 
 Usage: python scripts/measure_flow_reload.py [--rounds 20]
 """
@@ -26,6 +27,7 @@ if str(ROOT) not in sys.path:
 
 from bot.flows.engine import FlowEngine  # noqa: E402
 from bot.flows.loader import FlowLibrary  # noqa: E402
+from bot.flows.validate import flow_errors  # noqa: E402
 
 FLOW = "internet_no_connection"
 QUESTION = "Let's look at your router. What do its lights show?"
@@ -39,7 +41,9 @@ async def measure(rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         flows = Path(folder) / "flows"
         shutil.copytree(ROOT / "data" / "flows", flows)
-        library = FlowLibrary(flows)
+        # As in the API: every edit is checked as `make validate` checks it.
+        check = flow_errors(ROOT / "domain.yml", ROOT / "data" / "catalog")
+        library = FlowLibrary(flows, check=check)
         library.reload()
         engine = FlowEngine(library, unknown)
         path = flows / f"{FLOW}.yml"

@@ -1,4 +1,4 @@
-"""Times Rasa's graph runs with dask and with bot/graph_runner.py, in turn, in one process.
+"""Times Rasa's graph runs with dask and with bot/rasa/graph_runner.py, in turn, in one process.
 
 Usage (from the repository root, in the Rasa environment):
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from rasa.core.agent import Agent
     from rasa.engine.runner.dask import DaskGraphRunner
 
-    from bot import graph_runner, rasa_tuning
+    from bot.rasa import graph_runner, rasa_tuning
 
     rasa_tuning.apply()  # every other speed-up, so only the runner differs
     planned = DaskGraphRunner.run

@@ -133,7 +133,7 @@ class Stack:
                 parents=True, exist_ok=True
             )
         command = [
-            str(RASA_PYTHON), "-m", "bot.rasa_server", "run",
+            str(RASA_PYTHON), "-m", "bot.rasa.rasa_server", "run",
             "--enable-api",
             "--interface", "127.0.0.1",
             "--port", str(self.rasa_port),

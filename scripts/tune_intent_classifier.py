@@ -2,7 +2,7 @@
 
 `make tune-intents` runs it in the Rasa environment (about two minutes; only
 the intent classifier is trained, not DIET). It splits `data/nlu` into five
-stratified folds, trains bot/intent_classifier.py's model on four and predicts
+stratified folds, trains bot/rasa/intent_classifier.py's model on four and predicts
 the fifth, and reports:
 
 1. for each regularisation strength C, with and without character n-grams:

@@ -112,10 +112,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from scripts.train import ensure_model
 
     workdir = tmp_path_factory.mktemp("stack")
+    # The stack's own copy of the flows, which tests edit as a trainer would.
+    flows = workdir / "flows"
+    shutil.copytree(FLOWS_DIR, flows)
     # A short tracker window, so that every conversation past four messages runs
-    # on a bounded tracker (bot/tracker_store.py).
+    # on a bounded tracker (bot/rasa/tracker_store.py).
     settings = make_settings(
-        workdir, port=free_port(), rasa_timeout_seconds=5.0, tracker_max_turns=4
+        workdir,
+        port=free_port(),
+        rasa_timeout_seconds=5.0,
+        tracker_max_turns=4,
+        flows_dir=flows,
     )
     # RASA_MODEL pins a model file; otherwise the model matching the data is used (or trained).
     model = Path(os.environ["RASA_MODEL"]) if os.environ.get("RASA_MODEL") else ensure_model()

@@ -21,7 +21,10 @@ async def health(services: ServicesDep) -> JSONResponse:
         "rasa": rasa_status.reachable,
         "model_loaded": rasa_status.model_loaded,
         "flows": len(library.flows()),
+        # An edit that `make validate` rejects is not loaded: the first error
+        # with file:line, then all of them. The last good flows stay live.
         "flows_error": library.last_error,
+        "flows_errors": library.errors,
         # This worker's messages with Rasa and waiting for a turn (RASA_MAX_IN_FLIGHT).
         "assistant_queue": services.rasa.queue(),
     }

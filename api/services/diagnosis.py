@@ -7,16 +7,17 @@ every step for later analysis. Custom actions call this and stay thin.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.config import Settings
+from api.config import PROJECT_ROOT, Settings
 from api.db import Database
 from api.models import FlowEvent, utcnow
-from api.services import checks, customers, tickets, visits
+from api.services import catalog, checks, customers, tickets, visits
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -29,10 +30,12 @@ from bot.flows.engine import (
 )
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
+from bot.flows.validate import flow_errors
 from bot.routing import default_table
 from bot.vocabulary import OTHER, PROBLEM_DOMAINS
 from bot.wording import button, say
 
+logger = logging.getLogger(__name__)
 _FLOW_EVENTS = FlowEvent.__table__
 
 PERSON_PAYLOAD = "/request_human"
@@ -108,7 +111,13 @@ class DiagnosisService:
     """Holds the flow library and engine for the life of the process."""
 
     def __init__(self, settings: Settings, database: Database) -> None:
-        self.library = FlowLibrary(settings.flows_dir, check_every=settings.flows_check_seconds)
+        # Every edit is checked as `make validate` checks it; one with an error
+        # leaves the last good flows live and shows at /health (`flows_error`).
+        self.library = FlowLibrary(
+            settings.flows_dir,
+            check_every=settings.flows_check_seconds,
+            check=flow_errors(PROJECT_ROOT / "domain.yml", catalog.CATALOG_DIR),
+        )
         self.library.reload()
         # Loaded now (about a second), so the first customer does not wait for it.
         encoder = SentenceEncoder()
@@ -118,6 +127,44 @@ class DiagnosisService:
         self.engine = FlowEngine(self.library, self.checks.run, encoder)
 
     async def handle_turn(
+        self,
+        *,
+        session: AsyncSession,
+        conversation_id: str,
+        flow_state: Optional[dict[str, Any]],
+        turn: CustomerTurn,
+        fallback_count: int = 0,
+        language: str = "en",
+    ) -> DiagnosisResult:
+        """One customer turn. A flow that fails (an error, a step an edit removed while
+        the customer was on it, no reply at all) still gets the customer an answer."""
+        running = (flow_state or {}).get("flow")
+        step = (flow_state or {}).get("step")
+        try:
+            result = await self._handle_turn(
+                session=session,
+                conversation_id=conversation_id,
+                flow_state=flow_state,
+                turn=turn,
+                fallback_count=fallback_count,
+                language=language,
+            )
+        except Exception as error:
+            return await self._flow_failed(
+                session,
+                conversation_id,
+                running or self._flow_for_logs(turn),
+                step,
+                language,
+                error=error,
+            )
+        if result.replies or result.responses or result.handoff is not None:
+            return result
+        return await self._flow_failed(
+            session, conversation_id, running, step, language, error=None
+        )
+
+    async def _handle_turn(
         self,
         *,
         session: AsyncSession,
@@ -229,8 +276,53 @@ class DiagnosisService:
         flow = self.library.get(flow_id)
         if flow is None:
             raise LookupError(f"unknown flow {flow_id!r}")
-        started = await self.engine.start(flow, slots=slots)
-        return await self._finish(session, conversation_id, started, language)
+        try:
+            started = await self.engine.start(flow, slots=slots)
+            return await self._finish(session, conversation_id, started, language)
+        except Exception as error:
+            return await self._flow_failed(
+                session, conversation_id, flow_id, None, language, error=error
+            )
+
+    def _flow_for_logs(self, turn: CustomerTurn) -> Optional[str]:
+        """The flow a new problem would have started, to name it in the log."""
+        try:
+            flow = self.engine.select_flow(turn)
+        except Exception:
+            return None
+        return flow.id if flow else None
+
+    async def _flow_failed(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        flow_id: Optional[str],
+        step_id: Optional[str],
+        language: str,
+        *,
+        error: Optional[Exception],
+    ) -> DiagnosisResult:
+        """Log the failure for the trainers, answer the customer, and let the next
+        message start afresh: the flow's state is dropped."""
+        flow = self.library.get(flow_id) if flow_id else None
+        if error is None and flow_id and (flow is None or step_id not in flow.steps):
+            reason = "flow-or-step-removed-by-an-edit"
+        elif error is None:
+            reason = "no-reply"
+        else:
+            reason = f"{type(error).__name__}: {error}"
+        logger.error(
+            "flow %s failed at step %s in conversation %s: %s",
+            flow_id or "(none)",
+            step_id or "(start)",
+            conversation_id,
+            reason,
+            exc_info=error,
+        )
+        await session.rollback()
+        return DiagnosisResult(
+            replies=[Reply(say("diagnosis.flow_failed", language), [person_button(language)])]
+        )
 
     async def _start_for_intent(
         self, turn: CustomerTurn, *, running: Optional[str]

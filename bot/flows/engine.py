@@ -19,6 +19,7 @@ from bot.flows.choosing import FlowChooser, customer_words
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import Flow, Step
+from bot.flows.word_forms import stems
 from bot.frustration import shows_frustration
 
 CheckRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
@@ -206,20 +207,29 @@ def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
     """Where each phrase occurs in the text, unless a negation comes just before it."""
     hits = []
     clauses = _clauses(text)
+    # Compared by stem, so "works" finds the synonym "working" (bot/flows/word_forms.py).
+    stemmed = [stems(words) for words in clauses]
     for value, options in phrases.items():
         for phrase in options:
-            needle = _words(phrase)
+            needle = stems(_words(phrase))
             if not needle:
                 continue
             for number, words in enumerate(clauses):
                 for start in range(len(words) - len(needle) + 1):
-                    if words[start : start + len(needle)] != needle:
+                    if stemmed[number][start : start + len(needle)] != needle:
                         continue
                     before = words[max(0, start - 2) : start]
                     if needle[0] not in NEGATIONS and NEGATIONS & set(before):
                         continue  # "not orange", "keine Lampe"
                     hits.append(_Hit(value, phrase, number, start, len(needle)))
-    return hits
+    # The same words spelled exactly as one choice's phrase belong to that choice:
+    # "burning" is "burning smell", not "burns".
+    exact = {
+        (h.clause, h.start, h.length): h.value
+        for h in hits
+        if clauses[h.clause][h.start : h.start + h.length] == _words(h.phrase)
+    }
+    return [h for h in hits if exact.get((h.clause, h.start, h.length), h.value) == h.value]
 
 
 def _essentially(text: str, hits: list[_Hit]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Optional
 
@@ -271,6 +272,11 @@ def load_flow_file(path: Path) -> Flow:
     return parse_flow(document, source=str(path))
 
 
+# Checks a complete set of flows and returns its errors, each with file and line
+# (bot/flows/validate.py: `flow_errors`).
+FlowCheck = Callable[[dict[str, Flow]], list[str]]
+
+
 def flow_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.glob("*.yml") if not p.name.startswith("_"))
 
@@ -279,7 +285,10 @@ class FlowLibrary:
     """All flows of a folder, reloaded automatically when a file changes.
 
     A broken edit never takes the assistant down: the last good set of flows
-    stays in use and the error is kept in `last_error` for the operator.
+    stays in use and the error is kept in `last_error` for the operator (every
+    error in `errors`). With a `check` (the validator's checks), a set of flows
+    with a logic error (a step leading nowhere, an unknown intent) is a broken
+    edit too, not only a file that does not parse.
 
     `check_every` is how many seconds may pass between looks at the files'
     timestamps. A busy assistant asks for its flows on every turn; with a short
@@ -287,14 +296,18 @@ class FlowLibrary:
     per message. 0 looks every time.
     """
 
-    def __init__(self, directory: Path, check_every: float = 0.0) -> None:
+    def __init__(
+        self, directory: Path, check_every: float = 0.0, check: Optional[FlowCheck] = None
+    ) -> None:
         self.directory = directory
         self.check_every = check_every
+        self.check = check
         self._checked_at = float("-inf")
         self._flows: dict[str, Flow] = {}
         self._signature: Optional[tuple[tuple[str, float, int], ...]] = None
         self._lock = threading.Lock()
         self.last_error: Optional[str] = None
+        self.errors: list[str] = []
         self.glossary: dict[str, str] = {}
         self._parsed_files: dict[str, tuple[tuple[int, int], Flow]] = {}
 
@@ -330,13 +343,17 @@ class FlowLibrary:
                     raw = read_yaml_with_lines(glossary_path) or {}
                     terms = strip_lines(raw.get("terms") or {})
                     glossary = {str(k).lower(): str(v) for k, v in terms.items()}
+                errors = self.check(flows) if self.check is not None else []
             except (FlowFormatError, OSError, yaml.YAMLError) as error:
-                self.last_error = str(error)
-                self._signature = signature
+                errors = [str(error)]
+            self._signature = signature
+            self.errors = errors
+            if errors:
+                more = len(errors) - 1
+                self.last_error = errors[0] + (f" (and {more} more)" if more else "")
                 return False
             self._flows = flows
             self.glossary = glossary
-            self._signature = signature
             self.last_error = None
             return True
 

@@ -12,18 +12,24 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
+import numpy as np
 import yaml
 
+from bot.flows.choosing import KEYWORD_BONUS, FlowChooser, flow_phrases
 from bot.flows.engine import PATTERNS
-from bot.flows.loader import FlowLibrary, flow_files, load_flow_file
-from bot.flows.model import KNOWN_CHECKS, OUTCOMES, Flow, FlowFormatError, Step
+from bot.flows.loader import FlowCheck, FlowLibrary, flow_files, load_flow_file
+from bot.flows.meaning import SentenceEncoder
+from bot.flows.model import DOMAINS, KNOWN_CHECKS, OUTCOMES, Flow, FlowFormatError, Step
 from bot.flows.testing import run_all
+from bot.routing import default_table
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_MESSAGE_CHARS = 400
 MAX_BUTTON_CHARS = 40
+# How much better a rival flow must fit one of a flow's examples to be reported.
+TAKEN_MARGIN = 0.1
 PLACEHOLDERS = re.compile(r"\b(TODO|FIXME|TBD|XXX|lorem ipsum)\b", re.IGNORECASE)
 
 
@@ -392,6 +398,26 @@ class FlowChecker:
                         "alone; add a few ways customers describe the problem",
                     )
 
+    def check_overlaps(self) -> None:
+        """A trigger intent of another domain makes a flow compete for that domain's
+        messages: a hardware flow on `problem_internet` takes internet problems."""
+        routes = default_table().intents
+        for flow in self.flows.values():
+            for intent in flow.intents:
+                rule = routes.get(intent)
+                if rule is None or rule.domain not in DOMAINS or rule.domain == flow.domain:
+                    continue
+                rivals = sorted(
+                    f.id for f in self.flows.values() if f.domain == rule.domain and f.intents
+                )
+                self.warn(
+                    flow,
+                    flow.line,
+                    f"the trigger intent {intent!r} is for {rule.domain} problems "
+                    f"(bot/routing.yml), but this is a {flow.domain} flow: it would take "
+                    f"messages meant for {', '.join(rivals) or f'the {rule.domain} flows'}",
+                )
+
     def check_tests(self, flow: Flow) -> None:
         outcomes = {t.get("expect_outcome") for t in flow.tests}
         if not flow.tests:
@@ -437,16 +463,100 @@ def validate(flows_dir: Path, domain_file: Path, catalog_dir: Path) -> list[Find
             )
             continue
         flows[flow.id] = flow
-    checker = FlowChecker(
-        flows,
+    return findings + check_flows(flows, domain_file, catalog_dir)
+
+
+def check_flows(
+    flows: dict[str, Flow],
+    domain_file: Path,
+    catalog_dir: Path,
+    known: Optional[tuple[set[str], Optional[set[str]], set[str]]] = None,
+) -> list[Finding]:
+    """Everything the validator checks in a set of flows that has been read.
+
+    `known`: the intents, parts and entities, when the caller has read them already.
+    """
+    intents, parts, entities = known or (
         domain_intents(domain_file),
         catalog_parts(catalog_dir),
         domain_entities(domain_file),
     )
+    checker = FlowChecker(flows, intents, parts, entities)
     for flow in flows.values():
         checker.check(flow)
     checker.check_defaults()
-    return findings + checker.findings
+    checker.check_overlaps()
+    return checker.findings
+
+
+def messages_taken(library: FlowLibrary, encoder: SentenceEncoder) -> list[Finding]:
+    """Warnings where a flow's examples or keywords would take another flow's messages.
+
+    Each example of a customer flow is treated as a customer's message with the
+    flow's trigger intent and scored as the flow chooser scores it, the example
+    itself left out of its own flow's phrases (a new customer never writes it
+    word for word). When a rival flow scores clearly higher (by `TAKEN_MARGIN`),
+    customers who mean the first flow would get the rival. Closer calls are
+    ordinary between neighbouring flows and are left to `make eval-flows`.
+    """
+    chooser = FlowChooser(library, encoder)
+    findings: list[Finding] = []
+    for flow in chooser.customer_flows():
+        phrases = flow_phrases(flow)
+        vectors = encoder.encode(phrases)
+        for index, example in enumerate(phrases[: len(flow.examples)]):
+            rest = np.delete(vectors, index, axis=0)
+            own = float(np.max(rest @ vectors[index])) if len(rest) else 0.0
+            own += (
+                KEYWORD_BONUS
+                if any(f" {k} " in f" {example.lower()} " for k in flow.keywords)
+                else 0.0
+            )
+            candidates = chooser.candidates(
+                intent=flow.intents[0], confidence=1.0, likely_intents=()
+            )
+            rivals = [f for f in candidates if f.id != flow.id]
+            for match in chooser.score(example, rivals):
+                if match.score < own + TAKEN_MARGIN:
+                    break
+                findings.append(
+                    Finding(
+                        match.flow.source,
+                        match.flow.line,
+                        "warning",
+                        f"takes messages meant for {flow.id}: its example {example!r} "
+                        f"({Path(flow.source).name}) would start this flow, "
+                        f"{match.explain()}, against {own:.2f} for {flow.id}",
+                    )
+                )
+                break
+    return findings
+
+
+def flow_errors(domain_file: Path, catalog_dir: Path) -> FlowCheck:
+    """The validator's errors, for the running assistant: a set of flows with any of
+    them is not loaded, and the last good set stays live (`FlowLibrary(check=…)`)."""
+
+    read: dict[str, Any] = {}
+
+    def known() -> tuple[set[str], Optional[set[str]], set[str]]:
+        """domain.yml and the catalogue, read again only when one of them changed."""
+        files = [domain_file, *sorted(catalog_dir.glob("*.yml"))]
+        stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        if read.get("stamp") != stamp:
+            read["stamp"] = stamp
+            read["known"] = (
+                domain_intents(domain_file),
+                catalog_parts(catalog_dir),
+                domain_entities(domain_file),
+            )
+        return read["known"]
+
+    def errors(flows: dict[str, Flow]) -> list[str]:
+        findings = check_flows(flows, domain_file, catalog_dir, known())
+        return [str(f) for f in findings if f.severity == "error"]
+
+    return errors
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -455,16 +565,23 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--domain", type=Path, default=ROOT / "domain.yml")
     parser.add_argument("--catalog", type=Path, default=ROOT / "data" / "catalog")
     parser.add_argument("--no-tests", action="store_true", help="skip the sample conversations")
+    parser.add_argument(
+        "--no-meaning",
+        action="store_true",
+        help="skip the check by meaning (examples that would start another flow)",
+    )
     args = parser.parse_args(argv)
 
     findings = validate(args.flows, args.domain, args.catalog)
+    errors = [f for f in findings if f.severity == "error"]
+    library = FlowLibrary(args.flows)
+    library.reload()
+    if not errors and not args.no_meaning:
+        findings += messages_taken(library, SentenceEncoder())
     for finding in findings:
         print(finding)
-    errors = [f for f in findings if f.severity == "error"]
     failed_tests = 0
     if not errors and not args.no_tests:
-        library = FlowLibrary(args.flows)
-        library.reload()
         results = asyncio.run(run_all(library))
         for result in results:
             if not result.passed:

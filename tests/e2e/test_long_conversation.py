@@ -2,7 +2,7 @@
 
 The end-to-end stack runs with `tracker_max_turns=4` (tests/conftest.py), so every
 conversation past four messages is served from a bounded tracker
-(bot/tracker_store.py). A diagnostic flow keeps its place across the window,
+(bot/rasa/tracker_store.py). A diagnostic flow keeps its place across the window,
 and every event still reaches the tracker store.
 """
 

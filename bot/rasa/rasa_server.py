@@ -1,4 +1,4 @@
-"""Starts the Rasa server of this assistant: `python -m bot.rasa_server run ...`.
+"""Starts the Rasa server of this assistant: `python -m bot.rasa.rasa_server run ...`.
 
 The same as the `rasa` command, with two differences:
 

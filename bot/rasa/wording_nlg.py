@@ -1,6 +1,6 @@
 """Rasa's responses (`utter_*` in domain.yml) in the customer's language.
 
-Loaded by the Rasa server (bot/endpoints.yml, `nlg: type: bot.wording_nlg...`).
+Loaded by the Rasa server (bot/endpoints.yml, `nlg: type: bot.rasa.wording_nlg...`).
 A response with a text in the wording catalogue (data/wording.yml, key
 `response.<name>`) is said in the language the API sent with the message
 (`metadata.language`); any other response comes from domain.yml as before.

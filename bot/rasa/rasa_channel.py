@@ -19,7 +19,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import rasa_tuning
+from bot.rasa import rasa_tuning
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Pure functions over `(id, type_name, action_name)` rows of one conversation
 session, in id order, as Rasa's SQL tracker store keeps them. Used by
-bot/tracker_store.py inside the Rasa server; kept free of Rasa imports so the
+bot/rasa/tracker_store.py inside the Rasa server; kept free of Rasa imports so the
 rules can be tested on their own.
 """
 

@@ -1,8 +1,8 @@
-"""Which stored events a bounded Rasa tracker loads (bot/tracker_window.py)."""
+"""Which stored events a bounded Rasa tracker loads (bot/rasa/tracker_window.py)."""
 
 from __future__ import annotations
 
-from bot.tracker_window import carried_state, window_start
+from bot.rasa.tracker_window import carried_state, window_start
 
 
 def session(*events: tuple[str, str | None]) -> list[tuple[int, str, str | None]]:

@@ -1,6 +1,6 @@
 """Speed-ups for the Rasa server that keep its behaviour.
 
-Applied once, on import, by bot/rasa_channel.py, the input channel every Rasa
+Applied once, on import, by bot/rasa/rasa_channel.py, the input channel every Rasa
 server of this assistant loads (see bot/credentials.yml).
 
 - **Custom action responses are validated with a validator built once, one
@@ -60,10 +60,10 @@ server of this assistant loads (see bot/credentials.yml).
   and entities of every training example, and fails unless the tuned load
   predicted through this call.
 - **Debug log calls copy their values only when debug logs are written**
-  (bot/log_copies.py): Rasa deep-copied states, events and parse data for
+  (bot/rasa/log_copies.py): Rasa deep-copied states, events and parse data for
   every `structlogger.debug` call, also while debug events are dropped.
 - **The model's graphs run node after node in a planned order**
-  (bot/graph_runner.py) instead of through a dask graph rebuilt for every
+  (bot/rasa/graph_runner.py) instead of through a dask graph rebuilt for every
   parse and every action prediction.
 - **Memory freed while the model loads goes back to the system.** Loading the
   model (TensorFlow tracing DIET's graphs) leaves about 150 MB of freed heap
@@ -119,7 +119,7 @@ from rasa.utils.tensorflow.models import RasaModel
 from scipy.sparse import coo_matrix
 from scipy.sparse._sputils import get_index_dtype, upcast
 
-from bot import graph_runner, log_copies
+from bot.rasa import graph_runner, log_copies
 
 logger = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from bot.tracker_window import carried_state, window_start
+from bot.rasa.tracker_window import carried_state, window_start
 
 logger = logging.getLogger(__name__)
 
