@@ -106,7 +106,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             rasa=rasa,
             wait_limit_seconds=settings.handoff_wait_limit_seconds,
         )
-        diagnosis = DiagnosisService(settings)
+        diagnosis = DiagnosisService(settings, hub=hub)
         app.state.settings = settings
         app.state.rasa = rasa
         app.state.hub = hub

@@ -60,8 +60,9 @@ async def _agent(session: SessionDep, staff: Staff) -> Agent:
     response_model=list[HandoffPublic],
     summary="Chats waiting for a person, routed to me",
 )
-async def queue(session: SessionDep, staff: CurrentStaff) -> list[HandoffPublic]:
-    waiting = await handoffs.waiting_for(session=session, staff=staff)
+async def queue(request: Request, session: SessionDep, staff: CurrentStaff) -> list[HandoffPublic]:
+    online = await request.app.state.presence.online()
+    waiting = await handoffs.waiting_for(session=session, staff=staff, online=online)
     return [HandoffPublic.model_validate(h) for h in waiting]
 
 
@@ -180,6 +181,7 @@ async def view_conversation(
     return ConversationView(
         conversation_id=conversation_id,
         owner=conversation.owner,
+        language=conversation.language,
         handoff=HandoffPublic.model_validate(handoff) if handoff else None,
         messages=[conversations.message_frame(m) for m in messages],
         notes=[NotePublic.model_validate(n) for n in notes],

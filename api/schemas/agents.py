@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Skill = Literal["internet", "cable", "hardware", "software", "other"]
+Language = Literal["en", "de"]
 
 
 class LoginRequest(BaseModel):
@@ -24,6 +25,24 @@ class AgentCreate(BaseModel):
         default_factory=lambda: ["internet", "cable", "hardware", "software", "other"]
     )
     capacity: int = Field(default=3, ge=1, le=20)
+    languages: list[Language] = Field(
+        default_factory=lambda: ["en"],
+        min_length=1,
+        description="The languages the agent chats in; handoffs prefer an agent who "
+        "speaks the customer's.",
+    )
+
+
+class AgentUpdate(BaseModel):
+    """The fields to change; the others stay as they are."""
+
+    name: Optional[str] = Field(default=None, min_length=1, max_length=80)
+    role: Optional[Literal["agent", "supervisor"]] = None
+    tier: Optional[Literal[2, 3]] = None
+    skills: Optional[list[Skill]] = None
+    capacity: Optional[int] = Field(default=None, ge=1, le=20)
+    languages: Optional[list[Language]] = Field(default=None, min_length=1)
+    active: Optional[bool] = None
 
 
 class AgentPublic(BaseModel):
@@ -35,6 +54,7 @@ class AgentPublic(BaseModel):
     role: str
     tier: int
     skills: list[str]
+    languages: list[str]
     capacity: int
     active: bool
 

@@ -19,9 +19,10 @@ from typing import Any, Optional
 from api.db import Database
 from api.models import ConversationOwner, DeliveryStatus, Sender
 from api.services import conversations
-from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
+from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
+from bot import language as languages
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class ChatGateway:
             if stored.duplicate and not _never_forwarded(message):
                 await self._acknowledge(conversation_id, stored, reply_to)
                 return
+            language = await self._follow_language(conversation_id, stored)
             if stored.owner != ConversationOwner.bot.value:
                 # A person has the chat (or will soon): the bot stays silent. Agents
                 # see the message through the hub.
@@ -122,7 +124,31 @@ class ChatGateway:
                 if stored.owner == ConversationOwner.queued.value and self.desk is not None:
                     await self._answer_in_queue(conversation_id, message.id, message.payload)
                 return
-            await self._ask_assistant(conversation_id, stored, reply_to)
+            await self._ask_assistant(conversation_id, stored, reply_to, language)
+
+    async def _follow_language(
+        self, conversation_id: str, stored: conversations.StoredCustomerMessage
+    ) -> str:
+        """The conversation's language after this message, stored when the customer switched.
+
+        A button's text is the assistant's wording, not the customer's, so it
+        never changes the language. Agents watching the chat hear of a switch.
+        """
+        message = stored.message
+        if message.payload is not None:
+            return stored.language
+        now = languages.follow(stored.language, message.text)
+        if now != stored.language:
+            async with self.database.connection() as connection:
+                await conversations.set_language(
+                    connection=connection, conversation_id=conversation_id, code=now
+                )
+            await self.hub.publish(
+                staff_channel(conversation_id), {"type": "language", "language": now}
+            )
+            if stored.owner == ConversationOwner.queued.value and self.desk is not None:
+                await self.desk.queue_changed()  # queue entries show the language
+        return now
 
     async def _acknowledge(
         self,
@@ -178,6 +204,7 @@ class ChatGateway:
         conversation_id: str,
         stored: conversations.StoredCustomerMessage,
         reply_to: FrameSender,
+        language: str,
     ) -> None:
         # The message is stored: it goes to the assistant first, and the ack and the
         # typing indicator go out while the assistant works on it, not before.
@@ -185,7 +212,10 @@ class ChatGateway:
         announced = asyncio.create_task(self._announce(conversation_id, stored, reply_to))
         try:
             replies: Optional[list[BotReply]] = await self.rasa.send_message(
-                sender_id=conversation_id, text=text, metadata={"message_id": message_id}
+                sender_id=conversation_id,
+                text=text,
+                # Actions read the language from the message's metadata (docs/architecture.md).
+                metadata={"message_id": message_id, "language": language},
             )
         except RasaUnavailable as error:
             logger.warning("Assistant unavailable for %s: %s", conversation_id, error)

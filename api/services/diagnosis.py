@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
 from api.models import FlowEvent, utcnow
-from api.services import checks, customers, tickets, visits
+from api.services import checks, customers, handoffs, tickets, visits
+from api.services.hub import ConversationHub
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -95,7 +96,9 @@ class DiagnosisResult:
 class DiagnosisService:
     """Holds the flow library and engine for the life of the process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, hub: Optional[ConversationHub] = None) -> None:
+        # Where frames for the customer go beyond the assistant's replies (the rating request).
+        self.hub = hub
         self.library = FlowLibrary(settings.flows_dir, check_every=settings.flows_check_seconds)
         self.library.reload()
         # Loaded now (about a second), so the first customer does not wait for it.
@@ -313,6 +316,7 @@ class DiagnosisService:
             return
         if outcome.kind == "resolved":
             into.replies.append(Reply(outcome.message or "Great, I'm glad it's working again!"))
+            await self._ask_for_rating(session, conversation_id)
             return
         if outcome.kind == "handoff":
             if outcome.message:
@@ -376,6 +380,19 @@ class DiagnosisService:
         )
         if not tickets.reachable(ticket) and outcome.flow_id != CONTACT_FLOW:
             await self._ask_for_contact(session, conversation_id, ticket, into)
+
+    async def _ask_for_rating(self, session: AsyncSession, conversation_id: str) -> None:
+        """The assistant alone solved the problem: ask the customer once how we did.
+
+        The same `rating_request` frame as after an agent's chat; the widget
+        shows the rating card once the assistant's turn has ended.
+        """
+        if self.hub is None:
+            return
+        if await handoffs.claim_rating_request(
+            session=session, conversation_id=conversation_id, bot_only=True
+        ):
+            await self.hub.publish(conversation_id, {"type": "rating_request"})
 
     async def _ask_for_contact(
         self,

@@ -34,6 +34,51 @@ CALLBACK_BUTTON = {"title": "Call me back instead", "payload": "/request_callbac
 WAIT_BUTTON = {"title": "I'll wait", "payload": "/keep_waiting"}
 QUEUE_PAYLOADS = ("/request_callback", "/keep_waiting")
 
+# Said when agents are online but none who speaks the customer's language is free.
+# `{language}` is the customer's language, `{others}` those of the agents online,
+# both named in the customer's language.
+NO_SPEAKER_FREE = {
+    "en": "No colleague who speaks {language} is free right now.",
+    "de": "Gerade ist niemand frei, der {language} spricht.",
+}
+QUEUED_FOR_OTHERS = {
+    "en": "You are in the queue for a colleague who speaks {others}, or we can call you back "
+    "in {language} if you prefer.",
+    "de": "Sie sind in der Warteschlange für jemanden, der {others} spricht – oder wir rufen "
+    "Sie auf {language} zurück, wenn Ihnen das lieber ist.",
+}
+QUEUED_FOR_ANYONE = {
+    "en": "You are in the queue, or we can call you back in {language} if you prefer.",
+    "de": "Sie sind in der Warteschlange – oder wir rufen Sie auf {language} zurück, wenn Ihnen "
+    "das lieber ist.",
+}
+LANGUAGE_NAMES = {
+    "en": {"en": "English", "de": "German"},
+    "de": {"en": "Englisch", "de": "Deutsch"},
+}
+QUEUE_BUTTONS = {
+    "en": [CALLBACK_BUTTON, WAIT_BUTTON],
+    "de": [
+        {"title": "Lieber ein Rückruf", "payload": "/request_callback"},
+        {"title": "Ich warte", "payload": "/keep_waiting"},
+    ],
+}
+
+
+def no_speaker_notice(language: str, others: list[str]) -> tuple[str, list[dict[str, str]]]:
+    """What a customer hears when no agent who speaks their language is free (en or de)."""
+    said_in = language if language in NO_SPEAKER_FREE else "en"
+    names = LANGUAGE_NAMES[said_in]
+    named = names.get(language, language)
+    text = NO_SPEAKER_FREE[said_in].format(language=named)
+    if others:
+        joiner = " oder " if said_in == "de" else " or "
+        spoken = joiner.join(names.get(other, other) for other in others)
+        text += " " + QUEUED_FOR_OTHERS[said_in].format(language=named, others=spoken)
+    else:
+        text += " " + QUEUED_FOR_ANYONE[said_in].format(language=named)
+    return text, QUEUE_BUTTONS[said_in]
+
 
 def staff_channel(conversation_id: str) -> str:
     """Frames only staff may see (internal notes, customer typing)."""
@@ -57,6 +102,11 @@ async def build_summary(
 ) -> str:
     """What the agent needs to know without asking the customer again."""
     lines = [f"Reason: {reason}"]
+    language = await session.scalar(
+        select(Conversation.language).where(Conversation.id == conversation_id)
+    )
+    if language:
+        lines.append(f"Language: {handoffs.LANGUAGE_NAMES.get(language, language)}")
     first = await session.execute(
         select(Message.text)
         .where(Message.conversation_id == conversation_id, Message.sender == Sender.customer.value)
@@ -145,7 +195,8 @@ class HandoffDesk:
     # -------------------------------------------------------------- queue
 
     async def notice_for(self, session: AsyncSession, handoff: Handoff) -> QueueNotice:
-        agents = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
+        online = await self.presence.online()
+        agents = [s for s in online if handoffs.routes_to(s, handoff)]
         if not agents:
             return QueueNotice(
                 "No agent is online right now. I can open a ticket so that a person calls you "
@@ -153,6 +204,12 @@ class HandoffDesk:
                 [CALLBACK_BUTTON, WAIT_BUTTON],
                 handoff.id,
             )
+        loads = await handoffs.active_loads(session=session)
+        if not handoffs.speakers_available(handoff, online, loads):
+            spoken = {lang for s in agents if not s.is_supervisor for lang in s.languages}
+            others = sorted(spoken - {handoff.language})
+            text, buttons = no_speaker_notice(handoff.language, others)
+            return QueueNotice(text, buttons, handoff.id)
         position = await handoffs.queue_position(session=session, handoff=handoff)
         typical = await handoffs.typical_wait_seconds(session=session)
         minutes = max(1, math.ceil(typical * position / len(agents) / 60))
@@ -269,7 +326,12 @@ class HandoffDesk:
 
     async def claim(self, *, handoff_id: int, agent: Agent) -> Handoff:
         async with self.database.session() as session:
-            handoff = await handoffs.claim(session=session, handoff_id=handoff_id, agent=agent)
+            handoff = await handoffs.claim(
+                session=session,
+                handoff_id=handoff_id,
+                agent=agent,
+                online=await self.presence.online(),
+            )
         await self.tell_customer(handoff.conversation_id, f"{agent.name} joined the chat.")
         await self.announce_owner(handoff.conversation_id, "agent", agent.name)
         await self.queue_changed()
