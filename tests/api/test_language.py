@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Optional
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.db import Database
+from api.main import create_app
 from api.models import Conversation
 from api.services import agents, conversations, handoffs
 from api.services.chat_gateway import ChatGateway
@@ -16,6 +19,7 @@ from api.services.hub import ConversationHub
 from api.services.presence import AgentPresence, ConsoleConnection
 from api.services.rasa_client import BotReply, RasaClient
 from api.services.staff import Staff
+from tests.conftest import make_settings
 
 
 class RecordingRasa(RasaClient):
@@ -281,3 +285,16 @@ async def test_agents_have_languages(database: Database) -> None:
         with pytest.raises(ValueError, match="language"):
             async with database.session() as session:
                 await agents.update_agent(session=session, agent_id=default.id, languages=bad)
+
+
+def test_the_demo_page_in_both_languages(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, rasa_url="http://127.0.0.1:9", rasa_timeout_seconds=1.0)
+    with TestClient(create_app(settings)) as client:
+        english, german = client.get("/"), client.get("/?lang=de")
+        austrian, unknown = client.get("/?lang=de-AT"), client.get("/?lang=fr")
+        css = client.get("/widget/demo.css")
+    assert english.status_code == german.status_code == css.status_code == 200
+    assert '<html lang="en">' in english.text and "How can we help?" in english.text
+    assert '<html lang="de">' in german.text and "Wie können wir helfen?" in german.text
+    assert 'data-lang="de"' in german.text and 'href="/?lang=de"' in english.text
+    assert austrian.text == german.text and unknown.text == english.text
