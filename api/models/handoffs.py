@@ -45,12 +45,14 @@ class Handoff(Base):
     ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     callback_offered: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # The conversation's language (read-only here; it is stored on the conversation).
+    # The conversation's language (read-only here; it is stored on the conversation),
+    # loaded with the handoff and kept when the handoff's own changes are flushed.
     language: Mapped[str] = column_property(
         select(Conversation.language)
         .where(Conversation.id == conversation_id)
         .correlate_except(Conversation)
-        .scalar_subquery()
+        .scalar_subquery(),
+        expire_on_flush=False,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from api.db import Database
 from api.main import create_app
 from api.models import Conversation
+from api.schemas.handoffs import HandoffPublic
 from api.services import agents, conversations, handoffs
 from api.services.chat_gateway import ChatGateway
 from api.services.handoff_desk import HandoffDesk, staff_channel
@@ -298,3 +299,25 @@ def test_the_demo_page_in_both_languages(tmp_path: Path) -> None:
     assert '<html lang="de">' in german.text and "Wie können wir helfen?" in german.text
     assert 'data-lang="de"' in german.text and 'href="/?lang=de"' in english.text
     assert austrian.text == german.text and unknown.text == english.text
+
+
+async def test_a_handoff_keeps_its_language_through_every_change(database: Database) -> None:
+    presence = AgentPresence()
+    desk = desk_for(database, ConversationHub(), presence)
+    dora = await make_agent(database, "Dora", languages=["de"], tier=3)
+    online(presence, dora)
+    agent = await database_agent(database, dora)
+    handoff = await queued_in(database, desk, "de")
+    changed = [
+        await desk.claim(handoff_id=handoff.id, agent=agent),
+        await desk.escalate(handoff_id=handoff.id, staff=dora, note="line fault"),
+        await desk.claim(handoff_id=handoff.id, agent=agent),
+        await desk.hand_back(handoff_id=handoff.id, staff=dora),
+    ]
+    second = await queued_in(database, desk, "de")
+    changed += [
+        await desk.claim(handoff_id=second.id, agent=agent),
+        await desk.resolve(handoff_id=second.id, staff=dora),
+    ]
+    # As the routes return them, after their sessions have closed.
+    assert [HandoffPublic.model_validate(h).language for h in changed] == ["de"] * 6
