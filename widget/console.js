@@ -1111,7 +1111,7 @@
           cell(a.email),
           cell(capital(a.role)),
           cell(String(a.tier), "num"),
-          cell(a.skills.join(", ")),
+          cell(a.skills.join(", ") + (a.languages ? ` · ${a.languages.map(languageName).join(", ")}` : "")),
           cell(`${a.active_chats}/${a.capacity}`, a.active_chats >= a.capacity ? "num full" : "num"),
           el("td", {}, el("span", { class: a.online ? "dot on" : "dot", text: a.online ? "Online" : "Offline" }))
         )

@@ -51,6 +51,8 @@ def test_a_supervisor_adds_a_german_speaking_agent_who_sees_the_language(browser
         shot(page, "console-add-agent-languages")
         form.get_by_role("button", name="Create agent").click()
         expect(page.locator("#toast")).to_contain_text("Dora Deutsch")
+        row = page.locator("#ov-agents tr").filter(has_text="Dora Deutsch")
+        expect(row).to_contain_text("English, German")
         agents = httpx.get(f"{stack.base_url}/agents/overview", headers=operator(stack)).json()
         dora = next(a for a in agents["agents"] if a["email"] == email)
         assert dora["languages"] == ["en", "de"]
