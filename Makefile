@@ -13,7 +13,7 @@ FLOWS_DIR ?= data/flows
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing eval-flows which-flow tune-intents tune-fallback evaluate supervisor clean
+.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing eval-flows eval-language which-flow tune-intents tune-fallback evaluate supervisor clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ eval-routing: setup  ## routing quality on FILE (JSONL, see ../shared/eval/READM
 eval-flows: setup  ## how often the right flow starts, on data/heldout/flow_openers.jsonl
 	MODEL=$$($(API_PY) scripts/train.py) && \
 	  $(RASA_VENV)/bin/python scripts/eval_flows.py --model "$$MODEL" --file $(FLOW_OPENERS)
+
+eval-language: setup  ## language detection (bot/language.py) on data/heldout/routing_{en,de}.jsonl, or FILES="…"
+	$(API_PY) scripts/eval_language.py $(FILES)
 
 which-flow: setup  ## which flow a message starts, and why: make which-flow TEXT="…"
 	MODEL=$$($(API_PY) scripts/train.py) && \

@@ -74,7 +74,7 @@ async def start_services(settings: Settings, database: Optional[Database] = None
     await hub.start()
     await presence.start(hub)
     conversations = ConversationStore(database)
-    diagnosis = DiagnosisService(settings, database)
+    diagnosis = DiagnosisService(settings, database, hub=hub)
     desk = HandoffDesk(
         database=database,
         conversations=conversations,

@@ -38,6 +38,10 @@ SKILLS: tuple[str, ...] = DOMAINS
 Owner = Literal["bot", "queued", "agent", "closed"]
 OWNERS: tuple[str, ...] = get_args(Owner)
 
+# The languages customers and agents chat in (bot/language.py detects them).
+Language = Literal["en", "de"]
+LANGUAGES: tuple[str, ...] = get_args(Language)
+
 # How a diagnostic flow ends (bot/flows/model.py, `outcome:` steps).
 Outcome = Literal["resolved", "ticket", "part", "visit", "goodwill", "handoff"]
 OUTCOMES: tuple[str, ...] = get_args(Outcome)

@@ -19,12 +19,18 @@ class ChatClient:
         self.welcome: dict[str, Any] = {}
 
     async def connect(
-        self, *, session_token: Optional[str] = None, after_id: Optional[int] = None
+        self,
+        *,
+        session_token: Optional[str] = None,
+        after_id: Optional[int] = None,
+        language: Optional[str] = None,
     ) -> dict[str, Any]:
         self.socket = await websockets.connect(self.ws_url, origin=self.origin, max_size=2**20)
         hello: dict[str, Any] = {"type": "hello", "session_token": session_token}
         if after_id is not None:
             hello["after_id"] = after_id
+        if language is not None:
+            hello["language"] = language
         await self.send_frame(hello)
         self.welcome = await self.receive(kind="welcome")
         self.session_token = self.welcome["session_token"]

@@ -296,6 +296,9 @@
       case "note":
         if (frame.conversation_id === state.current) addNote(frame);
         break;
+      case "language":
+        onLanguage(frame);
+        break;
       case "rating":
         if (frame.conversation_id === state.current) {
           addLine({
@@ -357,6 +360,7 @@
               { class: "item-top" },
               el("span", { class: "tag skill", text: h.skill }),
               el("span", { class: "tag", text: `Tier ${h.tier}` }),
+              languageTag(h.language),
               el("span", { class: `tag prio-${h.priority}`, text: h.priority }),
               el("span", { class: "wait", "data-since": h.waiting_since, text: since(h.waiting_since) })
             ),
@@ -391,6 +395,7 @@
               { class: "item-top" },
               el("span", { class: "tag skill", text: h.skill }),
               el("span", { class: "tag", text: `Tier ${h.tier}` }),
+              languageTag(h.language),
               state.unread.has(h.conversation_id) ? el("span", { class: "unread", text: "New" }) : null
             ),
             el("span", { class: "reason", text: h.reason })
@@ -400,6 +405,30 @@
     );
     $("mine-empty").hidden = state.mine.length > 0;
     $("mine-count").textContent = String(state.mine.length);
+  }
+
+  // The customer's language (conversations.language): a tag in the queue and the chat header.
+  const LANGUAGE_NAMES = { en: "English", de: "German" };
+  function languageName(code) {
+    return LANGUAGE_NAMES[code] || code || "";
+  }
+  function languageTag(code) {
+    if (!code) return null;
+    return el("span", {
+      class: "tag lang",
+      title: `The customer writes ${languageName(code)}`,
+      "aria-label": `Language: ${languageName(code)}`,
+      "data-language": code,
+      text: code.toUpperCase(),
+    });
+  }
+  function onLanguage(frame) {
+    for (const h of state.waiting.concat(state.mine)) {
+      if (h.conversation_id === frame.conversation_id) h.language = frame.language;
+    }
+    if (state.view && frame.conversation_id === state.current) state.view.language = frame.language;
+    renderQueue();
+    refreshChatHeader();
   }
 
   function tick() {
@@ -507,9 +536,11 @@
     const mine = state.mine.some((h) => h.conversation_id === state.current);
     const waiting = state.waiting.find((h) => h.conversation_id === state.current);
     $("chat-title").textContent = handoff ? `${capital(handoff.skill)} · Tier ${handoff.tier}` : "Chat";
+    const language = (view && view.language) || (handoff && handoff.language);
+    const writes = language ? `writes ${languageName(language)} · ` : "";
     $("chat-meta").textContent = handoff
-      ? `${handoff.reason} · priority ${handoff.priority} · chat ${state.current.slice(0, 8)}`
-      : `chat ${state.current.slice(0, 8)}`;
+      ? `${handoff.reason} · priority ${handoff.priority} · ${writes}chat ${state.current.slice(0, 8)}`
+      : `${writes}chat ${state.current.slice(0, 8)}`;
     const owner = view ? view.owner : "";
     const ownerLabel = {
       bot: "With the assistant",
@@ -1080,7 +1111,7 @@
           cell(a.email),
           cell(capital(a.role)),
           cell(String(a.tier), "num"),
-          cell(a.skills.join(", ")),
+          cell(a.skills.join(", ") + (a.languages ? ` · ${a.languages.map(languageName).join(", ")}` : "")),
           cell(`${a.active_chats}/${a.capacity}`, a.active_chats >= a.capacity ? "num full" : "num"),
           el("td", {}, el("span", { class: a.online ? "dot on" : "dot", text: a.online ? "Online" : "Offline" }))
         )
@@ -1098,7 +1129,12 @@
       role: $("ag-role").value,
       tier: Number($("ag-tier").value),
       capacity: Number($("ag-capacity").value || 3),
+      languages: [...document.querySelectorAll("#ag-languages input:checked")].map((box) => box.value),
     };
+    if (!body.languages.length) {
+      toast("Choose at least one language the agent chats in.", "error");
+      return;
+    }
     try {
       const agent = await api("POST", "/agents", body);
       event.target.reset();

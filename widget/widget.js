@@ -27,7 +27,11 @@
       rateQ: 'How did we do?', rates: ['Very poor', 'Poor', 'OK', 'Good', 'Excellent'], of: ' of 5',
       comment: 'Comment (optional)', submit: 'Send rating', thanks: 'Thank you for your feedback!',
       newChat: 'Start a new conversation', back: 'Continue chatting', newConv: 'New conversation', transcript: 'Chat transcript',
-      newTab: '(opens in a new tab)'
+      newTab: '(opens in a new tab)',
+      errors: {
+        message_too_large: 'This message is too long.', rate_limited: 'Too many messages; please wait a moment.',
+        invalid_message: 'This message could not be sent.', conversation_closed: 'This conversation has ended.'
+      }
     },
     de: {
       title: 'Support', open: 'Support-Chat öffnen', close: 'Chat schließen', unread: ['neue Nachricht', 'neue Nachrichten'],
@@ -44,11 +48,23 @@
       rateQ: 'Wie zufrieden waren Sie?', rates: ['Sehr schlecht', 'Schlecht', 'Okay', 'Gut', 'Sehr gut'], of: ' von 5',
       comment: 'Kommentar (optional)', submit: 'Bewertung senden', thanks: 'Vielen Dank für Ihr Feedback!',
       newChat: 'Neue Unterhaltung beginnen', back: 'Weiter chatten', newConv: 'Neue Unterhaltung', transcript: 'Chatverlauf',
-      newTab: '(öffnet in neuem Tab)'
+      newTab: '(öffnet in neuem Tab)',
+      errors: {
+        message_too_large: 'Diese Nachricht ist zu lang.', rate_limited: 'Zu viele Nachrichten – bitte warten Sie einen Moment.',
+        invalid_message: 'Diese Nachricht konnte nicht gesendet werden.', conversation_closed: 'Diese Unterhaltung ist beendet.'
+      }
     }
   };
-  var lang = String(ds.lang || ds.language || d.documentElement.lang || navigator.language || 'en').slice(0, 2).toLowerCase();
-  if (!STR[lang]) lang = 'en';
+  // The widget's language: data-lang, else the first of the browser's languages we speak,
+  // else the page's <html lang>, else English. It is also the server's hint for the
+  // conversation's language (docs/protocol.md).
+  function supported(code) { code = String(code || '').slice(0, 2).toLowerCase(); return STR[code] ? code : null; }
+  var lang = supported(ds.lang || ds.language);
+  if (!lang) {
+    var prefs = (navigator.languages && navigator.languages.length) ? navigator.languages : [navigator.language];
+    for (var li = 0; li < prefs.length && !lang; li++) lang = supported(prefs[li]);
+  }
+  lang = lang || supported(d.documentElement.lang) || 'en';
   var t = STR[lang];
   var title = ds.title || t.title;
   var greeting = ds.greeting != null ? ds.greeting : t.greeting;
@@ -474,6 +490,8 @@
     if (!o) return;
     var was = owner;
     owner = o;
+    // Nothing to ask for while a person has the chat, or is about to.
+    humanBtn.hidden = o === 'agent' || o === 'queued';
     updateStatus();
     if (o === 'closed' && was !== 'closed') showEnd();
   }
@@ -526,7 +544,7 @@
     return false;
   }
   function hello() {
-    var f = { type: 'hello', session_token: token || null };
+    var f = { type: 'hello', session_token: token || null, language: lang };
     if (lastId != null) f.after_id = lastId;
     raw(f);
   }
@@ -560,6 +578,8 @@
     clearInterval(pingTimer);
     clearTimeout(pongTimer);
     hideTyping();
+    botTurn = false;
+    if (ratingAfterTurn) { ratingAfterTurn = false; offerRating(); }
     if (s) { s.onclose = s.onmessage = s.onopen = null; try { s.close(); } catch (e) { /* already closed */ } }
     Object.keys(byCid).forEach(function (k) { setState(byCid[k], 'waiting'); });
     schedule();
@@ -605,14 +625,18 @@
       case 'ack': if (f.client_id) confirm(f.client_id, f.id); break;
       case 'typing':
         if (f.agent_name) agentName = f.agent_name;
+        if (f.sender !== 'agent') botTurn = f.active !== false;
         if (f.active === false) hideTyping(); else showTyping(f.sender === 'agent' ? 'agent' : 'bot');
+        if (!botTurn && ratingAfterTurn) { ratingAfterTurn = false; offerRating(); }
         break;
       case 'owner':
         if (f.agent_name) agentName = f.agent_name;
         setOwner(f.owner);
         break;
       case 'rating_request':
-        if (endCard.hidden && !rated) showEnd();
+        // After the assistant solved the problem the request comes during its turn:
+        // the card follows the turn's last reply.
+        if (botTurn) ratingAfterTurn = true; else offerRating();
         break;
       case 'rating_saved':
         ratingSent = false;
@@ -634,8 +658,7 @@
     } else hideTyping();
     if (m.sender === 'agent') {
       if (m.agent_name) agentName = m.agent_name;
-      if (owner !== 'closed') owner = 'agent';
-      updateStatus();
+      if (owner !== 'closed') setOwner('agent');
     }
     var r = render(m);
     if (m.sender === 'customer') setState(r, 'sent');
@@ -673,7 +696,7 @@
     } else if (r) {
       dropFromOutbox(f.client_id);
       delete byCid[f.client_id];
-      setState(r, 'failed', f.detail || c);
+      setState(r, 'failed', t.errors[c] || f.detail || c);
     }
   }
 
@@ -684,7 +707,8 @@
     sset('rating', rt);
     ratingSent = ready && raw({ type: 'rating', score: rt.score, comment: rt.comment });
   }
-  var rated = false, ratingSent = false;
+  var rated = false, ratingSent = false, botTurn = false, ratingAfterTurn = false;
+  function offerRating() { if (endCard.hidden && !rated) showEnd(); }
   function showEnd() {
     endCard.textContent = '';
     endCard.hidden = false;

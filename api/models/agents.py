@@ -21,6 +21,8 @@ class Agent(Base):
     role: Mapped[str] = mapped_column(String(16), default="agent")  # agent | supervisor
     tier: Mapped[int] = mapped_column(Integer, default=2)
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The languages the agent chats in ("en", "de"); handoff routing prefers a match.
+    languages: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["en"])
     capacity: Mapped[int] = mapped_column(Integer, default=3)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -46,6 +46,11 @@ class Conversation(Base):
     customer_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # The language the customer writes in ("en" or "de", bot/language.py): set from the
+    # widget's hint when the conversation starts, changed when the customer clearly switches.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # When the customer was asked to rate the conversation (asked once).
+    rating_requested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

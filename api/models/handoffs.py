@@ -6,10 +6,11 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from api.models.base import Base, UTCDateTime, utcnow
+from api.models.conversations import Conversation
 
 
 class HandoffStatus(str, enum.Enum):
@@ -44,6 +45,15 @@ class Handoff(Base):
     ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     callback_offered: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The conversation's language (read-only here; it is stored on the conversation),
+    # loaded with the handoff and kept when the handoff's own changes are flushed.
+    language: Mapped[str] = column_property(
+        select(Conversation.language)
+        .where(Conversation.id == conversation_id)
+        .correlate_except(Conversation)
+        .scalar_subquery(),
+        expire_on_flush=False,
+    )
 
 
 class HandoffEvent(Base):

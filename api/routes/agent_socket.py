@@ -60,7 +60,8 @@ class AgentSocket:
 
     async def send_queue(self) -> None:
         async with self.database.session() as session:
-            waiting = await handoffs.waiting_for(session=session, staff=self.staff)
+            online = await self.services.presence.online()
+            waiting = await handoffs.waiting_for(session=session, staff=self.staff, online=online)
             mine = await handoffs.active_for(session=session, agent_id=self.staff.id or 0)
             frame = {
                 "type": "queue",
@@ -110,6 +111,7 @@ class AgentSocket:
                         "role": self.staff.role,
                         "tier": self.staff.tier,
                         "skills": list(self.staff.skills),
+                        "languages": list(self.staff.languages),
                     },
                 }
             )
@@ -139,6 +141,11 @@ class AgentSocket:
             presence.leave(connection)
             self.hub.unsubscribe(QUEUE_CHANNEL, self.queue_update)
             self.unwatch_all()
+            # Chats this agent's languages kept from others are offered to them again.
+            try:
+                await self.desk.queue_changed()
+            except Exception:  # noqa: BLE001 - the app may be shutting down
+                logger.debug("Could not announce that an agent left", exc_info=True)
 
     async def handle(self, frame: dict[str, Any]) -> Optional[dict[str, Any]]:
         kind = frame.get("type")
@@ -214,6 +221,7 @@ def handoff_frame(handoff: Any) -> dict[str, Any]:
         "skill": handoff.skill,
         "priority": handoff.priority,
         "summary": handoff.summary,
+        "language": handoff.language,
         "agent_id": handoff.agent_id,
         "waiting_since": handoff.waiting_since.isoformat(),
     }

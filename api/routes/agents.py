@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from api.deps import CurrentSupervisor, PresenceDep, SessionDep
-from api.schemas.agents import AgentCreate, AgentLoad, AgentPublic, Overview, QueueSummary
+from api.schemas.agents import (
+    AgentCreate,
+    AgentLoad,
+    AgentPublic,
+    AgentUpdate,
+    Overview,
+    QueueSummary,
+)
+from api.schemas.types import Int64
 from api.services import agents, handoffs
 
 router = APIRouter(prefix="/agents", tags=["agents"])
@@ -22,6 +30,32 @@ async def create_agent(
     except ValueError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
     await session.commit()
+    return AgentPublic.model_validate(agent)
+
+
+@router.patch(
+    "/{agent_id}",
+    response_model=AgentPublic,
+    summary="Change an agent: name, role, tier, skills, languages, capacity, active",
+)
+async def update_agent(
+    agent_id: Int64,
+    body: AgentUpdate,
+    session: SessionDep,
+    supervisor: CurrentSupervisor,
+    presence: PresenceDep,
+) -> AgentPublic:
+    try:
+        agent = await agents.update_agent(
+            session=session, agent_id=agent_id, **body.model_dump(exclude_unset=True)
+        )
+    except agents.AgentNotFound:
+        raise HTTPException(status_code=404, detail=f"There is no agent {agent_id}.") from None
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    await session.commit()
+    if body.active is False:
+        await presence.disconnect(agent.id)
     return AgentPublic.model_validate(agent)
 
 

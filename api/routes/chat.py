@@ -131,9 +131,16 @@ class ChatSocket:
             or not INT64_MIN <= after_id <= INT64_MAX
         ):
             raise FrameError("invalid_message", "after_id must be a message id (an integer).")
+        hint = frame.get("language")
+        if hint is not None and (not isinstance(hint, str) or len(hint) > 35):
+            raise FrameError(
+                "invalid_message", 'language must be a language tag such as "de" or "en-GB".'
+            )
         async with self.services.database.session() as session:
             if token is None:
-                created = await conversations.start_conversation(session=session)
+                created = await conversations.start_conversation(
+                    session=session, language_hint=hint
+                )
                 conversation, token, resumed = created.conversation, created.session_token, False
             else:
                 if not isinstance(token, str):
@@ -154,6 +161,7 @@ class ChatSocket:
                 "session_token": token,
                 "conversation_id": conversation.id,
                 "owner": conversation.owner,
+                "language": conversation.language,
                 "resumed": resumed,
                 "history": [conversations.message_frame(m) for m in history],
             }

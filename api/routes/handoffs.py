@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 from sqlalchemy import select
 
-from api.deps import CurrentStaff, DeskDep, SessionDep
+from api.deps import CurrentStaff, DeskDep, PresenceDep, SessionDep
 from api.models import Agent, Conversation, Ticket
 from api.schemas.customers import CustomerPublic
 from api.schemas.handoffs import (
@@ -52,8 +52,11 @@ async def _agent(session: SessionDep, staff: Staff) -> Agent:
     response_model=list[HandoffPublic],
     summary="Chats waiting for a person, routed to me",
 )
-async def queue(session: SessionDep, staff: CurrentStaff) -> list[HandoffPublic]:
-    waiting = await handoffs.waiting_for(session=session, staff=staff)
+async def queue(
+    session: SessionDep, staff: CurrentStaff, presence: PresenceDep
+) -> list[HandoffPublic]:
+    online = await presence.online()
+    waiting = await handoffs.waiting_for(session=session, staff=staff, online=online)
     return [HandoffPublic.model_validate(h) for h in waiting]
 
 
@@ -172,6 +175,7 @@ async def view_conversation(
     return ConversationView(
         conversation_id=conversation_id,
         owner=conversation.owner,
+        language=conversation.language,
         handoff=HandoffPublic.model_validate(handoff) if handoff else None,
         messages=[conversations.message_frame(m) for m in messages],
         notes=[NotePublic.model_validate(n) for n in notes],

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.vocabulary import SKILLS, AgentTier, Skill
+from bot.vocabulary import SKILLS, AgentTier, Language, Skill
 
 
 class LoginRequest(BaseModel):
@@ -22,6 +22,24 @@ class AgentCreate(BaseModel):
     tier: AgentTier = 2
     skills: list[Skill] = Field(default_factory=lambda: list(SKILLS))
     capacity: int = Field(default=3, ge=1, le=20)
+    languages: list[Language] = Field(
+        default_factory=lambda: ["en"],
+        min_length=1,
+        description="The languages the agent chats in; handoffs prefer an agent who "
+        "speaks the customer's.",
+    )
+
+
+class AgentUpdate(BaseModel):
+    """The fields to change; the others stay as they are."""
+
+    name: Optional[str] = Field(default=None, min_length=1, max_length=80)
+    role: Optional[Literal["agent", "supervisor"]] = None
+    tier: Optional[AgentTier] = None
+    skills: Optional[list[Skill]] = None
+    capacity: Optional[int] = Field(default=None, ge=1, le=20)
+    languages: Optional[list[Language]] = Field(default=None, min_length=1)
+    active: Optional[bool] = None
 
 
 class AgentPublic(BaseModel):
@@ -33,6 +51,7 @@ class AgentPublic(BaseModel):
     role: str
     tier: int
     skills: list[str]
+    languages: list[str]
     capacity: int
     active: bool
 

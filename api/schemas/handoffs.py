@@ -25,6 +25,7 @@ class HandoffPublic(BaseModel):
     agent_id: Optional[int]
     waiting_since: datetime
     claimed_at: Optional[datetime]
+    language: str = Field(description="The conversation's language: en or de.")
 
 
 class EscalateRequest(BaseModel):
@@ -62,6 +63,7 @@ class ConversationView(BaseModel):
 
     conversation_id: str
     owner: str
+    language: str = Field(description="The language the customer writes in: en or de.")
     handoff: Optional[HandoffPublic]
     messages: list[dict[str, Any]]
     notes: list[NotePublic]

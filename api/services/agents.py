@@ -10,12 +10,12 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Agent, AgentSession
-from bot.vocabulary import AGENT_TIERS, SKILLS
+from bot.vocabulary import AGENT_TIERS, LANGUAGES, SKILLS
 
 ROLES = ("agent", "supervisor")
 # scrypt (RFC 7914) with parameters OWASP recommends for interactive logins.
@@ -56,6 +56,36 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def _check_role_and_tier(role: str, tier: int) -> None:
+    if role not in ROLES:
+        raise ValueError(f"Role must be one of {', '.join(ROLES)}.")
+    if tier not in AGENT_TIERS:
+        raise ValueError("Agents work in tier 2 or tier 3.")
+
+
+def _checked_skills(skills: list[str]) -> list[str]:
+    unknown = set(skills) - set(SKILLS)
+    if unknown:
+        raise ValueError(f"Unknown skills: {', '.join(sorted(unknown))}.")
+    return list(dict.fromkeys(skills))
+
+
+def _checked_languages(languages: list[str]) -> list[str]:
+    if not languages:
+        raise ValueError("An agent speaks at least one language.")
+    unknown = set(languages) - set(LANGUAGES)
+    if unknown:
+        raise ValueError(
+            f"Unknown languages: {', '.join(sorted(unknown))}. Use {', '.join(LANGUAGES)}."
+        )
+    return list(dict.fromkeys(languages))
+
+
+def _check_capacity(capacity: int) -> None:
+    if not 1 <= capacity <= 20:
+        raise ValueError("Capacity must be between 1 and 20 chats.")
+
+
 # Used when the e-mail is unknown, so that a wrong e-mail costs as long as a wrong password.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
@@ -70,22 +100,17 @@ async def create_agent(
     tier: int = 2,
     skills: Optional[list[str]] = None,
     capacity: int = 3,
+    languages: Optional[list[str]] = None,
 ) -> Agent:
     email = email.strip().lower()
     if "@" not in email or len(email) > 200:
         raise ValueError("A valid e-mail address is required.")
     if len(password) < 10:
         raise ValueError("Passwords must be at least 10 characters long.")
-    if role not in ROLES:
-        raise ValueError(f"Role must be one of {', '.join(ROLES)}.")
-    if tier not in AGENT_TIERS:
-        raise ValueError("Agents work in tier 2 or tier 3.")
-    skills = list(skills or SKILLS)
-    unknown = set(skills) - set(SKILLS)
-    if unknown:
-        raise ValueError(f"Unknown skills: {', '.join(sorted(unknown))}.")
-    if not 1 <= capacity <= 20:
-        raise ValueError("Capacity must be between 1 and 20 chats.")
+    _check_role_and_tier(role, tier)
+    skills = _checked_skills(list(skills or SKILLS))
+    languages = _checked_languages(languages or ["en"])
+    _check_capacity(capacity)
     agent = Agent(
         email=email,
         name=name.strip()[:80] or email,
@@ -94,6 +119,7 @@ async def create_agent(
         role=role,
         tier=tier,
         skills=skills,
+        languages=languages,
         capacity=capacity,
         active=True,
     )
@@ -103,6 +129,57 @@ async def create_agent(
             await session.flush()
     except IntegrityError as error:
         raise AgentExists(email) from error
+    return agent
+
+
+class AgentNotFound(Exception):
+    pass
+
+
+async def update_agent(
+    *,
+    session: AsyncSession,
+    agent_id: int,
+    name: Optional[str] = None,
+    role: Optional[str] = None,
+    tier: Optional[int] = None,
+    skills: Optional[list[str]] = None,
+    capacity: Optional[int] = None,
+    languages: Optional[list[str]] = None,
+    active: Optional[bool] = None,
+) -> Agent:
+    """Change an agent's account; what is None stays as it is.
+
+    Routing uses the new skills, tier and languages from the agent's next
+    sign-in or console connection on.
+    """
+    agent = await session.get(Agent, agent_id)
+    if agent is None:
+        raise AgentNotFound(agent_id)
+    _check_role_and_tier(role or agent.role, tier or agent.tier)
+    if name is not None:
+        agent.name = name.strip()[:80] or agent.name
+    if role is not None:
+        agent.role = role
+    if tier is not None:
+        agent.tier = tier
+    if skills is not None:
+        agent.skills = _checked_skills(skills)
+    if languages is not None:
+        agent.languages = _checked_languages(languages)
+    if capacity is not None:
+        _check_capacity(capacity)
+        agent.capacity = capacity
+    if active is not None:
+        agent.active = active
+        if not active:
+            # A deactivated agent is signed out everywhere.
+            await session.execute(
+                update(AgentSession)
+                .where(AgentSession.agent_id == agent.id, AgentSession.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(timezone.utc))
+            )
+    await session.flush()
     return agent
 
 

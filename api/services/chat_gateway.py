@@ -19,9 +19,10 @@ from typing import Optional
 from api.models import ConversationOwner, DeliveryStatus, Sender
 from api.services import conversations
 from api.services.conversations import ConversationStore
-from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
+from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
+from bot import language as languages
 from bot.wording import say
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,6 @@ class ChatGateway:
         text: str,
         payload: Optional[str],
         reply_to: FrameSender,
-        language: str = "en",
     ) -> None:
         async with self._conversation_lock(conversation_id):
             stored = await self.conversations.store_customer_message(
@@ -104,6 +104,7 @@ class ChatGateway:
             if stored.duplicate and not _never_forwarded(message):
                 await self._acknowledge(conversation_id, stored, reply_to)
                 return
+            language = await self._follow_language(conversation_id, stored)
             if stored.owner != ConversationOwner.bot.value:
                 # A person has the chat (or will soon): the bot stays silent. Agents
                 # see the message through the hub.
@@ -113,6 +114,27 @@ class ChatGateway:
                     await self._answer_in_queue(conversation_id, message.payload, language)
                 return
             await self._ask_assistant(conversation_id, stored, reply_to, language)
+
+    async def _follow_language(
+        self, conversation_id: str, stored: conversations.StoredCustomerMessage
+    ) -> str:
+        """The conversation's language after this message, stored when the customer switched.
+
+        A button's text is the assistant's wording, not the customer's, so it
+        never changes the language. Agents watching the chat hear of a switch.
+        """
+        message = stored.message
+        if message.payload is not None:
+            return stored.language
+        now = languages.follow(stored.language, message.text)
+        if now != stored.language:
+            await self.conversations.set_language(conversation_id, now)
+            await self.hub.publish(
+                staff_channel(conversation_id), {"type": "language", "language": now}
+            )
+            if stored.owner == ConversationOwner.queued.value and self.desk is not None:
+                await self.desk.queue_changed()  # queue entries show the language
+        return now
 
     async def _acknowledge(
         self,

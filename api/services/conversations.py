@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from api.db import LAST_IN_TRANSACTION, Database
 from api.models import Conversation, ConversationOwner, DeliveryStatus, Message, Sender
 from api.models.base import utcnow
+from bot.language import DEFAULT as DEFAULT_LANGUAGE
+from bot.language import from_hint
 
 HISTORY_LIMIT = 500
 
@@ -43,11 +45,20 @@ class NewConversation:
     session_token: str
 
 
-async def start_conversation(*, session: AsyncSession) -> NewConversation:
-    """Create a conversation and the unguessable token that gives access to it."""
+async def start_conversation(
+    *, session: AsyncSession, language_hint: Optional[str] = None
+) -> NewConversation:
+    """Create a conversation and the unguessable token that gives access to it.
+
+    `language_hint`: the language the widget expects ("de", "en-GB", …); the
+    conversation starts in it if we speak it, else in English.
+    """
     token = secrets.token_urlsafe(32)
     conversation = Conversation(
-        id=uuid.uuid4().hex, token_hash=hash_token(token), owner=ConversationOwner.bot.value
+        id=uuid.uuid4().hex,
+        token_hash=hash_token(token),
+        owner=ConversationOwner.bot.value,
+        language=from_hint(language_hint),
     )
     session.add(conversation)
     await session.flush()
@@ -88,6 +99,7 @@ class StoredCustomerMessage:
     message: StoredMessage
     duplicate: bool
     owner: str  # who answers the conversation now (`ConversationOwner`)
+    language: str = DEFAULT_LANGUAGE  # the conversation's language before this message
 
 
 _MESSAGES = Message.__table__
@@ -111,9 +123,10 @@ def _insert_once(dialect: str) -> TextClause:
     """INSERT of a customer message into an open conversation, once per client id.
 
     `INSERT … SELECT … FROM conversations WHERE open … ON CONFLICT DO NOTHING
-    RETURNING id, owner` (SQLite and PostgreSQL): it stores the message only if
-    the conversation is there and not closed, does nothing when the client id is
-    stored already, and says who answers the conversation, all in one statement.
+    RETURNING id, owner, language` (SQLite and PostgreSQL): it stores the message
+    only if the conversation is there and not closed, does nothing when the client
+    id is stored already, and says who answers the conversation and in which
+    language, all in one statement.
     Written as text so that SQLAlchemy caches its compiled form: its `insert()`
     with ON CONFLICT is compiled again on every call (0.5–0.9 ms).
     """
@@ -128,7 +141,9 @@ def _insert_once(dialect: str) -> TextClause:
         f"AND {_CONVERSATIONS.name}.owner != '{ConversationOwner.closed.value}' "
         "ON CONFLICT (conversation_id, client_id) DO NOTHING "
         f"RETURNING id, (SELECT owner FROM {_CONVERSATIONS.name} "
-        f"WHERE {_CONVERSATIONS.name}.id = :conversation_id) AS owner"
+        f"WHERE {_CONVERSATIONS.name}.id = :conversation_id) AS owner, "
+        f"(SELECT language FROM {_CONVERSATIONS.name} "
+        f"WHERE {_CONVERSATIONS.name}.id = :conversation_id) AS language"
     )
     return statement.bindparams(
         *(bindparam(name, type_=_MESSAGES.c[name].type) for name in _MESSAGE_COLUMNS)
@@ -138,12 +153,16 @@ def _insert_once(dialect: str) -> TextClause:
 _INSERT_ONCE = {dialect: _insert_once(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-async def _conversation_owner(connection: AsyncConnection, conversation_id: str) -> Optional[str]:
-    """Who answers the conversation now (`ConversationOwner`), or None if there is no such one."""
+async def _owner_and_language(
+    connection: AsyncConnection, conversation_id: str
+) -> tuple[Optional[str], str]:
+    """Who answers the conversation now (`ConversationOwner`, None if there is no such
+    one) and its language."""
     result = await connection.execute(
-        select(Conversation.owner).where(Conversation.id == conversation_id)
+        select(Conversation.owner, Conversation.language).where(Conversation.id == conversation_id)
     )
-    return result.scalar_one_or_none()
+    row = result.first()
+    return (row.owner, row.language) if row is not None else (None, DEFAULT_LANGUAGE)
 
 
 async def _store_customer_message(
@@ -172,8 +191,10 @@ async def _store_customer_message(
     ).first()
     if stored is not None:
         message = StoredMessage(**values, id=stored.id)
-        return StoredCustomerMessage(message=message, duplicate=False, owner=stored.owner)
-    owner = await _conversation_owner(connection, conversation_id)
+        return StoredCustomerMessage(
+            message=message, duplicate=False, owner=stored.owner, language=stored.language
+        )
+    owner, current_language = await _owner_and_language(connection, conversation_id)
     if owner is None or owner == ConversationOwner.closed.value:
         return None
     existing = (
@@ -186,7 +207,9 @@ async def _store_customer_message(
     if existing is None:
         raise RuntimeError(f"Message {client_id!r} was neither stored nor found")
     message = StoredMessage(**existing._mapping)
-    return StoredCustomerMessage(message=message, duplicate=True, owner=owner)
+    return StoredCustomerMessage(
+        message=message, duplicate=True, owner=owner, language=current_language
+    )
 
 
 async def find_by_client_id(
@@ -336,6 +359,15 @@ class ConversationStore:
         async with self.database.connection() as connection:
             return await _store_customer_message(
                 connection, conversation_id, client_id, text, payload
+            )
+
+    async def set_language(self, conversation_id: str, code: str) -> None:
+        """The customer now writes in another language (bot/language.py)."""
+        async with self.database.connection() as connection:
+            await connection.execute(
+                update(_CONVERSATIONS)
+                .where(_CONVERSATIONS.c.id == conversation_id)
+                .values(language=code, updated_at=utcnow())
             )
 
     async def set_status(self, message_id: int, status: DeliveryStatus) -> None:

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.config import PROJECT_ROOT, Settings
 from api.db import Database
 from api.models import FlowEvent, utcnow
-from api.services import catalog, checks, customers, tickets, visits
+from api.services import catalog, checks, customers, handoffs, tickets, visits
+from api.services.hub import ConversationHub
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -110,7 +111,11 @@ class DiagnosisResult:
 class DiagnosisService:
     """Holds the flow library and engine for the life of the process."""
 
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, hub: Optional[ConversationHub] = None
+    ) -> None:
+        # Where frames for the customer go beyond the assistant's replies (the rating request).
+        self.hub = hub
         # Every edit is checked as `make validate` checks it; one with an error
         # leaves the last good flows live and shows at /health (`flows_error`).
         self.library = FlowLibrary(
@@ -446,6 +451,7 @@ class DiagnosisService:
             return
         if outcome.kind == "resolved":
             into.replies.append(Reply(outcome.message or say("diagnosis.resolved", language)))
+            await self._ask_for_rating(session, conversation_id)
             return
         if outcome.kind == "handoff":
             if outcome.message:
@@ -514,6 +520,19 @@ class DiagnosisService:
         )
         if not tickets.reachable(ticket) and outcome.flow_id != CONTACT_FLOW:
             await self._ask_for_contact(session, conversation_id, ticket, into, language)
+
+    async def _ask_for_rating(self, session: AsyncSession, conversation_id: str) -> None:
+        """The assistant alone solved the problem: ask the customer once how we did.
+
+        The same `rating_request` frame as after an agent's chat; the widget
+        shows the rating card once the assistant's turn has ended.
+        """
+        if self.hub is None:
+            return
+        if await handoffs.claim_rating_request(
+            session=session, conversation_id=conversation_id, bot_only=True
+        ):
+            await self.hub.publish(conversation_id, {"type": "rating_request"})
 
     async def _ask_for_contact(
         self,

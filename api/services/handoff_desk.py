@@ -64,6 +64,25 @@ class QueueNotice:
         return f"{self.lead} {self.detail}"
 
 
+def no_speaker_notice(handoff: Handoff, others: list[str], language: str) -> QueueNotice:
+    """Agents are online but none who speaks the customer's language is free:
+    the customer may wait for one who speaks `others`, or be called back."""
+    named = say(f"language_name.of_{handoff.language}", language)
+    if others:
+        spoken = say("queue.or", language).join(
+            say(f"language_name.of_{other}", language) for other in others
+        )
+        detail = say("queue.for_others", language, others=spoken, language=named)
+    else:
+        detail = say("queue.for_anyone", language, language=named)
+    return QueueNotice(
+        say("queue.no_speaker", language, language=named),
+        detail,
+        queue_buttons(language),
+        handoff.id,
+    )
+
+
 async def build_summary(
     *,
     session: AsyncSession,
@@ -74,6 +93,11 @@ async def build_summary(
 ) -> str:
     """What the agent needs to know without asking the customer again."""
     lines = [say("record.handoff_reason", reason=reason)]
+    language = await session.scalar(
+        select(Conversation.language).where(Conversation.id == conversation_id)
+    )
+    if language:
+        lines.append(say("record.handoff_language", language=say(f"language_name.of_{language}")))
     first = await session.execute(
         select(Message.text)
         .where(Message.conversation_id == conversation_id, Message.sender == Sender.customer.value)
@@ -166,7 +190,10 @@ class HandoffDesk:
     async def notice_for(
         self, session: AsyncSession, handoff: Handoff, language: str = "en"
     ) -> QueueNotice:
-        agents = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
+        # The conversation's own language wins over the caller's default.
+        language = handoff.language or language
+        online = await self.presence.online()
+        agents = [s for s in online if handoffs.routes_to(s, handoff)]
         if not agents:
             return QueueNotice(
                 say("queue.no_agent", language),
@@ -174,6 +201,11 @@ class HandoffDesk:
                 queue_buttons(language),
                 handoff.id,
             )
+        loads = await handoffs.active_loads(session=session)
+        if not handoffs.speakers_available(handoff, online, loads):
+            spoken = {lang for s in agents if not s.is_supervisor for lang in s.languages}
+            others = sorted(spoken - {handoff.language})
+            return no_speaker_notice(handoff, others, language)
         position = await handoffs.queue_position(session=session, handoff=handoff)
         typical = await handoffs.typical_wait_seconds(session=session)
         minutes = max(1, math.ceil(typical * position / len(agents) / 60))
@@ -294,7 +326,12 @@ class HandoffDesk:
 
     async def claim(self, *, handoff_id: int, agent: Agent, language: str = "en") -> Handoff:
         async with self.database.session() as session:
-            handoff = await handoffs.claim(session=session, handoff_id=handoff_id, agent=agent)
+            handoff = await handoffs.claim(
+                session=session,
+                handoff_id=handoff_id,
+                agent=agent,
+                online=await self.presence.online(),
+            )
         await self.tell_customer(
             handoff.conversation_id, say("system.joined", language, agent=agent.name)
         )

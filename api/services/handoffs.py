@@ -5,11 +5,12 @@ Pure database logic; api/services/handoff_desk.py adds the notifications.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import (
@@ -27,6 +28,7 @@ from api.services.staff import Staff
 from bot.wording import say
 
 PRIORITY_ORDER = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+LANGUAGE_NAMES = {"en": "English", "de": "German"}
 DEFAULT_WAIT_SECONDS = 180.0
 
 
@@ -66,7 +68,45 @@ def staff_for(agent: Agent) -> Staff:
         role=agent.role,
         tier=agent.tier,
         skills=tuple(agent.skills or ()),
+        languages=tuple(agent.languages or ("en",)),
+        capacity=agent.capacity,
     )
+
+
+def speakers_available(
+    handoff: Handoff, online: Sequence[Staff], loads: Mapping[int, int]
+) -> list[Staff]:
+    """Online agents (not supervisors) who could take the chat now in the customer's language.
+
+    "Could take": their tier and skills match and they have a free place
+    (`loads`: each agent's number of active chats).
+    """
+    return [
+        staff
+        for staff in online
+        if not staff.is_supervisor
+        and staff.id is not None
+        and staff.speaks(handoff.language)
+        and routes_to(staff, handoff)
+        and loads.get(staff.id, 0) < staff.capacity
+    ]
+
+
+def offered_to(
+    staff: Staff, handoff: Handoff, online: Sequence[Staff], loads: Mapping[int, int]
+) -> bool:
+    """Whether a waiting chat is offered to this person, with the language preference.
+
+    A chat goes to the agents of its tier and skills (`routes_to`). Of those, an
+    agent who speaks the customer's language is preferred: while one is online
+    with a free place, the chat is offered to such agents only. Otherwise every
+    agent of the tier and skills sees it. Supervisors see every chat.
+    """
+    if not routes_to(staff, handoff):
+        return False
+    if staff.is_supervisor or staff.speaks(handoff.language):
+        return True
+    return not speakers_available(handoff, online, loads)
 
 
 async def _event(
@@ -126,6 +166,7 @@ async def request_handoff(
     )
     session.add(handoff)
     await session.flush()
+    await session.refresh(handoff, attribute_names=["language"])
     await _event(session, handoff, "queued", None, reason)
     await _set_owner(session, conversation_id, ConversationOwner.queued)
     return handoff, True
@@ -169,14 +210,31 @@ async def typical_wait_seconds(*, session: AsyncSession) -> float:
     return sum(waits) / len(waits) if waits else DEFAULT_WAIT_SECONDS
 
 
-async def waiting_for(*, session: AsyncSession, staff: Staff) -> list[Handoff]:
-    """The queue as this person sees it: what routes to them, most urgent and oldest first."""
+async def active_loads(*, session: AsyncSession) -> dict[int, int]:
+    """How many chats each agent has now."""
+    loads = await session.execute(
+        select(Handoff.agent_id, func.count())
+        .where(Handoff.status == HandoffStatus.active.value)
+        .group_by(Handoff.agent_id)
+    )
+    return {int(agent_id): int(count) for agent_id, count in loads.all() if agent_id is not None}
+
+
+async def waiting_for(
+    *, session: AsyncSession, staff: Staff, online: Sequence[Staff] = ()
+) -> list[Handoff]:
+    """The queue as this person sees it: what is offered to them, most urgent and oldest first.
+
+    `online`: the agents online now, for the language preference (`offered_to`).
+    """
     result = await session.execute(
         select(Handoff)
         .where(Handoff.status == HandoffStatus.waiting.value)
         .order_by(Handoff.waiting_since)
     )
-    visible = [h for h in result.scalars().all() if routes_to(staff, h)]
+    waiting = list(result.scalars().all())
+    loads = await active_loads(session=session) if waiting and online else {}
+    visible = [h for h in waiting if offered_to(staff, h, online, loads)]
     return sorted(visible, key=lambda h: (PRIORITY_ORDER.get(h.priority, 2), h.waiting_since))
 
 
@@ -189,12 +247,25 @@ async def active_for(*, session: AsyncSession, agent_id: int) -> list[Handoff]:
     return list(result.scalars().all())
 
 
-async def claim(*, session: AsyncSession, handoff_id: int, agent: Agent) -> Handoff:
-    """Give the handoff to the agent. Of two agents claiming at once, exactly one wins."""
+async def claim(
+    *, session: AsyncSession, handoff_id: int, agent: Agent, online: Sequence[Staff] = ()
+) -> Handoff:
+    """Give the handoff to the agent. Of two agents claiming at once, exactly one wins.
+
+    `online`: the agents online now. While one who speaks the customer's
+    language could take the chat, an agent who does not speak it cannot.
+    """
     handoff = await get_handoff(session=session, handoff_id=handoff_id)
     staff = staff_for(agent)
     if not routes_to(staff, handoff):
         raise NotYours("This chat is routed to another tier or skill.")
+    if handoff.status == HandoffStatus.waiting.value and not offered_to(
+        staff, handoff, online, await active_loads(session=session) if online else {}
+    ):
+        raise NotYours(
+            f"This customer writes {LANGUAGE_NAMES.get(handoff.language, handoff.language)}, "
+            "and a colleague who speaks it is free to take the chat."
+        )
     load = len(await active_for(session=session, agent_id=agent.id))
     if load >= agent.capacity:
         raise HandoffError(f"You already have {load} chats, your capacity.")
@@ -318,7 +389,30 @@ async def resolve(*, session: AsyncSession, handoff_id: int, staff: Staff) -> Ha
     handoff.ended_at = _now()
     await _event(session, handoff, "resolved", staff)
     await _set_owner(session, handoff.conversation_id, ConversationOwner.closed)
+    # The customer is asked for a rating now (api/services/handoff_desk.py).
+    await claim_rating_request(session=session, conversation_id=handoff.conversation_id)
     return handoff
+
+
+async def claim_rating_request(
+    *, session: AsyncSession, conversation_id: str, bot_only: bool = False
+) -> bool:
+    """Whether to ask the customer for a rating now: True once per conversation.
+
+    `bot_only`: only a conversation no person ever took part in (no handoff),
+    and not rated already (the customer can rate from "End chat" any time).
+    """
+    conditions = [Conversation.id == conversation_id, Conversation.rating_requested_at.is_(None)]
+    if bot_only:
+        conditions.append(~exists().where(Handoff.conversation_id == conversation_id))
+        conditions.append(~exists().where(Rating.conversation_id == conversation_id))
+    result = await session.execute(
+        update(Conversation)
+        .where(*conditions)
+        .values(rating_requested_at=_now())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 async def record_rating(
@@ -380,11 +474,5 @@ async def overview(*, session: AsyncSession) -> tuple[list[QueueOverview], dict[
         entry.longest_wait_seconds = max(
             entry.longest_wait_seconds, (now - handoff.waiting_since).total_seconds()
         )
-    loads = await session.execute(
-        select(Handoff.agent_id, func.count())
-        .where(Handoff.status == HandoffStatus.active.value)
-        .group_by(Handoff.agent_id)
-    )
-    return sorted(queues.values(), key=lambda q: (q.skill, q.tier)), {
-        int(agent_id): int(count) for agent_id, count in loads.all() if agent_id is not None
-    }
+    loads = await active_loads(session=session)
+    return sorted(queues.values(), key=lambda q: (q.skill, q.tier)), loads

@@ -132,6 +132,7 @@ class RedisPresence(AgentPresence):
             if raw:
                 data = json.loads(raw)
                 data["skills"] = tuple(data.get("skills") or ())
+                data["languages"] = tuple(data.get("languages") or ("en",))
                 staff = Staff(**data)
                 if staff.id is not None:
                     found.setdefault(staff.id, staff)

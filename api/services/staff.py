@@ -13,6 +13,11 @@ class Staff:
     role: str  # agent | supervisor | operator
     tier: int = 3
     skills: tuple[str, ...] = field(default_factory=tuple)
+    languages: tuple[str, ...] = ("en",)
+    capacity: int = 3  # how many chats they take at once
+
+    def speaks(self, language: str) -> bool:
+        return language in self.languages
 
     @property
     def is_supervisor(self) -> bool:

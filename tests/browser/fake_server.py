@@ -44,6 +44,7 @@ class FakeGateway:
         self.ratings: list[dict] = []
         self.customer_typing: list[dict] = []
         self.received: list[dict] = []  # every customer message frame, resends included
+        self.hellos: list[dict] = []  # every hello frame
         self.reply_delay = 0.15
         self.embed_page = "<!doctype html><title>empty</title>"  # served at /_test/page
         self.refuse = False  # refuse new sockets, as a gateway that is down would
@@ -157,6 +158,7 @@ class FakeGateway:
                     if kind == "ping":
                         await ws.send_json({"type": "pong"})
                     elif kind == "hello":
+                        self.hellos.append(frame)
                         token = frame.get("session_token")
                         resumed = bool(token)
                         if token:
