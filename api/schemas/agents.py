@@ -18,7 +18,7 @@ class AgentCreate(BaseModel):
     email: str = Field(max_length=200)
     name: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=10, max_length=200)
-    role: Literal["agent", "supervisor"] = "agent"
+    role: Literal["agent", "supervisor", "trainer"] = "agent"
     tier: Literal[2, 3] = 2
     skills: list[Skill] = Field(
         default_factory=lambda: ["internet", "cable", "hardware", "software", "other"]

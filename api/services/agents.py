@@ -1,4 +1,4 @@
-"""Agents and supervisors: accounts, password checks and sign-in sessions."""
+"""Agents, supervisors and trainers: accounts, password checks and sign-in sessions."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.models import Agent, AgentSession
 
 SKILLS = ("internet", "cable", "hardware", "software", "other")
-ROLES = ("agent", "supervisor")
+ROLES = ("agent", "supervisor", "trainer")
 # scrypt (RFC 7914) with parameters OWASP recommends for interactive logins.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
 from api.models import FlowEvent, utcnow
-from api.services import checks, customers, tickets, visits
+from api.services import checks, customers, nlu_review, tickets, visits
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -90,6 +90,8 @@ class DiagnosisResult:
     handoff: Optional[HandoffRequest] = None
     # Names of domain responses (domain.yml) to send before the replies.
     responses: list[str] = field(default_factory=list)
+    # The turn counted as a fallback: nothing was running and it started nothing.
+    not_understood: bool = False
 
 
 class DiagnosisService:
@@ -158,7 +160,12 @@ class DiagnosisService:
 
         if turn.intent in SIDE_RESPONSES:
             return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]])
-        return self._nothing_running(turn, fallback_count)
+        result = self._nothing_running(turn, fallback_count)
+        if result.not_understood:
+            await nlu_review.record(
+                session=session, conversation_id=conversation_id, kind="fallback", turn=turn
+            )
+        return result
 
     async def start_flow(
         self,
@@ -227,7 +234,13 @@ class DiagnosisService:
             )
         if turn.intent in ("start_over", "go_back"):
             return what_is_it_about(fallback_count)
-        fallback_count += 1
+        result = self._not_understood(turn, fallback_count + 1)
+        result.not_understood = True
+        return result
+
+    @staticmethod
+    def _not_understood(turn: CustomerTurn, fallback_count: int) -> DiagnosisResult:
+        """The fallback's answer to the `fallback_count`-th miss in a row."""
         if turn.intent == "complaint" and fallback_count == 1:
             return what_is_it_about(fallback_count)
         if fallback_count >= 3:
@@ -283,6 +296,16 @@ class DiagnosisService:
         await record_flow_events(
             session=session, conversation_id=conversation_id, events=result.events
         )
+        for event in result.events:
+            if event.kind == "miss":
+                await nlu_review.record(
+                    session=session,
+                    conversation_id=conversation_id,
+                    kind="miss",
+                    turn=turn,
+                    flow_id=event.flow_id,
+                    step_id=event.step_id,
+                )
         replies = list(result.replies)
         if result.offer_person and not any(PERSON_BUTTON in r.buttons for r in replies):
             # The person goes with the options, as one more button (once per turn).
