@@ -250,7 +250,7 @@
   // ------------------------------------------------------------------ charts
 
   function emptyChart(target, text) {
-    const chart = svgEl("svg", { viewBox: "0 0 600 40", "aria-hidden": "true" });
+    const chart = svgEl("svg", { viewBox: "0 0 600 40", width: 600, height: 40, "aria-hidden": "true" });
     chart.append(svgEl("text", { x: 8, y: 24, class: "muted-text" }, text));
     target.replaceChildren(chart);
     target.setAttribute("aria-label", text);
@@ -265,7 +265,8 @@
     }
     const top = Math.max(report.started, ...steps.map((s) => s.reached));
     const labelWidth = 230, barWidth = 300, row = 22, width = labelWidth + barWidth + 70;
-    const chart = svgEl("svg", { viewBox: `0 0 ${width} ${steps.length * row + 6}`, class: "funnel" });
+    const height = steps.length * row + 6;
+    const chart = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "funnel" });
     steps.forEach((step, index) => {
       const y = index * row + 4;
       const length = Math.max(1, Math.round((step.reached / top) * barWidth));
@@ -292,7 +293,8 @@
     }
     const top = Math.max(...steps.map((s) => s.abandoned_here + s.handoff_here));
     const labelWidth = 230, barWidth = 300, row = 22, width = labelWidth + barWidth + 90;
-    const chart = svgEl("svg", { viewBox: `0 0 ${width} ${steps.length * row + 6}`, class: "dropoff" });
+    const height = steps.length * row + 6;
+    const chart = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "dropoff" });
     steps.forEach((step, index) => {
       const y = index * row + 4;
       const left = Math.round((step.abandoned_here / top) * barWidth);
@@ -323,7 +325,7 @@
     const plotWidth = width - left - right, plotHeight = height - top - bottom;
     const x = (index) => left + (days.length === 1 ? plotWidth / 2 : (index / (days.length - 1)) * plotWidth);
     const y = (rate) => top + (1 - rate) * plotHeight;
-    const chart = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, class: "daily" });
+    const chart = svgEl("svg", { viewBox: `0 0 ${width} ${height}`, width, height, class: "daily" });
     for (const rate of [0, 0.5, 1]) {
       chart.append(
         svgEl("line", { x1: left, x2: width - right, y1: y(rate), y2: y(rate), class: "axis" }),

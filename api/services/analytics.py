@@ -452,8 +452,10 @@ async def step_figures(
     ).scalar_one()
     known = steps_in_order(flow) if flow else []
     seen = set(known)
+    # Steps no longer in the flow (or a flow no longer there): the most reached first.
     extra = sorted(
-        s for s in set(reached) | set(answers) | set(misses) | set(left) if s not in seen
+        (s for s in set(reached) | set(answers) | set(misses) | set(left) if s not in seen),
+        key=lambda s: (-reached.get(s, 0), s),
     )
     steps = []
     for step_id in known + extra:
