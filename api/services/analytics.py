@@ -169,52 +169,68 @@ async def _watermarks(session: AsyncSession) -> dict[str, int]:
     return {str(source): int(last_id) for source, last_id in rows.all()}
 
 
-async def refresh_flow_runs(session: AsyncSession) -> int:
+# New flow events (and handoffs) read per transaction: on SQLite a refresh holds the
+# write lock while it rebuilds, so a long history is taken in short steps, with the
+# conversations' own writes in between.
+REFRESH_BATCH = 50_000
+
+
+async def refresh_flow_runs(session: AsyncSession, *, batch: int = REFRESH_BATCH) -> int:
     """Bring `flow_runs` up to date; returns how many conversations were rebuilt.
 
     Only conversations with flow events or handoffs newer than the watermarks
-    are rebuilt (all of them the first time). Commits its own transaction.
+    are rebuilt (all of them the first time), `batch` new rows at a time, each
+    step in a transaction of its own.
     """
-    events_to = (await session.execute(select(func.max(FlowEvent.id)))).scalar() or 0
-    handoffs_to = (await session.execute(text("SELECT MAX(id) FROM handoffs"))).scalar() or 0
+    rebuilt = 0
+    while True:
+        count, caught_up = await _refresh_step(session, batch)
+        rebuilt += count
+        if caught_up:
+            return rebuilt
+
+
+async def _refresh_step(session: AsyncSession, batch: int) -> tuple[int, bool]:
+    events_max = (await session.execute(select(func.max(FlowEvent.id)))).scalar() or 0
+    handoffs_max = (await session.execute(text("SELECT MAX(id) FROM handoffs"))).scalar() or 0
     marks = await _watermarks(session)
-    if events_to <= marks.get("flow_events", 0) and handoffs_to <= marks.get("handoffs", 0):
-        return 0
+    if events_max <= marks.get("flow_events", 0) and handoffs_max <= marks.get("handoffs", 0):
+        await session.commit()
+        return 0, True
     # Taking the write lock first: concurrent refreshes run one after the other.
     await session.execute(update(AnalyticsWatermark).values(last_id=AnalyticsWatermark.last_id))
     marks = await _watermarks(session)
+    events_from, handoffs_from = marks.get("flow_events", 0), marks.get("handoffs", 0)
     params = {
-        "events_from": marks.get("flow_events", 0),
-        "events_to": events_to,
-        "handoffs_from": marks.get("handoffs", 0),
-        "handoffs_to": handoffs_to,
+        "events_from": events_from,
+        "events_to": max(events_from, min(events_max, events_from + batch)),
+        "handoffs_from": handoffs_from,
+        "handoffs_to": max(handoffs_from, min(handoffs_max, handoffs_from + batch)),
     }
-    if events_to <= params["events_from"] and handoffs_to <= params["handoffs_from"]:
-        await session.commit()
-        return 0
     connection = await session.connection()
     day, seconds = _dialect_sql(connection.dialect.name)
     affected = (
         await session.execute(text(f"SELECT COUNT(*) FROM ({_AFFECTED}) AS affected"), params)
     ).scalar_one()
-    await session.execute(
-        text(f"DELETE FROM flow_runs WHERE conversation_id IN ({_AFFECTED})"), params
-    )
-    await session.execute(
-        text(_REBUILD.format(affected=_AFFECTED, day=day, seconds=seconds)), params
-    )
-    await session.execute(
-        update(AnalyticsWatermark)
-        .where(AnalyticsWatermark.source == "flow_events")
-        .values(last_id=events_to)
-    )
-    await session.execute(
-        update(AnalyticsWatermark)
-        .where(AnalyticsWatermark.source == "handoffs")
-        .values(last_id=handoffs_to)
-    )
+    if affected:
+        await session.execute(
+            text(f"DELETE FROM flow_runs WHERE conversation_id IN ({_AFFECTED})"), params
+        )
+        await session.execute(
+            text(_REBUILD.format(affected=_AFFECTED, day=day, seconds=seconds)), params
+        )
+    for source, last_id in (
+        ("flow_events", params["events_to"]),
+        ("handoffs", params["handoffs_to"]),
+    ):
+        await session.execute(
+            update(AnalyticsWatermark)
+            .where(AnalyticsWatermark.source == source)
+            .values(last_id=last_id)
+        )
     await session.commit()
-    return int(affected)
+    caught_up = params["events_to"] >= events_max and params["handoffs_to"] >= handoffs_max
+    return int(affected), caught_up
 
 
 # ------------------------------------------------------------------- per flow

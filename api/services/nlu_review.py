@@ -299,10 +299,11 @@ async def label(
         raise Invalid("The message to label is empty.")
     if intent not in domain_intents(domain_file):
         raise Invalid(f"Unknown intent {intent!r}: choose one of the domain's intents.")
-    key = normalise(text)
+    # The database lowers both sides, as it did when grouping the list (SQLite's
+    # lower() folds ASCII letters only).
     result = await session.execute(
         update(NotUnderstood)
-        .where(func.lower(NotUnderstood.text) == key)
+        .where(func.lower(NotUnderstood.text) == func.lower(text))
         .values(label=intent, labelled_by=staff_id, labelled_at=utcnow())
     )
     if not result.rowcount:

@@ -252,3 +252,31 @@ async def test_the_assistant_records_what_it_did_not_understand(
         ("c-2", "miss", "my cat sat on the keyboard", "inform", "router_check", "lights"),
     ]
     assert rows[0].confidence == pytest.approx(0.31) and rows[1].confidence == pytest.approx(0.52)
+
+
+async def test_german_messages_group_and_label_alike(database: Database, tmp_path: Path) -> None:
+    async with database.session() as session:
+        for text in ("Das Bild ist ÜBERALL grün", "Das Bild ist ÜBERALL grün"):
+            await nlu_review.record(
+                session=session,
+                conversation_id="c-de",
+                kind="fallback",
+                turn=CustomerTurn(text=text, intent="problem_cable", confidence=0.4),
+            )
+    async with database.session() as session:
+        items = await nlu_review.review_list(
+            session=session, start=DAY, end=DAY + timedelta(days=3650)
+        )
+        assert [(i.text, i.count) for i in items] == [("Das Bild ist ÜBERALL grün", 2)]
+        result = await nlu_review.label(
+            session=session,
+            text=items[0].text,
+            intent="problem_cable",
+            staff_id=None,
+            reviewed_file=tmp_path / "reviewed.yml",
+            domain_file=DOMAIN,
+        )
+    assert result.messages == 2
+    assert nlu_review.read_reviewed(tmp_path / "reviewed.yml") == {
+        "problem_cable": ["Das Bild ist ÜBERALL grün"]
+    }
