@@ -335,7 +335,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     started = time.perf_counter()
     rebuilt = asyncio.run(build_rollup(settings))
     took = time.perf_counter() - started
-    print(f"Built the flow-run rollup of {rebuilt} conversations in {took:.1f} s.")
+    print(f"Built the flow-run rollup ({rebuilt} conversation rebuilds) in {took:.1f} s.")
     return 0
 
 
