@@ -142,6 +142,22 @@ def test_trainers_see_no_customer_conversations(client, sign_in) -> None:
             assert status not in (401, 403), (role, path, status)
 
 
+def test_a_signed_in_trainer_opening_the_console_is_sent_to_the_analytics_page(
+    client, sign_in
+) -> None:
+    for role, expected in (("trainer", 303), ("agent", 200), ("nobody", 200)):
+        headers = sign_in(role)
+        if headers:
+            client.cookies.set("agent_session", headers["Authorization"].split(" ", 1)[1])
+        try:
+            page = client.get("/console", follow_redirects=False)
+        finally:
+            client.cookies.clear()
+        assert page.status_code == expected, role
+        if expected == 303:
+            assert page.headers["location"] == "/analytics"
+
+
 def test_trainers_get_no_agent_socket(client, sign_in, app_settings: Settings) -> None:
     origin = {"origin": f"http://{app_settings.host}:{app_settings.port}"}
     for role, allowed in (("agent", True), ("trainer", False)):
