@@ -13,7 +13,7 @@ FLOWS_DIR ?= data/flows
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing eval-flows eval-language which-flow tune-intents tune-fallback evaluate supervisor clean
+.PHONY: help setup run run-scaled train validate lint format test test-unit test-e2e eval-routing eval-flows eval-language which-flow tune-intents tune-fallback evaluate supervisor seed-analytics bench-analytics clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -99,13 +99,19 @@ tune-fallback: setup  ## the FallbackClassifier threshold that costs customers l
 bench: setup  ## load benchmark against a fresh stack (ARGS="--model models/x.tar.gz ...")
 	$(API_PY) scripts/bench.py $(ARGS)
 
+seed-analytics: setup  ## synthetic history for flow analytics (ARGS="--conversations 100000")
+	$(API_PY) scripts/seed_analytics.py $(ARGS)
+
+bench-analytics: setup  ## time every analytics request on the seeded history
+	$(API_PY) scripts/bench_analytics.py $(ARGS)
+
 bench-smoke: setup  ## short benchmark (1 and 10 conversations), for CI
 	$(API_PY) scripts/bench.py --smoke $(ARGS)
 
 bench-scaled: setup  ## messages/s with 1 and with 2 Rasa instances, on PostgreSQL and Redis
 	$(API_PY) scripts/bench_scaled.py $(ARGS)
 
-supervisor: setup  ## create a console sign-in: make supervisor EMAIL=… NAME=… [ROLE=agent]
+supervisor: setup  ## create a console sign-in: make supervisor EMAIL=… NAME=… [ROLE=agent|trainer]
 	$(API_PY) scripts/create_supervisor.py --email "$(EMAIL)" --name "$(NAME)" --role $(or $(ROLE),supervisor)
 
 evaluate: setup  ## understanding, side by side: real dev sets, our held-out sets, cross-validation, flow choice; results in docs/evaluation/

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # How often (seconds) the flow files are checked for edits; 0 checks every turn.
     flows_check_seconds: float = Field(default=0.5, ge=0)
     widget_dir: Path = PROJECT_ROOT / "widget"
+    # Where trainers' labels from the review list go, as proposed NLU training data.
+    reviewed_nlu_file: Path = PROJECT_ROOT / "data" / "nlu" / "reviewed.yml"
+    # The Rasa domain, whose intents are the labels a trainer may choose.
+    domain_file: Path = PROJECT_ROOT / "domain.yml"
+    # A flow run with no outcome and no activity for this long counts as abandoned.
+    abandoned_after_minutes: float = Field(default=30, gt=0)
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -105,11 +105,11 @@ async def resolve_staff(services: Services, token: str) -> Optional[Staff]:
         return staff_for(agent) if agent is not None else None
 
 
-async def current_staff(request: Request, services: ServicesDep) -> Staff:
-    """The staff member behind the request, or 401.
+async def signed_in_staff(request: Request, services: ServicesDep) -> Staff:
+    """The staff member behind the request, whatever their role, or 401.
 
     Accepts the operator API key (`OPERATOR_TOKEN`), used for imports and
-    automation. Agent and supervisor sign-in resolves here too.
+    automation. Agent, supervisor and trainer sign-in resolves here too.
     """
     settings = services.settings
     token = _bearer(request)
@@ -131,11 +131,32 @@ async def current_staff(request: Request, services: ServicesDep) -> Staff:
     )
 
 
+async def current_staff(staff: Annotated[Staff, Depends(signed_in_staff)]) -> Staff:
+    """A staff member who works with customers (not a trainer), or 401/403."""
+    if not staff.sees_customers:
+        raise HTTPException(
+            status_code=403,
+            detail="Trainers see flow analytics and the review list, not customer conversations.",
+        )
+    return staff
+
+
+async def current_analyst(staff: Annotated[Staff, Depends(signed_in_staff)]) -> Staff:
+    """A trainer or a supervisor (or the operator key), or 401/403."""
+    if not staff.sees_analytics:
+        raise HTTPException(
+            status_code=403, detail="Only trainers and supervisors see flow analytics."
+        )
+    return staff
+
+
 async def current_supervisor(staff: Annotated[Staff, Depends(current_staff)]) -> Staff:
     if not staff.is_supervisor:
         raise HTTPException(status_code=403, detail="Only supervisors may do this.")
     return staff
 
 
+SignedInStaff = Annotated[Staff, Depends(signed_in_staff)]
 CurrentStaff = Annotated[Staff, Depends(current_staff)]
+CurrentAnalyst = Annotated[Staff, Depends(current_analyst)]
 CurrentSupervisor = Annotated[Staff, Depends(current_supervisor)]

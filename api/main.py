@@ -17,7 +17,17 @@ from threadpoolctl import threadpool_limits
 
 from api.config import Settings, get_settings
 from api.db import Database, run_migrations
-from api.routes import agent_socket, agents, auth, chat, handoffs, health, webhook, widget
+from api.routes import (
+    agent_socket,
+    agents,
+    analytics,
+    auth,
+    chat,
+    handoffs,
+    health,
+    webhook,
+    widget,
+)
 from api.routes import customers as customer_routes
 from api.routes import goodwill as goodwill_routes
 from api.routes import outages as outage_routes
@@ -86,6 +96,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.include_router(handoffs.router)
     app.include_router(agent_socket.router)
     app.include_router(widget.router)
+    app.include_router(analytics.router)
+    app.include_router(analytics.page_router)
     for operations in (
         customer_routes,
         ticket_routes,

@@ -38,6 +38,11 @@ SKILLS: tuple[str, ...] = DOMAINS
 Owner = Literal["bot", "queued", "agent", "closed"]
 OWNERS: tuple[str, ...] = get_args(Owner)
 
+# Staff roles: agents chat with customers, supervisors also manage the desk,
+# trainers see flow analytics and the review list but no customer chats.
+Role = Literal["agent", "supervisor", "trainer"]
+ROLES: tuple[str, ...] = get_args(Role)
+
 # The languages customers and agents chat in (bot/language.py detects them).
 Language = Literal["en", "de"]
 LANGUAGES: tuple[str, ...] = get_args(Language)

@@ -5,6 +5,7 @@ Alembic migrations in api/migrations/ are checked against.
 """
 
 from api.models.agents import Agent, AgentSession
+from api.models.analytics import AnalyticsWatermark, FlowRun, NotUnderstood
 from api.models.base import Base, UTCDateTime, utcnow
 from api.models.conversations import (
     Conversation,
@@ -39,6 +40,9 @@ __all__ = [
     "OPEN_HANDOFF_STATUSES",
     "Agent",
     "AgentSession",
+    "AnalyticsWatermark",
+    "FlowRun",
+    "NotUnderstood",
     "Handoff",
     "HandoffEvent",
     "HandoffStatus",

@@ -18,7 +18,7 @@ class Agent(Base):
     email: Mapped[str] = mapped_column(String(200), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(80))
     password_hash: Mapped[str] = mapped_column(String(300))
-    role: Mapped[str] = mapped_column(String(16), default="agent")  # agent | supervisor
+    role: Mapped[str] = mapped_column(String(16), default="agent")  # agent | supervisor | trainer
     tier: Mapped[int] = mapped_column(Integer, default=2)
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The languages the agent chats in ("en", "de"); handoff routing prefers a match.

@@ -236,8 +236,9 @@ async def agent_socket(websocket: WebSocket, services: ServicesDep) -> None:
     token = websocket.cookies.get(SESSION_COOKIE) or ""
     async with services.database.session() as session:
         agent = await agents.agent_for_token(session=session, token=token)
-    if agent is None:
-        await websocket.close(code=1008)  # before accept: HTTP 403, sign in first
+    if agent is None or not handoffs.staff_for(agent).sees_customers:
+        # Before accept: HTTP 403. Sign in first; trainers have no customer chats.
+        await websocket.close(code=1008)
         return
     await websocket.accept()
     await AgentSocket(websocket, services, agent, token).run()

@@ -8,10 +8,10 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from api.deps import (
     SESSION_COOKIE,
-    CurrentStaff,
     PresenceDep,
     SessionDep,
     SettingsDep,
+    SignedInStaff,
     session_token,
 )
 from api.schemas.agents import AgentPublic, LoginRequest
@@ -20,7 +20,9 @@ from api.services import agents
 router = APIRouter(prefix="/auth", tags=["agents"])
 
 
-@router.post("/login", response_model=AgentPublic, summary="Sign in an agent or supervisor")
+@router.post(
+    "/login", response_model=AgentPublic, summary="Sign in an agent, supervisor or trainer"
+)
 async def login(
     body: LoginRequest, response: Response, session: SessionDep, settings: SettingsDep
 ) -> AgentPublic:
@@ -60,7 +62,7 @@ async def logout(
 
 
 @router.get("/me", response_model=AgentPublic, summary="The signed-in agent")
-async def me(staff: CurrentStaff, session: SessionDep) -> AgentPublic:
+async def me(staff: SignedInStaff, session: SessionDep) -> AgentPublic:
     from api.models import Agent
 
     agent = await session.get(Agent, staff.id) if staff.id is not None else None

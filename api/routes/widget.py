@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
-from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse
 
-from api.deps import SettingsDep
+from api.deps import SESSION_COOKIE, ServicesDep, SettingsDep, resolve_staff
 from bot.language import normalise
 
 router = APIRouter()
@@ -26,9 +26,17 @@ async def demo_page(settings: SettingsDep, lang: Optional[str] = None) -> FileRe
     return FileResponse(page, media_type="text/html")
 
 
-@router.get("/console", include_in_schema=False)
-async def agent_console(settings: SettingsDep) -> FileResponse:
-    page = settings.widget_dir / "console.html"
+@router.get("/console", include_in_schema=False, response_model=None)
+async def agent_console(
+    request: Request, services: ServicesDep
+) -> Union[FileResponse, RedirectResponse]:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        staff = await resolve_staff(services, token)
+        if staff is not None and not staff.sees_customers:
+            # Trainers have no chats: their page is the analytics page.
+            return RedirectResponse("/analytics", status_code=303)
+    page = services.settings.widget_dir / "console.html"
     if not page.is_file():
         raise HTTPException(status_code=404, detail="The agent console is missing.")
     return FileResponse(page, media_type="text/html")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.vocabulary import SKILLS, AgentTier, Language, Skill
+from bot.vocabulary import SKILLS, AgentTier, Language, Role, Skill
 
 
 class LoginRequest(BaseModel):
@@ -18,7 +18,7 @@ class AgentCreate(BaseModel):
     email: str = Field(max_length=200)
     name: str = Field(min_length=1, max_length=80)
     password: str = Field(min_length=10, max_length=200)
-    role: Literal["agent", "supervisor"] = "agent"
+    role: Role = "agent"
     tier: AgentTier = 2
     skills: list[Skill] = Field(default_factory=lambda: list(SKILLS))
     capacity: int = Field(default=3, ge=1, le=20)
@@ -34,7 +34,7 @@ class AgentUpdate(BaseModel):
     """The fields to change; the others stay as they are."""
 
     name: Optional[str] = Field(default=None, min_length=1, max_length=80)
-    role: Optional[Literal["agent", "supervisor"]] = None
+    role: Optional[Role] = None
     tier: Optional[AgentTier] = None
     skills: Optional[list[Skill]] = None
     capacity: Optional[int] = Field(default=None, ge=1, le=20)

@@ -1,4 +1,4 @@
-"""Agents and supervisors: accounts, password checks and sign-in sessions."""
+"""Agents, supervisors and trainers: accounts, password checks and sign-in sessions."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Agent, AgentSession
-from bot.vocabulary import AGENT_TIERS, LANGUAGES, SKILLS
+from bot.vocabulary import AGENT_TIERS, LANGUAGES, ROLES, SKILLS
 
-ROLES = ("agent", "supervisor")
 # scrypt (RFC 7914) with parameters OWASP recommends for interactive logins.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.config import PROJECT_ROOT, Settings
 from api.db import Database
 from api.models import FlowEvent, utcnow
-from api.services import catalog, checks, customers, handoffs, tickets, visits
+from api.services import catalog, checks, customers, handoffs, nlu_review, tickets, visits
 from api.services.hub import ConversationHub
 from bot.flows.engine import (
     PROBLEM_INTENTS,
@@ -106,6 +106,8 @@ class DiagnosisResult:
     queued: bool = False
     # Messages in a row that showed frustration (set by the flow turn).
     frustration_count: Optional[int] = None
+    # The turn counted as a fallback: nothing was running and it started nothing.
+    not_understood: bool = False
 
 
 class DiagnosisService:
@@ -216,17 +218,22 @@ class DiagnosisService:
                     result = await self.engine.answer(
                         flow_state, CustomerTurn(text=turn.text, intent="")
                     )
-            return await self._finish(session, conversation_id, result, language)
+            return await self._finish(session, conversation_id, result, language, turn)
 
         if turn.intent in PROBLEM_INTENTS:
             started = await self._start_for_intent(turn, running=None)
             if started is not None:
-                return await self._finish(session, conversation_id, started, language)
+                return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
 
         if turn.intent in SIDE_RESPONSES:
             return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]])
-        return self._nothing_running(turn, fallback_count, language)
+        result = self._nothing_running(turn, fallback_count, language)
+        if result.not_understood:
+            await nlu_review.record(
+                session=session, conversation_id=conversation_id, kind="fallback", turn=turn
+            )
+        return result
 
     async def run_turn(
         self,
@@ -376,7 +383,13 @@ class DiagnosisService:
             )
         if turn.intent in ("start_over", "go_back"):
             return what_is_it_about(fallback_count, language)
-        fallback_count += 1
+        result = self._not_understood(turn, fallback_count + 1, language)
+        result.not_understood = True
+        return result
+
+    @staticmethod
+    def _not_understood(turn: CustomerTurn, fallback_count: int, language: str) -> DiagnosisResult:
+        """The fallback's answer to the `fallback_count`-th miss in a row."""
         if turn.intent == "complaint" and fallback_count == 1:
             return what_is_it_about(fallback_count, language)
         if fallback_count >= 3:
@@ -413,10 +426,21 @@ class DiagnosisService:
         conversation_id: str,
         result: TurnResult,
         language: str,
+        turn: Optional[CustomerTurn] = None,
     ) -> DiagnosisResult:
         await record_flow_events(
             session=session, conversation_id=conversation_id, events=result.events
         )
+        for event in result.events:
+            if event.kind == "miss" and turn is not None:
+                await nlu_review.record(
+                    session=session,
+                    conversation_id=conversation_id,
+                    kind="miss",
+                    turn=turn,
+                    flow_id=event.flow_id,
+                    step_id=event.step_id,
+                )
         replies = list(result.replies)
         if result.offer_person and not any(offers_person(r) for r in replies):
             # The person goes with the options, as one more button (once per turn).
