@@ -400,9 +400,12 @@ class FlowEngine:
         *,
         slots: Optional[dict[str, Any]] = None,
         turn: Optional[CustomerTurn] = None,
+        language: Optional[str] = None,
     ) -> TurnResult:
         """Start a flow; `turn` (the customer's message) and the entity values in
-        `slots` can answer its questions (`from_message`), so they are not asked."""
+        `slots` can answer its questions (`from_message`), so they are not asked.
+
+        The flow speaks `language`, or else the turn's language, or else English."""
         state = {
             "flow": flow.id,
             "step": flow.start,
@@ -412,7 +415,7 @@ class FlowEngine:
             "trail": [],
             "misses": 0,
             "heard": [],
-            "language": _language_of(turn),
+            "language": _language_of(turn) if language is None else _known_language(language),
         }
         opener = heard_in(turn) if turn is not None else {"text": "", "entities": {}}
         for name, value in (slots or {}).items():
@@ -984,5 +987,8 @@ def summarize_trail(
 
 def _language_of(turn: Optional[CustomerTurn]) -> str:
     """The turn's language when it is one the flows know; English otherwise."""
-    language = turn.language if turn is not None else DEFAULT_LANGUAGE
+    return _known_language(turn.language if turn is not None else DEFAULT_LANGUAGE)
+
+
+def _known_language(language: str) -> str:
     return language if language in LANGUAGES else DEFAULT_LANGUAGE

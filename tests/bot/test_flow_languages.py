@@ -183,6 +183,20 @@ async def test_customers_mix_languages_and_the_flow_follows_a_switch(
     assert "Starten wir den Router neu." in result.replies[0].text
 
 
+async def test_a_flow_started_without_a_message_speaks_the_given_language(
+    flow_library: FlowLibrary,
+) -> None:
+    engine = engine_for(flow_library)
+    result = await engine.start(
+        flow_library.get("ticket_contact"), slots={"ticket_number": "TCK-000042"}, language="de"
+    )
+    assert result.state["language"] == "de"
+    assert result.replies[0].text.startswith(
+        "Eine Kollegin oder ein Kollege kann sich nur um das Ticket TCK-000042 kümmern"
+    )
+    assert_all_german(result.replies, flow_library)
+
+
 async def test_a_state_from_before_languages_is_english(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library, service_outage="none")
     state = (await engine.start(flow_library.get("internet_no_connection"))).state
