@@ -40,6 +40,7 @@ def customer_turn(tracker: Tracker) -> CustomerTurn:
         entities=entities,
         likely_intents=likely,
         confidence=float(confidence) if isinstance(confidence, (int, float)) else 1.0,
+        language=language(tracker),
     )
 
 

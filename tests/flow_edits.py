@@ -38,9 +38,8 @@ EDITS: dict[str, tuple[str, str, str, str]] = {
         "dead end",
     ),
     "choice without next": (
-        "          synonyms: [off, dark, no lights, nothing, no light, dead, aus]\n"
-        "          next: power\n",
-        "          synonyms: [off, dark, no lights, nothing, no light, dead, aus]\n",
+        "kein Licht, nichts leuchtet, alles aus, tot, komplett aus]\n          next: power\n",
+        "kein Licht, nichts leuchtet, alles aus, tot, komplett aus]\n",
         "- id: lights",
         "has no `next`",
     ),

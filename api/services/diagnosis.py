@@ -289,7 +289,7 @@ class DiagnosisService:
         if flow is None:
             raise LookupError(f"unknown flow {flow_id!r}")
         try:
-            started = await self.engine.start(flow, slots=slots)
+            started = await self.engine.start(flow, slots=slots, language=language)
             return await self._finish(session, conversation_id, started, language)
         except Exception as error:
             return await self._flow_failed(
@@ -578,7 +578,9 @@ class DiagnosisService:
             return
         # The contact check writes in its own session: release SQLite's write lock.
         await session.commit()
-        started = await self.engine.start(flow, slots={"ticket_number": ticket.number})
+        started = await self.engine.start(
+            flow, slots={"ticket_number": ticket.number}, language=language
+        )
         await record_flow_events(
             session=session, conversation_id=conversation_id, events=started.events
         )
@@ -641,7 +643,7 @@ class DiagnosisService:
             into.replies.append(Reply(outcome.message))
         # Checks in the next flow write in their own sessions: release SQLite's write lock.
         await session.commit()
-        started = await self.engine.start(flow, slots=carried)
+        started = await self.engine.start(flow, slots=carried, language=language)
         await record_flow_events(
             session=session, conversation_id=conversation_id, events=started.events
         )

@@ -188,10 +188,10 @@ class HandoffDesk:
     # -------------------------------------------------------------- queue
 
     async def notice_for(
-        self, session: AsyncSession, handoff: Handoff, language: str = "en"
+        self, session: AsyncSession, handoff: Handoff, language: Optional[str] = None
     ) -> QueueNotice:
-        # The conversation's own language wins over the caller's default.
-        language = handoff.language or language
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         online = await self.presence.online()
         agents = [s for s in online if handoffs.routes_to(s, handoff)]
         if not agents:
@@ -236,7 +236,7 @@ class HandoffDesk:
         tier: int = 2,
         skill: str = "other",
         priority: str = "normal",
-        language: str = "en",
+        language: Optional[str] = None,
     ) -> QueueNotice:
         """Queue the conversation for a person and say what happens next."""
         async with self.database.session() as session:

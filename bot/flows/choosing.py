@@ -31,7 +31,7 @@ import numpy as np
 
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
-from bot.flows.model import Flow
+from bot.flows.model import Flow, Text
 
 # Below this an intent is "unsure" and flows of every domain are ranked.
 CONFIDENT_INTENT = 0.8
@@ -75,11 +75,16 @@ def _words(text: str) -> str:
 
 
 def flow_phrases(flow: Flow) -> list[str]:
-    """What a flow says it is for: its examples, title and description."""
-    phrases = [*flow.examples, flow.title]
+    """What a flow says it is for: its examples, and its title and description in
+    every language they are written in."""
+    phrases = [*flow.examples, *_every_language(flow.title)]
     if flow.description:
-        phrases.append(flow.description)
-    return [p for p in phrases if p.strip()]
+        phrases.extend(_every_language(flow.description))
+    return [p for p in dict.fromkeys(phrases) if p.strip()]
+
+
+def _every_language(text: str) -> list[str]:
+    return list(text.translations.values()) if isinstance(text, Text) else [text]
 
 
 class FlowChooser:

@@ -18,8 +18,9 @@ from typing import Any, Optional
 from bot.flows.choosing import FlowChooser, customer_words
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
-from bot.flows.model import Flow, Step
+from bot.flows.model import DEFAULT_LANGUAGE, LANGUAGES, Flow, Step, in_language
 from bot.flows.word_forms import stems
+from bot.flows.wording import engine_text
 from bot.frustration import shows_frustration
 
 CheckRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
@@ -95,6 +96,8 @@ class CustomerTurn:
     # The NLU's intent ranking without nlu_fallback, most likely first: what the
     # customer probably meant when the intent itself was not confident enough.
     likely_intents: tuple[str, ...] = ()
+    # The conversation's language ("en" or "de"); flows answer in it.
+    language: str = DEFAULT_LANGUAGE
 
     def entity(self, name: str) -> Optional[str]:
         for item in self.entities:
@@ -155,9 +158,6 @@ class _Taken:
     words: str  # what in the message gave it, for {words}
     event: str  # the flow event's value
 
-
-DEFAULT_TAKEN = 'You already told me "{words}", so I\'ve taken that as: {answer}.'
-IF_WRONG = "If that's not right, just say so."
 
 SLOT_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 
@@ -245,7 +245,8 @@ def _essentially(text: str, hits: list[_Hit]) -> bool:
 
 
 def _choice_phrases(step: Step) -> dict[str, list[str]]:
-    return {c.value: [c.value, c.title, *c.synonyms] for c in step.choices}
+    """Each choice's value, its titles in every language and all its synonyms."""
+    return {c.value: [c.value, *c.titles, *c.synonyms] for c in step.choices}
 
 
 def _starts_with_yes_or_no(text: str) -> bool:
@@ -261,7 +262,9 @@ def _choice_by_entities(step: Step, turn: CustomerTurn, names: tuple[str, ...]) 
         if not value:
             continue
         for choice in step.choices:
-            if value.lower() in {s.lower() for s in (choice.value, choice.title, *choice.synonyms)}:
+            if value.lower() in {
+                s.lower() for s in (choice.value, *choice.titles, *choice.synonyms)
+            }:
                 found.add(choice.value)
     return found.pop() if len(found) == 1 else None
 
@@ -407,9 +410,12 @@ class FlowEngine:
         *,
         slots: Optional[dict[str, Any]] = None,
         turn: Optional[CustomerTurn] = None,
+        language: Optional[str] = None,
     ) -> TurnResult:
         """Start a flow; `turn` (the customer's message) and the entity values in
-        `slots` can answer its questions (`from_message`), so they are not asked."""
+        `slots` can answer its questions (`from_message`), so they are not asked.
+
+        The flow speaks `language`, or else the turn's language, or else English."""
         state = {
             "flow": flow.id,
             "step": flow.start,
@@ -419,6 +425,7 @@ class FlowEngine:
             "trail": [],
             "misses": 0,
             "heard": [],
+            "language": _language_of(turn) if language is None else _known_language(language),
         }
         opener = heard_in(turn) if turn is not None else {"text": "", "entities": {}}
         for name, value in (slots or {}).items():
@@ -435,13 +442,15 @@ class FlowEngine:
         flow = self.library.get(state.get("flow", ""))
         if flow is None or state.get("step") not in flow.steps:
             return []
-        return self._ask(flow.step(state["step"]), state.get("slots", {}))
+        language = flow.language_for(state.get("language", DEFAULT_LANGUAGE))
+        return self._ask(flow.step(state["step"]), state.get("slots", {}), language)
 
     # ---------------------------------------------------------------- answering
 
     async def answer(self, state: dict[str, Any], turn: CustomerTurn) -> TurnResult:
         """Advance the running flow with the customer's turn."""
         state = json.loads(json.dumps(state))  # never mutate the caller's copy
+        state["language"] = _language_of(turn)
         flow = self.library.get(state["flow"])
         result = TurnResult()
         if flow is None or state["step"] not in flow.steps:
@@ -457,7 +466,7 @@ class FlowEngine:
             )
             state["flow"] = state.get("root_flow", state["flow"])
             result.events.append(FlowEventRecord("restart", state["flow"], state["step"]))
-            result.replies.append(Reply("No problem, let's start again from the beginning."))
+            result.replies.append(Reply(engine_text("start_again", state["language"])))
             await self._run_until_input(state, state["step"], result)
             return result
         if turn.intent == "go_back":
@@ -472,9 +481,10 @@ class FlowEngine:
             target = step.skip or step.no or step.next
             if target:
                 state["misses"] = 0
-                self._remember(state, step, "already tried")
+                language = flow.language_for(state["language"])
+                self._remember(state, step, engine_text("already_tried", language), language)
                 result.events.append(FlowEventRecord("skip", flow.id, step.id))
-                result.replies.append(Reply("Thanks, then let's skip that."))
+                result.replies.append(Reply(engine_text("skip_it", state["language"])))
                 await self._run_until_input(state, target, result)
                 return result
 
@@ -513,8 +523,10 @@ class FlowEngine:
         state.setdefault("corrected", []).append(step_id)
         back_flow = self.library.get(state["flow"]) or flow
         result.events.append(FlowEventRecord("back", back_flow.id, step_id))
-        result.replies.append(Reply("Sorry, I got that wrong. Let me ask you instead."))
-        result.replies.extend(self._ask(back_flow.step(step_id), state["slots"]))
+        result.replies.append(Reply(engine_text("corrected", state["language"])))
+        result.replies.extend(
+            self._ask(back_flow.step(step_id), state["slots"], self._language(state, back_flow))
+        )
         result.state = state
         return result
 
@@ -526,13 +538,14 @@ class FlowEngine:
         turn: CustomerTurn,
         result: TurnResult,
     ) -> Optional[str]:
+        language = self._language(state, flow)
         if step.kind == "ask_choice":
             value = match_choice(step, turn, self.encoder)
             if value is None:
                 return None
             choice = next(c for c in step.choices if c.value == value)
             state["slots"][step.id] = value
-            self._remember(state, step, choice.title)
+            self._remember(state, step, in_language(choice.title, language), language)
             result.events.append(FlowEventRecord("answer", flow.id, step.id, value))
             return choice.next or step.next
         if step.kind == "ask_yes_no":
@@ -540,7 +553,10 @@ class FlowEngine:
             if said_yes is None:
                 return None
             state["slots"][step.id] = said_yes
-            self._remember(state, step, "yes" if said_yes else "no")
+            answer = "yes" if said_yes else "no"
+            if language != DEFAULT_LANGUAGE:
+                answer = engine_text(answer, language).lower()
+            self._remember(state, step, answer, language)
             result.events.append(FlowEventRecord("answer", flow.id, step.id, str(said_yes).lower()))
             return step.yes if said_yes else step.no
         if step.kind == "ask_value":
@@ -553,7 +569,7 @@ class FlowEngine:
             if not value:
                 return None
             state["slots"][step.slot or step.id] = value
-            self._remember(state, step, value)
+            self._remember(state, step, value, language)
             result.events.append(FlowEventRecord("answer", flow.id, step.id, value))
             return step.next
         return None
@@ -636,38 +652,51 @@ class FlowEngine:
                     "tier": 2,
                     "skill": root.domain,
                 },
-                message="I'm sorry I keep misunderstanding you. I'm passing you to a person, "
-                "who will see everything we've covered so far.",
+                message=engine_text("a_person_takes_over", state["language"]),
                 trail=list(state["trail"]),
                 slots=dict(state["slots"]),
             )
             result.state = None
             return result
-        question = self._ask(step, state["slots"])
+        language = self._language(state, flow)
+        spoken = state["language"]
+        question = self._ask(step, state["slots"], language)
         if not question:
             return result
         if state["misses"] >= MISSES_BEFORE_OFFERING_A_PERSON:
             result.offer_person = True
-            lead = "I'm still not sure I understand. "
-            follow = {
-                "ask_choice": " Please pick one of these, or talk to a person.",
-                "ask_yes_no": " Please tap Yes or No, or talk to a person.",
-            }.get(step.kind, " Please type just that, or talk to a person.")
-            text = lead + question[0].text + follow
+            follow = {"ask_choice": "pick_or_person", "ask_yes_no": "yes_no_or_person"}.get(
+                step.kind, "type_or_person"
+            )
+            text = engine_text(
+                "still_not_sure",
+                spoken,
+                question=question[0].text,
+                follow=engine_text(follow, spoken),
+            )
         else:
-            rephrased = fill_in(step.rephrase, state["slots"]) if step.rephrase else ""
-            follow = {
-                "ask_choice": " Just pick the one that fits best, or say it in a few words.",
-                "ask_yes_no": " A simple yes or no is enough.",
-            }.get(step.kind, " Please type just that, as you see it.")
-            text = "Sorry, I didn't catch that. " + (rephrased or question[0].text + follow)
+            rephrased = (
+                fill_in(in_language(step.rephrase, language), state["slots"])
+                if step.rephrase
+                else ""
+            )
+            follow = {"ask_choice": "pick_best", "ask_yes_no": "yes_or_no_enough"}.get(
+                step.kind, "type_as_you_see_it"
+            )
+            text = engine_text(
+                "did_not_catch",
+                spoken,
+                question=rephrased or question[0].text + engine_text(follow, spoken),
+            )
         result.replies.append(Reply(text, question[0].buttons))
         return result
 
     async def _go_back(self, state: dict[str, Any], flow: Flow, result: TurnResult) -> TurnResult:
         if not state["history"]:
-            result.replies.append(Reply("We're at the first question already."))
-            result.replies.extend(self._ask(flow.step(state["step"]), state["slots"]))
+            result.replies.append(Reply(engine_text("first_question", state["language"])))
+            result.replies.extend(
+                self._ask(flow.step(state["step"]), state["slots"], self._language(state, flow))
+            )
             result.state = state
             return result
         previous = state["history"].pop()
@@ -677,9 +706,13 @@ class FlowEngine:
             state["trail"].pop()
         state["step"] = previous["step"]
         result.events.append(FlowEventRecord("back", state["flow"], previous["step"]))
-        result.replies.append(Reply("Sure, let's go back one step."))
+        result.replies.append(Reply(engine_text("went_back", state["language"])))
         back_flow = self.library.get(state["flow"]) or flow
-        result.replies.extend(self._ask(back_flow.step(previous["step"]), state["slots"]))
+        result.replies.extend(
+            self._ask(
+                back_flow.step(previous["step"]), state["slots"], self._language(state, back_flow)
+            )
+        )
         result.state = state
         return result
 
@@ -699,8 +732,18 @@ class FlowEngine:
             # "what??" is no question about a term: the customer did not follow.
             return self._not_understood(state, flow, step, turn.text, result)
         state["misses"] = 0
-        result.replies.append(Reply(f"{term.capitalize()}: {explanation}"))
-        result.replies.extend(self._ask(step, state["slots"]))
+        language = self._language(state, flow)
+        result.replies.append(
+            Reply(
+                engine_text(
+                    "term_explained",
+                    state["language"],
+                    term=term.capitalize(),
+                    explanation=in_language(explanation, state["language"]),
+                )
+            )
+        )
+        result.replies.extend(self._ask(step, state["slots"], language))
         result.state = state
         return result
 
@@ -710,12 +753,25 @@ class FlowEngine:
         root = self.library.get(state.get("root_flow", state["flow"]))
         return root.start if root else state["step"]
 
-    def _remember(self, state: dict[str, Any], step: Step, answer: str) -> None:
+    @staticmethod
+    def _language(state: dict[str, Any], flow: Flow) -> str:
+        """The language to show `flow`'s texts in: the conversation's, when the flow
+        is written in it; English for a flow written in English only."""
+        return flow.language_for(state.get("language", DEFAULT_LANGUAGE))
+
+    def _remember(
+        self, state: dict[str, Any], step: Step, answer: str, language: str = DEFAULT_LANGUAGE
+    ) -> None:
         state["history"].append(
             {"flow": state["flow"], "step": step.id, "stack": list(state["stack"])}
         )
         state["trail"].append(
-            {"flow": state["flow"], "step": step.id, "label": step.summary_label, "answer": answer}
+            {
+                "flow": state["flow"],
+                "step": step.id,
+                "label": step.summary_label_in(language),
+                "answer": answer,
+            }
         )
 
     async def _run_until_input(
@@ -736,17 +792,21 @@ class FlowEngine:
                 raise LookupError(f"flow {flow.id!r} ends without an outcome")
             step = flow.step(step_id)
             state["step"] = step.id
+            language = self._language(state, flow)
             result.events.append(FlowEventRecord("step", flow.id, step.id))
             if step.kind == "outcome":
                 if step.warning:
-                    result.replies.append(Reply(f"⚠️ Safety first: {step.warning}"))
+                    warning = fill_in(in_language(step.warning, language), state["slots"])
+                    result.replies.append(
+                        Reply(engine_text("safety_first", state["language"], warning=warning))
+                    )
                 result.outcome = Outcome(
                     kind=step.outcome or "resolved",
                     step_id=step.id,
                     flow_id=state.get("root_flow", flow.id),
                     domain=(self.library.get(state.get("root_flow", flow.id)) or flow).domain,
                     options=dict(step.options),
-                    message=fill_in(step.text, state["slots"]),
+                    message=fill_in(in_language(step.text, language), state["slots"]),
                     trail=list(state["trail"]),
                     slots=dict(state["slots"]),
                 )
@@ -754,16 +814,16 @@ class FlowEngine:
                 result.state = None
                 return
             if step.waits_for_customer:
-                taken = self._from_message(state, step)
+                taken = self._from_message(state, step, language)
                 if taken is not None:
                     step_id = self._take(state, flow, step, taken, result)
                     continue
-                result.replies.extend(self._say(step, state["slots"]))
-                result.replies.extend(self._ask(step, state["slots"]))
+                result.replies.extend(self._say(step, state["slots"], language, state["language"]))
+                result.replies.extend(self._ask(step, state["slots"], language))
                 result.state = state
                 return
             if step.kind == "say":
-                result.replies.extend(self._say(step, state["slots"]))
+                result.replies.extend(self._say(step, state["slots"], language, state["language"]))
                 step_id = step.next
             elif step.kind == "check":
                 outcome = await self.run_check(step.check or "", state["slots"])
@@ -794,7 +854,9 @@ class FlowEngine:
 
     # ------------------------------------------------------- from the message
 
-    def _from_message(self, state: dict[str, Any], step: Step) -> Optional[_Taken]:
+    def _from_message(
+        self, state: dict[str, Any], step: Step, language: str = DEFAULT_LANGUAGE
+    ) -> Optional[_Taken]:
         """The step's answer, when what the customer already said gives it clearly."""
         spec = step.from_message
         if spec is None or step.id in state.get("corrected", []):
@@ -804,12 +866,14 @@ class FlowEngine:
                 text=heard.get("text", ""),
                 entities=[{"entity": k, "value": v} for k, v in heard.get("entities", {}).items()],
             )
-            taken = self._answer_from(step, turn)
+            taken = self._answer_from(step, turn, language)
             if taken is not None:
                 return taken
         return None
 
-    def _answer_from(self, step: Step, turn: CustomerTurn) -> Optional[_Taken]:
+    def _answer_from(
+        self, step: Step, turn: CustomerTurn, language: str = DEFAULT_LANGUAGE
+    ) -> Optional[_Taken]:
         spec = step.from_message
         assert spec is not None
         if step.kind == "ask_choice":
@@ -828,7 +892,8 @@ class FlowEngine:
             if value is None:
                 return None
             choice = next(c for c in step.choices if c.value == value)
-            return _Taken(choice.next or step.next, value, choice.title, words, value)
+            title = in_language(choice.title, language)
+            return _Taken(choice.next or step.next, value, title, words, value)
         if step.kind == "ask_yes_no":
             hits = _phrase_hits(turn.text, {"yes": list(spec.yes), "no": list(spec.no)})
             if len({h.value for h in hits}) != 1:
@@ -836,6 +901,8 @@ class FlowEngine:
             said_yes = hits[0].value == "yes"
             words = max(hits, key=lambda h: h.length).phrase
             answer = "yes" if said_yes else "no"
+            if language != DEFAULT_LANGUAGE:
+                answer = engine_text(answer, language).lower()
             return _Taken(step.yes if said_yes else step.no, said_yes, answer, words, answer)
         if step.kind == "ask_value":
             for name in spec.entities:
@@ -855,40 +922,56 @@ class FlowEngine:
         state["slots"][step.slot if step.kind == "ask_value" and step.slot else step.id] = (
             taken.value
         )
-        self._remember(state, step, f"{taken.answer} (from the customer's message)")
+        language = self._language(state, flow)
+        spoken = state["language"]
+        answer = engine_text("from_your_message", language, answer=taken.answer)
+        self._remember(state, step, answer, language)
         state["history"][-1]["from_message"] = True
         state["just_taken"] = step.id
         result.events.append(FlowEventRecord("from_message", flow.id, step.id, taken.event))
         spec = step.from_message
-        template = (spec.say if spec and spec.say else "") or DEFAULT_TAKEN
         slots = {**state["slots"], "answer": taken.answer, "words": taken.words}
-        text = fill_in(template, slots)
-        result.replies.append(Reply(f"{text} {IF_WRONG}"))
+        if spec and spec.say:
+            text = fill_in(in_language(spec.say, language), slots)
+        else:
+            text = engine_text("taken_from_message", spoken, words=taken.words, answer=taken.answer)
+        result.replies.append(Reply(f"{text} {engine_text('if_wrong', spoken)}"))
         return taken.target
 
     @staticmethod
-    def _say(step: Step, slots: dict[str, Any]) -> list[Reply]:
+    def _say(
+        step: Step,
+        slots: dict[str, Any],
+        language: str = DEFAULT_LANGUAGE,
+        spoken: Optional[str] = None,
+    ) -> list[Reply]:
+        """The step's warning and message in `language` (the flow's texts); the
+        engine's own words in `spoken`, the conversation's language."""
         replies = []
         if step.warning:
-            replies.append(Reply(f"⚠️ Safety first: {fill_in(step.warning, slots)}"))
+            warning = fill_in(in_language(step.warning, language), slots)
+            replies.append(Reply(engine_text("safety_first", spoken or language, warning=warning)))
         if step.text:
-            text = fill_in(step.text, slots) + (f"\n{step.image}" if step.image else "")
-            replies.append(Reply(text))
+            text = fill_in(in_language(step.text, language), slots)
+            replies.append(Reply(text + (f"\n{step.image}" if step.image else "")))
         return replies
 
     @staticmethod
-    def _ask(step: Step, slots: dict[str, Any]) -> list[Reply]:
-        question = fill_in(step.question, slots)
+    def _ask(step: Step, slots: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> list[Reply]:
+        question = fill_in(in_language(step.question, language), slots)
         if step.kind == "ask_choice":
-            buttons = [{"title": c.title, "payload": choice_payload(c.value)} for c in step.choices]
+            buttons = [
+                {"title": in_language(c.title, language), "payload": choice_payload(c.value)}
+                for c in step.choices
+            ]
             return [Reply(question, buttons)]
         if step.kind == "ask_yes_no":
             return [
                 Reply(
                     question,
                     [
-                        {"title": "Yes", "payload": "/affirm"},
-                        {"title": "No", "payload": "/deny"},
+                        {"title": engine_text("yes", language), "payload": "/affirm"},
+                        {"title": engine_text("no", language), "payload": "/deny"},
                     ],
                 )
             ]
@@ -897,12 +980,25 @@ class FlowEngine:
         return []
 
 
-def summarize_trail(trail: list[dict[str, Any]], *, flow_title: str = "") -> str:
-    """A short, human-readable account of the steps tried and the answers given."""
-    lines = [f"Diagnosis: {flow_title}"] if flow_title else []
+def summarize_trail(
+    trail: list[dict[str, Any]], *, flow_title: str = "", language: str = DEFAULT_LANGUAGE
+) -> str:
+    """A short, human-readable account of the steps tried and the answers given,
+    in `language` (the trail's labels and answers are in the conversation's)."""
+    title = in_language(flow_title, language)
+    lines = [engine_text("diagnosis", language, title=title)] if title else []
     for item in trail:
         label = item.get("label") or item.get("step", "")
         lines.append(f"- {label} → {item.get('answer')}")
-    if len(lines) <= (1 if flow_title else 0):
-        lines.append("- No diagnostic steps were completed.")
+    if len(lines) <= (1 if title else 0):
+        lines.append(engine_text("no_steps", language))
     return "\n".join(lines)
+
+
+def _language_of(turn: Optional[CustomerTurn]) -> str:
+    """The turn's language when it is one the flows know; English otherwise."""
+    return _known_language(turn.language if turn is not None else DEFAULT_LANGUAGE)
+
+
+def _known_language(language: str) -> str:
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE

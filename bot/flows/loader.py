@@ -12,13 +12,16 @@ from typing import Any, Optional
 import yaml
 
 from bot.flows.model import (
+    DEFAULT_LANGUAGE,
     DOMAINS,
+    LANGUAGES,
     Choice,
     Condition,
     Flow,
     FlowFormatError,
     FromMessage,
     Step,
+    Text,
 )
 
 LINE_KEY = "__line__"
@@ -77,6 +80,59 @@ def _strings(raw: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in raw)
 
 
+def parse_text(
+    value: Any, *, plain_language: str, source: str, line: Optional[int], what: str
+) -> str:
+    """A customer-facing text: a plain string (in `plain_language`) or the languages
+    side by side, `{en: "…", de: "…"}`. "" when there is none."""
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        line = value.get(LINE_KEY, line)
+        translations = {}
+        for language, text in value.items():
+            if language == LINE_KEY:
+                continue
+            if language not in LANGUAGES:
+                raise FlowFormatError(
+                    f"{what}: unknown language {language!r}; use {', '.join(LANGUAGES)}",
+                    source=source,
+                    line=line,
+                )
+            if isinstance(text, (dict, list)):
+                raise FlowFormatError(
+                    f"{what}: the {language} text must be text", source=source, line=line
+                )
+            translations[str(language)] = "" if text is None else str(text).strip()
+        return Text(translations, line=line)
+    if isinstance(value, list):
+        raise FlowFormatError(f"{what} must be text, not a list", source=source, line=line)
+    return Text({plain_language: str(value).strip()}, line=line)
+
+
+def parse_synonyms(
+    raw: Any, *, plain_language: str, source: str, line: Optional[int], what: str
+) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """Synonyms as a list (in `plain_language`) or `{en: [...], de: [...]}`:
+    all of them (for matching, since customers mix languages) and by language."""
+    if isinstance(raw, dict):
+        by_language = {}
+        for language, words in raw.items():
+            if language == LINE_KEY:
+                continue
+            if language not in LANGUAGES:
+                raise FlowFormatError(
+                    f"{what}: unknown language {language!r}; use {', '.join(LANGUAGES)}",
+                    source=source,
+                    line=raw.get(LINE_KEY, line),
+                )
+            by_language[str(language)] = _strings(words)
+    else:
+        by_language = {plain_language: _strings(raw)} if raw else {}
+    every = tuple(dict.fromkeys(word for words in by_language.values() for word in words))
+    return every, by_language
+
+
 STEP_KEYS = {
     "id", "label", "say", "ask", "warning", "image", "next", "choices", "yes", "no", "slot",
     "check", "results", "branch", "else", "call", "outcome", "return", "skip", "from_message",
@@ -86,7 +142,12 @@ FROM_MESSAGE_KEYS = {"entities", "values", "yes", "no", "say", LINE_KEY}
 
 
 def parse_from_message(
-    raw: Any, *, step_id: str, source: str, line: Optional[int]
+    raw: Any,
+    *,
+    step_id: str,
+    source: str,
+    line: Optional[int],
+    plain_language: str = DEFAULT_LANGUAGE,
 ) -> Optional[FromMessage]:
     """`from_message: true`, or a mapping of entities, values, yes, no and say."""
     if raw is None or raw is False:
@@ -111,14 +172,20 @@ def parse_from_message(
         values=_strings(raw.get("values")),
         yes=_strings(raw.get("yes")),
         no=_strings(raw.get("no")),
-        say=_text(raw, "say"),
+        say=parse_text(
+            raw.get("say"),
+            plain_language=plain_language,
+            source=source,
+            line=raw.get(LINE_KEY, line),
+            what=f"step {step_id!r}: `from_message` `say`",
+        ),
     )
 
 
 OUTCOME_OPTION_KEYS = {"tier", "skill", "priority", "part", "gesture", "reason", "title"}
 
 
-def parse_step(raw: Any, *, source: str) -> Step:
+def parse_step(raw: Any, *, source: str, plain_language: str = DEFAULT_LANGUAGE) -> Step:
     if not isinstance(raw, dict):
         raise FlowFormatError("a step must be a mapping", source=source)
     line = raw.get(LINE_KEY)
@@ -132,20 +199,34 @@ def parse_step(raw: Any, *, source: str) -> Step:
             source=source,
             line=line,
         )
+
+    def text(key: str) -> str:
+        return parse_text(
+            raw.get(key),
+            plain_language=plain_language,
+            source=source,
+            line=line,
+            what=f"step {step_id!r}: `{key}`",
+        )
+
     common: dict[str, Any] = {
         "id": step_id,
         "line": line,
-        "text": _text(raw, "say"),
-        "question": _text(raw, "ask"),
-        "label": _text(raw, "label"),
-        "warning": _text(raw, "warning"),
+        "text": text("say"),
+        "question": text("ask"),
+        "label": text("label"),
+        "warning": text("warning"),
         "image": _text(raw, "image"),
         "next": raw.get("next"),
         "skip": raw.get("skip"),
         "from_message": parse_from_message(
-            raw.get("from_message"), step_id=step_id, source=source, line=line
+            raw.get("from_message"),
+            step_id=step_id,
+            source=source,
+            line=line,
+            plain_language=plain_language,
         ),
-        "rephrase": _text(raw, "rephrase"),
+        "rephrase": text("rephrase"),
     }
     if "outcome" in raw:
         options = {k: raw[k] for k in OUTCOME_OPTION_KEYS if k in raw}
@@ -192,12 +273,29 @@ def parse_step(raw: Any, *, source: str) -> Step:
                         f"step {step_id!r}: each choice needs a `value`", source=source, line=line
                     )
                 value = str(item["value"])
+                where = f"step {step_id!r}: choice {value!r}"
+                choice_line = item.get(LINE_KEY, line)
+                synonyms, by_language = parse_synonyms(
+                    item.get("synonyms"),
+                    plain_language=plain_language,
+                    source=source,
+                    line=choice_line,
+                    what=f"{where}: `synonyms`",
+                )
                 choices.append(
                     Choice(
                         value=value,
-                        title=str(item.get("title") or value),
+                        title=parse_text(
+                            item.get("title") or value,
+                            plain_language=plain_language,
+                            source=source,
+                            line=choice_line,
+                            what=f"{where}: `title`",
+                        ),
                         next=item.get("next"),
-                        synonyms=_strings(item.get("synonyms")),
+                        synonyms=synonyms,
+                        synonyms_by_language=by_language,
+                        line=choice_line,
                     )
                 )
             return Step(kind="ask_choice", choices=tuple(choices), **common)
@@ -235,17 +333,27 @@ def parse_flow(document: Any, *, source: str) -> Flow:
             line=line,
         )
     triggers = raw.get("triggers") or {}
+    languages = parse_languages(raw, source=source, line=line)
+    plain_language = languages[0] if languages else DEFAULT_LANGUAGE
     steps: dict[str, Step] = {}
     for raw_step in raw["steps"] or []:
-        step = parse_step(raw_step, source=source)
+        step = parse_step(raw_step, source=source, plain_language=plain_language)
         if step.id in steps:
             raise FlowFormatError(f"duplicate step id {step.id!r}", source=source, line=step.line)
         steps[step.id] = step
     return Flow(
         id=str(raw["id"]),
         domain=str(raw["domain"]),
-        title=str(raw["title"]),
-        description=_text(raw, "description"),
+        title=parse_text(
+            raw["title"], plain_language=plain_language, source=source, line=line, what="`title`"
+        ),
+        description=parse_text(
+            raw.get("description"),
+            plain_language=plain_language,
+            source=source,
+            line=line,
+            what="`description`",
+        ),
         intents=_strings(triggers.get("intents")),
         keywords=tuple(k.lower() for k in _strings(triggers.get("keywords"))),
         devices=_strings(raw.get("devices")),
@@ -256,7 +364,53 @@ def parse_flow(document: Any, *, source: str) -> Flow:
         tests=tuple(strip_lines(t) for t in document.get("tests") or ()),
         source=source,
         line=line,
+        languages=languages or LANGUAGES,
+        languages_declared=bool(languages),
     )
+
+
+def parse_languages(raw: dict[str, Any], *, source: str, line: Optional[int]) -> tuple[str, ...]:
+    """`languages: [en]` marks a flow as written in those languages only; () when not given."""
+    declared = raw.get("languages")
+    if declared is None:
+        return ()
+    languages = _strings(declared)
+    unknown = [lang for lang in languages if lang not in LANGUAGES]
+    if unknown or not languages:
+        raise FlowFormatError(
+            f"`languages` must list some of {', '.join(LANGUAGES)}, not {declared!r}",
+            source=source,
+            line=line,
+        )
+    return tuple(dict.fromkeys(languages))
+
+
+def read_glossary(path: Path) -> dict[str, Text]:
+    """The glossary's terms, each `term: {en: "…", de: "…", also: [other names]}`
+    (or plain English text), by every name it goes by, in lower case."""
+    raw = read_yaml_with_lines(path) or {}
+    source = str(path)
+    languages = parse_languages(raw, source=source, line=None)
+    plain_language = languages[0] if languages else DEFAULT_LANGUAGE
+    glossary: dict[str, Text] = {}
+    for term, entry in (raw.get("terms") or {}).items():
+        if term == LINE_KEY:
+            continue
+        also: tuple[str, ...] = ()
+        if isinstance(entry, dict):
+            also = _strings(entry.get("also"))
+            entry = {k: v for k, v in entry.items() if k != "also"}
+        text = parse_text(
+            entry,
+            plain_language=plain_language,
+            source=source,
+            line=raw["terms"].get(LINE_KEY),
+            what=f"the term {term!r}",
+        )
+        assert isinstance(text, Text)
+        for name in (str(term), *also):
+            glossary[name.lower()] = text
+    return glossary
 
 
 def load_flow_file(path: Path) -> Flow:
@@ -308,7 +462,7 @@ class FlowLibrary:
         self._lock = threading.Lock()
         self.last_error: Optional[str] = None
         self.errors: list[str] = []
-        self.glossary: dict[str, str] = {}
+        self.glossary: dict[str, Text] = {}
         self._parsed_files: dict[str, tuple[tuple[int, int], Flow]] = {}
 
     def _current_signature(self) -> tuple[tuple[str, float, int], ...]:
@@ -340,9 +494,7 @@ class FlowLibrary:
                 glossary_path = self.directory / "_glossary.yml"
                 glossary = {}
                 if glossary_path.exists():
-                    raw = read_yaml_with_lines(glossary_path) or {}
-                    terms = strip_lines(raw.get("terms") or {})
-                    glossary = {str(k).lower(): str(v) for k, v in terms.items()}
+                    glossary = read_glossary(glossary_path)
                 errors = self.check(flows) if self.check is not None else []
             except (FlowFormatError, OSError, yaml.YAMLError) as error:
                 errors = [str(error)]

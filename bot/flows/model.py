@@ -11,6 +11,9 @@ from bot import vocabulary
 # The domains a flow may belong to and the ways it may end (bot/vocabulary.py).
 DOMAINS = vocabulary.PROBLEM_DOMAINS
 OUTCOMES = vocabulary.OUTCOMES
+# The languages customers write in; English is the default and the fallback.
+LANGUAGES = vocabulary.LANGUAGES
+DEFAULT_LANGUAGE = "en"
 
 # The system lookups a `check:` step may name, and the results each can give.
 # api/services/checks.py implements them; a test keeps the two in step.
@@ -42,12 +45,57 @@ class FlowFormatError(ValueError):
         self.line = line
 
 
+class Text(str):
+    """A customer-facing text, written in one or more languages side by side.
+
+    As a `str` it is the English text (or, in a flow without English, the first
+    language given), so code that only reads English keeps working; the
+    engine renders `in_language(...)`. `line` is where it was written.
+    """
+
+    translations: dict[str, str]
+    line: Optional[int]
+
+    def __new__(cls, translations: dict[str, str], line: Optional[int] = None) -> Text:
+        main = translations.get(DEFAULT_LANGUAGE) or next(iter(translations.values()), "")
+        text = super().__new__(cls, main)
+        text.translations = dict(translations)
+        text.line = line
+        return text
+
+    def in_language(self, language: str) -> str:
+        """The text in `language`; in English (or the first language) when not written in it."""
+        return self.translations.get(language) or str(self)
+
+    @property
+    def languages(self) -> frozenset[str]:
+        return frozenset(lang for lang, text in self.translations.items() if text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Text, (self.translations, self.line))
+
+
+def in_language(text: str, language: str) -> str:
+    """A `Text` in `language`; a plain string as it is."""
+    return text.in_language(language) if isinstance(text, Text) else text
+
+
 @dataclass(frozen=True)
 class Choice:
     value: str
     title: str
     next: Optional[str]
+    # Every language's synonyms at once: customers mix languages.
     synonyms: tuple[str, ...] = ()
+    synonyms_by_language: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    line: Optional[int] = None
+
+    @property
+    def titles(self) -> tuple[str, ...]:
+        """The button's title in every language it is written in."""
+        if isinstance(self.title, Text):
+            return tuple(dict.fromkeys(self.title.translations.values()))
+        return (self.title,)
 
 
 @dataclass(frozen=True)
@@ -126,9 +174,13 @@ class Step:
     @property
     def summary_label(self) -> str:
         """How the step appears in a diagnosis summary."""
+        return self.summary_label_in(DEFAULT_LANGUAGE)
+
+    def summary_label_in(self, language: str) -> str:
+        """How the step appears in a diagnosis summary, in `language`."""
         if self.label:
-            return self.label
-        source = self.text or self.question
+            return in_language(self.label, language)
+        source = in_language(self.text or self.question, language)
         first = re.split(r"(?<=[.?!])\s", source.strip(), maxsplit=1)[0]
         return first if len(first) <= 80 else first[:77] + "…"
 
@@ -163,6 +215,16 @@ class Flow:
     tests: tuple[dict[str, Any], ...] = ()
     source: str = ""
     line: Optional[int] = None
+    # The languages the flow is written in. Without `languages:` in the file it
+    # is every language (LANGUAGES), and `languages_declared` is False.
+    languages: tuple[str, ...] = LANGUAGES
+    languages_declared: bool = False
+
+    def language_for(self, language: str) -> str:
+        """The language to show this flow in, for a customer writing `language`."""
+        if language in self.languages:
+            return language
+        return DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in self.languages else self.languages[0]
 
     def step(self, step_id: str) -> Step:
         try:

@@ -6,12 +6,14 @@ A test gives the customer's turns and the steps and outcome it expects:
       - name: a restart fixes it
         checks: {service_outage: none}     # what each system lookup answers
         turns: [green, "yes"]              # text, or {intent: …, text: …, choice: …}
+        language: de                       # optional: the customer writes German
         expect_steps: [outage, lights, restart, fixed]
         expect_outcome: resolved
 
 Turns are matched the way the engine matches customer text (choices and their
 synonyms); the words yes, no, fixed, still broken, back, start over and
-already tried stand for those intents.
+already tried (and in German ja, nein, geht wieder, geht immer noch nicht,
+zurück, von vorn and schon versucht) stand for those intents.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ SHORTHAND_INTENTS = {
     "start over": "start_over",
     "already tried": "already_tried",
     "a person": "request_human",
+    "ja": "affirm",
+    "nein": "deny",
+    "geht wieder": "problem_fixed",
+    "geht immer noch nicht": "problem_persists",
+    "zurück": "go_back",
+    "von vorn": "start_over",
+    "schon versucht": "already_tried",
+    "einen menschen": "request_human",
 }
 
 
@@ -47,7 +57,7 @@ class FlowTestResult:
     outcome: Optional[str] = None
 
 
-def to_turn(raw: Any) -> CustomerTurn:
+def to_turn(raw: Any, language: str = "en") -> CustomerTurn:
     if isinstance(raw, dict):
         entities = []
         if raw.get("choice") is not None:
@@ -58,9 +68,14 @@ def to_turn(raw: Any) -> CustomerTurn:
             text=str(raw.get("text", "")),
             intent=str(raw.get("intent", "inform")),
             entities=entities,
+            language=language,
         )
     text = str(raw)
-    return CustomerTurn(text=text, intent=SHORTHAND_INTENTS.get(text.lower().strip(), "inform"))
+    return CustomerTurn(
+        text=text,
+        intent=SHORTHAND_INTENTS.get(text.lower().strip(), "inform"),
+        language=language,
+    )
 
 
 async def run_flow_test(library: FlowLibrary, flow: Flow, test: dict[str, Any]) -> FlowTestResult:
@@ -72,14 +87,17 @@ async def run_flow_test(library: FlowLibrary, flow: Flow, test: dict[str, Any]) 
     engine = FlowEngine(library, run_check)
     name = str(test.get("name", "unnamed"))
     result = FlowTestResult(flow_id=flow.id, name=name, passed=False)
+    language = str(test.get("language") or "en")
     try:
-        turn_result = await engine.start(flow, slots=dict(test.get("slots") or {}))
+        turn_result = await engine.start(
+            flow, slots=dict(test.get("slots") or {}), turn=CustomerTurn(language=language)
+        )
         results = [turn_result]
         for raw in test.get("turns") or []:
             if turn_result.state is None:
                 result.problems.append(f"the flow ended before the turn {raw!r}")
                 break
-            turn_result = await engine.answer(turn_result.state, to_turn(raw))
+            turn_result = await engine.answer(turn_result.state, to_turn(raw, language))
             results.append(turn_result)
             if turn_result.not_understood and not turn_result.replies:
                 result.problems.append(f"the turn {raw!r} was not understood")

@@ -18,10 +18,20 @@ import numpy as np
 import yaml
 
 from bot.flows.choosing import KEYWORD_BONUS, FlowChooser, flow_phrases
-from bot.flows.engine import PATTERNS
-from bot.flows.loader import FlowCheck, FlowLibrary, flow_files, load_flow_file
+from bot.flows.engine import PATTERNS, SLOT_REFERENCE
+from bot.flows.loader import FlowCheck, FlowLibrary, flow_files, load_flow_file, read_glossary
 from bot.flows.meaning import SentenceEncoder
-from bot.flows.model import DOMAINS, KNOWN_CHECKS, OUTCOMES, Flow, FlowFormatError, Step
+from bot.flows.model import (
+    DOMAINS,
+    KNOWN_CHECKS,
+    LANGUAGES,
+    OUTCOMES,
+    Choice,
+    Flow,
+    FlowFormatError,
+    Step,
+    Text,
+)
 from bot.flows.testing import run_all
 from bot.routing import default_table
 
@@ -139,13 +149,14 @@ class FlowChecker:
                         "has no `next`, so the conversation would stop "
                         "there",
                     )
-                if len(choice.title) > MAX_BUTTON_CHARS:
-                    self.warn(
-                        flow,
-                        step.line,
-                        f"the button {choice.title!r} is longer than "
-                        f"{MAX_BUTTON_CHARS} characters; keep buttons short",
-                    )
+                for _, title in _translations(choice.title):
+                    if len(title) > MAX_BUTTON_CHARS:
+                        self.warn(
+                            flow,
+                            step.line,
+                            f"the button {title!r} is longer than "
+                            f"{MAX_BUTTON_CHARS} characters; keep buttons short",
+                        )
         if step.kind == "ask_yes_no" and not (step.yes and step.no):
             self.error(
                 flow,
@@ -199,6 +210,79 @@ class FlowChecker:
             self.check_outcome(flow, step)
         self.check_from_message(flow, step)
         self.check_wording(flow, step)
+        self.check_languages(flow, step)
+
+    def check_languages(self, flow: Flow, step: Step) -> None:
+        """Every text in every language of the flow, with the same {placeholders}."""
+        texts: list[tuple[str, str, Optional[int]]] = [
+            (f"`{key}` of step {step.id!r}", text, step.line)
+            for key, text in (
+                ("say", step.text),
+                ("ask", step.question),
+                ("label", step.label),
+                ("warning", step.warning),
+                ("rephrase", step.rephrase),
+            )
+        ]
+        if step.from_message is not None:
+            texts.append((f"`from_message` `say` of step {step.id!r}", step.from_message.say, None))
+        for choice in step.choices:
+            where = f"title of the choice {choice.value!r} of step {step.id!r}"
+            texts.append((where, choice.title, choice.line))
+            self.check_synonym_languages(flow, step, choice)
+        for what, text, line in texts:
+            if not text:
+                continue
+            line = (text.line if isinstance(text, Text) else None) or line or step.line
+            written = text.languages if isinstance(text, Text) else frozenset(LANGUAGES)
+            missing = [lang for lang in flow.languages if lang not in written]
+            if missing:
+                self.error(
+                    flow,
+                    line,
+                    f"the {what} has no {'/'.join(missing)} text: write the languages side by "
+                    f"side ({{en: …, de: …}})"
+                    + (
+                        ""
+                        if flow.languages_declared
+                        else ", or mark the flow as one language only (`languages: [en]`)"
+                    ),
+                )
+            extra = sorted(written - set(flow.languages))
+            if extra:
+                self.warn(
+                    flow,
+                    line,
+                    f"the {what} has {'/'.join(extra)} text, but the flow says "
+                    f"`languages: [{', '.join(flow.languages)}]`; it is never shown",
+                )
+            if isinstance(text, Text) and len(written) > 1:
+                names = {
+                    lang: set(SLOT_REFERENCE.findall(text.translations[lang])) for lang in written
+                }
+                if len({frozenset(v) for v in names.values()}) > 1:
+                    listed = "; ".join(
+                        f"{lang}: {', '.join(sorted(v)) or 'none'}"
+                        for lang, v in sorted(names.items())
+                    )
+                    self.error(
+                        flow,
+                        line,
+                        f"the {what} fills in different {{placeholders}} per language ({listed})",
+                    )
+
+    def check_synonym_languages(self, flow: Flow, step: Step, choice: Choice) -> None:
+        given = {lang for lang, words in choice.synonyms_by_language.items() if words}
+        if not given:
+            return
+        for lang in flow.languages:
+            if lang not in given:
+                self.warn(
+                    flow,
+                    choice.line or step.line,
+                    f"the choice {choice.value!r} of step {step.id!r} has synonyms, but none "
+                    f"in {lang}; customers writing {lang} have only its title to match",
+                )
 
     def check_from_message(self, flow: Flow, step: Step) -> None:
         """`from_message` and `rephrase` belong to questions, in the form the kind needs."""
@@ -290,39 +374,46 @@ class FlowChecker:
                 )
 
     def check_wording(self, flow: Flow, step: Step) -> None:
-        for label, text in (
+        for label, written in (
             ("message", step.text),
             ("question", step.question),
             ("warning", step.warning),
         ):
-            if not text:
+            if not written:
                 continue
-            if len(text) > MAX_MESSAGE_CHARS:
+            for language, text in _translations(written):
+                self.check_text(
+                    flow, step, label if language == "en" else f"{language} {label}", text
+                )
+        for language, question in _translations(step.question):
+            if question and not question.rstrip().endswith("?"):
                 self.warn(
                     flow,
                     step.line,
-                    f"the {label} of step {step.id!r} is {len(text)} "
-                    f"characters; customers skim, keep it under "
-                    f"{MAX_MESSAGE_CHARS}",
+                    f"the {'' if language == 'en' else language + ' '}question of step "
+                    f"{step.id!r} does not end with '?'; customers may not notice they must answer",
                 )
-            if PLACEHOLDERS.search(text):
-                self.error(
-                    flow,
-                    step.line,
-                    f"the {label} of step {step.id!r} still has a placeholder (TODO, TBD, …)",
-                )
-            if text.isupper() and len(text) > 12:
-                self.warn(
-                    flow,
-                    step.line,
-                    f"the {label} of step {step.id!r} is all capitals, which reads as shouting",
-                )
-        if step.question and not step.question.rstrip().endswith("?"):
+
+    def check_text(self, flow: Flow, step: Step, label: str, text: str) -> None:
+        if len(text) > MAX_MESSAGE_CHARS:
             self.warn(
                 flow,
                 step.line,
-                f"the question of step {step.id!r} does not end with "
-                "'?'; customers may not notice they must answer",
+                f"the {label} of step {step.id!r} is {len(text)} "
+                f"characters; customers skim, keep it under "
+                f"{MAX_MESSAGE_CHARS}",
+            )
+        if PLACEHOLDERS.search(text):
+            self.error(
+                flow,
+                step.line,
+                f"the {label} of step {step.id!r} still has a placeholder (TODO, TBD, …)",
+            )
+        if text.isupper() and len(text) > 12:
+            self.warn(
+                flow,
+                step.line,
+                f"the {label} of step {step.id!r} is all capitals, which reads as shouting",
             )
 
     def check_reachability(self, flow: Flow) -> None:
@@ -439,8 +530,45 @@ class FlowChecker:
             )
 
 
+def _translations(text: str) -> list[tuple[str, str]]:
+    """(language, text) for each language a text is written in; plain text as English."""
+    if isinstance(text, Text):
+        return [(lang, written) for lang, written in text.translations.items() if written]
+    return [("en", text)] if text else []
+
+
+def check_glossary(path: Path) -> list[Finding]:
+    """Each glossary term explained in every language the glossary is written in."""
+    if not path.exists():
+        return []
+    try:
+        glossary = read_glossary(path)
+        declared = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("languages")
+    except (FlowFormatError, yaml.YAMLError) as error:
+        return [Finding(str(path), getattr(error, "line", None), "error", str(error))]
+    languages = tuple(declared or LANGUAGES)
+    findings = []
+    seen: set[int] = set()
+    for term, text in glossary.items():
+        if id(text) in seen:
+            continue
+        seen.add(id(text))
+        missing = [lang for lang in languages if lang not in text.languages]
+        if missing:
+            findings.append(
+                Finding(
+                    str(path),
+                    text.line,
+                    "error",
+                    f"the term {term!r} has no {'/'.join(missing)} explanation: write the "
+                    "languages side by side ({en: …, de: …})",
+                )
+            )
+    return findings
+
+
 def validate(flows_dir: Path, domain_file: Path, catalog_dir: Path) -> list[Finding]:
-    findings: list[Finding] = []
+    findings: list[Finding] = check_glossary(flows_dir / "_glossary.yml")
     flows: dict[str, Flow] = {}
     for path in flow_files(flows_dir):
         try:

@@ -32,12 +32,16 @@ def flow_file(
     intents: str = "[problem_hardware]",
     name: str | None = None,
     default: bool = True,
+    languages: str | None = "[en]",
 ) -> Path:
     path = directory / f"{name or flow_id}.yml"
     # A customer flow is its area's default unless told otherwise (one per area).
     chosen_by = "  examples: [my device is broken]\n" + ("  default: true\n" if default else "")
+    # Written in English only unless told otherwise, so the steps can be plain text.
+    declared = f"  languages: {languages}\n" if languages else ""
     path.write_text(
         f"flow:\n  id: {flow_id}\n  domain: hardware\n  title: Sample\n"
+        + declared
         + (chosen_by if intents != "[]" else "")
         + f"  triggers: {{intents: {intents}}}\n  start: {start}\n  steps:\n{steps}",
         encoding="utf-8",
