@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, UTCDateTime, utcnow
@@ -43,6 +43,8 @@ class Handoff(Base):
     claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     callback_offered: Mapped[bool] = mapped_column(default=False)
+    # The assistant's flow state when the chat went to a person: a hand-back resumes it.
+    flow_state: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any, Literal, Optional
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlalchemy import select
 
 from api.deps import CurrentStaff, SessionDep
 from api.models import Agent, Conversation, Ticket
+from api.schemas.agents import Skill
 from api.schemas.customers import CustomerPublic
 from api.schemas.handoffs import (
     ConversationView,
@@ -21,11 +22,12 @@ from api.schemas.handoffs import (
     HandoffPublic,
     NoteCreate,
     NotePublic,
+    QueuePage,
     TicketBrief,
     TransferRequest,
 )
 from api.schemas.types import Int64
-from api.services import conversations, customers, handoffs
+from api.services import access, conversations, customers, handoffs
 from api.services.handoff_desk import HandoffDesk
 from api.services.staff import Staff
 
@@ -62,7 +64,55 @@ async def _agent(session: SessionDep, staff: Staff) -> Agent:
 )
 async def queue(session: SessionDep, staff: CurrentStaff) -> list[HandoffPublic]:
     waiting = await handoffs.waiting_for(session=session, staff=staff)
-    return [HandoffPublic.model_validate(h) for h in waiting]
+    labels = await handoffs.queue_labels(
+        session=session, conversation_ids=[h.conversation_id for h in waiting]
+    )
+    return [labelled(h, labels) for h in waiting]
+
+
+@router.get(
+    "/handoffs/queue/page",
+    response_model=QueuePage,
+    summary="The queue filtered (skill, tier, language, waiting time), sorted and paged",
+)
+async def queue_page(
+    session: SessionDep,
+    staff: CurrentStaff,
+    skill: Optional[Skill] = None,
+    tier: Annotated[Optional[int], Query(ge=2, le=3)] = None,
+    language: Optional[Literal["en", "de"]] = None,
+    min_wait_seconds: Annotated[Optional[float], Query(ge=0, le=86400 * 7)] = None,
+    sort: Literal["priority", "longest_wait", "newest"] = "priority",
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> QueuePage:
+    waiting = await handoffs.waiting_for(session=session, staff=staff)
+    labels = await handoffs.queue_labels(
+        session=session, conversation_ids=[h.conversation_id for h in waiting]
+    )
+    chosen = handoffs.filter_queue(
+        waiting,
+        skill=skill,
+        tier=tier,
+        min_wait_seconds=min_wait_seconds,
+        languages={k: v.language for k, v in labels.items()},
+        language=language,
+        sort=sort,
+    )
+    return QueuePage(
+        items=[labelled(h, labels) for h in chosen[offset : offset + limit]],
+        total=len(chosen),
+        limit=limit,
+        offset=offset,
+    )
+
+
+def labelled(handoff: Any, labels: dict[str, handoffs.QueueEntryLabel]) -> HandoffPublic:
+    label = labels.get(handoff.conversation_id)
+    public = HandoffPublic.model_validate(handoff)
+    if label is not None:
+        public.title, public.language = label.title, label.language
+    return public
 
 
 @router.get("/handoffs/mine", response_model=list[HandoffPublic], summary="My active chats")
@@ -141,19 +191,14 @@ async def resolve(handoff_id: Int64, staff: CurrentStaff, desk: DeskDep) -> Hand
 
 
 async def readable_conversation(session: SessionDep, staff: Staff, conversation_id: str):
-    """The conversation if this person may read it: theirs, routed to them, or a supervisor."""
+    """The conversation if this person may read it (api/services/access.py)."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise HTTPException(status_code=404, detail="There is no such conversation.")
     handoff = await handoffs.latest_handoff(session=session, conversation_id=conversation_id)
-    allowed = staff.is_supervisor or (
-        handoff is not None
-        and (
-            handoff.agent_id == staff.id
-            or (handoff.status == "waiting" and handoffs.routes_to(staff, handoff))
-        )
-    )
-    if not allowed:
+    if not await access.may_read_conversation(
+        session=session, staff=staff, conversation_id=conversation_id
+    ):
         # 404, not 403: whether a conversation exists is not for everyone to learn.
         raise HTTPException(status_code=404, detail="There is no such conversation.")
     return conversation, handoff

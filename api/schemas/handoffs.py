@@ -25,6 +25,16 @@ class HandoffPublic(BaseModel):
     agent_id: Optional[int]
     waiting_since: datetime
     claimed_at: Optional[datetime]
+    # The customer's name, or their first words cut at a word boundary.
+    title: str = ""
+    language: Optional[str] = None
+
+
+class QueuePage(BaseModel):
+    items: list[HandoffPublic]
+    total: int
+    limit: int
+    offset: int
 
 
 class EscalateRequest(BaseModel):

@@ -19,7 +19,7 @@ from typing import Any, Optional
 from api.db import Database
 from api.models import ConversationOwner, DeliveryStatus, Sender
 from api.services import conversations
-from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
+from api.services.handoff_desk import HandoffDesk
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
 
@@ -156,14 +156,14 @@ class ChatGateway:
     async def _answer_in_queue(
         self, conversation_id: str, message_id: int, payload: Optional[str]
     ) -> None:
-        """The queue answers a waiting customer's callback choice itself."""
+        """The queue answers a waiting customer: their callback choice, or where they are
+        in the queue (the message itself is for the agent, who sees it through the hub)."""
         assert self.desk is not None
-        if payload not in QUEUE_PAYLOADS:
-            return  # for the agent, who sees it through the hub
         typing = {"type": "typing", "sender": "bot"}
         await self.hub.publish(conversation_id, {**typing, "active": True})
         try:
-            await self.desk.handle_queued_message(conversation_id, payload)
+            if not await self.desk.handle_queued_message(conversation_id, payload):
+                await self.desk.answer_waiting_customer(conversation_id)
         finally:
             await self.hub.publish(conversation_id, {**typing, "active": False})
 

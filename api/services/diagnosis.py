@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.config import Settings
 from api.models import FlowEvent, utcnow
-from api.services import checks, customers, tickets, visits
+from api.services import checks, customers, handoff_wording, tickets, visits
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -156,9 +156,61 @@ class DiagnosisService:
                 return await self._finish(session, conversation_id, started, turn)
             return await self._no_flow_for(session, conversation_id, turn)
 
+        handed_back = (flow_state or {}).get("handed_back")
+        if isinstance(handed_back, dict):
+            return await self._after_hand_back(
+                session, conversation_id, turn, fallback_count, handed_back
+            )
+
         if turn.intent in SIDE_RESPONSES:
             return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]])
         return self._nothing_running(turn, fallback_count)
+
+    async def _after_hand_back(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        turn: CustomerTurn,
+        fallback_count: int,
+        topic: dict[str, Any],
+    ) -> DiagnosisResult:
+        """A person handed the chat back and no flow waits for an answer: "still broken"
+        is about the same topic. Checks already done are not started again; a topic
+        nobody checked yet gets its diagnosis."""
+        skill = str(topic.get("skill") or "other")
+        same_topic = turn.intent in ("problem_persists", "already_tried") or (
+            INTENT_DOMAINS.get(turn.intent) == skill
+        )
+        problem = next((i for i, d in INTENT_DOMAINS.items() if d == skill), None)
+        if same_topic and not topic.get("root_flow") and problem is not None:
+            started = await self._start_for_intent(
+                CustomerTurn(text=turn.text, intent=problem, entities=turn.entities), running=None
+            )
+            if started is not None:
+                return await self._finish(session, conversation_id, started, turn)
+        if same_topic and topic.get("root_flow"):
+            language = getattr(turn, "language", "en")
+            agent_name = str(topic.get("agent_name") or "")
+            key = f"topic.{skill}" if f"topic.{skill}" in handoff_wording.TEXTS else "topic.other"
+            text = handoff_wording.text(
+                "handback.still_broken",
+                language,
+                topic=handoff_wording.text(key, language),
+                agent_name=agent_name or ("Our agent" if language == "en" else "Unser Team"),
+            )
+            return DiagnosisResult(
+                replies=[Reply(text[0].upper() + text[1:], [PERSON_BUTTON])],
+                flow_state={"handed_back": topic},
+                fallback_count=fallback_count,
+            )
+        if turn.intent in SIDE_RESPONSES:
+            return DiagnosisResult(
+                responses=[SIDE_RESPONSES[turn.intent]], flow_state={"handed_back": topic}
+            )
+        result = self._nothing_running(turn, fallback_count)
+        if result.handoff is None:
+            result.flow_state = {"handed_back": topic}
+        return result
 
     async def start_flow(
         self,

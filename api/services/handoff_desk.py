@@ -12,20 +12,32 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import Database
-from api.models import Agent, Conversation, Handoff, HandoffStatus, Message, Sender, Ticket
-from api.services import conversations, handoffs, tickets
+from api.models import (
+    Agent,
+    Conversation,
+    Handoff,
+    HandoffStatus,
+    InternalNote,
+    Message,
+    Sender,
+    Ticket,
+)
+from api.services import conversations, handoff_wording, handoffs, tickets
 from api.services.hub import ConversationHub
 from api.services.presence import AgentPresence
 from api.services.rasa_client import RasaClient, RasaUnavailable
 from api.services.staff import Staff
-from bot.flows.engine import summarize_trail
+from bot.flows.engine import Reply, summarize_trail
 from bot.flows.loader import FlowLibrary
+
+if TYPE_CHECKING:
+    from api.services.diagnosis import DiagnosisService
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +66,7 @@ async def build_summary(
     flow_state: Optional[dict[str, Any]],
     library: Optional[FlowLibrary],
     reason: str,
+    with_opening: bool = True,
 ) -> str:
     """What the agent needs to know without asking the customer again."""
     lines = [f"Reason: {reason}"]
@@ -64,7 +77,7 @@ async def build_summary(
         .limit(1)
     )
     opening = first.scalar_one_or_none()
-    if opening:
+    if opening and with_opening:
         lines.append(f"Customer's first words: {opening[:300]}")
     state = flow_state or {}
     flow = library.get(state.get("root_flow") or state.get("flow") or "") if library else None
@@ -89,6 +102,65 @@ async def build_summary(
     return "\n".join(lines)
 
 
+AGENT_PART_LINES = 12
+
+
+async def agent_part(*, session: AsyncSession, handoff: Handoff) -> str:
+    """What happened while a person had the chat: their messages, the customer's, notes."""
+    agent = await session.get(Agent, handoff.agent_id) if handoff.agent_id else None
+    name = agent.name if agent else "an agent"
+    since = handoff.claimed_at or handoff.waiting_since
+    until = handoff.ended_at
+    conditions = [Message.conversation_id == handoff.conversation_id, Message.created_at >= since]
+    if until is not None:
+        conditions.append(Message.created_at <= until)
+    found = await session.execute(
+        select(Message)
+        .where(*conditions, Message.sender.in_((Sender.customer.value, Sender.agent.value)))
+        .order_by(Message.id)
+    )
+    said = [
+        f"- {m.author or name if m.sender == Sender.agent.value else 'Customer'}: "
+        f"{' '.join(m.text.split())[:200]}"
+        for m in found.scalars().all()
+    ]
+    notes = await session.execute(
+        select(InternalNote)
+        .where(
+            InternalNote.conversation_id == handoff.conversation_id,
+            InternalNote.created_at >= since,
+            *([InternalNote.created_at <= until] if until is not None else []),
+        )
+        .order_by(InternalNote.id)
+    )
+    noted = [f"- Note by {n.author}: {' '.join(n.text.split())[:200]}" for n in notes.scalars()]
+    lines = [f"With {name} (agent, {handoff.skill}, tier {handoff.tier}):"]
+    if len(said) > AGENT_PART_LINES:
+        lines.append(f"- ({len(said) - AGENT_PART_LINES} earlier messages)")
+    lines += said[-AGENT_PART_LINES:] or ["- (no messages)"]
+    lines += noted
+    lines.append(f"{name} handed the chat back to the assistant.")
+    return "\n".join(lines)
+
+
+def handback_topic(handoff: Handoff) -> dict[str, Any]:
+    """What the assistant keeps about the chat after a hand-back (the flow_state slot).
+
+    With a flow still waiting for an answer, the flow itself; otherwise the topic,
+    so "still not working" is understood as being about it.
+    """
+    state = handoff.flow_state or {}
+    topic = {
+        "skill": handoff.skill,
+        "tier": handoff.tier,
+        "root_flow": state.get("root_flow") or state.get("flow"),
+        "handoff_id": handoff.id,
+    }
+    if state.get("flow") and state.get("step"):
+        return {**state, "handed_back": topic}
+    return {"handed_back": topic}
+
+
 class HandoffDesk:
     def __init__(
         self,
@@ -104,6 +176,8 @@ class HandoffDesk:
         self.presence = presence
         self.rasa = rasa
         self.wait_limit_seconds = wait_limit_seconds
+        # Set at start-up: asks a flow's open question again after a hand-back.
+        self.diagnosis: Optional[DiagnosisService] = None
 
     # ------------------------------------------------------------ messages
 
@@ -176,16 +250,39 @@ class HandoffDesk:
         skill: str = "other",
         priority: str = "normal",
     ) -> QueueNotice:
-        """Queue the conversation for a person and say what happens next."""
+        """Queue the conversation for a person and say what happens next.
+
+        After a hand-back, the new handoff keeps the earlier one's skill, tier and
+        summary, with what the agent and customer said in between added to it.
+        """
         async with self.database.session() as session:
+            earlier = await handoffs.latest_handoff(
+                session=session, conversation_id=conversation_id
+            )
+            if earlier is not None and earlier.status != HandoffStatus.returned.value:
+                earlier = None
             summary = await build_summary(
                 session=session,
                 conversation_id=conversation_id,
                 flow_state=flow_state,
                 library=library,
                 reason=reason,
+                with_opening=earlier is None,
             )
-            handoff, _ = await handoffs.request_handoff(
+            if earlier is not None:
+                summary = "\n\n".join(
+                    [
+                        earlier.summary,
+                        await agent_part(session=session, handoff=earlier),
+                        "Asked for a person again after the hand-back:\n" + summary,
+                    ]
+                )
+                if skill == "other" or not (flow_state or {}).get("trail"):
+                    skill = earlier.skill
+                tier = max(tier, earlier.tier)
+                if flow_state is None or not flow_state.get("root_flow"):
+                    flow_state = earlier.flow_state
+            handoff, created = await handoffs.request_handoff(
                 session=session,
                 conversation_id=conversation_id,
                 reason=reason,
@@ -194,12 +291,41 @@ class HandoffDesk:
                 priority=priority,
                 summary=summary,
             )
+            if created:
+                handoff.flow_state = flow_state
             notice = await self.notice_for(session, handoff)
             if notice.buttons:
                 handoff.callback_offered = True
         await self.queue_changed()
         await self.announce_owner(conversation_id, "queued")
         return notice
+
+    async def answer_waiting_customer(self, conversation_id: str, language: str = "en") -> None:
+        """A message from a customer in the queue: it is kept for the agent; say so, and
+        where they are in the queue (or that nobody who can take the chat is online)."""
+        async with self.database.session() as session:
+            handoff = await handoffs.open_handoff_for(
+                session=session, conversation_id=conversation_id
+            )
+            if handoff is None or handoff.status != HandoffStatus.waiting.value:
+                return
+            online = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
+            position = await handoffs.queue_position(session=session, handoff=handoff)
+        if not online:
+            await self.tell_customer(
+                conversation_id,
+                handoff_wording.text("queue.nobody_online", language),
+                buttons=[CALLBACK_BUTTON, WAIT_BUTTON],
+            )
+            return
+        place = (
+            handoff_wording.text("queue.place_next", language)
+            if position == 1
+            else handoff_wording.text("queue.place_number", language, position=position)
+        )
+        await self.tell_customer(
+            conversation_id, handoff_wording.text("queue.still_waiting", language, place=place)
+        )
 
     async def handle_queued_message(self, conversation_id: str, payload: Optional[str]) -> bool:
         """Answers a queued customer's callback choice. True if the message was handled."""
@@ -363,30 +489,72 @@ class HandoffDesk:
         await self.queue_changed()
         return handoff
 
-    async def hand_back(self, *, handoff_id: int, staff: Staff) -> Handoff:
+    async def hand_back(self, *, handoff_id: int, staff: Staff, language: str = "en") -> Handoff:
+        """The assistant picks up where the customer was: the flow's open question, or
+        the topic (so "still not working" is understood), or "anything else?".
+
+        Misses and frustration counted before the handoff start again from zero.
+        """
         async with self.database.session() as session:
             handoff = await handoffs.hand_back(session=session, handoff_id=handoff_id, staff=staff)
+        state = handback_topic(handoff)
+        state["handed_back"]["agent_name"] = staff.name
+        question = self._open_question(state)
+        if not question:
+            state = {"handed_back": state["handed_back"]}
         try:
-            # The bot picks up from a clean slate: resume its tracker and end any flow.
             await self.rasa.append_events(
                 sender_id=handoff.conversation_id,
                 events=[
                     {"event": "resume"},
-                    {"event": "slot", "name": "flow_state", "value": None},
-                    {"event": "slot", "name": "active_flow", "value": None},
+                    {"event": "slot", "name": "flow_state", "value": state},
+                    {
+                        "event": "slot",
+                        "name": "active_flow",
+                        "value": state.get("root_flow") if question else None,
+                    },
                     {"event": "slot", "name": "fallback_count", "value": 0.0},
+                    {"event": "slot", "name": "frustration_count", "value": 0.0},
+                    # Paused by the handoff, the assistant never listened after it; without
+                    # this, its rules would not match the customer's next message.
+                    {"event": "action", "name": "action_listen"},
                 ],
             )
         except RasaUnavailable as error:
             logger.warning("Could not update the assistant's tracker: %s", error)
-        await self.tell_customer(
-            handoff.conversation_id,
-            f"{staff.name} handed you back to the assistant. Is there anything else I can "
-            "help with?",
-        )
+        if question:
+            await self.tell_customer(
+                handoff.conversation_id,
+                handoff_wording.text("handback.continue", language, agent_name=staff.name),
+            )
+            for reply in question:
+                await self.tell_customer(
+                    handoff.conversation_id, reply.text, sender=Sender.bot, buttons=reply.buttons
+                )
+        elif state["handed_back"].get("root_flow") or handoff.skill != "other":
+            await self.tell_customer(
+                handoff.conversation_id,
+                handoff_wording.text(
+                    "handback.topic",
+                    language,
+                    agent_name=staff.name,
+                    topic=handoff_wording.text(f"topic.{topic_key(handoff.skill)}", language),
+                ),
+            )
+        else:
+            await self.tell_customer(
+                handoff.conversation_id,
+                handoff_wording.text("handback.anything_else", language, agent_name=staff.name),
+            )
         await self.announce_owner(handoff.conversation_id, "bot")
         await self.queue_changed()
         return handoff
+
+    def _open_question(self, state: dict[str, Any]) -> list[Reply]:
+        """The question the flow was waiting on when the chat went to a person."""
+        if self.diagnosis is None or not state.get("flow"):
+            return []
+        return self.diagnosis.engine.current_question(state)
 
     async def resolve(self, *, handoff_id: int, staff: Staff) -> Handoff:
         async with self.database.session() as session:
@@ -425,6 +593,10 @@ class HandoffDesk:
         async with self.database.session() as session:
             conversation = await session.get(Conversation, conversation_id)
             return conversation.owner if conversation else None
+
+
+def topic_key(skill: str) -> str:
+    return skill if f"topic.{skill}" in handoff_wording.TEXTS else "other"
 
 
 def note_frame(note: Any) -> dict[str, Any]:
