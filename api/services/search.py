@@ -114,6 +114,11 @@ def _latest_handoff_id() -> Any:
     )
 
 
+def _about_the_chat(*conditions: Any) -> Any:
+    """EXISTS over another table, tied to the conversation of the outer query only."""
+    return exists().where(*conditions).correlate(Conversation)
+
+
 def _filter_conditions(filters: SearchFilters) -> list[Any]:
     conditions: list[Any] = []
     if filters.date_from is not None:
@@ -123,17 +128,17 @@ def _filter_conditions(filters: SearchFilters) -> list[Any]:
     if filters.skill:
         conditions.append(
             or_(
-                exists().where(
+                _about_the_chat(
                     Handoff.conversation_id == Conversation.id, Handoff.skill == filters.skill
                 ),
-                exists().where(
+                _about_the_chat(
                     Ticket.conversation_id == Conversation.id, Ticket.domain == filters.skill
                 ),
             )
         )
     if filters.agent_id is not None:
         conditions.append(
-            exists().where(
+            _about_the_chat(
                 Handoff.conversation_id == Conversation.id, Handoff.agent_id == filters.agent_id
             )
         )
@@ -141,16 +146,16 @@ def _filter_conditions(filters: SearchFilters) -> list[Any]:
         if filters.outcome not in OUTCOMES:
             raise Invalid(f"The outcome must be one of {', '.join(OUTCOMES)}.")
         if filters.outcome == "bot":
-            conditions.append(~exists().where(Handoff.conversation_id == Conversation.id))
+            conditions.append(~_about_the_chat(Handoff.conversation_id == Conversation.id))
         else:
             conditions.append(
-                exists().where(
+                _about_the_chat(
                     Handoff.id == _latest_handoff_id(), Handoff.status == filters.outcome
                 )
             )
     if filters.rating is not None:
         conditions.append(
-            exists().where(
+            _about_the_chat(
                 Rating.conversation_id == Conversation.id, Rating.score == filters.rating
             )
         )
@@ -170,28 +175,94 @@ async def search(
     terms = terms_of(query)
     conditions = _filter_conditions(filters)
     conditions.append(access.conversation_condition(staff, Conversation.id))
-    if terms:
+    want = offset + limit + 1
+    if terms and session.bind.dialect.name == "sqlite":
+        found = await _newest_fts5_matches(session, terms, conditions, want)
+    elif terms:
         matches = _matching_conversations(session.bind.dialect.name, terms)
-        found = (
+        query_rows = (
             select(matches.c.conversation_id, func.max(matches.c.hit).label("hit"))
             .join(Conversation, Conversation.id == matches.c.conversation_id)
             .where(*conditions)
             .group_by(matches.c.conversation_id)
             .order_by(func.max(matches.c.hit).desc(), matches.c.conversation_id)
+            .limit(want)
         )
-    elif len(conditions) > 1 or filters.date_from or filters.date_to:
-        found = (
-            select(Conversation.id.label("conversation_id"), literal_column("0").label("hit"))
+        found = [(r[0], int(r[1] or 0)) for r in (await session.execute(query_rows)).all()]
+    elif len(conditions) > 1:
+        query_rows = (
+            select(Conversation.id)
             .where(*conditions)
             .order_by(Conversation.created_at.desc(), Conversation.id)
+            .limit(want)
         )
+        found = [(r[0], 0) for r in (await session.execute(query_rows)).all()]
     else:
         raise Invalid("Type a word to search for, or choose a filter.")
-    rows = (await session.execute(found.limit(limit + 1).offset(offset))).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    hits = await _describe(session, [(r[0], int(r[1] or 0)) for r in rows], terms)
+    page = found[offset : offset + limit]
+    more = len(found) > offset + limit
+    rows = page
+    hits = await _describe(session, rows, terms)
     return hits, more
+
+
+SCAN_CHUNK = 1000
+
+
+async def _newest_fts5_matches(
+    session: AsyncSession, terms: list[str], conditions: list[Any], want: int
+) -> list[tuple[str, int]]:
+    """The `want` conversations with the newest matches, newest first (SQLite).
+
+    FTS5 hands out matching rows newest first (by rowid) without sorting them
+    all, so a page costs about the same for a rare word as for a common one:
+    the matches are read in chunks, filtered, until enough conversations are
+    found. Messages and tickets are scanned apart and merged by time.
+    """
+    match = _fts5_query(terms)
+    newest: dict[str, tuple[datetime, int]] = {}
+    sources = (
+        ("messages_fts", Message.id, Message.conversation_id, Message.created_at, True),
+        ("tickets_fts", Ticket.id, Ticket.conversation_id, Ticket.created_at, False),
+    )
+    for fts, row_id, conversation_id, created_at, is_message in sources:
+        found: dict[str, tuple[datetime, int]] = {}
+        before: Optional[int] = None
+        while len(found) < want:
+            scan = (
+                select(literal_column("rowid"))
+                .select_from(table(fts))
+                .where(literal_column(fts).op("MATCH")(match))
+            )
+            if before is not None:
+                scan = scan.where(literal_column("rowid") < before)
+            chunk = [
+                r[0]
+                for r in (
+                    await session.execute(
+                        scan.order_by(literal_column("rowid").desc()).limit(SCAN_CHUNK)
+                    )
+                ).all()
+            ]
+            if not chunk:
+                break
+            rows = await session.execute(
+                select(row_id, conversation_id, created_at)
+                .join(Conversation, Conversation.id == conversation_id)
+                .where(row_id.in_(chunk), *conditions)
+                .order_by(row_id.desc())
+            )
+            for hit, conversation, at in rows.all():
+                if conversation not in found and len(found) < want:
+                    found[conversation] = (at, hit if is_message else 0)
+            before = chunk[-1]
+            if len(chunk) < SCAN_CHUNK:
+                break
+        for conversation, (at, hit) in found.items():
+            if conversation not in newest or newest[conversation][0] < at:
+                newest[conversation] = (at, hit or newest.get(conversation, (at, 0))[1])
+    ordered = sorted(newest.items(), key=lambda item: (item[1][0], item[0]), reverse=True)
+    return [(conversation, hit) for conversation, (_, hit) in ordered[:want]]
 
 
 async def _describe(
