@@ -157,7 +157,8 @@ def handback_topic(handoff: Handoff) -> dict[str, Any]:
         "handoff_id": handoff.id,
     }
     if state.get("flow") and state.get("step"):
-        return {**state, "handed_back": topic}
+        # Misses before the handoff do not count against the customer afterwards.
+        return {**state, "misses": 0, "handed_back": topic}
     return {"handed_back": topic}
 
 
