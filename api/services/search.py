@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import column, exists, func, literal_column, or_, select, table, union
+from sqlalchemy import exists, func, literal_column, or_, select, table, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Conversation, Handoff, Message, Rating, Sender, Ticket
@@ -27,9 +27,6 @@ from api.services.staff import Staff
 OUTCOMES = ("bot", "waiting", "active", "returned", "resolved", "callback")
 MAX_TERMS = 8
 WORD = re.compile(r"[\w]+", re.UNICODE)
-
-_MESSAGES_FTS = table("messages_fts", column("rowid"))
-_TICKETS_FTS = table("tickets_fts", column("rowid"))
 
 
 @dataclass
@@ -70,38 +67,18 @@ def _tsquery(terms: list[str]) -> str:
     return " & ".join(f"{re.sub(r'[^0-9a-zA-Z_äöüÄÖÜß]', '', t) or 'x'}:*" for t in terms)
 
 
-def _matching_conversations(dialect: str, terms: list[str]) -> Any:
-    """A selectable of (conversation_id, hit): each matching message or ticket."""
-    if dialect == "postgresql":
-        query = func.to_tsquery("simple", _tsquery(terms))
-        messages = select(
-            Message.conversation_id.label("conversation_id"), Message.id.label("hit")
-        ).where(func.to_tsvector("simple", Message.text).op("@@")(query))
-        tickets = select(
-            Ticket.conversation_id.label("conversation_id"), literal_column("0").label("hit")
-        ).where(
-            Ticket.conversation_id.is_not(None),
-            func.to_tsvector("simple", Ticket.title + " " + Ticket.summary).op("@@")(query),
-        )
-    else:
-        match = _fts5_query(terms)
-        messages = (
-            select(Message.conversation_id.label("conversation_id"), Message.id.label("hit"))
-            .select_from(_MESSAGES_FTS)
-            .join(Message, Message.id == _MESSAGES_FTS.c.rowid)
-            .where(literal_column("messages_fts").op("MATCH")(match))
-        )
-        tickets = (
-            select(
-                Ticket.conversation_id.label("conversation_id"), literal_column("0").label("hit")
-            )
-            .select_from(_TICKETS_FTS)
-            .join(Ticket, Ticket.id == _TICKETS_FTS.c.rowid)
-            .where(
-                Ticket.conversation_id.is_not(None),
-                literal_column("tickets_fts").op("MATCH")(match),
-            )
-        )
+def _postgres_matches(terms: list[str]) -> Any:
+    """A selectable of (conversation_id, hit): each matching message or ticket (PostgreSQL)."""
+    query = func.to_tsquery("simple", _tsquery(terms))
+    messages = select(
+        Message.conversation_id.label("conversation_id"), Message.id.label("hit")
+    ).where(func.to_tsvector("simple", Message.text).op("@@")(query))
+    tickets = select(
+        Ticket.conversation_id.label("conversation_id"), literal_column("0").label("hit")
+    ).where(
+        Ticket.conversation_id.is_not(None),
+        func.to_tsvector("simple", Ticket.title + " " + Ticket.summary).op("@@")(query),
+    )
     return union(messages, tickets).subquery("matches")
 
 
@@ -179,7 +156,7 @@ async def search(
     if terms and session.bind.dialect.name == "sqlite":
         found = await _newest_fts5_matches(session, terms, conditions, want)
     elif terms:
-        matches = _matching_conversations(session.bind.dialect.name, terms)
+        matches = _postgres_matches(terms)
         query_rows = (
             select(matches.c.conversation_id, func.max(matches.c.hit).label("hit"))
             .join(Conversation, Conversation.id == matches.c.conversation_id)

@@ -81,6 +81,8 @@ def test_notifications_queue_filters_and_shortcuts(browser, stack, shot):
         page.get_by_label("Sound").check()
         page.get_by_role("button", name="Keyboard shortcuts").wait_for()
 
+        page.wait_for_function("() => document.body.dataset.lastSound")  # the tone on ticking
+        tone = page.evaluate("document.body.dataset.lastSound")
         words = "My internet connection keeps dropping whenever somebody uses the microwave oven"
         queue_for_person(first, words)
         expect(page).to_have_title("(1) Agent console", timeout=15_000)
@@ -90,7 +92,7 @@ def test_notifications_queue_filters_and_shortcuts(browser, stack, shot):
         )
         expect(other.locator("#queue .item")).to_have_count(0)  # Ben does cable only
         page.wait_for_function("() => window.shownNotifications.length >= 1")
-        assert page.evaluate("document.body.dataset.lastSound") is not None
+        page.wait_for_function("(tone) => document.body.dataset.lastSound !== tone", arg=tone)
 
         queue_for_person(second, "my TV shows no signal")
         expect(page).to_have_title("(2) Agent console", timeout=15_000)
