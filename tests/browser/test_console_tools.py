@@ -119,7 +119,8 @@ def test_notifications_queue_filters_and_shortcuts(browser, stack, shot):
         shot(page, "console-queue-filters")
 
         # Keyboard: help overlay, claim the next chat, focus the reply box.
-        page.locator("body").press("?")
+        page.evaluate("document.activeElement.blur()")  # not in a text box or list
+        page.keyboard.press("?")
         expect(page.locator("#help")).to_be_visible()
         expect(page.locator("#help")).to_contain_text("Claim the next chat")
         shot(page, "console-shortcuts")
@@ -180,19 +181,20 @@ def test_canned_responses_search_history_and_new_agents(browser, stack, shot):
         # The supervisor adds a canned response and an agent with chosen skills.
         sign_in(boss, stack, lead["email"])
         boss.get_by_role("button", name="Overview").click()
-        boss.get_by_label("Shortcut").fill(shortcut)
-        boss.get_by_label("Title", exact=True).fill("Greeting")
-        boss.get_by_label("English text").fill("Hello {customer_name}, I'm {agent_name}.")
-        boss.get_by_label("German text").fill("Hallo {customer_name}, ich bin {agent_name}.")
-        boss.get_by_role("button", name="Save canned response").click()
+        cf = boss.locator("#canned-form")
+        cf.get_by_label("Shortcut").fill(shortcut)
+        cf.get_by_label("Title", exact=True).fill("Greeting")
+        cf.get_by_label("English text").fill("Hello {customer_name}, I'm {agent_name}.")
+        cf.get_by_label("German text").fill("Hallo {customer_name}, ich bin {agent_name}.")
+        cf.get_by_role("button", name="Save canned response").click()
         expect(boss.locator(f'#canned-list tr[data-shortcut="{shortcut}"]')).to_contain_text(
             "Greeting"
         )
-        boss.get_by_label("English text").fill("Hi {name}")
-        boss.get_by_label("Shortcut").fill(shortcut + "x")
-        boss.get_by_label("Title", exact=True).fill("Broken")
-        boss.get_by_label("German text").fill("Hallo")
-        boss.get_by_role("button", name="Save canned response").click()
+        cf.get_by_label("English text").fill("Hi {name}")
+        cf.get_by_label("Shortcut").fill(shortcut + "x")
+        cf.get_by_label("Title", exact=True).fill("Broken")
+        cf.get_by_label("German text").fill("Hallo")
+        cf.get_by_role("button", name="Save canned response").click()
         expect(boss.locator("#toast")).to_contain_text("Unknown placeholder {name}")
 
         email = f"tv-{uuid.uuid4().hex[:6]}@example.com"
@@ -212,10 +214,11 @@ def test_canned_responses_search_history_and_new_agents(browser, stack, shot):
         sign_in(page, stack, cara["email"])
         expect(page.locator("#conn")).to_have_text("Online")
         conversation_id = queue_for_person(customer, "my internet light is zebra striped")
-        queue_for_person(bystander, "the app crashes on start")
+        bystander_id = queue_for_person(bystander, "the app crashes on start")
         page.locator("#queue .item").filter(has_text="zebra").get_by_role(
             "button", name="Claim"
         ).click()
+        expect(page.locator("#chat-owner")).to_have_text("With you")
         composer = page.get_by_label("Message to the customer")
         composer.press_sequentially("/" + shortcut[:5], delay=20)
         menu = page.locator("#canned-menu")
@@ -252,6 +255,13 @@ def test_canned_responses_search_history_and_new_agents(browser, stack, shot):
         expect(page.locator("#search-status")).to_contain_text("Nothing found")
         search.get_by_role("button", name="Close").click()
         assert conversation_id
+
+        # Leave no chat waiting for the next test: the supervisor takes and resolves it.
+        for entry in boss.request.get(f"{stack.base_url}/handoffs/queue").json():
+            if entry["conversation_id"] == bystander_id:
+                for step in ("claim", "resolve"):
+                    done = boss.request.post(f"{stack.base_url}/handoffs/{entry['id']}/{step}")
+                    assert done.ok, done.text()
     finally:
         customer.close()
         bystander.close()
