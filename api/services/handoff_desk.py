@@ -301,7 +301,9 @@ class HandoffDesk:
         await self.announce_owner(conversation_id, "queued")
         return notice
 
-    async def answer_waiting_customer(self, conversation_id: str, language: str = "en") -> None:
+    async def answer_waiting_customer(
+        self, conversation_id: str, language: Optional[str] = None
+    ) -> None:
         """A message from a customer in the queue: it is kept for the agent; say so, and
         where they are in the queue (or that nobody who can take the chat is online)."""
         async with self.database.session() as session:
@@ -312,6 +314,7 @@ class HandoffDesk:
                 return
             online = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
             position = await handoffs.queue_position(session=session, handoff=handoff)
+            language = language or await conversation_language(session, conversation_id)
         if not online:
             await self.tell_customer(
                 conversation_id,
@@ -490,7 +493,9 @@ class HandoffDesk:
         await self.queue_changed()
         return handoff
 
-    async def hand_back(self, *, handoff_id: int, staff: Staff, language: str = "en") -> Handoff:
+    async def hand_back(
+        self, *, handoff_id: int, staff: Staff, language: Optional[str] = None
+    ) -> Handoff:
         """The assistant picks up where the customer was: the flow's open question, or
         the topic (so "still not working" is understood), or "anything else?".
 
@@ -498,6 +503,7 @@ class HandoffDesk:
         """
         async with self.database.session() as session:
             handoff = await handoffs.hand_back(session=session, handoff_id=handoff_id, staff=staff)
+            language = language or await conversation_language(session, handoff.conversation_id)
         state = handback_topic(handoff)
         state["handed_back"]["agent_name"] = staff.name
         question = self._open_question(state)
@@ -594,6 +600,13 @@ class HandoffDesk:
         async with self.database.session() as session:
             conversation = await session.get(Conversation, conversation_id)
             return conversation.owner if conversation else None
+
+
+async def conversation_language(session: AsyncSession, conversation_id: str) -> str:
+    """The conversation's language ("en" or "de"), once conversations store one."""
+    conversation = await session.get(Conversation, conversation_id)
+    language = getattr(conversation, "language", None)
+    return language if language in handoff_wording.LANGUAGES else "en"
 
 
 def topic_key(skill: str) -> str:

@@ -268,3 +268,20 @@ async def test_a_second_handoff_after_a_hand_back_keeps_skill_tier_and_summary(
     assert "- Anna: Unplug it." in second.summary and "Note by Anna: Line noisy" in second.summary
     assert second.summary.count("Customer's first words") == 1
     assert second.flow_state["step"] == "lights"
+
+
+def test_every_hand_back_sentence_exists_in_english_and_german_with_the_same_placeholders():
+    import string
+
+    from api.services import handoff_wording
+
+    def names(text: str) -> set[str]:
+        return {n for _, n, _, _ in string.Formatter().parse(text) if n}
+
+    for key, texts in handoff_wording.TEXTS.items():
+        assert set(texts) == {"en", "de"}, key
+        assert names(texts["en"]) == names(texts["de"]), key
+    assert handoff_wording.text("queue.place_number", "de", position=3) == (
+        "auf Platz 3 der Warteschlange"
+    )
+    assert handoff_wording.text("queue.place_next", "fr") == "next in line"
