@@ -18,6 +18,8 @@ from threadpoolctl import threadpool_limits
 from api.config import Settings, get_settings
 from api.db import Database, run_migrations
 from api.routes import agent_socket, agents, auth, chat, handoffs, health, webhook, widget
+from api.routes import canned as canned_routes
+from api.routes import console as console_routes
 from api.routes import customers as customer_routes
 from api.routes import goodwill as goodwill_routes
 from api.routes import outages as outage_routes
@@ -85,6 +87,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(handoffs.router)
     app.include_router(agent_socket.router)
+    app.include_router(canned_routes.router)
+    app.include_router(console_routes.router)
     app.include_router(widget.router)
     for operations in (
         customer_routes,

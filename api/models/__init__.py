@@ -6,6 +6,7 @@ Alembic migrations in api/migrations/ are checked against.
 
 from api.models.agents import Agent, AgentSession
 from api.models.base import Base, UTCDateTime, utcnow
+from api.models.canned import CannedResponse
 from api.models.conversations import (
     Conversation,
     ConversationOwner,
@@ -45,6 +46,7 @@ __all__ = [
     "InternalNote",
     "Rating",
     "Base",
+    "CannedResponse",
     "Conversation",
     "Customer",
     "Device",
