@@ -426,7 +426,7 @@ class HandoffDesk:
         await self.queue_changed()
         return True
 
-    async def offer_callbacks_to_long_waits(self, language: str = "en") -> int:
+    async def offer_callbacks_to_long_waits(self, language: Optional[str] = None) -> int:
         """Offer a callback to customers waiting longer than the limit (once each)."""
         limit = datetime.now(timezone.utc) - timedelta(seconds=self.wait_limit_seconds)
         async with self.database.session() as session:
@@ -440,12 +440,13 @@ class HandoffDesk:
             overdue = list(result.scalars().all())
             for handoff in overdue:
                 handoff.callback_offered = True
-            ids = [h.conversation_id for h in overdue]
-        for conversation_id in ids:
+            # Each in the conversation's language unless the caller knows better.
+            waits = [(h.conversation_id, language or h.language or "en") for h in overdue]
+        for conversation_id, said_in in waits:
             await self.tell_customer(
-                conversation_id, say("queue.long_wait", language), buttons=queue_buttons(language)
+                conversation_id, say("queue.long_wait", said_in), buttons=queue_buttons(said_in)
             )
-        return len(ids)
+        return len(waits)
 
     async def watch_waits(self, interval_seconds: float = 15) -> None:
         while True:
@@ -457,7 +458,9 @@ class HandoffDesk:
 
     # ------------------------------------------------------------ agents
 
-    async def claim(self, *, handoff_id: int, agent: Agent, language: str = "en") -> Handoff:
+    async def claim(
+        self, *, handoff_id: int, agent: Agent, language: Optional[str] = None
+    ) -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.claim(
                 session=session,
@@ -465,6 +468,8 @@ class HandoffDesk:
                 agent=agent,
                 online=await self.presence.online(),
             )
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         await self.tell_customer(
             handoff.conversation_id, say("system.joined", language, agent=agent.name)
         )
@@ -510,13 +515,15 @@ class HandoffDesk:
         return frame
 
     async def escalate(
-        self, *, handoff_id: int, staff: Staff, note: str, language: str = "en"
+        self, *, handoff_id: int, staff: Staff, note: str, language: Optional[str] = None
     ) -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.escalate(
                 session=session, handoff_id=handoff_id, staff=staff, note=note
             )
             notice = await self.notice_for(session, handoff, language)
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         await self.tell_customer(
             handoff.conversation_id,
             say("queue.escalated", language, detail=notice.detail),
@@ -534,7 +541,7 @@ class HandoffDesk:
         note: str,
         skill: Optional[str],
         agent_id: Optional[int],
-        language: str = "en",
+        language: Optional[str] = None,
     ) -> Handoff:
         async with self.database.session() as session:
             target = await session.get(Agent, agent_id) if agent_id is not None else None
@@ -549,6 +556,8 @@ class HandoffDesk:
                 agent=target,
             )
             notice = await self.notice_for(session, handoff, language) if target is None else None
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         if target is not None:
             await self.tell_customer(
                 handoff.conversation_id, say("system.joined", language, agent=target.name)
@@ -635,9 +644,13 @@ class HandoffDesk:
             return []
         return self.engine.current_question(state)
 
-    async def resolve(self, *, handoff_id: int, staff: Staff, language: str = "en") -> Handoff:
+    async def resolve(
+        self, *, handoff_id: int, staff: Staff, language: Optional[str] = None
+    ) -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.resolve(session=session, handoff_id=handoff_id, staff=staff)
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         await self.tell_customer(
             handoff.conversation_id, say("system.resolved", language, agent=staff.name)
         )

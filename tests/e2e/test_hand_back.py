@@ -7,6 +7,8 @@ person, Anna (internet and cable) takes the chat and hands it back; a second age
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.chat_client import ChatClient
@@ -90,3 +92,37 @@ async def test_after_a_hand_back_the_assistant_continues_and_a_second_handoff_ke
         await other_customer.close()
         await anna.close()
         await cleo.close()
+
+
+async def test_a_german_customer_is_handed_back_and_kept_informed_in_german(stack) -> None:
+    dora, _ = await signed_in_agent(stack, name="Dora", skills=["internet"], languages=["de"])
+    customer = ChatClient(stack.ws_url)
+    conversation_id = (await customer.connect(language="de-DE"))["conversation_id"]
+    try:
+        first = await customer.say("Mein Internet geht nicht", payload="/problem_internet")
+        assert first.messages, first.frames
+        queued = await customer.say("Ich möchte einen Menschen sprechen", payload="/request_human")
+        assert queued.messages, queued.frames
+        entry = await dora.waiting(conversation_id)
+        assert entry["language"] == "de"
+        assert (await dora.http.post(f"/handoffs/{entry['id']}/claim")).status_code == 200
+        joined = await customer_frames_until(
+            customer, lambda f: f["type"] == "owner" and f["owner"] == "agent"
+        )
+        assert "Dora ist dem Chat beigetreten." in [f.get("text") for f in joined], joined
+        assert (await dora.http.post(f"/handoffs/{entry['id']}/hand-back")).status_code == 200
+        back = await customer_frames_until(
+            customer, lambda f: f["type"] == "owner" and f["owner"] == "bot"
+        )
+        said = [f["text"] for f in back if f["type"] == "message"]
+        assert said[0].startswith("Dora hat Sie an den Assistenten zurückgegeben."), said
+
+        again = await customer.say("Ich möchte einen Menschen sprechen", payload="/request_human")
+        assert again.messages, again.frames
+        meanwhile = await customer.say("Sind Sie noch da?")
+        assert "Danke, unser Team sieht Ihre Nachricht." in meanwhile.text, meanwhile.frames
+        place = r"Sie sind (als Nächstes an der Reihe|an Position \d+ der Warteschlange)\."
+        assert re.search(place, meanwhile.text), meanwhile.text
+    finally:
+        await customer.close()
+        await dora.close()
