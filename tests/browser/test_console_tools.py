@@ -207,7 +207,7 @@ def test_canned_responses_search_history_and_new_agents(browser, stack, shot):
         form.get_by_role("button", name="Create agent").click()
         expect(boss.locator("#ov-agents tr").filter(has_text="Tessa TV")).to_contain_text("cable")
         row = boss.locator("#ov-agents tr").filter(has_text="Tessa TV")
-        expect(row.locator("td").nth(4)).to_have_text("cable")
+        expect(row.locator("td").nth(4)).to_have_text("cable · English")
         shot(boss, "console-canned-and-agents")
 
         # Cara takes a chat and inserts the canned response with "/".
