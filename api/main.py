@@ -28,6 +28,8 @@ from api.routes import (
     webhook,
     widget,
 )
+from api.routes import canned as canned_routes
+from api.routes import console as console_routes
 from api.routes import customers as customer_routes
 from api.routes import goodwill as goodwill_routes
 from api.routes import outages as outage_routes
@@ -95,6 +97,8 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(handoffs.router)
     app.include_router(agent_socket.router)
+    app.include_router(canned_routes.router)
+    app.include_router(console_routes.router)
     app.include_router(widget.router)
     app.include_router(analytics.router)
     app.include_router(analytics.page_router)

@@ -82,6 +82,7 @@ async def start_services(settings: Settings, database: Optional[Database] = None
         presence=presence,
         rasa=rasa,
         library=diagnosis.library,
+        engine=diagnosis.engine,
         wait_limit_seconds=settings.handoff_wait_limit_seconds,
     )
     gateway = ChatGateway(conversations=conversations, rasa=rasa, hub=hub, desk=desk)

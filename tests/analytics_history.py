@@ -35,6 +35,7 @@ flow:
   title: Router check
   description: Looks at the router's lights and restarts it.
   default: true
+  languages: [en]
   triggers:
     intents: [problem_internet]
   start: lights

@@ -33,6 +33,19 @@
 
   const $ = (id) => document.getElementById(id);
 
+  // Shift tools (console_tools.js, console_search.js) listen here and may narrow the queue.
+  const listeners = {};
+  function emit(name, ...args) {
+    for (const listener of listeners[name] || []) {
+      try {
+        listener(...args);
+      } catch (error) {
+        console.error(error);
+      }
+    }
+  }
+  let queueView = (waiting) => ({ shown: waiting, total: waiting.length });
+
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(attrs || {})) {
@@ -270,6 +283,7 @@
   }
 
   function onFrame(frame) {
+    emit("frame", frame);
     switch (frame.type) {
       case "hello":
         onHello(frame);
@@ -342,8 +356,9 @@
 
   function renderQueue() {
     const queue = $("queue");
+    const view = queueView(state.waiting);
     queue.replaceChildren(
-      ...state.waiting.map((h) =>
+      ...view.shown.map((h) =>
         el(
           "li",
           { class: "item" + (h.conversation_id === state.current ? " active" : ""), "data-handoff": h.id },
@@ -352,7 +367,7 @@
             {
               type: "button",
               class: "item-open",
-              "aria-label": `Preview chat waiting for ${h.skill}, tier ${h.tier}`,
+              "aria-label": `Preview chat of ${h.title || "a customer"}, waiting for ${h.skill}, tier ${h.tier}`,
               onclick: () => openChat(h.conversation_id),
             },
             el(
@@ -364,6 +379,7 @@
               el("span", { class: `tag prio-${h.priority}`, text: h.priority }),
               el("span", { class: "wait", "data-since": h.waiting_since, text: since(h.waiting_since) })
             ),
+            el("span", { class: "title", text: h.title || "" }),
             el("span", { class: "reason", text: h.reason }),
             el("span", { class: "snippet", text: firstLines(h.summary, 3) })
           ),
@@ -371,7 +387,8 @@
         )
       )
     );
-    $("queue-empty").hidden = state.waiting.length > 0;
+    $("queue-empty").hidden = view.shown.length > 0;
+    $("queue-empty").textContent = state.waiting.length ? "No chats match the filters." : "No chats waiting.";
     $("waiting-count").textContent = String(state.waiting.length);
     $("queue-status").textContent = `${state.waiting.length} chat${state.waiting.length === 1 ? "" : "s"} waiting`;
 
@@ -398,6 +415,7 @@
               languageTag(h.language),
               state.unread.has(h.conversation_id) ? el("span", { class: "unread", text: "New" }) : null
             ),
+            el("span", { class: "title", text: h.title || "" }),
             el("span", { class: "reason", text: h.reason })
           )
         )
@@ -405,6 +423,7 @@
     );
     $("mine-empty").hidden = state.mine.length > 0;
     $("mine-count").textContent = String(state.mine.length);
+    emit("queue", view);
   }
 
   // The customer's language (conversations.language): a tag in the queue and the chat header.
@@ -527,6 +546,7 @@
     for (const note of view.notes) addNote(note);
     renderCustomer(view);
     refreshChatHeader();
+    emit("chat", view);
   }
 
   function refreshChatHeader() {
@@ -1118,6 +1138,7 @@
       )
     );
     $("ov-updated").textContent = `Updated ${new Date().toLocaleTimeString()}`;
+    emit("overview");
   }
 
   $("agent-form").addEventListener("submit", async (event) => {
@@ -1128,9 +1149,11 @@
       password: $("ag-password").value,
       role: $("ag-role").value,
       tier: Number($("ag-tier").value),
+      skills: [...document.querySelectorAll("#ag-skills input:checked")].map((box) => box.value),
       capacity: Number($("ag-capacity").value || 3),
       languages: [...document.querySelectorAll("#ag-languages input:checked")].map((box) => box.value),
     };
+    if (!body.skills.length) return toast("Choose at least one skill.", "error");
     if (!body.languages.length) {
       toast("Choose at least one language the agent chats in.", "error");
       return;
@@ -1144,6 +1167,28 @@
       toast(error.message, "error");
     }
   });
+
+  window.SupportConsole = {
+    state,
+    api,
+    el,
+    toast,
+    since,
+    clock,
+    capital,
+    openChat,
+    claim,
+    showTab,
+    renderQueue,
+    isSupervisor,
+    on(name, listener) {
+      (listeners[name] = listeners[name] || []).push(listener);
+    },
+    setQueueView(view) {
+      queueView = view;
+      renderQueue();
+    },
+  };
 
   // ----------------------------------------------------------------- start
 

@@ -7,6 +7,7 @@ Alembic migrations in api/migrations/ are checked against.
 from api.models.agents import Agent, AgentSession
 from api.models.analytics import AnalyticsWatermark, FlowRun, NotUnderstood
 from api.models.base import Base, UTCDateTime, utcnow
+from api.models.canned import CannedResponse
 from api.models.conversations import (
     Conversation,
     ConversationOwner,
@@ -49,6 +50,7 @@ __all__ = [
     "InternalNote",
     "Rating",
     "Base",
+    "CannedResponse",
     "Conversation",
     "Customer",
     "Device",

@@ -51,7 +51,7 @@ class Conversation(Base):
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     # When the customer was asked to rate the conversation (asked once).
     rating_requested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     messages: Mapped[list[Message]] = relationship(

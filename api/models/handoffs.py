@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Optional
+from typing import Any, Optional
 
-from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column
 
 from api.models.base import Base, UTCDateTime, utcnow
@@ -44,6 +44,8 @@ class Handoff(Base):
     claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     callback_offered: Mapped[bool] = mapped_column(default=False)
+    # The assistant's flow state when the chat went to a person: a hand-back resumes it.
+    flow_state: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The conversation's language (read-only here; it is stored on the conversation),
     # loaded with the handoff and kept when the handoff's own changes are flushed.

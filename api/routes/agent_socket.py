@@ -18,7 +18,7 @@ from api.deps import SESSION_COOKIE, ServicesDep
 from api.models import Agent, Conversation
 from api.routes.chat import origin_allowed, valid_client_id
 from api.routes.frames import FrameError, FrameTooLarge, error_frame, receive_frame, visible
-from api.services import agents, handoffs
+from api.services import access, agents, handoffs
 from api.services.handoff_desk import QUEUE_CHANNEL, HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
 from api.services.presence import ConsoleConnection
@@ -63,10 +63,13 @@ class AgentSocket:
             online = await self.services.presence.online()
             waiting = await handoffs.waiting_for(session=session, staff=self.staff, online=online)
             mine = await handoffs.active_for(session=session, agent_id=self.staff.id or 0)
+            titles = await handoffs.queue_titles(
+                session=session, conversation_ids=[h.conversation_id for h in waiting + mine]
+            )
             frame = {
                 "type": "queue",
-                "waiting": [handoff_frame(h) for h in waiting],
-                "mine": [handoff_frame(h) for h in mine],
+                "waiting": [handoff_frame(h, titles.get(h.conversation_id, "")) for h in waiting],
+                "mine": [handoff_frame(h, titles.get(h.conversation_id, "")) for h in mine],
             }
         for handoff in mine:
             self.watch(handoff.conversation_id)
@@ -200,19 +203,15 @@ class AgentSocket:
         async with self.database.session() as session:
             if await session.get(Conversation, conversation_id) is None:
                 return False
-            if self.staff.is_supervisor:
-                return True
-            handoff = await handoffs.latest_handoff(
-                session=session, conversation_id=conversation_id
+            return await access.may_read_conversation(
+                session=session, staff=self.staff, conversation_id=conversation_id
             )
-        return handoff is not None and (
-            handoff.agent_id == self.staff.id
-            or (handoff.status == "waiting" and handoffs.routes_to(self.staff, handoff))
-        )
 
 
-def handoff_frame(handoff: Any) -> dict[str, Any]:
+def handoff_frame(handoff: Any, title: str = "") -> dict[str, Any]:
+    """A chat in the console's lists; `title` names it (handoffs.queue_titles)."""
     return {
+        "title": title,
         "id": handoff.id,
         "conversation_id": handoff.conversation_id,
         "status": handoff.status,

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any, Literal, Optional
 
-from fastapi import APIRouter, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import select
 
 from api.deps import CurrentStaff, DeskDep, PresenceDep, SessionDep
 from api.models import Agent, Conversation, Ticket
+from api.schemas.agents import Skill
 from api.schemas.customers import CustomerPublic
 from api.schemas.handoffs import (
     ConversationView,
@@ -21,12 +22,14 @@ from api.schemas.handoffs import (
     HandoffPublic,
     NoteCreate,
     NotePublic,
+    QueuePage,
     TicketBrief,
     TransferRequest,
 )
 from api.schemas.types import Int64
-from api.services import conversations, customers, handoffs
+from api.services import access, conversations, customers, handoffs
 from api.services.staff import Staff
+from bot.vocabulary import Language
 
 router = APIRouter(tags=["handoffs"])
 ConversationId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -57,7 +60,52 @@ async def queue(
 ) -> list[HandoffPublic]:
     online = await presence.online()
     waiting = await handoffs.waiting_for(session=session, staff=staff, online=online)
-    return [HandoffPublic.model_validate(h) for h in waiting]
+    titles = await handoffs.queue_titles(
+        session=session, conversation_ids=[h.conversation_id for h in waiting]
+    )
+    return [titled(h, titles) for h in waiting]
+
+
+@router.get(
+    "/handoffs/queue/page",
+    response_model=QueuePage,
+    summary="The queue filtered (skill, tier, language, waiting time), sorted and paged",
+)
+async def queue_page(
+    session: SessionDep,
+    staff: CurrentStaff,
+    presence: PresenceDep,
+    skill: Optional[Skill] = None,
+    tier: Annotated[Optional[int], Query(ge=2, le=3)] = None,
+    language: Optional[Language] = None,
+    min_wait_seconds: Annotated[Optional[float], Query(ge=0, le=86400 * 7)] = None,
+    sort: Literal["priority", "longest_wait", "newest"] = "priority",
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+) -> QueuePage:
+    online = await presence.online()
+    waiting = await handoffs.waiting_for(session=session, staff=staff, online=online)
+    chosen = handoffs.filter_queue(
+        waiting,
+        skill=skill,
+        tier=tier,
+        min_wait_seconds=min_wait_seconds,
+        language=language,
+        sort=sort,
+    )
+    page = chosen[offset : offset + limit]
+    titles = await handoffs.queue_titles(
+        session=session, conversation_ids=[h.conversation_id for h in page]
+    )
+    return QueuePage(
+        items=[titled(h, titles) for h in page], total=len(chosen), limit=limit, offset=offset
+    )
+
+
+def titled(handoff: Any, titles: dict[str, str]) -> HandoffPublic:
+    public = HandoffPublic.model_validate(handoff)
+    public.title = titles.get(handoff.conversation_id, "")
+    return public
 
 
 @router.get("/handoffs/mine", response_model=list[HandoffPublic], summary="My active chats")
@@ -136,19 +184,14 @@ async def resolve(handoff_id: Int64, staff: CurrentStaff, desk: DeskDep) -> Hand
 
 
 async def readable_conversation(session: SessionDep, staff: Staff, conversation_id: str):
-    """The conversation if this person may read it: theirs, routed to them, or a supervisor."""
+    """The conversation if this person may read it (api/services/access.py)."""
     conversation = await session.get(Conversation, conversation_id)
     if conversation is None:
         raise HTTPException(status_code=404, detail="There is no such conversation.")
     handoff = await handoffs.latest_handoff(session=session, conversation_id=conversation_id)
-    allowed = staff.is_supervisor or (
-        handoff is not None
-        and (
-            handoff.agent_id == staff.id
-            or (handoff.status == "waiting" and handoffs.routes_to(staff, handoff))
-        )
-    )
-    if not allowed:
+    if not await access.may_read_conversation(
+        session=session, staff=staff, conversation_id=conversation_id
+    ):
         # 404, not 403: whether a conversation exists is not for everyone to learn.
         raise HTTPException(status_code=404, detail="There is no such conversation.")
     return conversation, handoff

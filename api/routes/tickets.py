@@ -19,15 +19,19 @@ from api.schemas.tickets import (
     Transcript,
 )
 from api.schemas.types import INT64_MAX, Int64
-from api.services import conversations, tickets
+from api.services import access, conversations, tickets
 from api.services.errors import NotFound
 
 router = APIRouter(tags=["tickets"])
 IdempotencyKey = Annotated[Optional[str], Header(alias="Idempotency-Key", max_length=80)]
 
 
-async def ticket_from_path(number: str, session: SessionDep) -> Ticket:
-    return await tickets.require_ticket(session=session, number=number)
+async def ticket_from_path(number: str, session: SessionDep, staff: CurrentStaff) -> Ticket:
+    """The ticket, if this person may read it (api/services/access.py); 404 otherwise."""
+    ticket = await tickets.require_ticket(session=session, number=number)
+    if not await access.may_read_ticket(session=session, staff=staff, ticket=ticket):
+        raise NotFound(f"No ticket {number}.")
+    return ticket
 
 
 TicketDep = Annotated[Ticket, Depends(ticket_from_path)]
@@ -77,6 +81,7 @@ async def list_tickets(
         status=status,
         limit=limit,
         offset=offset,
+        readable_by=staff,
     )
     return Page(
         items=[TicketPublic.model_validate(t) for t in rows],
@@ -144,7 +149,9 @@ async def ticket_history(
 )
 async def transcript(conversation_id: str, session: SessionDep, staff: CurrentStaff) -> Transcript:
     conversation = await session.get(Conversation, conversation_id)
-    if conversation is None:
+    if conversation is None or not await access.may_read_transcript(
+        session=session, staff=staff, conversation_id=conversation_id
+    ):
         raise HTTPException(status_code=404, detail="There is no such conversation.")
     messages = await conversations.history(session=session, conversation_id=conversation_id)
     return Transcript(

@@ -25,7 +25,16 @@ class HandoffPublic(BaseModel):
     agent_id: Optional[int]
     waiting_since: datetime
     claimed_at: Optional[datetime]
+    # The customer's name, or their first words cut at a word boundary.
+    title: str = ""
     language: str = Field(description="The conversation's language: en or de.")
+
+
+class QueuePage(BaseModel):
+    items: list[HandoffPublic]
+    total: int
+    limit: int
+    offset: int
 
 
 class EscalateRequest(BaseModel):

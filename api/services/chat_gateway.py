@@ -19,7 +19,7 @@ from typing import Optional
 from api.models import ConversationOwner, DeliveryStatus, Sender
 from api.services import conversations
 from api.services.conversations import ConversationStore
-from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk, staff_channel
+from api.services.handoff_desk import HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
 from bot import language as languages
@@ -168,14 +168,14 @@ class ChatGateway:
     async def _answer_in_queue(
         self, conversation_id: str, payload: Optional[str], language: str
     ) -> None:
-        """The queue answers a waiting customer's callback choice itself."""
+        """The queue answers a waiting customer: their callback choice, or where they are
+        in the queue (the message itself is for the agent, who sees it through the hub)."""
         assert self.desk is not None
-        if payload not in QUEUE_PAYLOADS:
-            return  # for the agent, who sees it through the hub
         typing = {"type": "typing", "sender": "bot"}
         await self.hub.publish(conversation_id, {**typing, "active": True})
         try:
-            await self.desk.handle_queued_message(conversation_id, payload, language)
+            if not await self.desk.handle_queued_message(conversation_id, payload, language):
+                await self.desk.answer_waiting_customer(conversation_id, language)
         finally:
             await self.hub.publish(conversation_id, {**typing, "active": False})
 

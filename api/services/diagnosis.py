@@ -34,7 +34,7 @@ from bot.flows.meaning import SentenceEncoder
 from bot.flows.validate import flow_errors
 from bot.routing import default_table
 from bot.vocabulary import OTHER, PROBLEM_DOMAINS
-from bot.wording import button, say
+from bot.wording import button, has, say
 
 logger = logging.getLogger(__name__)
 _FLOW_EVENTS = FlowEvent.__table__
@@ -226,6 +226,12 @@ class DiagnosisService:
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
 
+        handed_back = (flow_state or {}).get("handed_back")
+        if isinstance(handed_back, dict):
+            return await self._after_hand_back(
+                session, conversation_id, turn, fallback_count, handed_back, language
+            )
+
         if turn.intent in SIDE_RESPONSES:
             return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]])
         result = self._nothing_running(turn, fallback_count, language)
@@ -272,6 +278,55 @@ class DiagnosisService:
                 slots=slots,
                 language=language,
             )
+
+    async def _after_hand_back(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        turn: CustomerTurn,
+        fallback_count: int,
+        topic: dict[str, Any],
+        language: str,
+    ) -> DiagnosisResult:
+        """A person handed the chat back and no flow waits for an answer: "still broken"
+        is about the same topic. Checks already done are not started again; a topic
+        nobody checked yet gets its diagnosis."""
+        skill = str(topic.get("skill") or OTHER)
+        same_topic = turn.intent in ("problem_persists", "already_tried") or (
+            INTENT_DOMAINS.get(turn.intent) == skill
+        )
+        problem = next((i for i, d in INTENT_DOMAINS.items() if d == skill), None)
+        if same_topic and not topic.get("root_flow") and problem is not None:
+            started = await self._start_for_intent(
+                CustomerTurn(
+                    text=turn.text, intent=problem, entities=turn.entities, language=language
+                ),
+                running=None,
+            )
+            if started is not None:
+                return await self._finish(session, conversation_id, started, language, turn)
+        if same_topic and topic.get("root_flow"):
+            agent = str(topic.get("agent_name") or "") or say("handback.our_agent", language)
+            key = f"handback.topic.{skill}" if has(f"handback.topic.{skill}") else None
+            text = say(
+                "handback.still_broken",
+                language,
+                topic=say(key or f"handback.topic.{OTHER}", language),
+                agent=agent,
+            )
+            return DiagnosisResult(
+                replies=[Reply(text, [person_button(language)])],
+                flow_state={"handed_back": topic},
+                fallback_count=fallback_count,
+            )
+        if turn.intent in SIDE_RESPONSES:
+            return DiagnosisResult(
+                responses=[SIDE_RESPONSES[turn.intent]], flow_state={"handed_back": topic}
+            )
+        result = self._nothing_running(turn, fallback_count, language)
+        if result.handoff is None:
+            result.flow_state = {"handed_back": topic}
+        return result
 
     async def start_flow(
         self,

@@ -18,17 +18,26 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import Database
-from api.models import Agent, Conversation, Handoff, HandoffStatus, Message, Sender, Ticket
+from api.models import (
+    Agent,
+    Conversation,
+    Handoff,
+    HandoffStatus,
+    InternalNote,
+    Message,
+    Sender,
+    Ticket,
+)
 from api.services import conversations, handoffs, tickets
 from api.services.conversations import ConversationStore
 from api.services.hub import ConversationHub
 from api.services.presence import AgentPresence
 from api.services.rasa_client import RasaClient, RasaUnavailable
 from api.services.staff import Staff
-from bot.flows.engine import summarize_trail
+from bot.flows.engine import FlowEngine, Reply, summarize_trail
 from bot.flows.loader import FlowLibrary
 from bot.vocabulary import DOMAINS, OTHER
-from bot.wording import button, say
+from bot.wording import button, has, say
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +99,7 @@ async def build_summary(
     flow_state: Optional[dict[str, Any]],
     library: Optional[FlowLibrary],
     reason: str,
+    with_opening: bool = True,
 ) -> str:
     """What the agent needs to know without asking the customer again."""
     lines = [say("record.handoff_reason", reason=reason)]
@@ -105,7 +115,7 @@ async def build_summary(
         .limit(1)
     )
     opening = first.scalar_one_or_none()
-    if opening:
+    if opening and with_opening:
         lines.append(say("record.first_words", text=opening[:300]))
     state = flow_state or {}
     flow = library.get(state.get("root_flow") or state.get("flow") or "") if library else None
@@ -130,6 +140,72 @@ async def build_summary(
     return "\n".join(lines)
 
 
+AGENT_PART_LINES = 12
+
+
+async def agent_part(*, session: AsyncSession, handoff: Handoff) -> str:
+    """What happened while a person had the chat: their messages, the customer's, notes."""
+    agent = await session.get(Agent, handoff.agent_id) if handoff.agent_id else None
+    name = agent.name if agent else say("record.handback.some_agent")
+    since = handoff.claimed_at or handoff.waiting_since
+    until = handoff.ended_at
+    conditions = [Message.conversation_id == handoff.conversation_id, Message.created_at >= since]
+    if until is not None:
+        conditions.append(Message.created_at <= until)
+    found = await session.execute(
+        select(Message)
+        .where(*conditions, Message.sender.in_((Sender.customer.value, Sender.agent.value)))
+        .order_by(Message.id)
+    )
+    customer = say("record.handback.customer")
+    said = [
+        f"- {m.author or name if m.sender == Sender.agent.value else customer}: "
+        f"{' '.join(m.text.split())[:200]}"
+        for m in found.scalars().all()
+    ]
+    notes = await session.execute(
+        select(InternalNote)
+        .where(
+            InternalNote.conversation_id == handoff.conversation_id,
+            InternalNote.created_at >= since,
+            *([InternalNote.created_at <= until] if until is not None else []),
+        )
+        .order_by(InternalNote.id)
+    )
+    noted = [
+        "- " + say("record.handback.note", author=n.author, text=" ".join(n.text.split())[:200])
+        for n in notes.scalars()
+    ]
+    lines = [say("record.handback.with_agent", agent=name, skill=handoff.skill, tier=handoff.tier)]
+    if len(said) > AGENT_PART_LINES:
+        lines.append(
+            "- " + say("record.handback.earlier_messages", count=len(said) - AGENT_PART_LINES)
+        )
+    lines += said[-AGENT_PART_LINES:] or ["- " + say("record.handback.no_messages")]
+    lines += noted
+    lines.append(say("record.handback.handed_back", agent=name))
+    return "\n".join(lines)
+
+
+def handback_topic(handoff: Handoff) -> dict[str, Any]:
+    """What the assistant keeps about the chat after a hand-back (the flow_state slot).
+
+    With a flow still waiting for an answer, the flow itself; otherwise the topic,
+    so "still not working" is understood as being about it.
+    """
+    state = handoff.flow_state or {}
+    topic = {
+        "skill": handoff.skill,
+        "tier": handoff.tier,
+        "root_flow": state.get("root_flow") or state.get("flow"),
+        "handoff_id": handoff.id,
+    }
+    if state.get("flow") and state.get("step"):
+        # Misses before the handoff do not count against the customer afterwards.
+        return {**state, "misses": 0, "handed_back": topic}
+    return {"handed_back": topic}
+
+
 class HandoffDesk:
     def __init__(
         self,
@@ -141,6 +217,7 @@ class HandoffDesk:
         rasa: RasaClient,
         wait_limit_seconds: float,
         library: Optional[FlowLibrary] = None,
+        engine: Optional[FlowEngine] = None,
     ) -> None:
         self.database = database
         self.conversations = conversations
@@ -149,6 +226,8 @@ class HandoffDesk:
         self.presence = presence
         self.rasa = rasa
         self.wait_limit_seconds = wait_limit_seconds
+        # Asks a flow's open question again after a hand-back.
+        self.engine = engine
 
     # ------------------------------------------------------------ messages
 
@@ -238,16 +317,39 @@ class HandoffDesk:
         priority: str = "normal",
         language: Optional[str] = None,
     ) -> QueueNotice:
-        """Queue the conversation for a person and say what happens next."""
+        """Queue the conversation for a person and say what happens next.
+
+        After a hand-back, the new handoff keeps the earlier one's skill, tier and
+        summary, with what the agent and customer said in between added to it.
+        """
         async with self.database.session() as session:
+            earlier = await handoffs.latest_handoff(
+                session=session, conversation_id=conversation_id
+            )
+            if earlier is not None and earlier.status != HandoffStatus.returned.value:
+                earlier = None
             summary = await build_summary(
                 session=session,
                 conversation_id=conversation_id,
                 flow_state=flow_state,
                 library=library or self.library,
                 reason=reason,
+                with_opening=earlier is None,
             )
-            handoff, _ = await handoffs.request_handoff(
+            if earlier is not None:
+                summary = "\n\n".join(
+                    [
+                        earlier.summary,
+                        await agent_part(session=session, handoff=earlier),
+                        say("record.handback.asked_again") + "\n" + summary,
+                    ]
+                )
+                if skill == "other" or not (flow_state or {}).get("trail"):
+                    skill = earlier.skill
+                tier = max(tier, earlier.tier)
+                if flow_state is None or not flow_state.get("root_flow"):
+                    flow_state = earlier.flow_state
+            handoff, created = await handoffs.request_handoff(
                 session=session,
                 conversation_id=conversation_id,
                 reason=reason,
@@ -256,12 +358,43 @@ class HandoffDesk:
                 priority=priority,
                 summary=summary,
             )
+            if created:
+                handoff.flow_state = flow_state
             notice = await self.notice_for(session, handoff, language)
             if notice.buttons:
                 handoff.callback_offered = True
         await self.queue_changed()
         await self.announce_owner(conversation_id, "queued")
         return notice
+
+    async def answer_waiting_customer(
+        self, conversation_id: str, language: Optional[str] = None
+    ) -> None:
+        """A message from a customer in the queue: it is kept for the agent; say so, and
+        where they are in the queue (or that nobody who can take the chat is online)."""
+        async with self.database.session() as session:
+            handoff = await handoffs.open_handoff_for(
+                session=session, conversation_id=conversation_id
+            )
+            if handoff is None or handoff.status != HandoffStatus.waiting.value:
+                return
+            online = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
+            position = await handoffs.queue_position(session=session, handoff=handoff)
+            # Said in the conversation's language unless the caller knows better.
+            language = language or handoff.language or "en"
+        if not online:
+            await self.tell_customer(
+                conversation_id,
+                say("queue.message_kept_nobody_online", language),
+                buttons=queue_buttons(language),
+            )
+            return
+        place = (
+            say("queue.next_in_line", language)
+            if position == 1
+            else say("queue.number_in_line", language, position=position)
+        )
+        await self.tell_customer(conversation_id, say("queue.message_kept", language, place=place))
 
     async def handle_queued_message(
         self, conversation_id: str, payload: Optional[str], language: str = "en"
@@ -293,7 +426,7 @@ class HandoffDesk:
         await self.queue_changed()
         return True
 
-    async def offer_callbacks_to_long_waits(self, language: str = "en") -> int:
+    async def offer_callbacks_to_long_waits(self, language: Optional[str] = None) -> int:
         """Offer a callback to customers waiting longer than the limit (once each)."""
         limit = datetime.now(timezone.utc) - timedelta(seconds=self.wait_limit_seconds)
         async with self.database.session() as session:
@@ -307,12 +440,13 @@ class HandoffDesk:
             overdue = list(result.scalars().all())
             for handoff in overdue:
                 handoff.callback_offered = True
-            ids = [h.conversation_id for h in overdue]
-        for conversation_id in ids:
+            # Each in the conversation's language unless the caller knows better.
+            waits = [(h.conversation_id, language or h.language or "en") for h in overdue]
+        for conversation_id, said_in in waits:
             await self.tell_customer(
-                conversation_id, say("queue.long_wait", language), buttons=queue_buttons(language)
+                conversation_id, say("queue.long_wait", said_in), buttons=queue_buttons(said_in)
             )
-        return len(ids)
+        return len(waits)
 
     async def watch_waits(self, interval_seconds: float = 15) -> None:
         while True:
@@ -324,7 +458,9 @@ class HandoffDesk:
 
     # ------------------------------------------------------------ agents
 
-    async def claim(self, *, handoff_id: int, agent: Agent, language: str = "en") -> Handoff:
+    async def claim(
+        self, *, handoff_id: int, agent: Agent, language: Optional[str] = None
+    ) -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.claim(
                 session=session,
@@ -332,6 +468,8 @@ class HandoffDesk:
                 agent=agent,
                 online=await self.presence.online(),
             )
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         await self.tell_customer(
             handoff.conversation_id, say("system.joined", language, agent=agent.name)
         )
@@ -377,13 +515,15 @@ class HandoffDesk:
         return frame
 
     async def escalate(
-        self, *, handoff_id: int, staff: Staff, note: str, language: str = "en"
+        self, *, handoff_id: int, staff: Staff, note: str, language: Optional[str] = None
     ) -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.escalate(
                 session=session, handoff_id=handoff_id, staff=staff, note=note
             )
             notice = await self.notice_for(session, handoff, language)
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         await self.tell_customer(
             handoff.conversation_id,
             say("queue.escalated", language, detail=notice.detail),
@@ -401,7 +541,7 @@ class HandoffDesk:
         note: str,
         skill: Optional[str],
         agent_id: Optional[int],
-        language: str = "en",
+        language: Optional[str] = None,
     ) -> Handoff:
         async with self.database.session() as session:
             target = await session.get(Agent, agent_id) if agent_id is not None else None
@@ -416,6 +556,8 @@ class HandoffDesk:
                 agent=target,
             )
             notice = await self.notice_for(session, handoff, language) if target is None else None
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         if target is not None:
             await self.tell_customer(
                 handoff.conversation_id, say("system.joined", language, agent=target.name)
@@ -431,32 +573,84 @@ class HandoffDesk:
         await self.queue_changed()
         return handoff
 
-    async def hand_back(self, *, handoff_id: int, staff: Staff, language: str = "en") -> Handoff:
+    async def hand_back(
+        self, *, handoff_id: int, staff: Staff, language: Optional[str] = None
+    ) -> Handoff:
+        """The assistant picks up where the customer was: the flow's open question, or
+        the topic (so "still not working" is understood), or "anything else?".
+
+        Misses and frustration counted before the handoff start again from zero.
+        """
         async with self.database.session() as session:
             handoff = await handoffs.hand_back(session=session, handoff_id=handoff_id, staff=staff)
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
+        state = handback_topic(handoff)
+        state["handed_back"]["agent_name"] = staff.name
+        if state.get("flow"):
+            state["language"] = language  # the flow asks on in the customer's language now
+        question = self._open_question(state)
+        if not question:
+            state = {"handed_back": state["handed_back"]}
         try:
-            # The bot picks up from a clean slate: resume its tracker and end any flow.
             await self.rasa.append_events(
                 sender_id=handoff.conversation_id,
                 events=[
                     {"event": "resume"},
-                    {"event": "slot", "name": "flow_state", "value": None},
-                    {"event": "slot", "name": "active_flow", "value": None},
+                    {"event": "slot", "name": "flow_state", "value": state},
+                    {
+                        "event": "slot",
+                        "name": "active_flow",
+                        "value": state.get("root_flow") if question else None,
+                    },
                     {"event": "slot", "name": "fallback_count", "value": 0.0},
+                    {"event": "slot", "name": "frustration_count", "value": 0.0},
+                    # Paused by the handoff, the assistant never listened after it; without
+                    # this, its rules would not match the customer's next message.
+                    {"event": "action", "name": "action_listen"},
                 ],
             )
         except RasaUnavailable as error:
             logger.warning("Could not update the assistant's tracker: %s", error)
-        await self.tell_customer(
-            handoff.conversation_id, say("system.handed_back", language, agent=staff.name)
-        )
+        if question:
+            await self.tell_customer(
+                handoff.conversation_id, say("handback.continue", language, agent=staff.name)
+            )
+            for reply in question:
+                await self.tell_customer(
+                    handoff.conversation_id, reply.text, sender=Sender.bot, buttons=reply.buttons
+                )
+        elif state["handed_back"].get("root_flow") or handoff.skill != OTHER:
+            await self.tell_customer(
+                handoff.conversation_id,
+                say(
+                    "handback.about_topic",
+                    language,
+                    agent=staff.name,
+                    topic=say(topic_key(handoff.skill), language),
+                ),
+            )
+        else:
+            await self.tell_customer(
+                handoff.conversation_id, say("system.handed_back", language, agent=staff.name)
+            )
         await self.announce_owner(handoff.conversation_id, "bot")
         await self.queue_changed()
         return handoff
 
-    async def resolve(self, *, handoff_id: int, staff: Staff, language: str = "en") -> Handoff:
+    def _open_question(self, state: dict[str, Any]) -> list[Reply]:
+        """The question the flow was waiting on when the chat went to a person."""
+        if self.engine is None or not state.get("flow"):
+            return []
+        return self.engine.current_question(state)
+
+    async def resolve(
+        self, *, handoff_id: int, staff: Staff, language: Optional[str] = None
+    ) -> Handoff:
         async with self.database.session() as session:
             handoff = await handoffs.resolve(session=session, handoff_id=handoff_id, staff=staff)
+        # Said in the conversation's language unless the caller knows better.
+        language = language or handoff.language or "en"
         await self.tell_customer(
             handoff.conversation_id, say("system.resolved", language, agent=staff.name)
         )
@@ -489,6 +683,12 @@ class HandoffDesk:
         async with self.database.session() as session:
             conversation = await session.get(Conversation, conversation_id)
             return conversation.owner if conversation else None
+
+
+def topic_key(skill: str) -> str:
+    """The catalogue key naming what the chat was about ("your internet")."""
+    key = f"handback.topic.{skill}"
+    return key if has(key) else f"handback.topic.{OTHER}"
 
 
 def note_frame(note: Any) -> dict[str, Any]:

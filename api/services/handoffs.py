@@ -18,12 +18,16 @@ from api.models import (
     Agent,
     Conversation,
     ConversationOwner,
+    Customer,
     Handoff,
     HandoffEvent,
     HandoffStatus,
     InternalNote,
+    Message,
     Rating,
+    Sender,
 )
+from api.services.search import first_words
 from api.services.staff import Staff
 from bot.wording import say
 
@@ -476,3 +480,72 @@ async def overview(*, session: AsyncSession) -> tuple[list[QueueOverview], dict[
         )
     loads = await active_loads(session=session)
     return sorted(queues.values(), key=lambda q: (q.skill, q.tier)), loads
+
+
+async def queue_titles(*, session: AsyncSession, conversation_ids: list[str]) -> dict[str, str]:
+    """How each chat is named in the console's lists: the customer's name, or their
+    first words cut at a word boundary."""
+    if not conversation_ids:
+        return {}
+    names = dict(
+        (
+            await session.execute(
+                select(Conversation.id, Customer.name)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Conversation.id.in_(conversation_ids))
+            )
+        ).all()
+    )
+    firsts = dict(
+        (
+            await session.execute(
+                select(Message.conversation_id, Message.text).where(
+                    Message.id.in_(
+                        select(func.min(Message.id))
+                        .where(
+                            Message.conversation_id.in_(conversation_ids),
+                            Message.sender == Sender.customer.value,
+                            Message.payload.is_(None),
+                        )
+                        .group_by(Message.conversation_id)
+                    )
+                )
+            )
+        ).all()
+    )
+    titles = {}
+    for conversation_id in conversation_ids:
+        title = names.get(conversation_id) or first_words(firsts.get(conversation_id) or "", 48)
+        titles[conversation_id] = title or say("record.new_customer")
+    return titles
+
+
+QUEUE_SORTS = ("priority", "longest_wait", "newest")
+
+
+def filter_queue(
+    waiting: list[Handoff],
+    *,
+    skill: Optional[str] = None,
+    tier: Optional[int] = None,
+    min_wait_seconds: Optional[float] = None,
+    language: Optional[str] = None,
+    sort: str = "priority",
+) -> list[Handoff]:
+    """The queue narrowed by skill, tier, waiting time and language, in the chosen order."""
+    now = _now()
+    chosen = [
+        h
+        for h in waiting
+        if (skill is None or h.skill == skill)
+        and (tier is None or h.tier == tier)
+        and (
+            min_wait_seconds is None or (now - h.waiting_since).total_seconds() >= min_wait_seconds
+        )
+        and (language is None or h.language == language)
+    ]
+    if sort == "longest_wait":
+        return sorted(chosen, key=lambda h: h.waiting_since)
+    if sort == "newest":
+        return sorted(chosen, key=lambda h: h.waiting_since, reverse=True)
+    return sorted(chosen, key=lambda h: (PRIORITY_ORDER.get(h.priority, 2), h.waiting_since))

@@ -217,6 +217,18 @@ class RasaClient:
         if status >= 400:
             raise RasaUnavailable(f"Rasa did not take the events: it answered {status}")
 
+    async def get_tracker(self, *, sender_id: str) -> dict[str, Any]:
+        """A conversation's tracker as Rasa holds it (its slots, events, latest message)."""
+        url = self._url(sender_id, f"/conversations/{sender_id}/tracker")
+        status, content = await self._request("GET", url)
+        if status >= 400:
+            raise RasaUnavailable(f"Rasa did not return the tracker: it answered {status}")
+        try:
+            tracker = json.loads(content)
+        except ValueError as error:
+            raise RasaUnavailable("Rasa sent a tracker that is not JSON") from error
+        return tracker if isinstance(tracker, dict) else {}
+
 
 def _to_reply(item: dict[str, Any]) -> BotReply:
     text = item.get("text") or ""

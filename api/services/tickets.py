@@ -16,11 +16,13 @@ from api.models import (
     format_ticket_number,
     parse_ticket_number,
 )
-
-__all__ = ["Ticket", "format_ticket_number"]
+from api.services import access
 from api.services.errors import Conflict, Invalid, NotFound
+from api.services.staff import Staff
 from bot.vocabulary import DOMAINS, TIERS
 from bot.wording import say
+
+__all__ = ["Ticket", "format_ticket_number"]
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 OPEN_STATUSES = (
@@ -350,9 +352,13 @@ async def list_tickets(
     status: Optional[str] = None,
     limit: int = 50,
     offset: int = 0,
+    readable_by: Optional[Staff] = None,
 ) -> tuple[list[Ticket], int]:
-    """A page of tickets, newest first, and the total count."""
+    """A page of tickets, newest first, and the total count (only those `readable_by` may
+    read, when given)."""
     conditions = []
+    if readable_by is not None:
+        conditions.append(access.ticket_condition(readable_by))
     if conversation_id is not None:
         conditions.append(Ticket.conversation_id == conversation_id)
     if customer_id is not None:

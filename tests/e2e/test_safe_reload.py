@@ -113,7 +113,7 @@ async def test_a_step_removed_under_a_customer_still_gets_them_an_answer(
         german, german_id = customers["de"]
         antwort = await german.say("es blinkt orange")
         assert antwort.text.startswith("Entschuldigung, bei mir ist etwas schiefgegangen")
-        assert button(antwort, "Person")["payload"] == "/request_human"
+        assert button(antwort, "Mitarbeiter")["payload"] == "/request_human"
 
         # The person offered is really there: the button reaches the handoff desk.
         handed = await english.say("Talk to a person", payload="/request_human")
