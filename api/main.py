@@ -16,6 +16,7 @@ from rasa_sdk.executor import ActionExecutor
 from sqlalchemy.exc import IntegrityError
 from threadpoolctl import threadpool_limits
 
+from api.body_limit import BodySizeLimitMiddleware
 from api.config import Settings, get_settings
 from api.db import database, run_migrations
 from api.routes import agent_socket, agents, auth, chat, handoffs, health, webhook, widget
@@ -34,8 +35,10 @@ from api.services.errors import ServiceError
 from api.services.handoff_desk import HandoffDesk
 from api.services.handoffs import staff_for
 from api.services.hub import ConversationHub, RedisHub
+from api.services.limits import Limits
 from api.services.presence import AgentPresence, RedisPresence
 from api.services.rasa_client import RasaClient
+from api.services.recovery import UnansweredMessages
 from api.services.seed import load_seed
 
 logger = logging.getLogger(__name__)
@@ -113,7 +116,21 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app.state.presence = presence
         app.state.desk = desk
         app.state.diagnosis = diagnosis
-        app.state.gateway = ChatGateway(database=database, rasa=rasa, hub=hub, desk=desk)
+        app.state.gateway = ChatGateway(
+            database=database,
+            rasa=rasa,
+            hub=hub,
+            desk=desk,
+            lease_seconds=settings.answer_lease,
+            max_age_seconds=settings.unanswered_max_age_seconds,
+        )
+        app.state.recovery = UnansweredMessages(
+            database=database,
+            gateway=app.state.gateway,
+            rasa=rasa,
+            check_seconds=settings.recovery_check_seconds,
+        )
+        app.state.limits = Limits(settings)
         app.state.executor = build_action_executor()
         app.state.staff_resolver = resolve_staff
         runtime.settings = settings
@@ -121,11 +138,15 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         runtime.rasa = rasa
         runtime.desk = desk
         watcher = asyncio.create_task(desk.watch_waits())
+        recovering = asyncio.create_task(app.state.recovery.watch())
         logger.info("Support assistant API ready on %s:%s", settings.host, settings.port)
         try:
             yield
         finally:
             watcher.cancel()
+            recovering.cancel()
+            await app.state.recovery.stop()
+            await app.state.limits.close()
             await presence.stop()
             await hub.stop()
             await rasa.close()
@@ -138,7 +159,12 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        webhook_max_bytes=settings.max_webhook_bytes,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, 413s too
 
     app.include_router(health.router)
     app.include_router(webhook.router)

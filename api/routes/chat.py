@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections import deque
 from functools import lru_cache
 from typing import Any, Optional
 
@@ -28,6 +26,7 @@ from api.services import conversations
 from api.services.chat_gateway import ChatGateway, ConversationClosed
 from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub
+from api.services.limits import Limits, Refused
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -78,8 +77,10 @@ class ChatSocket:
         self.gateway: ChatGateway = app.state.gateway
         self.hub: ConversationHub = app.state.hub
         self.desk: HandoffDesk = app.state.desk
+        self.limits: Limits = app.state.limits
+        client = websocket.client
+        self.address = client.host if client is not None else "unknown"
         self.conversation_id: Optional[str] = None
-        self.recent: deque[float] = deque()
 
     async def send(self, frame: dict[str, Any]) -> None:
         if self.websocket.application_state == WebSocketState.CONNECTED:
@@ -96,7 +97,9 @@ class ChatSocket:
                     await self.websocket.close(code=error.CLOSE_CODE)
                     return
                 except FrameError as error:
-                    await self.send(error_frame(error.code, error.detail, error.client_id))
+                    await self.send(
+                        error_frame(error.code, error.detail, error.client_id, error.retry_after)
+                    )
         except WebSocketDisconnect:
             pass
         finally:
@@ -130,6 +133,8 @@ class ChatSocket:
         ):
             raise FrameError("invalid_message", "after_id must be a message id (an integer).")
         database = self.gateway.database
+        if token is None:
+            await self._refuse_over(await self.limits.new_conversation(address=self.address))
         async with database.session() as session:
             if token is None:
                 created = await conversations.start_conversation(session=session)
@@ -159,6 +164,9 @@ class ChatSocket:
         self.conversation_id = conversation.id
         self.hub.subscribe(conversation.id, self.send)
         await self.send(welcome)
+        if resumed:
+            # A message left unanswered by a crash is answered now, to this socket too.
+            self.websocket.app.state.recovery.answer_soon(conversation.id)
 
     async def message(self, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")
@@ -187,7 +195,7 @@ class ChatSocket:
                 "payload is not one of the assistant's button payloads.",
                 client_id,
             )
-        self._check_rate(client_id)
+        await self._check_rate(client_id)
         try:
             await self.gateway.handle_customer_message(
                 conversation_id=self.conversation_id,
@@ -219,19 +227,25 @@ class ChatSocket:
             raise FrameError("invalid_message", "score must be a whole number from 1 to 5.")
         if not isinstance(comment, str) or len(comment) > 2000:
             raise FrameError("invalid_message", "comment must be text of at most 2000 characters.")
-        self._check_rate("rating")
+        await self._check_rate(None)
         await self.desk.record_rating(
             conversation_id=self.conversation_id, score=score, comment=comment.strip()
         )
         await self.send({"type": "rating_saved", "score": score})
 
-    def _check_rate(self, client_id: str) -> None:
-        now = time.monotonic()
-        while self.recent and now - self.recent[0] > 60:
-            self.recent.popleft()
-        if len(self.recent) >= self.settings.max_messages_per_minute:
-            raise FrameError("rate_limited", "Too many messages; please wait a moment.", client_id)
-        self.recent.append(now)
+    async def _check_rate(self, client_id: Optional[str]) -> None:
+        assert self.conversation_id is not None
+        refused = await self.limits.message(
+            conversation_id=self.conversation_id, address=self.address
+        )
+        await self._refuse_over(refused, client_id)
+
+    @staticmethod
+    async def _refuse_over(refused: Optional[Refused], client_id: Optional[str] = None) -> None:
+        if refused is not None:
+            raise FrameError(
+                "rate_limited", refused.reason, client_id, retry_after=refused.retry_after
+            )
 
 
 @router.websocket("/ws/chat")

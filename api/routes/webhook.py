@@ -24,6 +24,8 @@ router = APIRouter()
 
 def _authorised(request: Request, settings: Settings) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token or not settings.action_token:
+        return False  # an empty token never authorises anything
     return scheme.lower() == "bearer" and hmac.compare_digest(
         token.encode(), settings.action_token.encode()
     )

@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from sqlalchemy import TextClause, bindparam, select, text, update
@@ -72,6 +72,7 @@ class StoredMessage:
     buttons: list[dict[str, Any]]
     status: Optional[str]
     created_at: datetime
+    lease_until: Optional[datetime] = None
 
 
 @dataclass
@@ -95,6 +96,7 @@ _MESSAGE_COLUMNS = (
     "buttons",
     "status",
     "created_at",
+    "lease_until",
 )
 
 
@@ -144,9 +146,14 @@ async def store_customer_message(
     client_id: str,
     text: str,
     payload: Optional[str],
+    lease_seconds: float = 60.0,
     last_in_transaction: bool = False,
 ) -> Optional[StoredCustomerMessage]:
     """Store a customer message once per client id; a resend returns the original.
+
+    The message is stored `received` with a lease of `lease_seconds`: until then
+    the worker that stored it is answering it; a message still `received` after
+    its lease was left by a worker that died (api/services/recovery.py).
 
     None when the conversation is not there or is closed: nothing is stored then.
     The usual case is one statement (`_insert_once`); a resend, or another socket
@@ -155,6 +162,7 @@ async def store_customer_message(
     `last_in_transaction`: nothing else is written in this unit of work, so
     the INSERT may commit with itself (`LAST_IN_TRANSACTION`).
     """
+    now = utcnow()
     values: dict[str, Any] = {
         "conversation_id": conversation_id,
         "client_id": client_id,
@@ -164,7 +172,8 @@ async def store_customer_message(
         "payload": payload,
         "buttons": [],
         "status": DeliveryStatus.received.value,
-        "created_at": utcnow(),
+        "created_at": now,
+        "lease_until": now + timedelta(seconds=lease_seconds),
     }
     statement = _INSERT_ONCE[connection.dialect.name]
     options = LAST_IN_TRANSACTION if last_in_transaction else None
@@ -283,6 +292,7 @@ async def store_bot_replies(
             "buttons": buttons or [],
             "status": None,
             "created_at": now,
+            "lease_until": None,
         }
         for text, buttons in replies
     ]
@@ -313,6 +323,54 @@ async def set_delivery_status(
 ) -> None:
     # One UPDATE, no SELECT first: this runs for every customer message.
     await connection.execute(_SET_STATUS, {"message_id": message_id, "new_status": status.value})
+
+
+async def unanswered_messages(
+    *,
+    connection: AsyncConnection,
+    now: datetime,
+    conversation_id: Optional[str] = None,
+    limit: int = 100,
+) -> list[StoredMessage]:
+    """Customer messages still `received` whose lease has run out, oldest first.
+
+    Their worker died between storing and answering them. Messages stored
+    before leases existed have none and count as run out.
+    """
+    query = (
+        select(_MESSAGES)
+        .where(
+            _MESSAGES.c.status == DeliveryStatus.received.value,
+            _MESSAGES.c.sender == Sender.customer.value,
+            (_MESSAGES.c.lease_until.is_(None)) | (_MESSAGES.c.lease_until < now),
+        )
+        .order_by(_MESSAGES.c.id)
+        .limit(limit)
+    )
+    if conversation_id is not None:
+        query = query.where(_MESSAGES.c.conversation_id == conversation_id)
+    result = await connection.execute(query)
+    return [StoredMessage(**row._mapping) for row in result]
+
+
+async def take_over(
+    *, connection: AsyncConnection, message_id: int, now: datetime, lease_until: datetime
+) -> bool:
+    """Take an unanswered message whose lease ran out, with a new lease; False if another did.
+
+    One UPDATE whose condition is checked again under the row's write lock, so
+    of several workers trying at once exactly one gets it.
+    """
+    result = await connection.execute(
+        update(_MESSAGES)
+        .where(
+            _MESSAGES.c.id == message_id,
+            _MESSAGES.c.status == DeliveryStatus.received.value,
+            (_MESSAGES.c.lease_until.is_(None)) | (_MESSAGES.c.lease_until < now),
+        )
+        .values(lease_until=lease_until)
+    )
+    return result.rowcount == 1
 
 
 async def history(
