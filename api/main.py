@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from api.body_limit import BodySizeLimitMiddleware
 from api.config import Settings, get_settings
 from api.db import database, run_migrations
+from api.openapi_responses import document_common_responses
 from api.routes import agent_socket, agents, auth, chat, handoffs, health, webhook, widget
 from api.routes import customers as customer_routes
 from api.routes import goodwill as goodwill_routes
@@ -216,6 +217,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             },
         )
 
+    document_common_responses(app)
     app.mount("/widget", StaticFiles(directory=settings.widget_dir), name="widget")
     return app
 

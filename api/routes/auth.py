@@ -78,7 +78,12 @@ async def logout(request: Request, response: Response, session: SessionDep) -> R
     return response
 
 
-@router.get("/me", response_model=AgentPublic, summary="The signed-in agent")
+@router.get(
+    "/me",
+    response_model=AgentPublic,
+    summary="The signed-in agent",
+    responses={404: {"description": "Signed in with the operator key, which has no profile."}},
+)
 async def me(staff: CurrentStaff, session: SessionDep) -> AgentPublic:
     from api.models import Agent
 

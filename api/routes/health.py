@@ -10,7 +10,11 @@ from api.runtime import runtime
 router = APIRouter()
 
 
-@router.get("/health", summary="Readiness of the assistant and its dependencies")
+@router.get(
+    "/health",
+    summary="Readiness of the assistant and its dependencies",
+    responses={503: {"description": "The database, Rasa or its model is not ready (same body)."}},
+)
 async def health(request: Request) -> JSONResponse:
     database_ok = await runtime.database.is_reachable()
     rasa_status = await request.app.state.rasa.status()
