@@ -87,7 +87,12 @@ class UnansweredMessages:
     async def watch(self) -> None:
         """Runs for the life of the worker: a check at start and every `check_seconds`."""
         while True:
-            if (await self.rasa.status()).reachable:
+            try:
+                reachable = (await self.rasa.status()).reachable
+            except Exception:  # noqa: BLE001 - the watch must outlive any one failure
+                logger.exception("Could not ask whether Rasa is reachable.")
+                reachable = False
+            if reachable:
                 await self._answer_logged()
             await asyncio.sleep(self.check_seconds)
 
