@@ -22,6 +22,7 @@ from api.services.diagnosis import DiagnosisService
 from api.services.handoff_desk import HandoffDesk
 from api.services.handoffs import staff_for
 from api.services.hub import ConversationHub
+from api.services.limits import Limits
 from api.services.presence import AgentPresence
 from api.services.rasa_client import RasaClient
 from api.services.staff import Staff
@@ -76,6 +77,10 @@ def _diagnosis(services: ServicesDep) -> DiagnosisService:
     return services.diagnosis
 
 
+def _limits(services: ServicesDep) -> Limits:
+    return services.limits
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ConversationsDep = Annotated[ConversationStore, Depends(_conversations)]
 DeskDep = Annotated[HandoffDesk, Depends(_desk)]
@@ -84,6 +89,7 @@ HubDep = Annotated[ConversationHub, Depends(_hub)]
 PresenceDep = Annotated[AgentPresence, Depends(_presence)]
 RasaDep = Annotated[RasaClient, Depends(_rasa)]
 DiagnosisDep = Annotated[DiagnosisService, Depends(_diagnosis)]
+LimitsDep = Annotated[Limits, Depends(_limits)]
 
 SESSION_COOKIE = "agent_session"
 

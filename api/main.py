@@ -15,8 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
 from threadpoolctl import threadpool_limits
 
+from api.body_limit import BodySizeLimitMiddleware
 from api.config import Settings, get_settings
 from api.db import Database, run_migrations
+from api.openapi_responses import document_common_responses
 from api.routes import (
     agent_socket,
     agents,
@@ -74,11 +76,13 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         app.state.services = services
         app.state.executor = webhook.build_action_executor(services)
         watcher = asyncio.create_task(services.desk.watch_waits())
+        recovering = asyncio.create_task(services.recovery.watch())
         logger.info("Support assistant API ready on %s:%s", settings.host, settings.port)
         try:
             yield
         finally:
             watcher.cancel()
+            recovering.cancel()
             await services.close()
 
     app = FastAPI(
@@ -88,7 +92,12 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        webhook_max_bytes=settings.max_webhook_bytes,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, 413s too
 
     app.include_router(health.router)
     app.include_router(webhook.router)
@@ -144,6 +153,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
             },
         )
 
+    document_common_responses(app)
     app.mount("/widget", StaticFiles(directory=settings.widget_dir), name="widget")
     return app
 

@@ -25,8 +25,10 @@ from api.services.conversations import ConversationStore
 from api.services.diagnosis import DiagnosisService
 from api.services.handoff_desk import HandoffDesk
 from api.services.hub import ConversationHub, RedisHub
+from api.services.limits import Limits
 from api.services.presence import AgentPresence, RedisPresence
 from api.services.rasa_client import RasaClient
+from api.services.recovery import UnansweredMessages
 
 
 @dataclass
@@ -41,8 +43,12 @@ class Services:
     desk: HandoffDesk
     gateway: ChatGateway
     requests: ChatRequests
+    recovery: UnansweredMessages
+    limits: Limits
 
     async def close(self) -> None:
+        await self.recovery.stop()
+        await self.limits.close()
         await self.presence.stop()
         await self.hub.stop()
         await self.rasa.close()
@@ -85,7 +91,20 @@ async def start_services(settings: Settings, database: Optional[Database] = None
         engine=diagnosis.engine,
         wait_limit_seconds=settings.handoff_wait_limit_seconds,
     )
-    gateway = ChatGateway(conversations=conversations, rasa=rasa, hub=hub, desk=desk)
+    gateway = ChatGateway(
+        conversations=conversations,
+        rasa=rasa,
+        hub=hub,
+        desk=desk,
+        lease_seconds=settings.answer_lease,
+        max_age_seconds=settings.unanswered_max_age_seconds,
+    )
+    recovery = UnansweredMessages(
+        conversations=conversations,
+        gateway=gateway,
+        rasa=rasa,
+        check_seconds=settings.recovery_check_seconds,
+    )
     requests = ChatRequests(database=database, diagnosis=diagnosis, desk=desk)
     return Services(
         settings=settings,
@@ -98,4 +117,6 @@ async def start_services(settings: Settings, database: Optional[Database] = None
         desk=desk,
         gateway=gateway,
         requests=requests,
+        recovery=recovery,
+        limits=Limits(settings),
     )

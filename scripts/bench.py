@@ -688,6 +688,8 @@ def make_stack(workdir: Path, model: Path, database_url: Optional[str]) -> Stack
         # Scripted customers type faster than people; the per-socket limit would stop
         # the 200-turn conversation, so it is lifted for the benchmark.
         max_messages_per_minute=100_000,
+        # All the scripted customers come from this machine.
+        limits_exempt_addresses="127.0.0.1",
         rasa_timeout_seconds=TURN_TIMEOUT - 5,
     )
     return Stack(settings=settings, rasa_port=free_port(), model=model, log_dir=workdir / "log")

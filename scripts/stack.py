@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
@@ -27,6 +28,8 @@ from scripts.train import ensure_model  # noqa: E402
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 API_PYTHON = ROOT / ".venv" / "bin" / "python"
+# The module that starts the Rasa server (`python -m …`); the only place it is named.
+RASA_SERVER_MODULE = "bot.rasa.rasa_server"
 
 
 def free_port() -> int:
@@ -101,12 +104,19 @@ class Stack:
                 "MAX_MESSAGE_CHARS": str(s.max_message_chars),
                 "MAX_FRAME_BYTES": str(s.max_frame_bytes),
                 "MAX_MESSAGES_PER_MINUTE": str(s.max_messages_per_minute),
+                "MAX_MESSAGES_PER_MINUTE_PER_ADDRESS": str(s.max_messages_per_minute_per_address),
+                "MAX_NEW_CONVERSATIONS_PER_MINUTE": str(s.max_new_conversations_per_minute),
+                "LIMITS_EXEMPT_ADDRESSES": s.limits_exempt_addresses,
+                "MAX_REQUEST_BYTES": str(s.max_request_bytes),
                 "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.shared_port or s.port}/webhook",
                 "TRACKER_URL": s.tracker_url,
                 "TRACKER_DIALECT": s.tracker_url.split(":", 1)[0].split("+", 1)[0],
                 "TRACKER_MAX_TURNS": str(s.tracker_max_turns),
                 "TRACKER_CACHE_SIZE": str(s.tracker_cache_size),
                 "RASA_TIMEOUT_SECONDS": str(s.rasa_timeout_seconds),
+                "ANSWER_LEASE_SECONDS": str(s.answer_lease_seconds),
+                "UNANSWERED_MAX_AGE_SECONDS": str(s.unanswered_max_age_seconds),
+                "RECOVERY_CHECK_SECONDS": str(s.recovery_check_seconds),
                 "RASA_MAX_IN_FLIGHT": str(s.rasa_max_in_flight),
                 "FLOWS_DIR": str(s.flows_dir),
                 "ALLOWED_ORIGINS": s.allowed_origins,
@@ -132,13 +142,14 @@ class Stack:
             Path(self.settings.tracker_url.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True
             )
+        # The JWT secret reaches Rasa in its environment (RASA_JWT_SECRET), which
+        # only this user can read, never on the command line, which `ps` shows
+        # to everyone (bot/rasa/rasa_server.py hands it to Rasa).
         command = [
-            str(RASA_PYTHON), "-m", "bot.rasa.rasa_server", "run",
+            str(RASA_PYTHON), "-m", RASA_SERVER_MODULE, "run",
             "--enable-api",
             "--interface", "127.0.0.1",
             "--port", str(self.rasa_port),
-            # One argument, so that a secret starting with "-" is not read as an option.
-            f"--jwt-secret={self.settings.rasa_jwt_secret}",
             "--jwt-method", "HS256",
             "--model", str(self.model),
             "--endpoints", self.endpoints,
@@ -254,12 +265,109 @@ class Stack:
         self._logs.clear()
 
 
+@dataclass
+class Keeper:
+    """Keeps one process of the stack running: restarts it with a growing delay when it dies.
+
+    The delay starts at `first_delay` seconds and doubles with every crash up
+    to `max_delay`; a process that stayed up for `stable_after` seconds starts
+    again from `first_delay`.
+    """
+
+    name: str
+    start: Callable[[], None]
+    process: Callable[[], Optional[subprocess.Popen]]
+    is_ready: Callable[[], bool]
+    log: Path
+    first_delay: float = 1.0
+    max_delay: float = 30.0
+    stable_after: float = 60.0
+    delay: float = 0.0
+    restart_at: Optional[float] = None
+    started_at: float = field(default_factory=time.monotonic)
+    waiting_for_ready: bool = False
+
+    def check(self, say: Callable[[str], None]) -> None:
+        now = time.monotonic()
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.restart_at = None
+                self.start()
+                self.started_at = now
+                self.waiting_for_ready = True
+                process = self.process()
+                say(f"{self.name} restarted (pid {process.pid if process else '?'}).")
+            return
+        process = self.process()
+        if process is None:
+            return
+        code = process.poll()
+        if code is None:
+            if self.waiting_for_ready and self.is_ready():
+                self.waiting_for_ready = False
+                say(f"{self.name} is back and answering.")
+            return
+        if now - self.started_at >= self.stable_after:
+            self.delay = 0.0
+        self.delay = min(self.max_delay, self.delay * 2 or self.first_delay)
+        self.restart_at = now + self.delay
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        say(
+            f"{self.name} stopped unexpectedly ({how}); restarting it in {self.delay:.0f} s. "
+            f"Its log: {self.log}"
+        )
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urlopen(url, timeout=1):
+            return True
+    except URLError as error:
+        return bool(getattr(error, "code", None))
+    except OSError:
+        return False
+
+
+def keepers(stack: Stack) -> list[Keeper]:
+    """Rasa and the API, each restarted on its own while the other keeps serving."""
+
+    def start_rasa() -> None:
+        stack.stop_rasa()  # collects what the dead process left in its group
+        stack.start_rasa(wait=False)
+
+    def start_api() -> None:
+        stack.stop_api()
+        stack.start_api(wait=False)
+
+    return [
+        Keeper(
+            name="Rasa",
+            start=start_rasa,
+            process=lambda: stack.rasa,
+            is_ready=lambda: _answers(f"http://127.0.0.1:{stack.rasa_port}/"),
+            log=stack.log_dir / f"rasa{stack.name}.log",
+        ),
+        Keeper(
+            name="The API",
+            start=start_api,
+            process=lambda: stack.api,
+            is_ready=lambda: _answers(f"{stack.base_url}/widget/"),
+            log=stack.log_dir / f"api{stack.name}.log",
+        ),
+    ]
+
+
+def say(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+
+
 def main() -> None:
     settings = Settings()
     pinned = os.environ.get("RASA_MODEL")
     model = Path(pinned) if pinned else ensure_model()
     rasa_port = int(os.environ.get("RASA_PORT", "5005"))
-    stack = Stack(settings=settings, rasa_port=rasa_port, model=model)
+    log_dir = Path(os.environ.get("LOG_DIR") or ROOT / "var" / "log")
+    stack = Stack(settings=settings, rasa_port=rasa_port, model=model, log_dir=log_dir)
 
     def shut_down(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -277,12 +385,12 @@ def main() -> None:
             f"Press Ctrl-C to stop.",
             flush=True,
         )
+        say(f"Rasa runs as pid {stack.rasa.pid}, the API as pid {stack.api.pid}.")
+        watched = keepers(stack)
         while True:
-            for name, process in (("Rasa", stack.rasa), ("API", stack.api)):
-                if process is not None and process.poll() is not None:
-                    print(f"{name} stopped unexpectedly; see {stack.log_dir}.", flush=True)
-                    raise KeyboardInterrupt
-            time.sleep(1)
+            for keeper in watched:
+                keeper.check(say)
+            time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nStopping…", flush=True)
     finally:

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.models.base import Base, UTCDateTime, utcnow
@@ -61,7 +61,16 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("conversation_id", "client_id", name="uq_message_client"),)
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "client_id", name="uq_message_client"),
+        # The customer messages still on their way to the assistant (api/services/recovery.py).
+        Index(
+            "ix_messages_unanswered",
+            "id",
+            sqlite_where=text("status = 'received'"),
+            postgresql_where=text("status = 'received'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(
@@ -76,5 +85,8 @@ class Message(Base):
     buttons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A customer message in `received` is being answered by one API worker until
+    # this time; after it, another may take it over (api/services/recovery.py).
+    lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

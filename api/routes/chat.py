@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections import deque
 from functools import lru_cache
 from typing import Any, Optional
 
@@ -29,7 +27,9 @@ from api.services import conversations
 from api.services.chat_gateway import ChatGateway, ConversationClosed
 from api.services.handoff_desk import QUEUE_PAYLOADS, HandoffDesk
 from api.services.hub import ConversationHub
+from api.services.limits import Limits, Refused
 from api.wiring import Services
+from bot.language import from_hint
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -80,8 +80,10 @@ class ChatSocket:
         self.gateway: ChatGateway = services.gateway
         self.hub: ConversationHub = services.hub
         self.desk: HandoffDesk = services.desk
+        self.limits: Limits = services.limits
+        client = websocket.client
+        self.address = client.host if client is not None else "unknown"
         self.conversation_id: Optional[str] = None
-        self.recent: deque[float] = deque()
 
     async def send(self, frame: dict[str, Any]) -> None:
         if self.websocket.application_state == WebSocketState.CONNECTED:
@@ -98,7 +100,9 @@ class ChatSocket:
                     await self.websocket.close(code=error.CLOSE_CODE)
                     return
                 except FrameError as error:
-                    await self.send(error_frame(error.code, error.detail, error.client_id))
+                    await self.send(
+                        error_frame(error.code, error.detail, error.client_id, error.retry_after)
+                    )
         except WebSocketDisconnect:
             pass
         finally:
@@ -136,6 +140,9 @@ class ChatSocket:
             raise FrameError(
                 "invalid_message", 'language must be a language tag such as "de" or "en-GB".'
             )
+        if token is None:
+            refused = await self.limits.new_conversation(address=self.address)
+            await self._refuse_over(refused, language=from_hint(hint))
         async with self.services.database.session() as session:
             if token is None:
                 created = await conversations.start_conversation(
@@ -168,6 +175,9 @@ class ChatSocket:
         self.conversation_id = conversation.id
         self.hub.subscribe(conversation.id, self.send)
         await self.send(welcome)
+        if resumed:
+            # A message left unanswered by a crash is answered now, to this socket too.
+            self.services.recovery.answer_soon(conversation.id)
 
     async def message(self, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id")
@@ -196,7 +206,7 @@ class ChatSocket:
                 "payload is not one of the assistant's button payloads.",
                 client_id,
             )
-        self._check_rate(client_id)
+        await self._check_rate(client_id)
         try:
             await self.gateway.handle_customer_message(
                 conversation_id=self.conversation_id,
@@ -228,19 +238,35 @@ class ChatSocket:
             raise FrameError("invalid_message", "score must be a whole number from 1 to 5.")
         if not isinstance(comment, str) or len(comment) > 2000:
             raise FrameError("invalid_message", "comment must be text of at most 2000 characters.")
-        self._check_rate("rating")
+        await self._check_rate(None)
         await self.desk.record_rating(
             conversation_id=self.conversation_id, score=score, comment=comment.strip()
         )
         await self.send({"type": "rating_saved", "score": score})
 
-    def _check_rate(self, client_id: str) -> None:
-        now = time.monotonic()
-        while self.recent and now - self.recent[0] > 60:
-            self.recent.popleft()
-        if len(self.recent) >= self.settings.max_messages_per_minute:
-            raise FrameError("rate_limited", "Too many messages; please wait a moment.", client_id)
-        self.recent.append(now)
+    async def _check_rate(self, client_id: Optional[str]) -> None:
+        assert self.conversation_id is not None
+        refused = await self.limits.message(
+            conversation_id=self.conversation_id, address=self.address
+        )
+        if refused is not None:
+            # Rare, so the conversation's language (the customer may have switched) is
+            # read only now.
+            _, language = await self.services.conversations.owner_and_language(self.conversation_id)
+            await self._refuse_over(refused, language, client_id)
+
+    @staticmethod
+    async def _refuse_over(
+        refused: Optional[Refused], language: str, client_id: Optional[str] = None
+    ) -> None:
+        """A `rate_limited` error, in the customer's language, when over a limit."""
+        if refused is not None:
+            raise FrameError(
+                "rate_limited",
+                refused.reason(language),
+                client_id,
+                retry_after=refused.retry_after,
+            )
 
 
 @router.websocket("/ws/chat")

@@ -35,11 +35,19 @@ _BRACKET = re.compile(r"[\[\]{}]")
 class FrameError(Exception):
     """A refused frame: answered with an `error` frame, the socket stays open."""
 
-    def __init__(self, code: str, detail: str, client_id: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        client_id: Optional[str] = None,
+        *,
+        retry_after: Optional[int] = None,
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.client_id = client_id
+        self.retry_after = retry_after
 
 
 class FrameTooLarge(FrameError):
@@ -51,10 +59,17 @@ class FrameTooLarge(FrameError):
         super().__init__("frame_too_large", "The frame is too large.")
 
 
-def error_frame(code: str, detail: str, client_id: Optional[str] = None) -> dict[str, Any]:
-    frame = {"type": "error", "code": code, "detail": detail}
+def error_frame(
+    code: str,
+    detail: str,
+    client_id: Optional[str] = None,
+    retry_after: Optional[int] = None,
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
     if client_id is not None:
         frame["client_id"] = client_id
+    if retry_after is not None:
+        frame["retry_after"] = retry_after  # seconds until the limit lets it through
     return frame
 
 

@@ -68,6 +68,7 @@ async def list_gestures(
     summary="Offer a gesture within your own limits and the customer's",
     responses={
         403: {"description": "above your limit or not allowed for your role"},
+        404: {"description": "there is no such customer or ticket"},
         409: {"description": "the customer's limit for the period is reached"},
     },
 )

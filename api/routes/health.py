@@ -10,7 +10,11 @@ from api.deps import ServicesDep
 router = APIRouter()
 
 
-@router.get("/health", summary="Readiness of the assistant and its dependencies")
+@router.get(
+    "/health",
+    summary="Readiness of the assistant and its dependencies",
+    responses={503: {"description": "The database, Rasa or its model is not ready (same body)."}},
+)
 async def health(services: ServicesDep) -> JSONResponse:
     database_ok = await services.database.is_reachable()
     rasa_status = await services.rasa.status()

@@ -17,7 +17,11 @@ IdempotencyKey = Annotated[Optional[str], Header(alias="Idempotency-Key", max_le
 
 
 @router.post(
-    "/outages", response_model=OutagePublic, status_code=201, summary="Report a known outage"
+    "/outages",
+    response_model=OutagePublic,
+    status_code=201,
+    summary="Report a known outage",
+    responses={404: {"description": "There is no such service area."}},
 )
 async def create_outage(
     body: OutageCreate,

@@ -37,7 +37,13 @@ async def ticket_from_path(number: str, session: SessionDep, staff: CurrentStaff
 TicketDep = Annotated[Ticket, Depends(ticket_from_path)]
 
 
-@router.post("/tickets", response_model=TicketPublic, status_code=201, summary="Open a ticket")
+@router.post(
+    "/tickets",
+    response_model=TicketPublic,
+    status_code=201,
+    summary="Open a ticket",
+    responses={404: {"description": "There is no such conversation or customer."}},
+)
 async def create_ticket(
     body: TicketCreate,
     session: SessionDep,
@@ -92,7 +98,7 @@ async def list_tickets(
 
 
 @router.get("/tickets/{number}", response_model=TicketPublic, summary="One ticket")
-async def get_ticket(ticket: TicketDep, staff: CurrentStaff) -> TicketPublic:
+async def get_ticket(staff: CurrentStaff, ticket: TicketDep) -> TicketPublic:
     return TicketPublic.model_validate(ticket)
 
 
@@ -103,7 +109,7 @@ async def get_ticket(ticket: TicketDep, staff: CurrentStaff) -> TicketPublic:
     responses={409: {"description": "invalid transition from X to Y"}},
 )
 async def update_ticket(
-    body: TicketUpdate, ticket: TicketDep, session: SessionDep, staff: CurrentStaff
+    staff: CurrentStaff, body: TicketUpdate, ticket: TicketDep, session: SessionDep
 ) -> TicketPublic:
     await tickets.update_ticket(
         session=session,
@@ -122,7 +128,7 @@ async def update_ticket(
     summary="Add a note to the ticket's history",
 )
 async def add_note(
-    body: NoteCreate, ticket: TicketDep, session: SessionDep, staff: CurrentStaff
+    staff: CurrentStaff, body: NoteCreate, ticket: TicketDep, session: SessionDep
 ) -> TicketEventPublic:
     event = await tickets.record_event(
         session=session, ticket=ticket, kind="note", actor=staff.name, detail=body.text
@@ -136,7 +142,7 @@ async def add_note(
     summary="The ticket's audit history: who changed what, and when",
 )
 async def ticket_history(
-    ticket: TicketDep, session: SessionDep, staff: CurrentStaff
+    staff: CurrentStaff, ticket: TicketDep, session: SessionDep
 ) -> list[TicketEventPublic]:
     events = await tickets.ticket_events(session=session, ticket_id=ticket.id)
     return [TicketEventPublic.model_validate(e) for e in events]

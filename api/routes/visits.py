@@ -51,6 +51,7 @@ async def list_technicians(
     "/visits/slots",
     response_model=list[SlotPublic],
     summary="The next free technician slots in a service area",
+    responses={404: {"description": "There is no such service area."}},
 )
 async def free_slots(
     service_area: str,
@@ -67,7 +68,7 @@ async def free_slots(
     response_model=VisitPublic,
     status_code=201,
     summary="Book a visit (exactly one booking per technician and slot)",
-    responses=TAKEN,
+    responses={**TAKEN, 404: {"description": "There is no such customer or technician."}},
 )
 async def book_visit(
     body: VisitCreate,

@@ -45,6 +45,8 @@ ExecutorDep = Annotated[ActionExecutor, Depends(_executor)]
 
 def _authorised(request: Request, settings: Settings) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token or not settings.action_token:
+        return False  # an empty token never authorises anything
     return scheme.lower() == "bearer" and hmac.compare_digest(
         token.encode(), settings.action_token.encode()
     )

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Optional
+from typing import Any, Optional
 
 from api.models import ConversationOwner, DeliveryStatus, Sender
+from api.models.base import utcnow
 from api.services import conversations
 from api.services.conversations import ConversationStore
 from api.services.handoff_desk import HandoffDesk, staff_channel
@@ -32,13 +33,8 @@ class ConversationClosed(Exception):
     pass
 
 
-def _never_forwarded(message: conversations.StoredMessage) -> bool:
-    """A stored message whose handling stopped before it reached the assistant.
-
-    That happens when a worker dies between storing and forwarding; the resend
-    then gets the original handled (once: messages of one conversation are
-    handled one at a time, so a message still being handled is never here).
-    """
+def _never_answered(message: conversations.StoredMessage) -> bool:
+    """A stored customer message whose answer has not been stored (yet)."""
     return message.sender == Sender.customer.value and (
         message.status == DeliveryStatus.received.value
     )
@@ -64,11 +60,18 @@ class ChatGateway:
         rasa: RasaClient,
         hub: ConversationHub,
         desk: Optional[HandoffDesk] = None,
+        lease_seconds: float = 30.0,
+        max_age_seconds: float = 900.0,
     ) -> None:
         self.conversations = conversations
         self.rasa = rasa
         self.hub = hub
         self.desk = desk
+        # How long this worker has to answer a message it stored before another
+        # worker may take it over (ANSWER_LEASE_SECONDS), and how old an
+        # unanswered message may be to still get an answer (UNANSWERED_MAX_AGE_SECONDS).
+        self.lease_seconds = lease_seconds
+        self.max_age_seconds = max_age_seconds
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._lock_users: dict[str, int] = defaultdict(int)
 
@@ -96,12 +99,20 @@ class ChatGateway:
     ) -> None:
         async with self._conversation_lock(conversation_id):
             stored = await self.conversations.store_customer_message(
-                conversation_id=conversation_id, client_id=client_id, text=text, payload=payload
+                conversation_id=conversation_id,
+                client_id=client_id,
+                text=text,
+                payload=payload,
+                lease_seconds=self.lease_seconds,
             )
             if stored is None:
                 raise ConversationClosed(conversation_id)
             message = stored.message
-            if stored.duplicate and not _never_forwarded(message):
+            if stored.duplicate and not (
+                _never_answered(message) and await self._take_over(message.id)
+            ):
+                # Answered, or being answered by a worker whose lease still runs:
+                # the replies reach this socket through the hub.
                 await self._acknowledge(conversation_id, stored, reply_to)
                 return
             language = await self._follow_language(conversation_id, stored)
@@ -113,7 +124,8 @@ class ChatGateway:
                 if stored.owner == ConversationOwner.queued.value and self.desk is not None:
                     await self._answer_in_queue(conversation_id, message.payload, language)
                 return
-            await self._ask_assistant(conversation_id, stored, reply_to, language)
+            announce = self._announce(conversation_id, stored, reply_to)
+            await self._ask_assistant(conversation_id, message, announce, language)
 
     async def _follow_language(
         self, conversation_id: str, stored: conversations.StoredCustomerMessage
@@ -135,6 +147,56 @@ class ChatGateway:
             if stored.owner == ConversationOwner.queued.value and self.desk is not None:
                 await self.desk.queue_changed()  # queue entries show the language
         return now
+
+    async def _take_over(self, message_id: int) -> bool:
+        """Takes a message whose worker died before answering it (its lease ran out)."""
+        return await self.conversations.take_over(message_id, lease_seconds=self.lease_seconds)
+
+    async def answer_unanswered(self, message: conversations.StoredMessage) -> bool:
+        """Answers a customer message that a worker stored and then died before answering.
+
+        Exactly once: the message is taken over first, and of several workers
+        trying only one gets it. If Rasa already handled it before the crash
+        (its tracker has the message), its replies then are stored and sent;
+        otherwise the message goes to Rasa now, in the conversation's language.
+        A person's chat only marks it, and a message older than `max_age_seconds`
+        gets the `system.too_late` notice.
+        True if this worker answered it; False if it was not to be had, or if
+        Rasa could not be asked (it is tried again once the lease runs out).
+        """
+        conversation_id = message.conversation_id
+        if not await self._take_over(message.id):
+            return False
+        async with self._conversation_lock(conversation_id):
+            owner, language = await self.conversations.owner_and_language(conversation_id)
+            if owner != ConversationOwner.bot.value:
+                # A person has the chat (and saw the message) or it was closed.
+                await self.conversations.set_status(message.id, DeliveryStatus.answered)
+                return True
+            age = (utcnow() - message.created_at).total_seconds()
+            if age > self.max_age_seconds:
+                logger.info("Message %s is %.0f s old: the customer is told.", message.id, age)
+                await self._answer_with_system_message(
+                    conversation_id, message.id, say("system.too_late", language)
+                )
+                return True
+            try:
+                earlier = await self.rasa.replies_to(
+                    sender_id=conversation_id, message_id=message.id
+                )
+            except RasaUnavailable as error:
+                logger.info("Message %s waits for the assistant: %s", message.id, error)
+                return False
+            logger.info("Answering message %s of %s after a restart.", message.id, conversation_id)
+            typing = self.hub.publish(
+                conversation_id, {"type": "typing", "sender": "bot", "active": True}
+            )
+            if earlier is not None:
+                await typing
+                await self._store_and_send_replies(conversation_id, message.id, earlier)
+            else:
+                await self._ask_assistant(conversation_id, message, typing, language)
+            return True
 
     async def _acknowledge(
         self,
@@ -182,14 +244,14 @@ class ChatGateway:
     async def _ask_assistant(
         self,
         conversation_id: str,
-        stored: conversations.StoredCustomerMessage,
-        reply_to: FrameSender,
+        message: conversations.StoredMessage,
+        announce: Awaitable[None],
         language: str,
     ) -> None:
         # The message is stored: it goes to the assistant first, and the ack and the
-        # typing indicator go out while the assistant works on it, not before.
-        message_id, text = stored.message.id, stored.message.payload or stored.message.text
-        announced = asyncio.create_task(self._announce(conversation_id, stored, reply_to))
+        # typing indicator (`announce`) go out while the assistant works on it, not before.
+        message_id, text = message.id, message.payload or message.text
+        announced = asyncio.ensure_future(announce)
         try:
             replies: Optional[list[BotReply]] = await self.rasa.send_message(
                 sender_id=conversation_id,
@@ -217,19 +279,34 @@ class ChatGateway:
             )
             return
         if replies is None:
-            notice = await self.conversations.fail(
-                conversation_id=conversation_id,
-                message_id=message_id,
-                notice=say("system.unavailable", language),
+            await self._answer_with_system_message(
+                conversation_id, message_id, say("system.unavailable", language)
             )
-            frames = [conversations.message_frame(notice)]
         else:
-            stored_replies = await self.conversations.answer(
-                conversation_id=conversation_id,
-                message_id=message_id,
-                replies=[(reply.text, reply.buttons) for reply in replies],
-            )
-            frames = [conversations.message_frame(stored) for stored in stored_replies]
+            await self._store_and_send_replies(conversation_id, message_id, replies)
+
+    async def _answer_with_system_message(
+        self, conversation_id: str, message_id: int, text: str
+    ) -> None:
+        """The message failed: a stored system message says so, and the turn ends."""
+        notice = await self.conversations.fail(
+            conversation_id=conversation_id, message_id=message_id, notice=text
+        )
+        await self._send_turn(conversation_id, [conversations.message_frame(notice)])
+
+    async def _store_and_send_replies(
+        self, conversation_id: str, message_id: int, replies: list[BotReply]
+    ) -> None:
+        stored_replies = await self.conversations.answer(
+            conversation_id=conversation_id,
+            message_id=message_id,
+            replies=[(reply.text, reply.buttons) for reply in replies],
+        )
+        await self._send_turn(
+            conversation_id, [conversations.message_frame(stored) for stored in stored_replies]
+        )
+
+    async def _send_turn(self, conversation_id: str, frames: list[dict[str, Any]]) -> None:
         for frame in frames:
             await self.hub.publish(conversation_id, frame)
         # The end of the turn: clients may stop showing the typing indicator.

@@ -20,7 +20,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from sqlalchemy import TextClause, bindparam, select, text, update
@@ -92,6 +92,7 @@ class StoredMessage:
     buttons: list[dict[str, Any]]
     status: Optional[str]
     created_at: datetime
+    lease_until: Optional[datetime] = None
 
 
 @dataclass
@@ -116,6 +117,7 @@ _MESSAGE_COLUMNS = (
     "buttons",
     "status",
     "created_at",
+    "lease_until",
 )
 
 
@@ -171,9 +173,11 @@ async def _store_customer_message(
     client_id: str,
     text: str,
     payload: Optional[str],
+    lease_seconds: float,
 ) -> Optional[StoredCustomerMessage]:
     """See `ConversationStore.store_customer_message`. Nothing may be written after it
     on this connection: its INSERT commits with itself (`LAST_IN_TRANSACTION`)."""
+    now = utcnow()
     values: dict[str, Any] = {
         "conversation_id": conversation_id,
         "client_id": client_id,
@@ -183,7 +187,8 @@ async def _store_customer_message(
         "payload": payload,
         "buttons": [],
         "status": DeliveryStatus.received.value,
-        "created_at": utcnow(),
+        "created_at": now,
+        "lease_until": now + timedelta(seconds=lease_seconds),
     }
     statement = _INSERT_ONCE[connection.dialect.name]
     stored = (
@@ -258,6 +263,7 @@ def _outbound_row(
         "buttons": buttons or [],
         "status": None,
         "created_at": utcnow(),
+        "lease_until": None,
     }
 
 
@@ -324,6 +330,50 @@ async def _set_delivery_status(
     await connection.execute(_SET_STATUS, {"message_id": message_id, "new_status": status.value})
 
 
+async def _unanswered_messages(
+    connection: AsyncConnection, now: datetime, conversation_id: Optional[str], limit: int
+) -> list[StoredMessage]:
+    """Customer messages still `received` whose lease has run out, oldest first.
+
+    Their worker died between storing and answering them. Messages stored
+    before leases existed have none and count as run out.
+    """
+    query = (
+        select(_MESSAGES)
+        .where(
+            _MESSAGES.c.status == DeliveryStatus.received.value,
+            _MESSAGES.c.sender == Sender.customer.value,
+            (_MESSAGES.c.lease_until.is_(None)) | (_MESSAGES.c.lease_until < now),
+        )
+        .order_by(_MESSAGES.c.id)
+        .limit(limit)
+    )
+    if conversation_id is not None:
+        query = query.where(_MESSAGES.c.conversation_id == conversation_id)
+    result = await connection.execute(query)
+    return [StoredMessage(**row._mapping) for row in result]
+
+
+async def _take_over(
+    connection: AsyncConnection, message_id: int, now: datetime, lease_until: datetime
+) -> bool:
+    """Take an unanswered message whose lease ran out, with a new lease; False if another did.
+
+    One UPDATE whose condition is checked again under the row's write lock, so
+    of several workers trying at once exactly one gets it.
+    """
+    result = await connection.execute(
+        update(_MESSAGES)
+        .where(
+            _MESSAGES.c.id == message_id,
+            _MESSAGES.c.status == DeliveryStatus.received.value,
+            (_MESSAGES.c.lease_until.is_(None)) | (_MESSAGES.c.lease_until < now),
+        )
+        .values(lease_until=lease_until)
+    )
+    return result.rowcount == 1
+
+
 async def history(
     *, session: AsyncSession, conversation_id: str, after_id: Optional[int] = None
 ) -> list[StoredMessage]:
@@ -348,9 +398,20 @@ class ConversationStore:
         self.database = database
 
     async def store_customer_message(
-        self, *, conversation_id: str, client_id: str, text: str, payload: Optional[str]
+        self,
+        *,
+        conversation_id: str,
+        client_id: str,
+        text: str,
+        payload: Optional[str],
+        lease_seconds: float = 60.0,
     ) -> Optional[StoredCustomerMessage]:
         """Store a customer message once per client id; a resend returns the original.
+
+        The message is stored `received` with a lease of `lease_seconds` (written
+        by the same INSERT): until then the worker that stored it is answering it;
+        a message still `received` after its lease was left by a worker that died
+        (api/services/recovery.py).
 
         None when the conversation is not there or is closed: nothing is stored then.
         The usual case is one statement (`_insert_once`); a resend, or another socket
@@ -358,8 +419,31 @@ class ConversationStore:
         """
         async with self.database.connection() as connection:
             return await _store_customer_message(
-                connection, conversation_id, client_id, text, payload
+                connection, conversation_id, client_id, text, payload, lease_seconds
             )
+
+    async def unanswered(
+        self, *, conversation_id: Optional[str] = None, limit: int = 100
+    ) -> list[StoredMessage]:
+        """Customer messages still `received` whose lease has run out (of one
+        conversation, or all), oldest first: their worker died before answering them."""
+        async with self.database.connection() as connection:
+            return await _unanswered_messages(connection, utcnow(), conversation_id, limit)
+
+    async def take_over(self, message_id: int, *, lease_seconds: float) -> bool:
+        """Take an unanswered message whose lease ran out, with a new lease of
+        `lease_seconds`; False if it was answered meanwhile or another worker took it."""
+        now = utcnow()
+        async with self.database.connection() as connection:
+            return await _take_over(
+                connection, message_id, now, now + timedelta(seconds=lease_seconds)
+            )
+
+    async def owner_and_language(self, conversation_id: str) -> tuple[Optional[str], str]:
+        """Who answers the conversation now (`ConversationOwner`, None if there is no
+        such one) and its language."""
+        async with self.database.connection() as connection:
+            return await _owner_and_language(connection, conversation_id)
 
     async def set_language(self, conversation_id: str, code: str) -> None:
         """The customer now writes in another language (bot/language.py)."""

@@ -217,8 +217,34 @@ class RasaClient:
         if status >= 400:
             raise RasaUnavailable(f"Rasa did not take the events: it answered {status}")
 
+    async def replies_to(self, *, sender_id: str, message_id: int) -> Optional[list[BotReply]]:
+        """The replies Rasa gave to a stored customer message, or None if it has not handled it.
+
+        Rasa saves a conversation's tracker when it has finished a message, with
+        the `message_id` the gateway sent along; the bot utterances after that
+        message are its replies. Used after a crash, so that a message Rasa
+        already handled is not handled a second time. A turn without a reply
+        counts as not handled: its action failed, as it does when Rasa calls
+        the actions of an API worker that has just died.
+        """
+        tracker = await self.get_tracker(sender_id=sender_id)
+        events = tracker.get("events") or []
+        replies: Optional[list[BotReply]] = None
+        for event in events:
+            if not isinstance(event, dict):
+                continue
+            if event.get("event") == "user":
+                if replies is not None:
+                    break  # the next customer message: the turn is over
+                metadata = event.get("metadata") or {}
+                if isinstance(metadata, dict) and metadata.get("message_id") == message_id:
+                    replies = []
+            elif event.get("event") == "bot" and replies is not None:
+                data = event.get("data") if isinstance(event.get("data"), dict) else {}
+                replies.append(_to_reply({"text": event.get("text"), **data}))
+        return replies or None
+
     async def get_tracker(self, *, sender_id: str) -> dict[str, Any]:
-        """A conversation's tracker as Rasa holds it (its slots, events, latest message)."""
         url = self._url(sender_id, f"/conversations/{sender_id}/tracker")
         status, content = await self._request("GET", url)
         if status >= 400:

@@ -15,6 +15,9 @@ The same as the `rasa` command, with two differences:
   bit-identical intents and confidences for 2,231 texts. The other core is
   the API's; more Rasa throughput comes from more Rasa instances
   (docs/scaling.md).
+- The JWT secret that protects Rasa's HTTP API comes from the environment
+  (`RASA_JWT_SECRET`), not from the command line, where `ps` would show it to
+  every local user.
 - NumPy's BLAS (OpenBLAS) runs on one thread too (`OPENBLAS_NUM_THREADS`,
   `OMP_NUM_THREADS`), for the same reason: the intent classifier's products
   are one short message by a few hundred weights, and OpenBLAS's second thread
@@ -37,9 +40,24 @@ ONE_THREAD = {
 }
 
 
+def jwt_secret_from_environment(argv: list[str]) -> list[str]:
+    """`argv` with `--jwt-secret` taken from RASA_JWT_SECRET, unless it is given.
+
+    Only this process's copy of its arguments changes: the command line the
+    system shows (`ps`, /proc/PID/cmdline) never holds the secret.
+    """
+    secret = os.environ.get("RASA_JWT_SECRET", "")
+    given = any(a == "--jwt-secret" or a.startswith("--jwt-secret=") for a in argv)
+    if not secret or given or len(argv) < 2 or argv[1] != "run":
+        return argv
+    # One argument, so that a secret starting with "-" is not read as an option.
+    return [*argv, f"--jwt-secret={secret}"]
+
+
 def main() -> None:
     for name, value in ONE_THREAD.items():
         os.environ.setdefault(name, value)
+    sys.argv = jwt_secret_from_environment(sys.argv)
     # A None entry makes `import jax` raise ImportError, which TensorFlow expects.
     sys.modules["jax"] = None  # type: ignore[assignment]
     from rasa.__main__ import main as rasa_main

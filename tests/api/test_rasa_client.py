@@ -116,3 +116,47 @@ async def test_a_message_that_waits_past_the_time_limit_is_told_rasa_is_busy(
         assert replies[0].text == "you said fine"
     finally:
         await client.close()
+
+
+async def test_replies_given_before_a_crash_are_read_from_the_tracker() -> None:
+    """The bot events after the customer message with that id, up to the next message."""
+    events = [
+        {"event": "user", "text": "hi", "metadata": {"message_id": 6}},
+        {"event": "bot", "text": "Hello!"},
+        {"event": "user", "text": "my tv is broken", "metadata": {"message_id": 7}},
+        {"event": "action", "name": "action_flow_start"},
+        {
+            "event": "bot",
+            "text": "Is it on?",
+            "data": {"buttons": [{"title": "Yes", "payload": "/affirm"}]},
+        },
+        {"event": "bot", "text": "Tell me."},
+        {"event": "user", "text": "yes", "metadata": {"message_id": 9}},
+        {"event": "action", "name": "action_flow_answer"},
+        {"event": "action", "name": "action_listen"},
+    ]
+
+    async def tracker(request: web.Request) -> web.Response:
+        return web.json_response({"events": events})
+
+    app = web.Application()
+    app.router.add_get("/conversations/{sender}/tracker", tracker)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = RasaClient(base_url=f"http://127.0.0.1:{port}", jwt_secret="x", timeout_seconds=5)
+    try:
+        seven = await client.replies_to(sender_id="c", message_id=7)
+        assert seven is not None
+        assert [(r.text, r.buttons) for r in seven] == [
+            ("Is it on?", [{"title": "Yes", "payload": "/affirm"}]),
+            ("Tell me.", []),
+        ]
+        # Not in the tracker, or handled without a reply (its action failed): not handled.
+        assert await client.replies_to(sender_id="c", message_id=8) is None
+        assert await client.replies_to(sender_id="c", message_id=9) is None
+    finally:
+        await client.close()
+        await runner.cleanup()

@@ -6,6 +6,7 @@ middle of a conversation.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import uuid
@@ -15,12 +16,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from api.services.rasa_client import pick_instance
 from scripts.run_scaled import ScaledStack
 from scripts.stack import free_port
 from scripts.train import ensure_model
 from tests.agent_client import AgentClient, create_agent
 from tests.chat_client import ChatClient
 from tests.conftest import POSTGRES_ADMIN_URL, make_settings
+from tests.e2e.helpers import query
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +40,8 @@ def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScaledStack]:
         tracker_url=f"{base}/{tracker_db}",
         redis_url="redis://127.0.0.1:6379/4",
         rasa_timeout_seconds=8.0,
+        answer_lease_seconds=13.0,
+        recovery_check_seconds=1.0,
     )
     model = Path(os.environ["RASA_MODEL"]) if os.environ.get("RASA_MODEL") else ensure_model()
     stack = ScaledStack.create(
@@ -108,3 +113,59 @@ async def test_a_worker_killed_mid_conversation_loses_nothing(scaled: ScaledStac
         await again.close()
     finally:
         first.start_api()
+
+
+async def test_a_message_left_by_a_killed_worker_is_answered_once(scaled: ScaledStack) -> None:
+    """Killed between the ack and the reply while Rasa is busy: both workers look for the
+    message (the survivor at once, the restarted one on start-up); one answers it, once."""
+    first, second = scaled.stacks
+    customer = ChatClient(first.ws_url)
+    welcome = await customer.connect()
+    conversation_id = welcome["conversation_id"]
+    urls = [f"http://127.0.0.1:{s.rasa_port}" for s in scaled.stacks]
+    owner = pick_instance(urls, conversation_id)
+    busy = next(s for s in scaled.stacks if f"http://127.0.0.1:{s.rasa_port}" == owner)
+    assert busy.rasa is not None and first.api is not None
+    os.killpg(busy.rasa.pid, signal.SIGSTOP)
+    try:
+        await customer.send_frame(
+            {"type": "message", "client_id": "orphan-1", "text": "my tv box shows no picture"}
+        )
+        ack = await customer.receive(kind="ack", timeout=10)
+        os.killpg(first.api.pid, signal.SIGKILL)
+        first.api.wait(timeout=10)
+        first.api = None
+    finally:
+        os.killpg(busy.rasa.pid, signal.SIGCONT)
+    await customer.close()
+    try:
+        again = ChatClient(second.ws_url)
+        resumed = await again.connect(session_token=customer.session_token, after_id=ack["id"])
+        replies = [m for m in resumed["history"] if m["sender"] != "customer"]
+        first.start_api()  # the restarted worker looks for it too
+        while not replies:
+            frame = await again.receive(timeout=60)
+            if frame["type"] == "message" and frame["sender"] != "customer":
+                replies.append(frame)
+        assert replies[0]["sender"] == "bot", replies
+        await asyncio.sleep(5)  # both workers have looked again since
+        await again.close()
+    finally:
+        if first.api is None:
+            first.start_api()
+    rows = query(
+        first,
+        "SELECT id, sender, status FROM messages WHERE conversation_id = :c ORDER BY id",
+        c=conversation_id,
+    )
+    assert [r.sender for r in rows].count("customer") == 1
+    assert rows[0].status == "answered"
+    answers = [r for r in rows if r.sender != "customer"]
+    assert answers and all(r.sender == "bot" for r in answers)
+    # One turn's replies, not two: a second answer would repeat the first one's texts.
+    texts = query(
+        first,
+        "SELECT text FROM messages WHERE conversation_id = :c AND sender = 'bot' ORDER BY id",
+        c=conversation_id,
+    )
+    assert len(texts) == len({t.text for t in texts}), texts
