@@ -129,7 +129,8 @@ def test_the_socket_answers_politely_when_rasa_is_down(client: TestClient) -> No
 
 
 def test_a_resend_of_a_message_that_was_never_forwarded_is_handled(client: TestClient) -> None:
-    """A worker died after storing the message: the resend gets it answered."""
+    """A worker died after storing the message and its lease ran out: the resend gets it
+    answered (while the lease runs, the resend is only acknowledged: tests/api/test_recovery.py)."""
     from api.runtime import runtime
     from api.services import conversations
 
@@ -145,6 +146,7 @@ def test_a_resend_of_a_message_that_was_never_forwarded_is_handled(client: TestC
                     client_id="lost-1",
                     text="my internet is not working",
                     payload=None,
+                    lease_seconds=0,  # the dead worker's lease has run out
                 )
 
         client.portal.call(store)  # the app's own event loop
