@@ -65,9 +65,12 @@ flow:
 """
 
 
-def write_flow(directory: Path) -> Path:
+def write_flow(directory: Path, *, default: bool = True) -> Path:
+    """The test flow; `default=False` beside the shipped flows, whose internet default
+    is `internet_no_connection` (a domain has one default flow)."""
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"{FLOW_ID}.yml").write_text(FLOW_YAML, encoding="utf-8")
+    text = FLOW_YAML if default else FLOW_YAML.replace("  default: true\n", "")
+    (directory / f"{FLOW_ID}.yml").write_text(text, encoding="utf-8")
     return directory
 
 

@@ -85,7 +85,7 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
         directory,
         port=free_port(),
         reviewed_nlu_file=directory / "nlu" / "reviewed.yml",
-        flows_dir=write_flow(flows),
+        flows_dir=write_flow(flows, default=False),
     )
     run_migrations(settings)
     # Playwright's event loop runs in this thread: seed on a thread of its own.
