@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from sqlalchemy import TextClause, bindparam, select, text, update
+from sqlalchemy import TextClause, bindparam, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.db import LAST_IN_TRANSACTION, Database
@@ -360,14 +360,23 @@ async def _take_over(
     """Take an unanswered message whose lease ran out, with a new lease; False if another did.
 
     One UPDATE whose condition is checked again under the row's write lock, so
-    of several workers trying at once exactly one gets it.
+    of several workers trying at once exactly one gets it. Only the oldest
+    unanswered message of its conversation can be taken: while an earlier one
+    is still being answered (its lease runs), a later one waits, so the
+    customer's messages are answered in the order they were sent.
     """
+    earlier = _MESSAGES.alias("earlier")
     result = await connection.execute(
         update(_MESSAGES)
         .where(
             _MESSAGES.c.id == message_id,
             _MESSAGES.c.status == DeliveryStatus.received.value,
             (_MESSAGES.c.lease_until.is_(None)) | (_MESSAGES.c.lease_until < now),
+            ~exists().where(
+                earlier.c.conversation_id == _MESSAGES.c.conversation_id,
+                earlier.c.id < _MESSAGES.c.id,
+                earlier.c.status == DeliveryStatus.received.value,
+            ),
         )
         .values(lease_until=lease_until)
     )
