@@ -35,3 +35,27 @@ def test_headers_on_every_response(client: TestClient, method: str, path: str, s
     assert response.status_code == status
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value
+
+
+@pytest.mark.parametrize("path", ["/console", "/analytics"])
+def test_staff_pages_allow_only_our_own_code_and_no_frames(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_the_api_docs_are_never_framed(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_demo_page_leaves_its_policy_to_the_embedding_site(client: TestClient) -> None:
+    response = client.get("/")
+    assert "Content-Security-Policy" not in response.headers
+    assert "X-Frame-Options" not in response.headers
