@@ -137,7 +137,36 @@
       return;
     }
     $("main").hidden = false;
+    watchFlowErrors();
     await loadFlows();
+  }
+
+  // ----------------------------------------------------- flow edits not live
+
+  // A trainer's edit with an error is not loaded (the last good flows keep
+  // answering); /health names each error with file:line.
+  async function showFlowErrors() {
+    let errors = [];
+    try {
+      const response = await fetch("/health", { credentials: "same-origin" });
+      const body = await response.json();
+      errors = Array.isArray(body.flows_errors) ? body.flows_errors : [];
+    } catch (error) {
+      return; // the API is unreachable: the next check tries again
+    }
+    const list = $("flow-errors-list");
+    list.replaceChildren(...errors.map((text) => {
+      const item = document.createElement("li");
+      item.textContent = String(text);
+      return item;
+    }));
+    $("flow-errors").hidden = errors.length === 0;
+  }
+
+  let flowErrorTimer = null;
+  function watchFlowErrors() {
+    showFlowErrors();
+    if (flowErrorTimer === null) flowErrorTimer = setInterval(showFlowErrors, 15000);
   }
 
   // ------------------------------------------------------------------ flows

@@ -28,6 +28,7 @@ from api.services import agents
 from scripts.stack import free_port
 from tests.analytics_history import DAY, FLOW_ID, start_of, write_flow, write_history
 from tests.conftest import FLOWS_DIR, make_settings
+from tests.flow_edits import FLOW_FILE, break_flow
 
 pytestmark = pytest.mark.browser
 
@@ -232,4 +233,20 @@ def test_an_agent_is_sent_to_the_console(page, api_server) -> None:
     expect(page.locator("#console-link")).to_be_visible()
     page.click("#signout")
     expect(page.locator("#signin-form")).to_be_visible()
+    assert page.js_errors == []
+
+
+def test_a_trainer_sees_a_flow_edit_that_is_not_live(page, api_server) -> None:
+    base, settings = api_server
+    path = settings.flows_dir / FLOW_FILE
+    original = path.read_text(encoding="utf-8")
+    try:
+        where, _ = break_flow(settings.flows_dir, "dead end")
+        sign_in(page, base, "trainer")
+        banner = page.locator("#flow-errors")
+        expect(banner).to_be_visible(timeout=10_000)
+        expect(banner).to_contain_text("not live")
+        expect(banner.locator("li").first).to_contain_text(where)
+    finally:
+        path.write_text(original, encoding="utf-8")
     assert page.js_errors == []
