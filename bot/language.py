@@ -21,8 +21,10 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-SUPPORTED = ("en", "de")
-DEFAULT = "en"
+from bot import vocabulary
+
+SUPPORTED = vocabulary.LANGUAGES
+DEFAULT = vocabulary.DEFAULT_LANGUAGE
 # A message must be at least this sure of its language to change the conversation's.
 SWITCH_CONFIDENCE = 0.6
 

@@ -46,6 +46,7 @@ ROLES: tuple[str, ...] = get_args(Role)
 # The languages customers and agents chat in (bot/language.py detects them).
 Language = Literal["en", "de"]
 LANGUAGES: tuple[str, ...] = get_args(Language)
+DEFAULT_LANGUAGE = "en"
 
 # How a diagnostic flow ends (bot/flows/model.py, `outcome:` steps).
 Outcome = Literal["resolved", "ticket", "part", "visit", "goodwill", "handoff"]

@@ -19,9 +19,11 @@ from typing import Any
 
 import yaml
 
+from bot import vocabulary
+
 CATALOGUE_PATH = Path(__file__).parents[1] / "data" / "wording.yml"
-LANGUAGES = ("en", "de")
-DEFAULT_LANGUAGE = "en"
+LANGUAGES = vocabulary.LANGUAGES
+DEFAULT_LANGUAGE = vocabulary.DEFAULT_LANGUAGE
 
 
 class WordingError(ValueError):

@@ -13,7 +13,7 @@ DOMAINS = vocabulary.PROBLEM_DOMAINS
 OUTCOMES = vocabulary.OUTCOMES
 # The languages customers write in; English is the default and the fallback.
 LANGUAGES = vocabulary.LANGUAGES
-DEFAULT_LANGUAGE = "en"
+DEFAULT_LANGUAGE = vocabulary.DEFAULT_LANGUAGE
 
 # The system lookups a `check:` step may name, and the results each can give.
 # api/services/checks.py implements them; a test keeps the two in step.
