@@ -123,7 +123,7 @@ evaluate: setup  ## understanding, side by side: real dev sets, our held-out set
 	  for set in realworld_dev realworld_de_dev; do \
 	    $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" \
 	      --file ../shared/eval/$$set.jsonl > docs/evaluation/routing_$$set.txt || exit 1; done && \
-	  for set in routing_en routing_de; do \
+	  for set in routing_en routing_de action_requests_en action_requests_de; do \
 	    $(RASA_VENV)/bin/python scripts/eval_routing.py --model "$$MODEL" \
 	      --file data/heldout/$$set.jsonl > docs/evaluation/heldout_$$set.txt || exit 1; done && \
 	  $(RASA_VENV)/bin/python scripts/eval_flows.py --model "$$MODEL" --file $(FLOW_OPENERS) \

@@ -21,6 +21,8 @@ ROUTING_SETS = [
     ("routing_realworld_de_dev.txt", "real customers, German (readable dev set, a check)"),
     ("heldout_routing_en.txt", "our held-out set, English (never tuned on)"),
     ("heldout_routing_de.txt", "our held-out set, German (never tuned on)"),
+    ("heldout_action_requests_en.txt", "our held-out action requests, English (never tuned on)"),
+    ("heldout_action_requests_de.txt", "our held-out action requests, German (never tuned on)"),
     ("intent_classifier_tuning.txt", "5-fold cross-validation on our examples"),
 ]
 
