@@ -11,6 +11,7 @@ import re
 import httpx
 import pytest
 
+from api.models import format_ticket_number
 from tests.chat_client import ChatClient
 from tests.e2e.helpers import button, query
 
@@ -71,10 +72,12 @@ async def test_a_call_back_asks_for_the_number_and_promises_only_with_it(stack) 
 
     rows = query(
         stack,
-        "SELECT number, title, contact, priority FROM tickets WHERE conversation_id = :c",
+        "SELECT id, title, contact, priority FROM tickets WHERE conversation_id = :c",
         c=conversation_id,
     )
-    assert rows == [(number, "Callback requested from chat", "+49 30 5550199", "high")]
+    assert [(format_ticket_number(row[0]), *row[1:]) for row in rows] == [
+        (number, "Callback requested from chat", "+49 30 5550199", "high")
+    ]
     handoff = query(
         stack,
         "SELECT status, callback_step FROM handoffs WHERE conversation_id = :c",
@@ -118,10 +121,12 @@ async def test_ein_rueckruf_fragt_nach_der_nummer(stack) -> None:
 
     rows = query(
         stack,
-        "SELECT number, contact FROM tickets WHERE conversation_id = :c",
+        "SELECT id, contact FROM tickets WHERE conversation_id = :c",
         c=conversation_id,
     )
-    assert rows == [(number, "0171 5550123")]
+    assert [(format_ticket_number(id_), contact) for id_, contact in rows] == [
+        (number, "0171 5550123")
+    ]
     language = query(stack, "SELECT language FROM conversations WHERE id = :c", c=conversation_id)
     assert language == [("de",)]
     ticket, view = await staff_sees(stack, conversation_id, number)
