@@ -775,7 +775,8 @@
           el("strong", { text: t.number }),
           " ",
           el("span", { text: t.title }),
-          el("span", { class: "muted", text: ` · ${t.domain} · ${t.status}` })
+          el("span", { class: "muted", text: ` · ${t.domain} · ${t.status}` }),
+          ...(t.contact ? [el("span", { class: "ticket-contact", text: ` · contact: ${t.contact}` })] : [])
         )
       )
     );

@@ -27,6 +27,8 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_number: Mapped[str] = mapped_column(String(32), unique=True, index=True)
     email: Mapped[str] = mapped_column(String(200), unique=True, index=True)
+    # The number we call the customer back on (checked as tickets.parse_phone checks it).
+    phone: Mapped[Optional[str]] = mapped_column(String(32), nullable=True)
     name: Mapped[str] = mapped_column(String(120))
     postcode: Mapped[str] = mapped_column(String(16))
     address: Mapped[str] = mapped_column(String(300))

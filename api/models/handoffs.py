@@ -44,6 +44,14 @@ class Handoff(Base):
     claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
     callback_offered: Mapped[bool] = mapped_column(default=False)
+    # The call back the customer asked for while waiting: `asking` (for a phone number),
+    # `arranged` (the callback ticket has the number) or `declined` (no number, so no call).
+    callback_step: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    # Answers in a row that held no phone number.
+    callback_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    callback_ticket_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True
+    )
     # The assistant's flow state when the chat went to a person: a hand-back resumes it.
     flow_state: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -223,7 +223,13 @@ async def view_conversation(
         messages=[conversations.message_frame(m) for m in messages],
         notes=[NotePublic.model_validate(n) for n in notes],
         tickets=[
-            TicketBrief(number=t.number, title=t.title, status=t.status, domain=t.domain)
+            TicketBrief(
+                number=t.number,
+                title=t.title,
+                status=t.status,
+                domain=t.domain,
+                contact=t.contact,
+            )
             for t in found.scalars().all()
         ],
         customer=CustomerPublic.model_validate(customer).model_dump(mode="json")

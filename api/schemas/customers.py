@@ -21,6 +21,8 @@ class DeviceImport(BaseModel):
 class CustomerImport(BaseModel):
     account_number: str = Field(pattern=r"^[A-Za-z0-9\-]{3,32}$")
     email: str = Field(pattern=r"^[^@\s]{1,100}@[^@\s]{1,100}\.[A-Za-z]{2,}$", max_length=200)
+    # The number we call the customer back on: 7 to 15 digits, e.g. +49 30 1234567.
+    phone: Optional[str] = Field(default=None, max_length=32)
     name: str = Field(min_length=1, max_length=120)
     postcode: str = Field(min_length=2, max_length=16)
     address: str = Field(min_length=5, max_length=300)
@@ -56,6 +58,7 @@ class CustomerPublic(BaseModel):
     id: int
     account_number: str
     email: str
+    phone: Optional[str] = None
     name: str
     postcode: str
     address: str

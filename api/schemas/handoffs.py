@@ -65,6 +65,11 @@ class TicketBrief(BaseModel):
     title: str
     status: str
     domain: str
+    contact: Optional[str] = Field(
+        default=None,
+        description="The e-mail address or phone number the customer gave for this ticket "
+        "(for a call back, the number to call).",
+    )
 
 
 class ConversationView(BaseModel):

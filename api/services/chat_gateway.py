@@ -122,7 +122,9 @@ class ChatGateway:
                 await self._acknowledge(conversation_id, stored, reply_to)
                 await self.conversations.set_status(message.id, DeliveryStatus.answered)
                 if stored.owner == ConversationOwner.queued.value and self.desk is not None:
-                    await self._answer_in_queue(conversation_id, message.payload, language)
+                    await self._answer_in_queue(
+                        conversation_id, message.payload, message.text, language
+                    )
                 return
             announce = self._announce(conversation_id, stored, reply_to)
             await self._ask_assistant(conversation_id, message, announce, language)
@@ -228,15 +230,18 @@ class ChatGateway:
         await self.hub.publish(conversation_id, {"type": "typing", "sender": "bot", "active": True})
 
     async def _answer_in_queue(
-        self, conversation_id: str, payload: Optional[str], language: str
+        self, conversation_id: str, payload: Optional[str], text: str, language: str
     ) -> None:
-        """The queue answers a waiting customer: their callback choice, or where they are
-        in the queue (the message itself is for the agent, who sees it through the hub)."""
+        """The queue answers a waiting customer: their call back (the choice, the phone
+        number asked for), or where they are in the queue. The message itself is for the
+        agent, who sees it through the hub."""
         assert self.desk is not None
         typing = {"type": "typing", "sender": "bot"}
         await self.hub.publish(conversation_id, {**typing, "active": True})
         try:
-            if not await self.desk.handle_queued_message(conversation_id, payload, language):
+            if not await self.desk.handle_queued_message(
+                conversation_id, payload, language, text=text
+            ):
                 await self.desk.answer_waiting_customer(conversation_id, language)
         finally:
             await self.hub.publish(conversation_id, {**typing, "active": False})

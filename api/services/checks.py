@@ -256,9 +256,6 @@ async def cancel_visit_booking(database: Database, slots: dict[str, Any]) -> str
         return "cancelled"
 
 
-MAX_CONTACT_ATTEMPTS = 3
-
-
 async def save_ticket_contact(database: Database, slots: dict[str, Any]) -> str:
     """Store the e-mail address or phone number in `contact` on `ticket_number`.
 
@@ -271,8 +268,9 @@ async def save_ticket_contact(database: Database, slots: dict[str, Any]) -> str:
         return "declined"
     contact = tickets.parse_contact(typed)
     if contact is None:
-        slots["contact_attempts"] = int(slots.get("contact_attempts") or 0) + 1
-        return "declined" if slots["contact_attempts"] >= MAX_CONTACT_ATTEMPTS else "invalid"
+        attempts = int(slots.get("contact_attempts") or 0) + 1
+        slots["contact_attempts"] = attempts
+        return "declined" if attempts >= tickets.MAX_CONTACT_ATTEMPTS else "invalid"
     async with database.session() as session:
         ticket = await tickets.get_ticket(session=session, number=str(slots.get("ticket_number")))
         customer = await _customer(session, slots)

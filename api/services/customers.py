@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Conversation, Customer, Device, ServiceArea
+from api.services import tickets
 from api.services.errors import Invalid, NotFound
 
 
@@ -124,6 +125,13 @@ async def import_customers(
             )
         ).scalar_one_or_none()
         fields = {k: v for k, v in record.items() if k != "devices"}
+        if fields.get("phone"):
+            fields["phone"] = tickets.parse_phone(str(fields["phone"]))
+            if fields["phone"] is None:
+                raise Invalid(
+                    f"Customer {record['account_number']}: {record['phone']!r} is not a phone "
+                    "number (7 to 15 digits)."
+                )
         if existing is None:
             customer = Customer(**fields)
             session.add(customer)

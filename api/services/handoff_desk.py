@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import Database
@@ -28,7 +28,14 @@ from api.models import (
     Sender,
     Ticket,
 )
-from api.services import conversations, handoffs, tickets
+from api.services import conversations, handoffs
+from api.services.callbacks import (
+    CALLBACK_PAYLOAD,
+    KEEP_WAITING_PAYLOAD,
+    PAYLOADS,
+    CallbackDesk,
+    CallbackStep,
+)
 from api.services.conversations import ConversationStore
 from api.services.hub import ConversationHub
 from api.services.presence import AgentPresence
@@ -36,20 +43,20 @@ from api.services.rasa_client import RasaClient, RasaUnavailable
 from api.services.staff import Staff
 from bot.flows.engine import FlowEngine, Reply, summarize_trail
 from bot.flows.loader import FlowLibrary
-from bot.vocabulary import DOMAINS, OTHER
+from bot.vocabulary import OTHER
 from bot.wording import button, has, say
 
 logger = logging.getLogger(__name__)
 
 QUEUE_CHANNEL = "queue"
-QUEUE_PAYLOADS = ("/request_callback", "/keep_waiting")
+QUEUE_PAYLOADS = PAYLOADS
 
 
 def queue_buttons(language: str = "en") -> list[dict[str, str]]:
     """A call back instead, or keep waiting."""
     return [
-        button("button.callback", language, "/request_callback"),
-        button("button.keep_waiting", language, "/keep_waiting"),
+        button("button.callback", language, CALLBACK_PAYLOAD),
+        button("button.keep_waiting", language, KEEP_WAITING_PAYLOAD),
     ]
 
 
@@ -371,17 +378,22 @@ class HandoffDesk:
         self, conversation_id: str, language: Optional[str] = None
     ) -> None:
         """A message from a customer in the queue: it is kept for the agent; say so, and
-        where they are in the queue (or that nobody who can take the chat is online)."""
+        where they are in the queue (or that nobody who can take the chat is online, or
+        which number we will call back)."""
         async with self.database.session() as session:
             handoff = await handoffs.open_handoff_for(
                 session=session, conversation_id=conversation_id
             )
             if handoff is None or handoff.status != HandoffStatus.waiting.value:
                 return
-            online = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
-            position = await handoffs.queue_position(session=session, handoff=handoff)
             # Said in the conversation's language unless the caller knows better.
             language = language or handoff.language or "en"
+            reminder = await CallbackDesk(session, handoff, language).arranged_reminder()
+            online = [s for s in await self.presence.online() if handoffs.routes_to(s, handoff)]
+            position = await handoffs.queue_position(session=session, handoff=handoff)
+        if reminder is not None:
+            await self.tell_customer(conversation_id, reminder)
+            return
         if not online:
             await self.tell_customer(
                 conversation_id,
@@ -397,33 +409,35 @@ class HandoffDesk:
         await self.tell_customer(conversation_id, say("queue.message_kept", language, place=place))
 
     async def handle_queued_message(
-        self, conversation_id: str, payload: Optional[str], language: str = "en"
+        self,
+        conversation_id: str,
+        payload: Optional[str],
+        language: str = "en",
+        text: str = "",
     ) -> bool:
-        """Answers a queued customer's callback choice. True if the message was handled."""
-        if payload not in QUEUE_PAYLOADS:
+        """Answers a queued customer's call back: the choice, and the phone number asked
+        for (api/services/callbacks.py). True if the message was answered; otherwise it
+        gets the usual answer of the queue. Either way it is kept for the agent."""
+        if payload is not None and payload not in QUEUE_PAYLOADS:
             return False
-        if payload == "/keep_waiting":
-            await self.tell_customer(conversation_id, say("queue.keep_waiting", language))
-            return True
         async with self.database.session() as session:
             handoff = await handoffs.open_handoff_for(
                 session=session, conversation_id=conversation_id
             )
-            summary = handoff.summary if handoff else ""
-            ticket = await tickets.open_ticket(
-                session=session,
-                conversation_id=conversation_id,
-                domain=handoff.skill if handoff and handoff.skill in DOMAINS else OTHER,
-                title=say("record.callback_title"),
-                summary=summary,
-                tier=2,
-                priority="high",
-            )
-            number = ticket.number
-        await self.tell_customer(
-            conversation_id, say("queue.callback_opened", language, ticket=number)
-        )
-        await self.queue_changed()
+            if handoff is None or handoff.status != HandoffStatus.waiting.value:
+                if payload != KEEP_WAITING_PAYLOAD:
+                    return False
+                reply = None
+            else:
+                reply = await CallbackDesk(session, handoff, language).answer(payload, text)
+        if payload == KEEP_WAITING_PAYLOAD and reply is None:
+            await self.tell_customer(conversation_id, say("queue.keep_waiting", language))
+            return True
+        if reply is None:
+            return False
+        await self.tell_customer(conversation_id, reply.text, buttons=reply.buttons or None)
+        if reply.ticket_opened:
+            await self.queue_changed()
         return True
 
     async def offer_callbacks_to_long_waits(self, language: Optional[str] = None) -> int:
@@ -435,6 +449,11 @@ class HandoffDesk:
                     Handoff.status == HandoffStatus.waiting.value,
                     Handoff.waiting_since < limit,
                     Handoff.callback_offered.is_(False),
+                    # Never offered again once the customer asked for one.
+                    or_(
+                        Handoff.callback_step.is_(None),
+                        Handoff.callback_step == CallbackStep.declined.value,
+                    ),
                 )
             )
             overdue = list(result.scalars().all())

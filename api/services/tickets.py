@@ -47,29 +47,49 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+?\(?\d[\d ()./-]{4,22}\d")
-# What customers say when they would rather not leave contact details.
+# What customers say when they would rather not leave contact details (English and German).
 _NO_CONTACT = re.compile(
     r"^\W*(no|nope|nah|none|neither|skip|no thanks?|no thank you|rather not|i'?d rather not|"
-    r"don'?t|do not|not now|not needed|no need)\b",
+    r"don'?t|do not|not now|not needed|no need|"
+    r"nein|nee|nö|kein[e]?|lieber nicht|nicht nötig|nicht jetzt|kein bedarf|überspringen|"
+    r"möchte ich nicht|will ich nicht|danke,? nein)\b",
     re.IGNORECASE,
 )
 
 
-def parse_contact(text: str) -> Optional[str]:
-    """The e-mail address or phone number in what the customer typed, or None.
+# How many unreadable answers to "how can we reach you?" before we stop asking.
+MAX_CONTACT_ATTEMPTS = 3
 
-    An e-mail address needs a name, an @ and a domain with a dot; a phone
-    number 7 to 15 digits (spaces, dashes, dots, slashes, brackets and a
-    leading + are allowed between them).
-    """
+
+def parse_email(text: str) -> Optional[str]:
+    """The e-mail address in what the customer typed (a name, an @ and a domain with a
+    dot), lower case, or None."""
     found = _EMAIL.search(text or "")
-    if found:
-        return found.group(0).strip(".").lower()
-    for candidate in _PHONE.finditer(text or ""):
+    return found.group(0).strip(".").lower() if found else None
+
+
+def parse_phone(text: str) -> Optional[str]:
+    """The phone number in what the customer typed, or None.
+
+    7 to 15 digits; spaces, dashes, dots, slashes, brackets and a leading + are
+    allowed between them. Digits inside an e-mail address are not a phone number.
+    """
+    outside_addresses = _EMAIL.sub(" ", text or "")
+    for candidate in _PHONE.finditer(outside_addresses):
         digits = re.sub(r"\D", "", candidate.group(0))
         if 7 <= len(digits) <= 15:
             return re.sub(r"\s+", " ", candidate.group(0)).strip()
     return None
+
+
+def phone_ending(phone: str) -> str:
+    """The last two digits of a phone number: enough to recognise it, too few to misuse."""
+    return re.sub(r"\D", "", phone or "")[-2:]
+
+
+def parse_contact(text: str) -> Optional[str]:
+    """The e-mail address or phone number in what the customer typed, or None."""
+    return parse_email(text) or parse_phone(text)
 
 
 def declines_contact(text: str) -> bool:

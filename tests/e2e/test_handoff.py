@@ -161,29 +161,6 @@ async def test_escalate_to_tier_3_and_transfer_to_another_skill(stack) -> None:
         await tier3.close()
 
 
-async def test_with_no_agent_online_the_customer_can_get_a_callback(stack) -> None:
-    customer = ChatClient(stack.ws_url)
-    welcome = await customer.connect()
-    try:
-        await asyncio.sleep(0.5)  # let earlier tests' agents disconnect
-        queued = await customer.say("human", payload="/request_human")
-        assert "No agent is online" in queued.text, queued.text
-        assert "/request_callback" in [b["payload"] for b in queued.buttons]
-        answer = await customer.say("Call me back instead", payload="/request_callback")
-        assert "TCK-" in answer.text and "call you back" in answer.text, answer.frames
-    finally:
-        await customer.close()
-    conversation_id = welcome["conversation_id"]
-    tickets = query(
-        stack, "SELECT title FROM tickets WHERE conversation_id = :c", c=conversation_id
-    )
-    assert tickets == [("Callback requested from chat",)]
-    handoff = query(
-        stack, "SELECT status FROM handoffs WHERE conversation_id = :c", c=conversation_id
-    )
-    assert handoff == [("waiting",)]  # kept for the agent: nothing is lost
-
-
 async def test_resolve_and_rate(stack) -> None:
     agent, _ = await signed_in_agent(stack, name="Finn")
     customer = ChatClient(stack.ws_url)
