@@ -27,6 +27,7 @@ from bot.flows.engine import (
     Outcome,
     Reply,
     TurnResult,
+    says_still_broken,
     summarize_trail,
 )
 from bot.flows.loader import FlowLibrary
@@ -220,6 +221,13 @@ class DiagnosisService:
                     )
             return await self._finish(session, conversation_id, result, language, turn)
 
+        after = (flow_state or {}).get("after")
+        if isinstance(after, dict) and self._still_broken_after(after, turn):
+            # "Still not working" right after an outcome that says where to go on (a
+            # known outage explained): that, not a new diagnosis.
+            continued = await self.engine.continue_after(after, turn)
+            return await self._finish(session, conversation_id, continued, language, turn)
+
         if turn.intent in PROBLEM_INTENTS:
             started = await self._start_for_intent(turn, running=None)
             if started is not None:
@@ -232,14 +240,31 @@ class DiagnosisService:
                 session, conversation_id, turn, fallback_count, handed_back, language
             )
 
+        # What an ended flow would go on with stays known through small talk and side
+        # questions, until another problem starts.
+        kept = {"after": after} if isinstance(after, dict) else None
         if turn.intent in SIDE_RESPONSES:
-            return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]])
+            return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]], flow_state=kept)
         result = self._nothing_running(turn, fallback_count, language)
+        if result.handoff is None:
+            result.flow_state = kept
         if result.not_understood:
             await nlu_review.record(
                 session=session, conversation_id=conversation_id, kind="fallback", turn=turn
             )
         return result
+
+    def _still_broken_after(self, after: dict[str, Any], turn: CustomerTurn) -> bool:
+        """The customer says the problem of the flow that just ended is still there: in
+        words that say so ("still not working", "es geht immer noch nicht"), not about
+        another area's problem ("my printer still doesn't print" after a TV outage)."""
+        if not says_still_broken(turn):
+            return False
+        flow = self.library.get(str(after.get("root_flow") or after.get("flow") or ""))
+        if flow is None:
+            return False
+        domain = INTENT_DOMAINS.get(turn.intent)
+        return domain is None or domain == flow.domain
 
     async def run_turn(
         self,
@@ -514,6 +539,13 @@ class DiagnosisService:
             await self._carry_out(
                 session, conversation_id, result.outcome, outcome_result, language
             )
+            after = result.outcome.after
+            if after is not None and outcome_result.flow_state is None:
+                # Kept for "still not working" (the outcome's `still_broken`), with the
+                # ticket it opened, so the flow adds to that ticket rather than another.
+                if outcome_result.ticket_number:
+                    after["slots"]["ticket_number"] = outcome_result.ticket_number
+                outcome_result.flow_state = {"after": after}
         return outcome_result
 
     async def _carry_out(
