@@ -205,7 +205,11 @@ class ChatRequests:
         summary = say("record.customer_wrote", text=chat.turn.text[:500])
         if state.get("trail"):
             summary += "\n" + summarize_trail(state["trail"], flow_title=flow.title if flow else "")
+        language = chat.language
         async with self.database.session() as session:
+            customer = await customers.customer_for_conversation(
+                session=session, conversation_id=chat.conversation_id
+            )
             ticket = await tickets.open_ticket(
                 session=session,
                 conversation_id=chat.conversation_id,
@@ -213,13 +217,21 @@ class ChatRequests:
                 title=say(f"record.request_title.{kind}"),
                 summary=summary,
                 tier=2,
+                customer_id=customer.id if customer else None,
             )
-            number = ticket.number
-        request = say(f"ticket.request.{kind}", chat.language)
-        return answer(
-            say("ticket.opened_on_request", chat.language, ticket=number, request=request),
-            ticket_number=number,
-        )
+            request = say(f"ticket.request.{kind}", language)
+            text = say("ticket.opened_on_request", language, ticket=ticket.number, request=request)
+            if tickets.reachable(ticket):
+                # "In touch" only when staff have a way to reach the customer.
+                return answer(
+                    f"{text} {say('ticket.in_touch', language)}", ticket_number=ticket.number
+                )
+            # Nobody could reach the customer: ask for an e-mail address or phone number.
+            result = DiagnosisResult(replies=[Reply(text)], ticket_number=ticket.number)
+            await self.diagnosis.ask_for_contact(
+                session, chat.conversation_id, ticket, result, language
+            )
+            return result
 
     async def ticket_status(self, chat: ChatTurn) -> DiagnosisResult:
         """The status of one of the customer's own tickets, with its part orders and visits.

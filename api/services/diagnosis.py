@@ -8,7 +8,7 @@ every step for later analysis. Custom actions call this and stay thin.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from sqlalchemy import insert
@@ -194,7 +194,7 @@ class DiagnosisService:
                 # "No" to "what e-mail address or phone number?": no contact details, which
                 # the flow's `skip` leads to; its closing message says what that means.
                 result = await self.engine.answer(
-                    flow_state, CustomerTurn(text=turn.text, intent="already_tried")
+                    flow_state, replace(turn, intent="already_tried", entities=[])
                 )
                 if result.outcome is not None:
                     result.replies.clear()
@@ -217,7 +217,7 @@ class DiagnosisService:
                     result = switched
                 elif not result.replies:
                     result = await self.engine.answer(
-                        flow_state, CustomerTurn(text=turn.text, intent="")
+                        flow_state, replace(turn, intent="", entities=[])
                     )
             return await self._finish(session, conversation_id, result, language, turn)
 
@@ -441,7 +441,7 @@ class DiagnosisService:
             replies=[Reply(say("diagnosis.no_flow", language, ticket=ticket.number))],
             ticket_number=ticket.number,
         )
-        await self._ask_for_contact(session, conversation_id, ticket, result, language)
+        await self.ask_for_contact(session, conversation_id, ticket, result, language)
         return result
 
     def _nothing_running(
@@ -630,7 +630,7 @@ class DiagnosisService:
             )
         )
         if not tickets.reachable(ticket) and outcome.flow_id != CONTACT_FLOW:
-            await self._ask_for_contact(session, conversation_id, ticket, into, language)
+            await self.ask_for_contact(session, conversation_id, ticket, into, language)
 
     async def _ask_for_rating(self, session: AsyncSession, conversation_id: str) -> None:
         """The assistant alone solved the problem: ask the customer once how we did.
@@ -645,7 +645,7 @@ class DiagnosisService:
         ):
             await self.hub.publish(conversation_id, {"type": "rating_request"})
 
-    async def _ask_for_contact(
+    async def ask_for_contact(
         self,
         session: AsyncSession,
         conversation_id: str,
@@ -757,7 +757,10 @@ def ticket_announcement(
     lead = outcome.message
     if slots.get("order_number") or outcome.flow_id == CONTACT_FLOW:
         return [Reply(lead)] if lead else []
-    if created:
+    if created and not outcome.trail:
+        # Nothing was tried (a known outage): no "with everything we tried".
+        text = say("ticket.opened_for_this", language, ticket=ticket.number)
+    elif created:
         text = say("ticket.opened", language, ticket=ticket.number)
     elif known:
         text = say("ticket.added_to", language, ticket=ticket.number)

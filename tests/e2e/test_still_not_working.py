@@ -107,6 +107,8 @@ async def test_still_not_working_in_an_outage_gives_the_estimate_then_a_person(s
         turns.append(explained)
         assert "known outage" in transcript(turns), transcript(turns)
         (ticket,) = set(TICKET.findall(explained.text))
+        # Nothing was tried during an outage, so the ticket does not claim it was.
+        assert f"I've opened ticket {ticket} for this" in explained.text, explained.text
 
         still = await client.say("still not working")
         turns.append(still)
