@@ -245,6 +245,13 @@ class DiagnosisService:
         kept = {"after": after} if isinstance(after, dict) else None
         if turn.intent in SIDE_RESPONSES:
             return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]], flow_state=kept)
+        if kept is not None and turn.intent == "affirm":
+            # "Ok" to what the flow just explained: noted, not "what is the problem about?".
+            return DiagnosisResult(
+                replies=[Reply(say("fallback.noted", language))],
+                flow_state=kept,
+                fallback_count=fallback_count,
+            )
         result = self._nothing_running(turn, fallback_count, language)
         if result.handoff is None:
             result.flow_state = kept

@@ -46,9 +46,10 @@ UNSURE_PHRASES = (
 STILL_BROKEN_PHRASES = (
     "does not work", "did not work", "not working", "still broken", "did not help",
     "still not", "still the same", "same problem", "still no", "still nothing", "still down",
-    "still dead", "no change", "funktioniert nicht", "geht nicht", "geht immer noch nicht",
-    "hat nicht geholfen", "immer noch nicht", "noch immer nicht", "immer noch kein",
-    "noch immer kein", "immer noch weg", "immer noch tot", "klappt nicht",
+    "still dead", "still missing", "still gone", "no change", "funktioniert nicht", "geht nicht",
+    "geht immer noch nicht", "hat nicht geholfen", "immer noch nicht", "noch immer nicht",
+    "immer noch kein", "noch immer kein", "immer noch weg", "immer noch tot", "fehlen immer noch",
+    "fehlt immer noch", "klappt nicht",
 )  # fmt: skip
 # Words that turn the phrase after them around: "not orange", "keine Lampe".
 NEGATIONS = {"not", "no", "never", "nicht", "kein", "keine", "keinen", "without", "ohne", "nor"}

@@ -110,6 +110,11 @@ async def test_still_not_working_in_an_outage_gives_the_estimate_then_a_person(s
         # Nothing was tried during an outage, so the ticket does not claim it was.
         assert f"I've opened ticket {ticket} for this" in explained.text, explained.text
 
+        noted = await client.say("ok")  # an acknowledgment, not a new problem
+        turns.append(noted)
+        assert "If it still doesn't work later, just write here." in noted.text, noted.text
+        assert "What is the problem about?" not in noted.text
+
         still = await client.say("still not working")
         turns.append(still)
         assert "still being repaired" in still.text, transcript(turns)
