@@ -144,9 +144,23 @@ class ChatRequests:
 
     # ----------------------------------------------------------- people
 
+    @staticmethod
+    def _discussed(chat: ChatTurn) -> Optional[dict[str, Any]]:
+        """The flow state of the problem discussed: the running flow's, or what the flow
+        that just ended tried (kept for "still not working"), as a handoff records it."""
+        state = chat.flow_state or {}
+        after = state.get("after")
+        if not state.get("flow") and isinstance(after, dict):
+            return {
+                "root_flow": after.get("root_flow") or after.get("flow"),
+                "trail": after.get("trail") or [],
+                "slots": after.get("slots") or {},
+            }
+        return chat.flow_state
+
     def _domain_of(self, chat: ChatTurn) -> str:
         """The domain of the problem discussed: the running flow's, else the intent's."""
-        state = chat.flow_state or {}
+        state = self._discussed(chat) or {}
         flow = self.diagnosis.library.get(state.get("root_flow") or state.get("flow") or "")
         return flow.domain if flow else INTENT_DOMAINS.get(chat.turn.intent, OTHER)
 
@@ -155,7 +169,7 @@ class ChatRequests:
         request = HandoffRequest(
             reason=say("record.reason.asked_for_person"),
             skill=self._domain_of(chat),
-            flow_state=chat.flow_state,
+            flow_state=self._discussed(chat),
         )
         return await self._queue(chat, DiagnosisResult(sets_flow=False), request)
 
@@ -185,13 +199,17 @@ class ChatRequests:
 
     async def open_ticket(self, chat: ChatTurn) -> DiagnosisResult:
         """Open a ticket for what the customer asked, with what was tried so far."""
-        state = chat.flow_state or {}
+        state = self._discussed(chat) or {}
         flow = self.diagnosis.library.get(state.get("root_flow") or state.get("flow") or "")
         kind = chat.turn.intent if has(f"record.request_title.{chat.turn.intent}") else "other"
         summary = say("record.customer_wrote", text=chat.turn.text[:500])
         if state.get("trail"):
             summary += "\n" + summarize_trail(state["trail"], flow_title=flow.title if flow else "")
+        language = chat.language
         async with self.database.session() as session:
+            customer = await customers.customer_for_conversation(
+                session=session, conversation_id=chat.conversation_id
+            )
             ticket = await tickets.open_ticket(
                 session=session,
                 conversation_id=chat.conversation_id,
@@ -199,13 +217,21 @@ class ChatRequests:
                 title=say(f"record.request_title.{kind}"),
                 summary=summary,
                 tier=2,
+                customer_id=customer.id if customer else None,
             )
-            number = ticket.number
-        request = say(f"ticket.request.{kind}", chat.language)
-        return answer(
-            say("ticket.opened_on_request", chat.language, ticket=number, request=request),
-            ticket_number=number,
-        )
+            request = say(f"ticket.request.{kind}", language)
+            text = say("ticket.opened_on_request", language, ticket=ticket.number, request=request)
+            if tickets.reachable(ticket):
+                # "In touch" only when staff have a way to reach the customer.
+                return answer(
+                    f"{text} {say('ticket.in_touch', language)}", ticket_number=ticket.number
+                )
+            # Nobody could reach the customer: ask for an e-mail address or phone number.
+            result = DiagnosisResult(replies=[Reply(text)], ticket_number=ticket.number)
+            await self.diagnosis.ask_for_contact(
+                session, chat.conversation_id, ticket, result, language
+            )
+            return result
 
     async def ticket_status(self, chat: ChatTurn) -> DiagnosisResult:
         """The status of one of the customer's own tickets, with its part orders and visits.

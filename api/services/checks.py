@@ -63,10 +63,17 @@ async def service_outage(database: Database, slots: dict[str, Any]) -> str:
         tz = await visits.area_timezone(session=session, code=str(area))
         slots["service_area"] = area
         slots["outage_description"] = outage.description
+        language = current_language.get()
         slots["outage_expected_end"] = (
-            visits.describe_time(outage.expected_end, tz, language=current_language.get())
+            visits.describe_time(outage.expected_end, tz, language=language)
             if outage.expected_end
-            else say("outage.no_estimate", current_language.get())
+            else say("outage.no_estimate", language)
+        )
+        # The estimate as a sentence, which reads right with and without an end time.
+        slots["outage_estimate"] = (
+            say("outage.estimate", language, time=slots["outage_expected_end"])
+            if outage.expected_end
+            else say("outage.no_estimate_yet", language)
         )
         return "outage"
 

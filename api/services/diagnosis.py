@@ -8,7 +8,7 @@ every step for later analysis. Custom actions call this and stay thin.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from sqlalchemy import insert
@@ -27,6 +27,7 @@ from bot.flows.engine import (
     Outcome,
     Reply,
     TurnResult,
+    says_still_broken,
     summarize_trail,
 )
 from bot.flows.loader import FlowLibrary
@@ -193,7 +194,7 @@ class DiagnosisService:
                 # "No" to "what e-mail address or phone number?": no contact details, which
                 # the flow's `skip` leads to; its closing message says what that means.
                 result = await self.engine.answer(
-                    flow_state, CustomerTurn(text=turn.text, intent="already_tried")
+                    flow_state, replace(turn, intent="already_tried", entities=[])
                 )
                 if result.outcome is not None:
                     result.replies.clear()
@@ -216,9 +217,16 @@ class DiagnosisService:
                     result = switched
                 elif not result.replies:
                     result = await self.engine.answer(
-                        flow_state, CustomerTurn(text=turn.text, intent="")
+                        flow_state, replace(turn, intent="", entities=[])
                     )
             return await self._finish(session, conversation_id, result, language, turn)
+
+        after = (flow_state or {}).get("after")
+        if isinstance(after, dict) and self._still_broken_after(after, turn):
+            # "Still not working" right after an outcome that says where to go on (a
+            # known outage explained): that, not a new diagnosis.
+            continued = await self.engine.continue_after(after, turn)
+            return await self._finish(session, conversation_id, continued, language, turn)
 
         if turn.intent in PROBLEM_INTENTS:
             started = await self._start_for_intent(turn, running=None)
@@ -232,14 +240,38 @@ class DiagnosisService:
                 session, conversation_id, turn, fallback_count, handed_back, language
             )
 
+        # What an ended flow would go on with stays known through small talk and side
+        # questions, until another problem starts.
+        kept = {"after": after} if isinstance(after, dict) else None
         if turn.intent in SIDE_RESPONSES:
-            return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]])
+            return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]], flow_state=kept)
+        if kept is not None and turn.intent == "affirm":
+            # "Ok" to what the flow just explained: noted, not "what is the problem about?".
+            return DiagnosisResult(
+                replies=[Reply(say("fallback.noted", language))],
+                flow_state=kept,
+                fallback_count=fallback_count,
+            )
         result = self._nothing_running(turn, fallback_count, language)
+        if result.handoff is None:
+            result.flow_state = kept
         if result.not_understood:
             await nlu_review.record(
                 session=session, conversation_id=conversation_id, kind="fallback", turn=turn
             )
         return result
+
+    def _still_broken_after(self, after: dict[str, Any], turn: CustomerTurn) -> bool:
+        """The customer says the problem of the flow that just ended is still there: in
+        words that say so ("still not working", "es geht immer noch nicht"), not about
+        another area's problem ("my printer still doesn't print" after a TV outage)."""
+        if not says_still_broken(turn):
+            return False
+        flow = self.library.get(str(after.get("root_flow") or after.get("flow") or ""))
+        if flow is None:
+            return False
+        domain = INTENT_DOMAINS.get(turn.intent)
+        return domain is None or domain == flow.domain
 
     async def run_turn(
         self,
@@ -416,7 +448,7 @@ class DiagnosisService:
             replies=[Reply(say("diagnosis.no_flow", language, ticket=ticket.number))],
             ticket_number=ticket.number,
         )
-        await self._ask_for_contact(session, conversation_id, ticket, result, language)
+        await self.ask_for_contact(session, conversation_id, ticket, result, language)
         return result
 
     def _nothing_running(
@@ -514,6 +546,13 @@ class DiagnosisService:
             await self._carry_out(
                 session, conversation_id, result.outcome, outcome_result, language
             )
+            after = result.outcome.after
+            if after is not None and outcome_result.flow_state is None:
+                # Kept for "still not working" (the outcome's `still_broken`), with the
+                # ticket it opened, so the flow adds to that ticket rather than another.
+                if outcome_result.ticket_number:
+                    after["slots"]["ticket_number"] = outcome_result.ticket_number
+                outcome_result.flow_state = {"after": after}
         return outcome_result
 
     async def _carry_out(
@@ -598,7 +637,7 @@ class DiagnosisService:
             )
         )
         if not tickets.reachable(ticket) and outcome.flow_id != CONTACT_FLOW:
-            await self._ask_for_contact(session, conversation_id, ticket, into, language)
+            await self.ask_for_contact(session, conversation_id, ticket, into, language)
 
     async def _ask_for_rating(self, session: AsyncSession, conversation_id: str) -> None:
         """The assistant alone solved the problem: ask the customer once how we did.
@@ -613,7 +652,7 @@ class DiagnosisService:
         ):
             await self.hub.publish(conversation_id, {"type": "rating_request"})
 
-    async def _ask_for_contact(
+    async def ask_for_contact(
         self,
         session: AsyncSession,
         conversation_id: str,
@@ -725,7 +764,10 @@ def ticket_announcement(
     lead = outcome.message
     if slots.get("order_number") or outcome.flow_id == CONTACT_FLOW:
         return [Reply(lead)] if lead else []
-    if created:
+    if created and not outcome.trail:
+        # Nothing was tried (a known outage): no "with everything we tried".
+        text = say("ticket.opened_for_this", language, ticket=ticket.number)
+    elif created:
         text = say("ticket.opened", language, ticket=ticket.number)
     elif known:
         text = say("ticket.added_to", language, ticket=ticket.number)

@@ -19,6 +19,7 @@ from bot.flows.choosing import FlowChooser, customer_words
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import DEFAULT_LANGUAGE, LANGUAGES, Flow, Step, in_language
+from bot.flows.speeds import speed_words, speeds_in
 from bot.flows.word_forms import stems
 from bot.flows.wording import engine_text
 from bot.frustration import shows_frustration
@@ -44,8 +45,11 @@ UNSURE_PHRASES = (
 # A "no" to "is it working now?" said without a no-word.
 STILL_BROKEN_PHRASES = (
     "does not work", "did not work", "not working", "still broken", "did not help",
-    "still not", "still the same", "same problem", "funktioniert nicht", "geht nicht",
-    "geht immer noch nicht", "hat nicht geholfen",
+    "still not", "still the same", "same problem", "still no", "still nothing", "still down",
+    "still dead", "still missing", "still gone", "no change", "funktioniert nicht", "geht nicht",
+    "geht immer noch nicht", "hat nicht geholfen", "immer noch nicht", "noch immer nicht",
+    "immer noch kein", "noch immer kein", "immer noch weg", "immer noch tot", "fehlen immer noch",
+    "fehlt immer noch", "klappt nicht",
 )  # fmt: skip
 # Words that turn the phrase after them around: "not orange", "keine Lampe".
 NEGATIONS = {"not", "no", "never", "nicht", "kein", "keine", "keinen", "without", "ohne", "nor"}
@@ -56,6 +60,12 @@ FILLER_WORDS = {
     "yes", "yeah", "ok", "okay", "um", "hmm", "er", "now", "one", "ones", "light", "lights",
     "lamp", "lamps", "led", "leds", "there", "some", "of", "on", "and", "or", "s", "please",
     "die", "der", "das", "ist", "sind", "es", "alle", "lampe", "lampen", "ja", "mein", "meine",
+}  # fmt: skip
+# Words that join things named together: "mouse and keyboard", "Maus und die Tastatur".
+JOINING_WORDS = {
+    "and", "or", "nor", "neither", "both", "plus", "also", "as", "well", "the", "my", "&",
+    "und", "oder", "noch", "weder", "beide", "sowie", "auch", "die", "der", "das", "meine",
+    "mein", "meinen",
 }  # fmt: skip
 # A typed answer is matched to a choice by meaning only when it is at least this
 # close to the choice, this much closer than to the runner-up, and closer than
@@ -124,12 +134,16 @@ class Outcome:
     message: str = ""
     trail: list[dict[str, Any]] = field(default_factory=list)
     slots: dict[str, Any] = field(default_factory=dict)
+    # The flow state to go on from when the customer says it is still not working
+    # (the outcome step's `still_broken`); None when the flow has nothing more to try.
+    after: Optional[dict[str, Any]] = None
 
 
 @dataclass
 class FlowEventRecord:
     # step | answer | from_message (answered from what the customer already said)
-    # | outcome | back | restart | skip | miss | start
+    # | outcome | back | restart | skip | miss | start | still_broken (went on after an
+    # outcome because the customer said it is still not working)
     kind: str
     flow_id: str
     step_id: str
@@ -157,6 +171,8 @@ class _Taken:
     answer: str  # for the summary and {answer}
     words: str  # what in the message gave it, for {words}
     event: str  # the flow event's value
+    # Details stored with the answer, e.g. the speeds a speed test answer came from.
+    slots: dict[str, Any] = field(default_factory=dict)
 
 
 SLOT_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -244,6 +260,29 @@ def _essentially(text: str, hits: list[_Hit]) -> bool:
     return len(rest) <= 2
 
 
+def _named_together(step: Step, text: str, hits: list[_Hit]) -> Optional[tuple[str, str]]:
+    """The choice that stands for several others named together, and the words that
+    named them: "my mouse and keyboard" is `all_of: [keyboard, mouse]`. The others
+    must be joined by "and", "or" and the like; "the keyboard is fine but the mouse
+    stopped" names them apart."""
+    clauses = _clauses(text)
+    for choice in step.choices:
+        wanted = set(choice.all_of)
+        parts = sorted({(h.clause, h.start, h.start + h.length) for h in hits if h.value in wanted})
+        named = {h.value for h in hits}
+        if len(wanted) < 2 or not wanted <= named or not named <= wanted | {choice.value}:
+            continue
+        if len({clause for clause, _, _ in parts}) != 1:
+            continue
+        words = clauses[parts[0][0]]
+        gaps = [
+            words[end:start] for (_, _, end), (_, start, _) in zip(parts, parts[1:], strict=False)
+        ]
+        if all(set(gap) <= JOINING_WORDS for gap in gaps):
+            return choice.value, " ".join(words[parts[0][1] : max(end for _, _, end in parts)])
+    return None
+
+
 def _choice_phrases(step: Step) -> dict[str, list[str]]:
     """Each choice's value, its titles in every language and all its synonyms."""
     return {c.value: [c.value, *c.titles, *c.synonyms] for c in step.choices}
@@ -306,6 +345,9 @@ def match_choice(
     hits = _phrase_hits(turn.text, _choice_phrases(step))
     ranked: Optional[list[tuple[float, str]]] = None
     not_an_answer = 0.0
+    together = _named_together(step, turn.text, hits)
+    if together is not None:
+        return together[0]
     if hits:
         longest = max(h.length for h in hits)
         best = {h.value for h in hits if h.length == longest}
@@ -359,6 +401,18 @@ def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
     if any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES):
         return False
     return None
+
+
+def says_still_broken(turn: CustomerTurn) -> bool:
+    """ "Still not working", "no, it still doesn't work", "es geht immer noch nicht"."""
+    if turn.intent == "problem_persists":
+        return True
+    if turn.intent in YES_INTENTS:
+        return False
+    text = " ".join(_words(turn.text))
+    if any(_has_phrase(text, phrase) for phrase in UNSURE_PHRASES):
+        return False
+    return any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES)
 
 
 def heard_in(turn: CustomerTurn) -> dict[str, Any]:
@@ -435,6 +489,19 @@ class FlowEngine:
             state["heard"].append(opener)
         result = TurnResult(events=[FlowEventRecord("start", flow.id, flow.start)])
         await self._run_until_input(state, flow.start, result)
+        return result
+
+    async def continue_after(self, after: dict[str, Any], turn: CustomerTurn) -> TurnResult:
+        """The customer says it is still not working right after an outcome that says
+        where to go on (`still_broken`): the flow goes on there, with what it knew."""
+        state = json.loads(json.dumps(after))
+        state["language"] = _language_of(turn)
+        state["misses"] = 0
+        result = TurnResult(
+            events=[FlowEventRecord("still_broken", state["flow"], state["step"], turn.text[:200])]
+        )
+        self._hear(state, turn)
+        await self._run_until_input(state, state["step"], result)
         return result
 
     def current_question(self, state: dict[str, Any]) -> list[Reply]:
@@ -800,6 +867,11 @@ class FlowEngine:
                     result.replies.append(
                         Reply(engine_text("safety_first", state["language"], warning=warning))
                     )
+                after = None
+                if step.still_broken:
+                    after = json.loads(
+                        json.dumps({**state, "step": step.still_broken, "history": []})
+                    )
                 result.outcome = Outcome(
                     kind=step.outcome or "resolved",
                     step_id=step.id,
@@ -809,6 +881,7 @@ class FlowEngine:
                     message=fill_in(in_language(step.text, language), state["slots"]),
                     trail=list(state["trail"]),
                     slots=dict(state["slots"]),
+                    after=after,
                 )
                 result.events.append(FlowEventRecord("outcome", flow.id, step.id, step.outcome))
                 result.state = None
@@ -877,12 +950,24 @@ class FlowEngine:
         spec = step.from_message
         assert spec is not None
         if step.kind == "ask_choice":
+            by_speed = self._answer_by_speed(step, turn, language)
+            if by_speed is not None:
+                return by_speed
             value = _choice_by_entities(step, turn, spec.entities)
             words = " ".join(v for v in (turn.entity(n) for n in spec.entities) if v)
-            if value is None and not spec.entities and turn.text.strip():
-                # Without entities named, the choices' own wording answers it, when clear.
+            if (
+                value is None
+                and not spec.entities
+                and spec.speed_ratio is None
+                and turn.text.strip()
+            ):
+                # Without entities (or speeds) named, the choices' own wording answers it,
+                # when clear.
                 hits = _phrase_hits(turn.text, _choice_phrases(step))
-                if len({h.value for h in hits}) == 1:
+                together = _named_together(step, turn.text, hits)
+                if together is not None:
+                    value, words = together
+                elif len({h.value for h in hits}) == 1:
                     value = hits[0].value
                     words = max(hits, key=lambda h: h.length).phrase
                     if self.encoder is not None and not _essentially(turn.text, hits):
@@ -915,10 +1000,33 @@ class FlowEngine:
                     return _Taken(step.next, known, known, known, known)
         return None
 
+    @staticmethod
+    def _answer_by_speed(step: Step, turn: CustomerTurn, language: str) -> Optional[_Taken]:
+        """The choice for the plan's and the measured speed the message gives, if both."""
+        rule = step.from_message.speed_ratio if step.from_message else None
+        speeds = speeds_in(turn.text) if rule is not None else None
+        if rule is None or speeds is None:
+            return None
+        value = rule.then if speeds.ratio < rule.below else rule.otherwise
+        choice = next((c for c in step.choices if c.value == value), None)
+        if choice is None:
+            return None
+        measured = speed_words(speeds.measured, language)
+        plan = speed_words(speeds.plan, language)
+        return _Taken(
+            choice.next or step.next,
+            value,
+            in_language(choice.title, language),
+            f"{measured} / {plan}",
+            value,
+            {"measured_speed": measured, "plan_speed": plan},
+        )
+
     def _take(
         self, state: dict[str, Any], flow: Flow, step: Step, taken: _Taken, result: TurnResult
     ) -> Optional[str]:
         """Answer the step from the message, say so, and go on."""
+        state["slots"].update(taken.slots)
         state["slots"][step.slot if step.kind == "ask_value" and step.slot else step.id] = (
             taken.value
         )

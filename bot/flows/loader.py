@@ -20,6 +20,7 @@ from bot.flows.model import (
     Flow,
     FlowFormatError,
     FromMessage,
+    SpeedRatio,
     Step,
     Text,
 )
@@ -136,9 +137,36 @@ def parse_synonyms(
 STEP_KEYS = {
     "id", "label", "say", "ask", "warning", "image", "next", "choices", "yes", "no", "slot",
     "check", "results", "branch", "else", "call", "outcome", "return", "skip", "from_message",
-    "rephrase", LINE_KEY,
+    "rephrase", "still_broken", LINE_KEY,
 }  # fmt: skip
-FROM_MESSAGE_KEYS = {"entities", "values", "yes", "no", "say", LINE_KEY}
+FROM_MESSAGE_KEYS = {"entities", "values", "yes", "no", "speed_ratio", "say", LINE_KEY}
+SPEED_RATIO_KEYS = {"below", "then", "else", LINE_KEY}
+
+
+def parse_speed_ratio(
+    raw: Any, *, step_id: str, source: str, line: Optional[int]
+) -> Optional[SpeedRatio]:
+    """`speed_ratio: {below: 0.5, then: low, else: fine}`."""
+    if raw is None:
+        return None
+    where = raw.get(LINE_KEY, line) if isinstance(raw, dict) else line
+    keys = set(raw) if isinstance(raw, dict) else set()
+    if not keys or keys - SPEED_RATIO_KEYS or not {"below", "then", "else"} <= keys:
+        raise FlowFormatError(
+            f"step {step_id!r}: `speed_ratio` needs `below` (a share of the plan's speed, "
+            "e.g. 0.5), `then` and `else` (choice values), and nothing else",
+            source=source,
+            line=where,
+        )
+    below = raw["below"]
+    if isinstance(below, bool) or not isinstance(below, (int, float)) or not 0 < below <= 1:
+        raise FlowFormatError(
+            f"step {step_id!r}: `speed_ratio` `below` must be a number above 0 and at most 1, "
+            f"e.g. 0.5 for half the plan's speed",
+            source=source,
+            line=where,
+        )
+    return SpeedRatio(below=float(below), then=str(raw["then"]), otherwise=str(raw["else"]))
 
 
 def parse_from_message(
@@ -172,6 +200,9 @@ def parse_from_message(
         values=_strings(raw.get("values")),
         yes=_strings(raw.get("yes")),
         no=_strings(raw.get("no")),
+        speed_ratio=parse_speed_ratio(
+            raw.get("speed_ratio"), step_id=step_id, source=source, line=raw.get(LINE_KEY, line)
+        ),
         say=parse_text(
             raw.get("say"),
             plain_language=plain_language,
@@ -227,6 +258,7 @@ def parse_step(raw: Any, *, source: str, plain_language: str = DEFAULT_LANGUAGE)
             plain_language=plain_language,
         ),
         "rephrase": text("rephrase"),
+        "still_broken": raw.get("still_broken"),
     }
     if "outcome" in raw:
         options = {k: raw[k] for k in OUTCOME_OPTION_KEYS if k in raw}
@@ -295,6 +327,7 @@ def parse_step(raw: Any, *, source: str, plain_language: str = DEFAULT_LANGUAGE)
                         next=item.get("next"),
                         synonyms=synonyms,
                         synonyms_by_language=by_language,
+                        all_of=_strings(item.get("all_of")),
                         line=choice_line,
                     )
                 )

@@ -88,6 +88,9 @@ class Choice:
     # Every language's synonyms at once: customers mix languages.
     synonyms: tuple[str, ...] = ()
     synonyms_by_language: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The answer when the customer names all of these other choices together
+    # ("my mouse and keyboard stopped working" for `all_of: [keyboard, mouse]`).
+    all_of: tuple[str, ...] = ()
     line: Optional[int] = None
 
     @property
@@ -96,6 +99,16 @@ class Choice:
         if isinstance(self.title, Text):
             return tuple(dict.fromkeys(self.title.translations.values()))
         return (self.title,)
+
+
+@dataclass(frozen=True)
+class SpeedRatio:
+    """Answers a question from the plan's and the measured speed in the customer's words:
+    `then` when the measured speed is below `below` times the plan's, else `otherwise`."""
+
+    below: float
+    then: str
+    otherwise: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,8 @@ class FromMessage:
     A question with choices is also answered by its choices' wording, when that
     is clear. `values`: names that answer a free answer when found in the
     message (app names). `yes`/`no`: phrases that answer a yes/no question.
+    `speed_ratio`: the choice for a measured speed far below the plan's, and the one
+    otherwise ("paying for 500 Mbps and speedtest shows 12"; bot/flows/speeds.py).
     `say`: how the assistant tells the customer what it took ({answer}, {words}).
     """
 
@@ -115,6 +130,7 @@ class FromMessage:
     values: tuple[str, ...] = ()
     yes: tuple[str, ...] = ()
     no: tuple[str, ...] = ()
+    speed_ratio: Optional[SpeedRatio] = None
     say: str = ""
 
 
@@ -170,6 +186,9 @@ class Step:
     from_message: Optional[FromMessage] = None
     # The question in other words, for a customer who was not understood once.
     rephrase: str = ""
+    # Outcomes only: where the flow goes on when the customer says right after it that
+    # it is still not working (a known outage explained, channels not in the package).
+    still_broken: Optional[str] = None
 
     @property
     def summary_label(self) -> str:
@@ -190,7 +209,7 @@ class Step:
 
     def targets(self) -> list[str]:
         """Every step id this step can lead to."""
-        found = [self.next, self.yes, self.no, self.otherwise, self.skip]
+        found = [self.next, self.yes, self.no, self.otherwise, self.skip, self.still_broken]
         found += [c.next for c in self.choices]
         found += list(self.results.values())
         found += [target for _, target in self.branches]

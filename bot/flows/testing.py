@@ -7,13 +7,15 @@ A test gives the customer's turns and the steps and outcome it expects:
         checks: {service_outage: none}     # what each system lookup answers
         turns: [green, "yes"]              # text, or {intent: …, text: …, choice: …}
         language: de                       # optional: the customer writes German
+        opener: my router blinks orange    # optional: the first message (`from_message`)
         expect_steps: [outage, lights, restart, fixed]
         expect_outcome: resolved
 
 Turns are matched the way the engine matches customer text (choices and their
 synonyms); the words yes, no, fixed, still broken, back, start over and
 already tried (and in German ja, nein, geht wieder, geht immer noch nicht,
-zurück, von vorn and schon versucht) stand for those intents.
+zurück, von vorn and schon versucht) stand for those intents. After an outcome
+with `still_broken`, a turn saying it is still not working goes on there.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from bot.flows.engine import CustomerTurn, FlowEngine
+from bot.flows.engine import CustomerTurn, FlowEngine, says_still_broken
 from bot.flows.loader import FlowLibrary
 from bot.flows.model import Flow
 
@@ -89,15 +91,21 @@ async def run_flow_test(library: FlowLibrary, flow: Flow, test: dict[str, Any]) 
     result = FlowTestResult(flow_id=flow.id, name=name, passed=False)
     language = str(test.get("language") or "en")
     try:
-        turn_result = await engine.start(
-            flow, slots=dict(test.get("slots") or {}), turn=CustomerTurn(language=language)
-        )
+        opener = CustomerTurn(text=str(test.get("opener") or ""), language=language)
+        turn_result = await engine.start(flow, slots=dict(test.get("slots") or {}), turn=opener)
         results = [turn_result]
         for raw in test.get("turns") or []:
+            turn = to_turn(raw, language)
             if turn_result.state is None:
+                after = turn_result.outcome.after if turn_result.outcome else None
+                if after is not None and says_still_broken(turn):
+                    # "Still not working" after an outcome with `still_broken`.
+                    turn_result = await engine.continue_after(after, turn)
+                    results.append(turn_result)
+                    continue
                 result.problems.append(f"the flow ended before the turn {raw!r}")
                 break
-            turn_result = await engine.answer(turn_result.state, to_turn(raw, language))
+            turn_result = await engine.answer(turn_result.state, turn)
             results.append(turn_result)
             if turn_result.not_understood and not turn_result.replies:
                 result.problems.append(f"the turn {raw!r} was not understood")

@@ -141,6 +141,15 @@ class FlowChecker:
             if len(values) != len(set(values)):
                 self.error(flow, step.line, f"step {step.id!r} has two choices with the same value")
             for choice in step.choices:
+                together = set(choice.all_of)
+                others = set(values) - {choice.value}
+                if choice.all_of and (len(together) < 2 or not together <= others):
+                    self.error(
+                        flow,
+                        choice.line or step.line,
+                        f"`all_of` of the choice {choice.value!r} of step {step.id!r} must name "
+                        f"two or more other choices of the step; its choices: {', '.join(values)}",
+                    )
                 if not choice.next and not step.next:
                     self.error(
                         flow,
@@ -208,6 +217,13 @@ class FlowChecker:
             self.error(flow, step.line, f"step {step.id!r} calls its own flow")
         if step.kind == "outcome":
             self.check_outcome(flow, step)
+        elif step.still_broken:
+            self.error(
+                flow,
+                step.line,
+                f"step {step.id!r} has `still_broken`, which only an outcome uses: where the "
+                "flow goes on when the customer says it is still not working after it",
+            )
         self.check_from_message(flow, step)
         self.check_wording(flow, step)
         self.check_languages(flow, step)
@@ -331,6 +347,24 @@ class FlowChecker:
                 step.line,
                 f"`from_message` of step {step.id!r} has `values`, which only a free answer uses",
             )
+        if spec.speed_ratio is not None:
+            values = {c.value for c in step.choices}
+            if step.kind != "ask_choice":
+                self.error(
+                    flow,
+                    step.line,
+                    f"`from_message` of step {step.id!r} has `speed_ratio`, which only a "
+                    "question with choices uses",
+                )
+            else:
+                for value in (spec.speed_ratio.then, spec.speed_ratio.otherwise):
+                    if value not in values:
+                        self.error(
+                            flow,
+                            step.line,
+                            f"`speed_ratio` of step {step.id!r} names the choice {value!r}, "
+                            f"which the step does not have; its choices: {', '.join(values)}",
+                        )
         if step.kind == "ask_value" and not (spec.entities or spec.values):
             self.error(
                 flow,

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
+from actions.ticket_actions import ActionOpenTicket
 from api.db import Database
 from api.models import Conversation, PartOrder, Ticket, VisitBooking
 from api.services import customers, tickets, visits
@@ -199,6 +201,42 @@ async def test_an_identified_customer_is_promised_contact_without_being_asked(
     assert "We'll be in touch about the next steps." in opened.text
     assert "e-mail address or phone number" not in opened.text
     assert chat.slots["flow_state"] is None
+
+
+async def _ask_for_a_ticket(chat: OfflineChat) -> Turn:
+    """The customer asks for a ticket (action_open_ticket)."""
+    dispatcher = CollectingDispatcher()
+    tracker = chat._tracker("please open a ticket for a technician visit", "book_visit", [])
+    events = await ActionOpenTicket(chat.services).run(dispatcher, tracker, {})
+    return chat._keep(dispatcher, events)
+
+
+async def test_a_ticket_asked_for_promises_contact_only_with_a_way_to_reach_the_customer(
+    wired: Services,
+) -> None:
+    anon = await _ask_for_a_ticket(OfflineChat("anon", wired))
+    assert_honest(anon)
+    (number,) = set(ticket_numbers(anon))
+    assert f"I've opened ticket {number} for you: technician visit requested." in anon.text
+    assert not any(p in anon.text.lower() for p in PROMISES), anon.text
+    assert "What e-mail address or phone number should they use?" in anon.text
+
+    ali = await _ask_for_a_ticket(OfflineChat("ali", wired))
+    assert_honest(ali)
+    assert "We'll be in touch about the next steps." in ali.text, ali.text
+    assert "e-mail address or phone number" not in ali.text
+    async with wired.database.session() as session:
+        (mine,) = set(ticket_numbers(ali))
+        ticket = await tickets.get_ticket(session=session, number=mine)
+        assert ticket is not None and ticket.customer_id == ALI
+
+
+async def test_a_ticket_asked_for_in_german_asks_for_contact_in_german(wired: Services) -> None:
+    chat = OfflineChat("anon", wired, language="de")
+    opened = await _ask_for_a_ticket(chat)
+    assert "Ich habe das Ticket" in opened.text and "meldet sich" not in opened.text, opened.text
+    declined = await chat.say("lieber nicht", "deny")
+    assert "ich habe keine Kontaktdaten gespeichert" in declined.text, declined.text
 
 
 @pytest.mark.parametrize(

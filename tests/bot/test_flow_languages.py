@@ -13,7 +13,7 @@ from bot.flows.engine import CustomerTurn, FlowEngine, Reply, summarize_trail
 from bot.flows.loader import FlowLibrary, load_flow_file
 from bot.flows.model import Flow, Text
 from bot.flows.validate import validate
-from bot.wording import catalogue
+from bot.wording import catalogue, say
 
 DOMAIN = Path(__file__).resolve().parents[2] / "domain.yml"
 # Words that only an English sentence has; none may reach a German customer.
@@ -27,6 +27,8 @@ def engine_for(library: FlowLibrary, **answers: str) -> FlowEngine:
         if name == "service_outage" and answers.get(name) == "outage":
             slots["outage_description"] = "Kabelschaden in der Hauptstraße"
             slots["outage_expected_end"] = "18:00 Uhr"
+            # As api/services/checks.py writes it: the estimate as a sentence.
+            slots["outage_estimate"] = say("outage.estimate", "de", time="18:00 Uhr")
         return answers.get(name, "unknown")
 
     return FlowEngine(library, run_check)

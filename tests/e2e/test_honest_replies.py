@@ -136,3 +136,32 @@ async def test_a_ticket_asks_how_to_reach_an_unidentified_customer(stack) -> Non
         c=welcome["conversation_id"],
     )
     assert [tuple(r) for r in rows] == [("anna.berg@example.com", None)], rows
+
+
+async def test_a_german_customer_who_leaves_no_contact_details_hears_so_in_german(stack) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language="de")
+    turns = []
+    try:
+        asked = await client.say("meine Maus geht nicht mehr")
+        turns.append(asked)
+        assert "Funktioniert die Maus jetzt richtig?" in asked.text, asked.text
+        opened = await client.say("nein")
+        turns.append(opened)
+        (ticket,) = set(TICKET.findall(opened.text))
+        assert f"Ich habe das Ticket {ticket} mit allem eröffnet" in opened.text, opened.text
+        assert "Wir melden uns" not in opened.text  # nobody could reach the customer yet
+        assert "E-Mail-Adresse oder Telefonnummer" in opened.text
+        declined = await client.say("lieber nicht")
+        turns.append(declined)
+    finally:
+        await client.close()
+    print(transcript(turns))
+    assert "ich habe keine Kontaktdaten gespeichert" in declined.text, transcript(turns)
+    assert f"nach dem Ticket {ticket}" in declined.text
+    rows = query(
+        stack,
+        "SELECT contact FROM tickets WHERE conversation_id = :c",
+        c=welcome["conversation_id"],
+    )
+    assert [r[0] for r in rows] == [None], rows

@@ -79,3 +79,85 @@ async def test_the_prefilled_opener_skips_the_light_question(stack) -> None:
         c=welcome["conversation_id"],
     )
     assert ("lights", "from_message", "warning") in [tuple(e) for e in events]
+
+
+def flow_events(stack, conversation_id: str) -> list[tuple]:
+    return [
+        tuple(e)
+        for e in query(
+            stack,
+            "SELECT flow_id, step_id, kind, value FROM flow_events WHERE conversation_id = :c "
+            "ORDER BY id",
+            c=conversation_id,
+        )
+    ]
+
+
+SPEEDS = [
+    (
+        "en",
+        "paying for 500 Mbps and speedtest shows 12",
+        "low",
+        "You said the speed test shows 12 Mbit/s on your 500 Mbit/s plan",
+        "connected by Wi-Fi or with a network cable?",
+    ),
+    (
+        "en",
+        "I pay for 100 mbps, speedtest says 92 mbps but everything feels sluggish",
+        "fine",
+        "You said the speed test shows 92 Mbit/s on your 100 Mbit/s plan",
+        "Is it mostly slow in the evening",
+    ),
+    (
+        "de",
+        "Tarif 250 Mbit, Speedtest zeigt 20",
+        "low",
+        "dass der Speedtest 20 Mbit/s bei einem Tarif mit 250 Mbit/s zeigt",
+        "über WLAN oder mit einem Netzwerkkabel verbunden?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("language", "opener", "answer", "took", "next_question"), SPEEDS)
+async def test_the_measured_speed_in_the_opener_answers_the_speed_test(
+    stack, language, opener, answer, took, next_question
+) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    try:
+        first = await client.say(opener)
+    finally:
+        await client.close()
+    print(first.text)
+    assert took in first.text, first.text
+    assert next_question in first.text, first.text
+    assert "speedtest.net" not in first.text  # the test is not asked for again
+    events = flow_events(stack, welcome["conversation_id"])
+    assert ("internet_slow_speed", "speed_test", "from_message", answer) in events, events
+
+
+PERIPHERALS = [
+    ("en", "my mouse and keyboard stopped working", "Keyboard and mouse", "Do the keyboard and"),
+    ("de", "Maus und Tastatur gehen nicht", "Tastatur und Maus", "Funktionieren Tastatur und"),
+]
+
+
+@pytest.mark.parametrize(("language", "opener", "answer", "next_question"), PERIPHERALS)
+async def test_devices_named_together_are_not_asked_for_again(
+    stack, language, opener, answer, next_question
+) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    try:
+        first = await client.say(opener)
+        corrected = await client.say("that's wrong" if language == "en" else "stimmt nicht")
+    finally:
+        await client.close()
+    print(first.text, "\n---\n", corrected.text)
+    assert answer in first.text and next_question in first.text, first.text
+    assert "Which part is giving you trouble?" not in first.text
+    assert "Mit welchem Teil haben Sie Probleme?" not in first.text
+    # The customer can still correct it: the question is asked after all.
+    assert "Which part" in corrected.text or "Mit welchem Teil" in corrected.text, corrected.text
+    events = flow_events(stack, welcome["conversation_id"])
+    assert ("hardware_faulty_peripheral", "which", "from_message", "both") in events, events
