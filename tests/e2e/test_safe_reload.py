@@ -97,9 +97,9 @@ async def test_a_step_removed_under_a_customer_still_gets_them_an_answer(
     text = trainer_file.read_text(encoding="utf-8")
     saved(
         trainer_file,
-        text.replace("id: lights", "id: router_lights").replace(
-            "default: lights", "default: router_lights"
-        ),
+        text.replace("id: lights", "id: router_lights")
+        .replace("default: lights", "default: router_lights")
+        .replace("next: lights", "next: router_lights"),
     )
     await asyncio.sleep(0.6)
     assert (await health_when(stack, lambda body: True))["flows_error"] is None
