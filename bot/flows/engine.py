@@ -51,6 +51,11 @@ STILL_BROKEN_PHRASES = (
     "immer noch kein", "noch immer kein", "immer noch weg", "immer noch tot", "fehlen immer noch",
     "fehlt immer noch", "klappt nicht",
 )  # fmt: skip
+# "When will it be fixed?": a question about when a known fault ends.
+WHEN_FIXED_PHRASES = (
+    "when will", "when is", "when does", "when do", "when can", "when are", "how long",
+    "until when", "by when", "any estimate", "eta", "wann", "wie lange", "prognose",
+)  # fmt: skip
 # Words that turn the phrase after them around: "not orange", "keine Lampe".
 NEGATIONS = {"not", "no", "never", "nicht", "kein", "keine", "keinen", "without", "ohne", "nor"}
 # Words that say nothing about which choice is meant.
@@ -235,7 +240,7 @@ def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
                     if stemmed[number][start : start + len(needle)] != needle:
                         continue
                     before = words[max(0, start - 2) : start]
-                    if needle[0] not in NEGATIONS and NEGATIONS & set(before):
+                    if needle[0] not in NEGATIONS and _negated(words, start, before):
                         continue  # "not orange", "keine Lampe"
                     hits.append(_Hit(value, phrase, number, start, len(needle)))
     # The same words spelled exactly as one choice's phrase belong to that choice:
@@ -246,6 +251,15 @@ def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
         if clauses[h.clause][h.start : h.start + h.length] == _words(h.phrase)
     }
     return [h for h in hits if exact.get((h.clause, h.start, h.length), h.value) == h.value]
+
+
+def _negated(words: list[str], start: int, before: list[str]) -> bool:
+    """A negation word comes just before the phrase. The "nor" of "neither … nor" is
+    none: "neither my keyboard nor my mouse works" names both as broken."""
+    negations = NEGATIONS & set(before)
+    if negations == {"nor"} and "neither" in words[:start]:
+        return False
+    return bool(negations)
 
 
 def _essentially(text: str, hits: list[_Hit]) -> bool:
@@ -413,6 +427,12 @@ def says_still_broken(turn: CustomerTurn) -> bool:
     if any(_has_phrase(text, phrase) for phrase in UNSURE_PHRASES):
         return False
     return any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES)
+
+
+def asks_when_fixed(turn: CustomerTurn) -> bool:
+    """ "When will it be fixed?", "how long will it take?", "wann ist das behoben?"."""
+    text = " ".join(_words(turn.text))
+    return any(_has_phrase(text, phrase) for phrase in WHEN_FIXED_PHRASES)
 
 
 def heard_in(turn: CustomerTurn) -> dict[str, Any]:

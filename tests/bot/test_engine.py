@@ -274,6 +274,51 @@ def test_slot_references_are_filled_in() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "language", "expected"),
+    [
+        ("Neither my keyboard nor my mouse works", "en", "both"),
+        ("neither the mouse nor the keyboard respond", "en", "both"),
+        ("weder Maus noch Tastatur geht", "de", "both"),
+        ("Weder die Tastatur noch die Maus funktionieren", "de", "both"),
+        ("my mouse and keyboard stopped working", "en", "both"),
+        # Named apart: not both, and never the keyboard that is fine.
+        ("keyboard is fine but the mouse stopped", "en", None),
+        ("not the keyboard, the mouse", "en", "mouse"),
+        ("the mouse doesn't work, nor does the trackpad", "en", "mouse"),
+    ],
+)
+async def test_peripherals_named_together_take_the_choice_for_both(
+    flow_library: FlowLibrary, text: str, language: str, expected: str | None
+) -> None:
+    step = flow_library.get("hardware_faulty_peripheral").step("which")
+    assert match_choice(step, said(text)) == expected
+
+    engine = engine_for(flow_library)
+    opener = CustomerTurn(text=text, intent="problem_hardware", language=language)
+    started = await engine.start(flow_library.get("hardware_faulty_peripheral"), turn=opener)
+    assert started.state is not None
+    first_step = {"both": "both_restart", "mouse": "mouse_reconnect", None: "which"}
+    assert started.state["step"] == first_step[expected], started.replies
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("when will it be fixed?", True),
+        ("how long will this take", True),
+        ("wann ist das behoben?", True),
+        ("Bis wann geht es wieder?", True),
+        ("it's still not working", False),
+        ("what is the status of my ticket?", False),
+    ],
+)
+def test_questions_about_when_a_fault_ends(text: str, expected: bool) -> None:
+    from bot.flows.engine import asks_when_fixed
+
+    assert asks_when_fixed(said(text)) is expected
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("yes, no problem", True),
