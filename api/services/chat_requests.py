@@ -27,7 +27,7 @@ from api.services.diagnosis import (
 from api.services.errors import ServiceError
 from api.services.handoff_desk import HandoffDesk
 from api.services.visits import SlotTaken
-from bot.flows.engine import CustomerTurn, Reply, summarize_trail
+from bot.flows.engine import CustomerTurn, Reply, asks_when_fixed, summarize_trail
 from bot.frustration import shows_frustration
 from bot.vocabulary import OTHER, SKILLS
 from bot.wording import button, has, say
@@ -244,6 +244,12 @@ class ChatRequests:
             return await self.flow_turn(chat)
         number = str(named or chat.ticket_number or "")
         language = chat.language
+        if (not named or named == chat.ticket_number) and asks_when_fixed(chat.turn):
+            # "When will it be fixed?" about a known outage: the outage's estimate,
+            # which the ticket's status does not know.
+            estimate = await self._outage_estimate(chat)
+            if estimate is not None:
+                return estimate
         if not number:
             return answer(say("ticket.which", language))
         async with self.database.session() as session:
@@ -283,6 +289,16 @@ class ChatRequests:
                 when = visits.describe_time(booking.starts_at, tz, booking.ends_at, language)
                 lines.append(say("ticket.visit_line", language, when=when))
         return answer("\n".join(lines), ticket_number=ticket.number)
+
+    async def _outage_estimate(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
+        """The known outage of the problem discussed, looked up again; None when no
+        outage was explained in this conversation."""
+        slots = (self._discussed(chat) or {}).get("slots") or {}
+        async with self.database.session() as session:
+            news = await self.diagnosis.outage_news(session, slots, chat.language)
+        if news is None:
+            return None
+        return answer(news.text, ticket_number=chat.ticket_number)
 
     # ----------------------------------------------------------- visits
 

@@ -57,25 +57,36 @@ async def service_outage(database: Database, slots: dict[str, Any]) -> str:
         area = slots.get("service_area") or (customer.service_area if customer else None)
         if not area:
             return "unknown"
-        outage = await outages.current_outage(session=session, service_area=str(area))
-        if outage is None:
+        known = await outage_slots(session, str(area), current_language.get())
+        if known is None:
             return "none"
-        tz = await visits.area_timezone(session=session, code=str(area))
         slots["service_area"] = area
-        slots["outage_description"] = outage.description
-        language = current_language.get()
-        slots["outage_expected_end"] = (
-            visits.describe_time(outage.expected_end, tz, language=language)
-            if outage.expected_end
-            else say("outage.no_estimate", language)
-        )
+        slots.update(known)
+        return "outage"
+
+
+async def outage_slots(session: AsyncSession, area: str, language: str) -> Optional[dict[str, str]]:
+    """The outage now covering the area, as the flows' slots (its description and
+    estimate in the customer's language); None when there is none."""
+    outage = await outages.current_outage(session=session, service_area=area)
+    if outage is None:
+        return None
+    tz = await visits.area_timezone(session=session, code=area)
+    expected_end = (
+        visits.describe_time(outage.expected_end, tz, language=language)
+        if outage.expected_end
+        else say("outage.no_estimate", language)
+    )
+    return {
+        "outage_description": outage.description,
+        "outage_expected_end": expected_end,
         # The estimate as a sentence, which reads right with and without an end time.
-        slots["outage_estimate"] = (
-            say("outage.estimate", language, time=slots["outage_expected_end"])
+        "outage_estimate": (
+            say("outage.estimate", language, time=expected_end)
             if outage.expected_end
             else say("outage.no_estimate_yet", language)
-        )
-        return "outage"
+        ),
+    }
 
 
 async def conversation_customer(database: Database, slots: dict[str, Any]) -> str:

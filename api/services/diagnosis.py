@@ -27,6 +27,7 @@ from bot.flows.engine import (
     Outcome,
     Reply,
     TurnResult,
+    asks_when_fixed,
     says_still_broken,
     summarize_trail,
 )
@@ -228,6 +229,14 @@ class DiagnosisService:
             continued = await self.engine.continue_after(after, turn)
             return await self._finish(session, conversation_id, continued, language, turn)
 
+        if isinstance(after, dict) and turn.intent not in PROBLEM_INTENTS and asks_when_fixed(turn):
+            # "When will it be fixed?" right after a known outage was explained.
+            news = await self.outage_news(session, after.get("slots") or {}, language)
+            if news is not None:
+                return DiagnosisResult(
+                    replies=[news], flow_state={"after": after}, fallback_count=fallback_count
+                )
+
         if turn.intent in PROBLEM_INTENTS:
             started = await self._start_for_intent(turn, running=None)
             if started is not None:
@@ -260,6 +269,27 @@ class DiagnosisService:
                 session=session, conversation_id=conversation_id, kind="fallback", turn=turn
             )
         return result
+
+    async def outage_news(
+        self, session: AsyncSession, slots: dict[str, Any], language: str
+    ) -> Optional[Reply]:
+        """The known outage the customer was told about (`slots` of the flow that found
+        it), looked up again: still being repaired, with the estimate, or repaired in
+        the meantime. None when no outage was found for the customer."""
+        area = slots.get("service_area")
+        if not area or not slots.get("outage_description"):
+            return None
+        outage = await checks.outage_slots(session, str(area), language)
+        if outage is None:
+            return Reply(say("outage.repaired", language))
+        return Reply(
+            say(
+                "outage.still_repaired",
+                language,
+                description=outage["outage_description"],
+                estimate=outage["outage_estimate"],
+            )
+        )
 
     def _still_broken_after(self, after: dict[str, Any], turn: CustomerTurn) -> bool:
         """The customer says the problem of the flow that just ended is still there: in

@@ -197,6 +197,64 @@ async def test_a_german_customer_in_a_tv_outage_hears_it_is_still_repaired(stack
     assert len(tickets) == 1, tickets
 
 
+async def test_when_will_it_be_fixed_after_an_outage_gives_the_estimate(stack) -> None:
+    postcode = new_customer(stack, "ACC-8104", "test-outage-when-en", ends_in_hours=3)
+    client = ChatClient(stack.ws_url)
+    await client.connect()
+    turns = []
+    try:
+        await identify(client, "ACC-8104", postcode)
+        explained = await client.say("my internet is not working")
+        explained = await decline_goodwill(client, explained, "No, thanks")
+        turns.append(explained)
+        assert "known outage" in explained.text, explained.text
+        (ticket,) = set(TICKET.findall(explained.text))
+
+        when = await client.say("when will it be fixed?")
+        turns.append(when)
+        # The outage's estimate, not the status of the ticket opened for it.
+        assert "still being repaired: a damaged fibre cable" in when.text, transcript(turns)
+        assert "expect it to be fixed by" in when.text, when.text
+        assert f"Ticket {ticket}" not in when.text, when.text
+        assert not any(d in when.text for d in DIAGNOSIS), when.text
+
+        execute(
+            stack,
+            "UPDATE outages SET ended_at = :now WHERE service_area = 'test-outage-when-en'",
+            now=datetime.now(timezone.utc),
+        )
+        later = await client.say("when will it be fixed?")
+        turns.append(later)
+        assert "has been repaired in the meantime" in later.text, transcript(turns)
+    finally:
+        await client.close()
+    print(transcript(turns))
+
+
+async def test_a_german_customer_asking_when_it_is_fixed_hears_there_is_no_estimate_yet(
+    stack,
+) -> None:
+    postcode = new_customer(stack, "ACC-8105", "test-outage-when-de", ends_in_hours=None)
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="de")
+    turns = []
+    try:
+        await identify(client, "ACC-8105", postcode, language="de")
+        explained = await client.say("Der Fernseher bleibt schwarz, kein Bild")
+        turns.append(explained)
+        assert "bekannte TV-Störung" in explained.text, explained.text
+        (ticket,) = set(TICKET.findall(explained.text))
+
+        when = await client.say("wann ist das behoben?")
+        turns.append(when)
+        assert "Die Störung in Ihrer Gegend wird noch behoben" in when.text, transcript(turns)
+        assert "lässt sich noch nicht sagen" in when.text, when.text  # no estimate yet
+        assert f"Ticket {ticket}" not in when.text, when.text
+    finally:
+        await client.close()
+    print(transcript(turns))
+
+
 async def press(client: ChatClient, turn, title_part: str):
     chosen = button(turn, title_part)
     return await client.say(chosen["title"], payload=chosen["payload"])
