@@ -62,6 +62,11 @@ def wait_instead_button(language: str) -> dict[str, str]:
     return button("button.keep_waiting", language, KEEP_WAITING_PAYLOAD)
 
 
+def keep_number_button(language: str) -> dict[str, str]:
+    """Asked for another number, the customer may keep the one arranged (answered as "no")."""
+    return button("button.keep_number", language, KEEP_WAITING_PAYLOAD)
+
+
 async def callback_ticket(session: AsyncSession, handoff: Handoff) -> Optional[Ticket]:
     if handoff.callback_ticket_id is None:
         return None
@@ -165,8 +170,14 @@ class CallbackDesk:
         changing = other and self.handoff.callback_ticket_id is not None
         self.handoff.callback_step = CallbackStep.asking.value
         self.handoff.callback_attempts = 0
-        key = "queue.callback_ask_other" if changing else "queue.callback_ask"
-        return CallbackReply(say(key, self.language), [wait_instead_button(self.language)])
+        if changing:
+            return CallbackReply(
+                say("queue.callback_ask_other", self.language),
+                [keep_number_button(self.language)],
+            )
+        return CallbackReply(
+            say("queue.callback_ask", self.language), [wait_instead_button(self.language)]
+        )
 
     async def _number_given(self, text: str) -> CallbackReply:
         if tickets.declines_contact(text):

@@ -302,6 +302,10 @@ async def test_another_number_replaces_the_first(database: Database) -> None:
     await chat.say("030 5550199")
     asked = await chat.say("Use another number", OTHER_NUMBER_PAYLOAD)
     assert texts(asked) == say("queue.callback_ask_other", "en")
+    # Its way out keeps the number arranged, and says so.
+    assert asked[0]["buttons"] == [
+        {"title": say("button.keep_number", "en"), "payload": KEEP_WAITING_PAYLOAD}
+    ]
     await chat.say("0171 5550123")
     [ticket] = await callback_tickets(database, chat.conversation_id)
     assert ticket.contact == "0171 5550123"
@@ -313,6 +317,11 @@ async def test_another_number_replaces_the_first(database: Database) -> None:
     )
     [ticket] = await callback_tickets(database, chat.conversation_id)
     assert ticket.contact == "0171 5550123"
+    await chat.say("Use another number", OTHER_NUMBER_PAYLOAD)
+    kept = await chat.say("Keep the current number", KEEP_WAITING_PAYLOAD)
+    assert texts(kept) == say(
+        "queue.callback_number_kept", "en", number="0171 5550123", ticket=ticket.number
+    )
 
 
 async def test_no_long_wait_offer_once_a_call_back_is_asked_for(database: Database) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from api.models import format_ticket_number
 from tests.chat_client import ChatClient
-from tests.e2e.helpers import button, query
+from tests.e2e.helpers import button, execute, query
 
 pytestmark = pytest.mark.e2e
 
@@ -152,3 +152,182 @@ async def test_no_number_means_no_promise(stack) -> None:
     assert query(
         stack, "SELECT status FROM handoffs WHERE conversation_id = :c", c=conversation_id
     ) == [("waiting",)]
+
+
+# ------------------------------------------------------- number on record
+
+ON_RECORD = "+49 30 5550142"
+
+
+def customer_with_phone(stack, account: str, area: str) -> str:
+    """A customer with a phone number on record, in a service area of their own; their postcode."""
+    execute(
+        stack,
+        "INSERT INTO service_areas (code, name, timezone) VALUES (:a, :a, 'Europe/Berlin')",
+        a=area,
+    )
+    postcode = "6" + account[-4:]
+    record = {
+        "account_number": account,
+        "email": f"{account.lower()}@example.com",
+        "name": "Maria Keller",
+        "phone": ON_RECORD,
+        "postcode": postcode,
+        "address": f"Ringstraße 4, {postcode} Mainz",
+        "service_area": area,
+        "services": ["internet"],
+    }
+    answer = httpx.post(
+        f"{stack.base_url}/customers/import",
+        json={"customers": [record]},
+        headers=operator(stack),
+    )
+    assert answer.status_code == 200, answer.text
+    return postcode
+
+
+async def identify(customer: ChatClient, account: str, postcode: str, language: str):
+    """The customer identifies as the product asks before an operation on their account."""
+    asked = "I need a replacement part" if language == "en" else "Ich brauche ein Ersatzteil"
+    start = await customer.say(asked, payload="/order_part")
+    chosen = button(start, "account number" if language == "en" else "Kundennummer")
+    await customer.say(chosen["title"], payload=chosen["payload"])
+    await customer.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+    return await customer.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+
+
+def callback_ticket(stack, conversation_id: str) -> list[tuple]:
+    return [
+        (format_ticket_number(row[0]), *row[1:])
+        for row in query(
+            stack,
+            "SELECT t.id, t.contact, c.account_number FROM tickets t "
+            "JOIN customers c ON c.id = t.customer_id WHERE t.conversation_id = :c",
+            c=conversation_id,
+        )
+    ]
+
+
+def transcript(turns) -> str:
+    return "\n---\n".join(t.text for t in turns)
+
+
+async def test_an_identified_customer_is_called_on_the_number_on_record_or_another(stack) -> None:
+    postcode = customer_with_phone(stack, "ACC-8201", "test-callback-en")
+    customer = ChatClient(stack.ws_url)
+    welcome = await customer.connect(language="en")
+    conversation_id = welcome["conversation_id"]
+    turns = []
+    try:
+        await asyncio.sleep(0.5)  # let earlier tests' agents disconnect
+        known = await identify(customer, "ACC-8201", postcode, "en")
+        turns.append(known)
+        assert "Maria" in known.text, known.text
+        queued = await customer.say("I want to talk to a real person")  # free text, real NLU
+        turns.append(queued)
+        assert "No agent is online" in queued.text, transcript(turns)
+        callback = button(queued, "Call me back")
+
+        told = await customer.say(callback["title"], payload=callback["payload"])
+        turns.append(told)
+        # The number on record by its last digits only; no question for a number.
+        assert "we'll call you back on your number ending in 42" in told.text, transcript(turns)
+        assert "5550142" not in told.text and "Which phone number" not in told.text
+        number = TICKET.search(told.text).group(0)
+        assert f"I've opened ticket {number}" in told.text
+        assert callback_ticket(stack, conversation_id) == [(number, ON_RECORD, "ACC-8201")]
+
+        other = button(told, "Use another number")
+        asked = await customer.say(other["title"], payload=other["payload"])
+        turns.append(asked)
+        assert "Which phone number should we call you on instead?" in asked.text, transcript(turns)
+        assert number not in asked.text  # nothing promised before the new number is given
+        # The way out keeps the arranged number; "I'll wait" would read as no call back at all.
+        assert [b["title"] for b in asked.buttons] == ["Keep the current number"], asked.buttons
+
+        changed = await customer.say("please call my mobile: 0171 5550123")
+        turns.append(changed)
+        assert f"We'll call you on 0171 5550123 about ticket {number}" in changed.text, transcript(
+            turns
+        )
+        assert "ending in" not in changed.text
+    finally:
+        await customer.close()
+    print(transcript(turns))  # shown with -s: read it as the customer would
+
+    # One ticket, its contact now the new number; the change is in the ticket's history.
+    assert callback_ticket(stack, conversation_id) == [(number, "0171 5550123", "ACC-8201")]
+    history = query(
+        stack,
+        "SELECT e.actor, e.detail FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id "
+        "WHERE t.conversation_id = :c AND e.detail LIKE 'contact:%' ORDER BY e.id",
+        c=conversation_id,
+    )
+    assert [tuple(row) for row in history] == [
+        ("bot", f"contact: {ON_RECORD}"),
+        ("customer via bot", "contact: 0171 5550123"),
+    ]
+    ticket, _ = await staff_sees(stack, conversation_id, number)
+    assert ticket["contact"] == "0171 5550123"
+    assert query(
+        stack,
+        "SELECT status, callback_step FROM handoffs WHERE conversation_id = :c",
+        c=conversation_id,
+    ) == [("waiting", "arranged")]
+
+
+async def test_ein_identifizierter_kunde_wird_unter_seiner_nummer_zurueckgerufen(stack) -> None:
+    postcode = customer_with_phone(stack, "ACC-8202", "test-callback-de")
+    customer = ChatClient(stack.ws_url)
+    welcome = await customer.connect(language="de")
+    conversation_id = welcome["conversation_id"]
+    turns = []
+    try:
+        await asyncio.sleep(0.5)
+        assert welcome["language"] == "de"
+        known = await identify(customer, "ACC-8202", postcode, "de")
+        turns.append(known)
+        assert "Maria" in known.text, known.text
+        queued = await customer.say("Ich möchte bitte mit einem Mitarbeiter sprechen")
+        turns.append(queued)
+        assert "Gerade ist kein Mitarbeiter online." in queued.text, transcript(turns)
+        callback = button(queued, "Lieber Rückruf")
+
+        told = await customer.say(callback["title"], payload=callback["payload"])
+        turns.append(told)
+        assert "Wir rufen Sie unter Ihrer Nummer mit der Endung 42 zurück" in told.text, transcript(
+            turns
+        )
+        assert "5550142" not in told.text
+        number = TICKET.search(told.text).group(0)
+        assert callback_ticket(stack, conversation_id) == [(number, ON_RECORD, "ACC-8202")]
+
+        other = button(told, "Andere Nummer angeben")
+        asked = await customer.say(other["title"], payload=other["payload"])
+        turns.append(asked)
+        assert "Unter welcher Telefonnummer sollen wir Sie stattdessen anrufen?" in asked.text, (
+            transcript(turns)
+        )
+        assert [b["title"] for b in asked.buttons] == ["Bisherige Nummer behalten"], asked.buttons
+
+        changed = await customer.say("Bitte rufen Sie mich auf dem Handy an: 0171 5550123")
+        turns.append(changed)
+        assert f"Wir rufen Sie unter 0171 5550123 wegen des Tickets {number} an" in changed.text, (
+            transcript(turns)
+        )
+
+        # Asked for another number once more, the customer keeps the one just given.
+        again = await customer.say(other["title"], payload=other["payload"])
+        keep = button(again, "Bisherige Nummer behalten")
+        kept = await customer.say(keep["title"], payload=keep["payload"])
+        turns += [again, kept]
+        assert f"wie vereinbart unter 0171 5550123 wegen des Tickets {number} an" in kept.text, (
+            transcript(turns)
+        )
+    finally:
+        await customer.close()
+    print(transcript(turns))
+
+    assert callback_ticket(stack, conversation_id) == [(number, "0171 5550123", "ACC-8202")]
+    ticket, _ = await staff_sees(stack, conversation_id, number)
+    assert ticket["contact"] == "0171 5550123"
