@@ -44,7 +44,12 @@ if str(REPO_ROOT) not in sys.path:
 PLACES = 6  # confidences are compared to this many decimal places
 
 
-TENSORFLOW_COMPONENTS = ("DIETClassifier", "TEDPolicy", "ResponseSelector", "UnexpecTEDIntentPolicy")
+TENSORFLOW_COMPONENTS = (
+    "DIETClassifier",
+    "TEDPolicy",
+    "ResponseSelector",
+    "UnexpecTEDIntentPolicy",
+)
 
 
 def uses_tensorflow(model: Path) -> bool:

@@ -68,9 +68,11 @@ class PersistedCRFEntityExtractor(CRFEntityExtractor):
                 crf_order = json.loads((folder / ORDER_FILE).read_text(encoding="utf-8"))
                 taggers: OrderedDict[str, sklearn_crfsuite.CRF] = OrderedDict()
                 for tag_name in crf_order:
-                    tagger = sklearn_crfsuite.CRF(model_filename=str(folder / tagger_file(tag_name)))
+                    path = folder / tagger_file(tag_name)
+                    tagger = sklearn_crfsuite.CRF(model_filename=str(path))
                     # CRFsuite reads the whole file now, while the model's folder exists.
-                    tagger.tagger_
+                    if tagger.tagger_ is None:
+                        raise FileNotFoundError(path)
                     taggers[tag_name] = tagger
         except (ValueError, FileNotFoundError):
             # Nothing was trained (no examples with entities): extracts nothing.
