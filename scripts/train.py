@@ -46,7 +46,7 @@ def ensure_model(*, force: bool = False) -> Path:
         print(f"Model is up to date: {target.relative_to(ROOT)}", file=sys.stderr)
         return target
     MODELS_DIR.mkdir(exist_ok=True)
-    print("Training the Rasa model (about ten minutes on two cores)…", file=sys.stderr)
+    print("Training the Rasa model (about two minutes on two cores)…", file=sys.stderr)
     command = [
         str(RASA_BIN), "train",
         "--config", "config.yml",

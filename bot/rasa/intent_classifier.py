@@ -11,8 +11,8 @@ embedding misses: brand names, error codes, typos.
 
 A multinomial logistic regression over both gives every intent a probability
 that means what it says (a wrong answer no longer gets 1.00), so the
-FallbackClassifier's threshold works as intended. DIET stays in the pipeline for
-entities only.
+FallbackClassifier's threshold works as intended. The entities come from
+bot/rasa/entity_extractor.py.
 
 Persisted as plain arrays and JSON (no pickles). Used in config.yml as
 `bot.rasa.intent_classifier.MeaningIntentClassifier`; loaded by the Rasa server.

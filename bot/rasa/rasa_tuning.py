@@ -18,7 +18,8 @@ server of this assistant loads (see bot/credentials.yml).
   `inspect.isabstract` check on each), hundreds of times per message when a
   tracker is loaded. Found classes are now remembered; unknown names still go
   through Rasa's own lookup and its error.
-- **DIET is loaded for prediction only.** To give its layers their shapes,
+- **DIET is loaded for prediction only** (for a model with DIET; config.yml's
+  pipeline has none since the entities come from a CRF). To give its layers their shapes,
   Rasa 3.6 trains every loaded TensorFlow model on one example before it reads
   the trained weights; that traces the whole training graph (losses, CRF,
   optimizer) and was most of the warm start and about 550 MB of Rasa's memory.
