@@ -81,8 +81,11 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
         try:
             yield
         finally:
+            # The watchers end (and roll back what they were writing) before the
+            # database they use is closed: a rollback on a closed engine never returns.
             watcher.cancel()
             recovering.cancel()
+            await asyncio.gather(watcher, recovering, return_exceptions=True)
             await services.close()
 
     app = FastAPI(
