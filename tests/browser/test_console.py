@@ -19,6 +19,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.chat_client import ChatClient
+from tests.e2e.test_honest_replies import ANSWERS as LAPTOP_ANSWERS
+from tests.e2e.test_honest_replies import TICKET
 
 pytestmark = pytest.mark.browser
 
@@ -221,4 +223,49 @@ def test_supervisor_overview_and_sign_out(page, stack, shot):
     # The session is gone on the server too.
     page.reload()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.js_errors == []
+
+
+def test_the_console_shows_how_to_reach_the_customer_about_a_ticket(page, stack, shot):
+    """A ticket opened for a customer we could not identify carries the contact they gave."""
+    agent = create_agent(stack, name="Tara Lind")
+    sign_in(page, stack, agent["email"])
+    expect(page.locator("#conn")).to_have_text("Online")
+
+    customer = Customer(stack.ws_url)
+    try:
+        customer._run(customer.client.connect())
+
+        async def laptop_fault_then_contact() -> tuple[str, str]:
+            turn = await customer.client.say("my laptop won't turn on, not even a light")
+            for _ in range(6):
+                if "e-mail address or phone number" in turn.text:
+                    break
+                answer = next(a for a in LAPTOP_ANSWERS if a[0].lower() in turn.text.lower())
+                turn = await customer.client.say(answer[2], payload=answer[1])
+            (ticket,) = set(TICKET.findall(turn.text))
+            saved = await customer.client.say("anna.berg@example.com")
+            return ticket, saved.text
+
+        ticket, saved = customer._run(laptop_fault_then_contact(), timeout=120)
+        assert f"contact you at anna.berg@example.com about ticket {ticket}" in saved, saved
+
+        # From here on the customer's frames are recorded while the agent works.
+        customer.loop.call_soon_threadsafe(lambda: customer.loop.create_task(customer._read()))
+        customer.say("I want a person", payload="/request_human")
+        customer.wait_for(lambda f: f["type"] == "owner" and f["owner"] == "queued")
+
+        item = page.locator("#queue .item").filter(has_text="laptop")
+        expect(item).to_have_count(1, timeout=15_000)
+        item.get_by_role("button", name="Claim").click()
+        expect(page.locator("#chat-owner")).to_have_text("With you")
+        ticket_row = page.locator("#tickets .ticket")
+        expect(ticket_row).to_have_count(1)
+        expect(ticket_row).to_contain_text(ticket)
+        expect(ticket_row.locator(".ticket-contact")).to_have_text(
+            " · contact: anna.berg@example.com"
+        )
+        shot(page, "console-ticket-contact")
+    finally:
+        customer.close()
     assert page.js_errors == []
