@@ -164,11 +164,23 @@ class ChatRequests:
         flow = self.diagnosis.library.get(state.get("root_flow") or state.get("flow") or "")
         return flow.domain if flow else INTENT_DOMAINS.get(chat.turn.intent, OTHER)
 
+    async def _skill_for_person(self, chat: ChatTurn) -> str:
+        """The agents' skill a request for a person goes to: the problem's domain, or
+        else the domain of the ticket this conversation opened."""
+        domain = self._domain_of(chat)
+        if domain != OTHER or not chat.ticket_number:
+            return domain
+        async with self.database.session() as session:
+            ticket = await tickets.get_ticket(session=session, number=chat.ticket_number)
+        if ticket is None or ticket.conversation_id != chat.conversation_id:
+            return domain
+        return ticket.domain if ticket.domain in SKILLS else domain
+
     async def request_person(self, chat: ChatTurn) -> DiagnosisResult:
         """The customer asked for a person: queue the chat with what was tried."""
         request = HandoffRequest(
             reason=say("record.reason.asked_for_person"),
-            skill=self._domain_of(chat),
+            skill=await self._skill_for_person(chat),
             flow_state=self._discussed(chat),
         )
         return await self._queue(chat, DiagnosisResult(sets_flow=False), request)

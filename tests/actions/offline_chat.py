@@ -13,6 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.flow_actions import ActionFlowContinue, ActionFlowStart
+from actions.handoff_actions import ActionRequestHuman
 from actions.part_actions import ActionOrderPart
 from actions.ticket_actions import ActionTicketStatus
 from actions.turns import chat_turn, result_events
@@ -30,6 +31,7 @@ ROUTES: dict[str, type[Action]] = {
     "reschedule_visit": ActionManageVisit,
     "cancel_visit": ActionManageVisit,
     "ticket_status": ActionTicketStatus,
+    "request_human": ActionRequestHuman,
 }
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from actions.ticket_actions import ActionOpenTicket
 from api.db import Database
-from api.models import Conversation, PartOrder, Ticket, VisitBooking
+from api.models import Conversation, Handoff, PartOrder, Ticket, VisitBooking
 from api.services import customers, tickets, visits
 from api.services.seed import load_seed
 from api.wiring import Services
@@ -166,6 +166,25 @@ async def test_an_unidentified_customer_is_asked_how_to_reach_them_before_any_pr
         ticket = await tickets.get_ticket(session=session, number=number)
         assert ticket is not None and ticket.contact == "anna.berg@example.com"
         assert tickets.reachable(ticket)
+
+
+async def test_a_person_asked_for_after_a_ticket_is_someone_for_the_tickets_domain(
+    wired: Services,
+) -> None:
+    """The diagnosis has ended, but the chat still goes to hardware agents, not "other"."""
+    chat = OfflineChat("anon", wired)
+    opened = await _laptop_ticket(chat)
+    (number,) = set(ticket_numbers(opened))
+    await chat.say("anna.berg@example.com")
+    assert chat.slots["flow_state"] is None
+    nobody = await chat.say("I want a person", "request_human")
+    waiting = nobody.button("I'll wait")
+    await chat.say(waiting["title"], waiting["payload"].lstrip("/"))
+    async with wired.database.session() as session:
+        handoff = (
+            await session.execute(select(Handoff).where(Handoff.conversation_id == "anon"))
+        ).scalar_one()
+    assert handoff.skill == "hardware"
 
 
 async def test_a_customer_who_leaves_no_contact_hears_no_promise(wired: Services) -> None:

@@ -259,6 +259,8 @@ def test_the_console_shows_how_to_reach_the_customer_about_a_ticket(page, stack,
         expect(item).to_have_count(1, timeout=15_000)
         item.get_by_role("button", name="Claim").click()
         expect(page.locator("#chat-owner")).to_have_text("With you")
+        # The diagnosis has ended, but the chat is still about the laptop's ticket.
+        expect(page.locator("#chat-title")).to_have_text("Hardware · Tier 2")
         ticket_row = page.locator("#tickets .ticket")
         expect(ticket_row).to_have_count(1)
         expect(ticket_row).to_contain_text(ticket)
