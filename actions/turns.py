@@ -24,7 +24,12 @@ def customer_turn(tracker: Tracker) -> CustomerTurn:
     message = tracker.latest_message or {}
     intent = (message.get("intent") or {}).get("name") or ""
     entities = [
-        {"entity": e.get("entity"), "value": e.get("value")}
+        {
+            "entity": e.get("entity"),
+            "value": e.get("value"),
+            # Where in the text: the customer's own words, before synonyms normalised them.
+            **{k: e[k] for k in ("start", "end") if isinstance(e.get(k), int)},
+        }
         for e in message.get("entities") or []
         if isinstance(e, dict)
     ]

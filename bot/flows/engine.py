@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -119,6 +119,32 @@ class CustomerTurn:
             if item.get("entity") == name and item.get("value") not in (None, ""):
                 return str(item["value"])
         return None
+
+    def said(self, names: Sequence[str]) -> str:
+        """The customer's own words for the entities named, in the order written.
+
+        The entity values are normalised ("rot" is `red`, "MacBook" is `laptop`); a
+        reply that quotes the customer quotes what they wrote. An entity without
+        its place in the text gives its value.
+        """
+        found: list[tuple[int, str]] = []
+        for item in self.entities:
+            if item.get("entity") not in names or item.get("value") in (None, ""):
+                continue
+            start, end = item.get("start"), item.get("end")
+            if (
+                isinstance(start, int)
+                and isinstance(end, int)
+                and 0 <= start < end <= len(self.text)
+            ):
+                found.append((start, self.text[start:end]))
+            else:
+                found.append((len(self.text), str(item["value"])))
+        seen: list[str] = []
+        for _, words in sorted(found, key=lambda f: f[0]):
+            if words.lower() not in (w.lower() for w in seen):
+                seen.append(words)
+        return " ".join(seen)
 
 
 @dataclass
@@ -446,7 +472,25 @@ def heard_in(turn: CustomerTurn) -> dict[str, Any]:
         found = pattern.search(turn.text)
         if found and name not in entities:
             entities[name] = found.group(0)
-    return {"text": turn.text[:500], "entities": entities}
+    text = turn.text[:500]
+    heard: dict[str, Any] = {"text": text, "entities": entities}
+    # Where each entity stands in the text, so that a reply can quote the
+    # customer's own words rather than the normalised value.
+    places: dict[str, list[int]] = {}
+    for e in turn.entities:
+        name, start, end = str(e.get("entity")), e.get("start"), e.get("end")
+        if (
+            name in entities
+            and name not in places
+            and entities[name] == str(e.get("value"))
+            and isinstance(start, int)
+            and isinstance(end, int)
+            and 0 <= start < end <= len(text)
+        ):
+            places[name] = [start, end]
+    if places:
+        heard["places"] = places
+    return heard
 
 
 class FlowEngine:
@@ -955,10 +999,15 @@ class FlowEngine:
         if spec is None or step.id in state.get("corrected", []):
             return None
         for heard in reversed(state.get("heard", [])):
-            turn = CustomerTurn(
-                text=heard.get("text", ""),
-                entities=[{"entity": k, "value": v} for k, v in heard.get("entities", {}).items()],
-            )
+            places = heard.get("places") or {}
+            entities = []
+            for name, value in heard.get("entities", {}).items():
+                entity: dict[str, Any] = {"entity": name, "value": value}
+                place = places.get(name)
+                if isinstance(place, list) and len(place) == 2:
+                    entity["start"], entity["end"] = place
+                entities.append(entity)
+            turn = CustomerTurn(text=heard.get("text", ""), entities=entities)
             taken = self._answer_from(step, turn, language)
             if taken is not None:
                 return taken
@@ -974,7 +1023,7 @@ class FlowEngine:
             if by_speed is not None:
                 return by_speed
             value = _choice_by_entities(step, turn, spec.entities)
-            words = " ".join(v for v in (turn.entity(n) for n in spec.entities) if v)
+            words = turn.said(spec.entities)
             if (
                 value is None
                 and not spec.entities

@@ -255,9 +255,33 @@ async def test_an_answer_taken_from_the_first_message_is_said_in_german(
     )
     assert result.state["step"] == "cables"
     assert result.replies[0].text == (
-        "Sie haben geschrieben, das Lämpchen ist orange, daher überspringe ich die Frage nach "
-        "den Lämpchen. Falls das nicht stimmt, sagen Sie es einfach."
+        "Sie haben „orange“ geschrieben, daher überspringe ich die Frage nach den Lämpchen. "
+        "Falls das nicht stimmt, sagen Sie es einfach."
     )
+
+
+async def test_a_german_customer_is_quoted_in_their_own_words_not_the_normalised_values(
+    flow_library: FlowLibrary,
+) -> None:
+    """Synonyms make "blinkt rot" `blinking` and `red`; the reply quotes "blinkt rot"."""
+    text = "Seit gestern kein Internet, die Lampe am Router blinkt rot"
+    turn = CustomerTurn(
+        text=text,
+        intent="problem_internet",
+        entities=[
+            {"entity": "device", "value": "router", "start": 41, "end": 47},
+            {"entity": "light_state", "value": "blinking", "start": 48, "end": 54},
+            {"entity": "light_color", "value": "red", "start": 55, "end": 58},
+        ],
+        language="de",
+    )
+    assert turn.said(["light_state", "light_color"]) == "blinkt rot"
+    engine = engine_for(flow_library, service_outage="none")
+    result = await engine.start(flow_library.get("internet_no_connection"), turn=turn)
+    assert result.state["step"] == "cables"
+    assert result.replies[0].text.startswith(
+        "Sie haben „blinkt rot“ geschrieben, daher überspringe ich die Frage nach den Lämpchen."
+    ), result.replies[0].text
 
 
 # ---------------------------------------------------------------- the validator

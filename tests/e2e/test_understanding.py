@@ -59,6 +59,21 @@ async def test_the_angry_loop_ends_with_a_person_within_three_misses(stack) -> N
     assert reason == "not understood three times" and "No internet connection" in summary
 
 
+async def test_a_german_opener_is_quoted_in_the_customers_own_words(stack) -> None:
+    """ "blinkt rot" is `blinking` and `red` to the NLU; the reply quotes the German words."""
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="de")
+    try:
+        first = await client.say(
+            "Hallo, seit gestern Abend geht das Internet nicht mehr, die Lampe am Router blinkt rot"
+        )
+        assert "Sie haben „blinkt rot“ geschrieben" in first.text, first.text
+        assert "blinking" not in first.text and "red" not in first.text, first.text
+        assert "Was zeigen die Lämpchen?" not in first.text, first.text
+    finally:
+        await client.close()
+
+
 async def test_the_prefilled_opener_skips_the_light_question(stack) -> None:
     client = ChatClient(stack.ws_url)
     welcome = await client.connect()
