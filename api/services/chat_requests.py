@@ -36,6 +36,8 @@ from bot.wording import button, has, say
 APOLOGY_WORDS = ("sorry", "leid", "entschuldig")
 # What a visit change made by the customer in the chat is recorded as.
 CUSTOMER_VIA_BOT = "customer via bot"
+# A customer who asks about "my ticket" without its number picks from this many.
+WHICH_TICKET_BUTTONS = 3
 
 
 @dataclass
@@ -263,7 +265,7 @@ class ChatRequests:
             if estimate is not None:
                 return estimate
         if not number:
-            return answer(say("ticket.which", language))
+            return await self._which_ticket(chat)
         async with self.database.session() as session:
             ticket = await tickets.get_ticket(session=session, number=number)
             customer = await customers.customer_for_conversation(
@@ -301,6 +303,31 @@ class ChatRequests:
                 when = visits.describe_time(booking.starts_at, tz, booking.ends_at, language)
                 lines.append(say("ticket.visit_line", language, when=when))
         return answer("\n".join(lines), ticket_number=ticket.number)
+
+    async def _which_ticket(self, chat: ChatTurn) -> DiagnosisResult:
+        """No ticket named: the identified customer's latest tickets to pick from, and a
+        person for a customer who doesn't have the number."""
+        language = chat.language
+        async with self.database.session() as session:
+            customer = await customers.customer_for_conversation(
+                session=session, conversation_id=chat.conversation_id
+            )
+            own: list[Any] = []
+            if customer is not None:
+                own, _ = await tickets.list_tickets(
+                    session=session, customer_id=customer.id, limit=WHICH_TICKET_BUTTONS
+                )
+        buttons = [
+            {
+                "title": t.number,
+                "payload": f'/ticket_status{{"ticket_id":"{t.number}"}}',
+            }
+            for t in own
+        ]
+        buttons.append(button("button.person", language, "/request_human"))
+        return DiagnosisResult(
+            replies=[Reply(say("ticket.which", language), buttons)], sets_flow=False
+        )
 
     async def _outage_estimate(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
         """The known outage of the problem discussed, looked up again; None when no

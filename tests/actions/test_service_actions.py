@@ -173,3 +173,30 @@ async def test_a_german_customer_hears_the_actions_in_german(wired: Services) ->
     queued = await chat.say("Mitarbeiter bitte", "request_human")
     assert "Gerade ist kein Mitarbeiter online." in queued.text, queued.text
     assert [b["title"] for b in queued.buttons] == ["Lieber Rückruf", "Ich warte"]
+
+
+async def test_a_ticket_question_without_a_number_offers_the_customers_own_tickets(
+    wired: Services,
+) -> None:
+    """Maria is identified: her ticket is a button. A new customer gets a person instead."""
+    from tests.actions.offline_chat import OfflineChat
+
+    number = await _marias_order(wired.database)
+    maria = await OfflineChat("maria", wired).say(
+        "what's the status of my ticket?", "ticket_status"
+    )
+    assert maria.text == "Which ticket do you mean? Its number looks like TCK-000123."
+    assert maria.buttons == [
+        {"title": number, "payload": f'/ticket_status{{"ticket_id":"{number}"}}'},
+        {"title": "Talk to a person", "payload": "/request_human"},
+    ]
+    picked = await OfflineChat("maria", wired).say(number, "ticket_status", ticket_id=number)
+    assert number in picked.text and "HDMI" in picked.text, picked.text
+
+    newcomer = await OfflineChat("new", wired, language="de").say(
+        "wie ist der Stand meines Tickets?", "ticket_status"
+    )
+    assert newcomer.text.startswith("Welches Ticket meinen Sie?")
+    assert newcomer.buttons == [
+        {"title": "Mit einem Mitarbeiter sprechen", "payload": "/request_human"}
+    ]

@@ -261,10 +261,16 @@ async def test_the_app_name_in_the_first_message_is_not_asked(flow_library: Flow
     flow = flow_library.get("software_app_crashes")
     by_entity = await engine.start(flow, slots={"brand": "Spotify"})
     by_words = await engine.start(flow, turn=said("outlook keeps crashing", "problem_software"))
-    for result, name in ((by_entity, "Spotify"), (by_words, "Outlook")):
-        assert result.state["step"] == "behaviour"
+    # "keeps crashing" also answers what the program does.
+    for result, name, step in (
+        (by_entity, "Spotify", "behaviour"),
+        (by_words, "Outlook", "restart_computer"),
+    ):
+        assert result.state["step"] == step
         assert result.state["slots"]["app_name"] == name
         assert f"You said it's {name}" in result.replies[0].text
+    assert by_words.state["slots"]["behaviour"] == "crash"
+    assert 'So "It closes by itself"' in by_words.replies[1].text
 
 
 @pytest.mark.parametrize(

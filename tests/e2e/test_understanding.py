@@ -74,6 +74,43 @@ async def test_a_german_opener_is_quoted_in_the_customers_own_words(stack) -> No
         await client.close()
 
 
+async def test_what_the_printer_does_is_taken_from_the_first_message(stack) -> None:
+    """The printer flow starts, not the router's, and "offline" answers its first question."""
+    client = ChatClient(stack.ws_url)
+    await client.connect()
+    try:
+        first = await client.say("printer says offline but it's right next to the router")
+        assert 'So it\'s "It shows as offline"' in first.text, first.text
+        assert "What is the printer doing?" not in first.text, first.text
+        assert "Does it print now?" in first.text, first.text
+    finally:
+        await client.close()
+
+
+async def test_one_device_named_as_the_exception_answers_whether_the_others_work(stack) -> None:
+    for language, opener, skipped, next_question in (
+        (
+            "en",
+            "everything connects to wifi except my work laptop",
+            "You've already told me whether your other devices get online",
+            "How does the device that can't connect get online?",
+        ),
+        (
+            "de",
+            "Alle Geräte sind im WLAN, nur mein Arbeitslaptop nicht",
+            "Sie haben schon geschrieben, ob Ihre anderen Geräte online kommen",
+            "Wie geht das Gerät, das keine Verbindung bekommt, ins Internet?",
+        ),
+    ):
+        client = ChatClient(stack.ws_url)
+        await client.connect(language=language)
+        try:
+            first = await client.say(opener)
+            assert skipped in first.text and next_question in first.text, first.text
+        finally:
+            await client.close()
+
+
 async def test_the_prefilled_opener_skips_the_light_question(stack) -> None:
     client = ChatClient(stack.ws_url)
     welcome = await client.connect()
