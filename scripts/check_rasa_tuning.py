@@ -436,11 +436,12 @@ def main(argv: list[str] | None = None) -> int:
     if different:
         print(f"FAIL: {len(different)} of {len(texts)} answers differ")
         return 1
-    if not uses_tensorflow(args.model):
+    with_tensorflow = uses_tensorflow(args.model)
+    if not with_tensorflow:
         print("no TensorFlow component in the model: the traced-graph call is not used")
     else:
         print(f"DIET predictions through the traced graph's flat call: {flat_calls}")
-    if uses_tensorflow(args.model) and flat_calls < len(texts):
+    if with_tensorflow and flat_calls < len(texts):
         print("FAIL: the tuned load did not call DIET's traced graph directly")
         return 1
     slash_different = [

@@ -120,6 +120,14 @@ class CustomerTurn:
                 return str(item["value"])
         return None
 
+    @staticmethod
+    def place(entity: dict[str, Any], text: str) -> Optional[tuple[int, int]]:
+        """Where an entity stands in the text (Rasa's `start`, `end`), when it fits."""
+        start, end = entity.get("start"), entity.get("end")
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+            return start, end
+        return None
+
     def said(self, names: Sequence[str]) -> str:
         """The customer's own words for the entities named, in the order written.
 
@@ -131,13 +139,9 @@ class CustomerTurn:
         for item in self.entities:
             if item.get("entity") not in names or item.get("value") in (None, ""):
                 continue
-            start, end = item.get("start"), item.get("end")
-            if (
-                isinstance(start, int)
-                and isinstance(end, int)
-                and 0 <= start < end <= len(self.text)
-            ):
-                found.append((start, self.text[start:end]))
+            place = self.place(item, self.text)
+            if place is not None:
+                found.append((place[0], self.text[place[0] : place[1]]))
             else:
                 found.append((len(self.text), str(item["value"])))
         seen: list[str] = []
@@ -478,16 +482,14 @@ def heard_in(turn: CustomerTurn) -> dict[str, Any]:
     # customer's own words rather than the normalised value.
     places: dict[str, list[int]] = {}
     for e in turn.entities:
-        name, start, end = str(e.get("entity")), e.get("start"), e.get("end")
+        name, place = str(e.get("entity")), CustomerTurn.place(e, text)
         if (
-            name in entities
+            place is not None
+            and name in entities
             and name not in places
             and entities[name] == str(e.get("value"))
-            and isinstance(start, int)
-            and isinstance(end, int)
-            and 0 <= start < end <= len(text)
         ):
-            places[name] = [start, end]
+            places[name] = list(place)
     if places:
         heard["places"] = places
     return heard
