@@ -1114,7 +1114,12 @@ class FlowEngine:
             text = fill_in(in_language(spec.say, language), slots)
         else:
             text = engine_text("taken_from_message", spoken, words=taken.words, answer=taken.answer)
-        result.replies.append(Reply(f"{text} {engine_text('if_wrong', spoken)}"))
+        # One invitation to correct per turn, after the last answer taken.
+        if_wrong = f" {engine_text('if_wrong', spoken)}"
+        for reply in result.replies:
+            if reply.text.endswith(if_wrong):
+                reply.text = reply.text[: -len(if_wrong)]
+        result.replies.append(Reply(f"{text}{if_wrong}"))
         return taken.target
 
     @staticmethod

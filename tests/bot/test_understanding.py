@@ -271,6 +271,10 @@ async def test_the_app_name_in_the_first_message_is_not_asked(flow_library: Flow
         assert f"You said it's {name}" in result.replies[0].text
     assert by_words.state["slots"]["behaviour"] == "crash"
     assert 'So "It closes by itself"' in by_words.replies[1].text
+    # Two answers taken from one message: one invitation to correct them, at the end.
+    said_in_turn = " ".join(reply.text for reply in by_words.replies)
+    assert said_in_turn.count("If that's not right, just say so.") == 1
+    assert by_words.replies[1].text.endswith("If that's not right, just say so.")
 
 
 @pytest.mark.parametrize(
