@@ -29,6 +29,7 @@ from api.services.handoff_desk import HandoffDesk
 from api.services.visits import SlotTaken
 from bot.flows.engine import CustomerTurn, Reply, asks_when_fixed, summarize_trail
 from bot.frustration import shows_frustration
+from bot.routing import route
 from bot.vocabulary import OTHER, SKILLS
 from bot.wording import button, has, say
 
@@ -161,10 +162,17 @@ class ChatRequests:
         return chat.flow_state
 
     def _domain_of(self, chat: ChatTurn) -> str:
-        """The domain of the problem discussed: the running flow's, else the intent's."""
+        """The domain of the problem discussed: the running flow's, else the one the
+        message names (its intent, a device, a keyword; bot/routing.yml)."""
         state = self._discussed(chat) or {}
         flow = self.diagnosis.library.get(state.get("root_flow") or state.get("flow") or "")
-        return flow.domain if flow else INTENT_DOMAINS.get(chat.turn.intent, OTHER)
+        if flow:
+            return flow.domain
+        turn = chat.turn
+        if turn.intent in INTENT_DOMAINS:
+            return INTENT_DOMAINS[turn.intent]
+        named = route(turn.intent, turn.entities, turn.text, turn.likely_intents).domain
+        return named if named in SKILLS else OTHER
 
     async def _skill_for_person(self, chat: ChatTurn) -> str:
         """The agents' skill a request for a person goes to: the problem's domain, or
@@ -220,21 +228,49 @@ class ChatRequests:
         if state.get("trail"):
             summary += "\n" + summarize_trail(state["trail"], flow_title=flow.title if flow else "")
         language = chat.language
+        title = say(f"record.request_title.{kind}")
+        if flow is not None and kind in ("open_ticket", "other"):
+            title = f"{title}: {flow.title}"
         async with self.database.session() as session:
             customer = await customers.customer_for_conversation(
                 session=session, conversation_id=chat.conversation_id
             )
-            ticket = await tickets.open_ticket(
-                session=session,
-                conversation_id=chat.conversation_id,
-                domain=self._domain_of(chat),
-                title=say(f"record.request_title.{kind}"),
-                summary=summary,
-                tier=2,
-                customer_id=customer.id if customer else None,
-            )
-            request = say(f"ticket.request.{kind}", language)
-            text = say("ticket.opened_on_request", language, ticket=ticket.number, request=request)
+            ticket = await self._open_ticket_of_this_chat(session, chat)
+            if ticket is None and kind == "open_ticket" and self._domain_of(chat) == OTHER:
+                # "Ticket please" and nothing else: a ticket nobody can act on helps no one.
+                return answer(say("ticket.what_problem", language))
+            if ticket is not None:
+                # A ticket is asked for after this chat opened one: one ticket, told once.
+                await tickets.record_event(
+                    session=session,
+                    ticket=ticket,
+                    kind="repeat_contact",
+                    actor="bot",
+                    detail=summary,
+                )
+                text = say("ticket.already_open", language, ticket=ticket.number)
+            else:
+                ticket, created = await tickets.open_or_update(
+                    session=session,
+                    conversation_id=chat.conversation_id,
+                    domain=self._domain_of(chat),
+                    title=title,
+                    summary=summary,
+                    tier=2,
+                    customer_id=customer.id if customer else None,
+                )
+                if not created:
+                    text = say("ticket.added_to_open", language, ticket=ticket.number)
+                elif kind == "open_ticket":
+                    text = say("ticket.opened_as_asked", language, ticket=ticket.number)
+                else:
+                    request = say(f"ticket.request.{kind}", language)
+                    text = say(
+                        "ticket.opened_on_request",
+                        language,
+                        ticket=ticket.number,
+                        request=request,
+                    )
             if tickets.reachable(ticket):
                 # "In touch" only when staff have a way to reach the customer.
                 return answer(
@@ -246,6 +282,18 @@ class ChatRequests:
                 session, chat.conversation_id, ticket, result, language
             )
             return result
+
+    @staticmethod
+    async def _open_ticket_of_this_chat(
+        session: AsyncSession, chat: ChatTurn
+    ) -> Optional[tickets.Ticket]:
+        """The ticket this conversation opened, while it is still open."""
+        if not chat.ticket_number:
+            return None
+        ticket = await tickets.get_ticket(session=session, number=chat.ticket_number)
+        if ticket is None or ticket.conversation_id != chat.conversation_id:
+            return None
+        return ticket if ticket.status in tickets.OPEN_STATUSES else None
 
     async def ticket_status(self, chat: ChatTurn) -> DiagnosisResult:
         """The status of one of the customer's own tickets, with its part orders and visits.

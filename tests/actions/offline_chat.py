@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.flow_actions import ActionFlowContinue, ActionFlowStart
 from actions.handoff_actions import ActionRequestHuman
 from actions.part_actions import ActionOrderPart
-from actions.ticket_actions import ActionTicketStatus
+from actions.ticket_actions import ActionOpenTicket, ActionTicketStatus
 from actions.turns import chat_turn, result_events
 from actions.visit_actions import ActionBookVisit, ActionManageVisit
 from api.wiring import Services
@@ -31,6 +31,7 @@ ROUTES: dict[str, type[Action]] = {
     "reschedule_visit": ActionManageVisit,
     "cancel_visit": ActionManageVisit,
     "ticket_status": ActionTicketStatus,
+    "open_ticket": ActionOpenTicket,
     "request_human": ActionRequestHuman,
 }
 

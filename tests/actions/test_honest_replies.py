@@ -377,3 +377,74 @@ async def test_still_not_working_after_the_package_explanation_offers_a_colleagu
     handed = await answer(offered.flow_state, "yes", "affirm")
     assert handed.handoff is not None and handed.handoff.skill == "cable"
     assert "channel rights" in handed.handoff.reason
+
+
+async def _tickets_of(wired: Services, conversation_id: str) -> list[Ticket]:
+    async with wired.database.session() as session:
+        found = await session.execute(
+            select(Ticket).where(Ticket.conversation_id == conversation_id).order_by(Ticket.id)
+        )
+        return list(found.scalars())
+
+
+async def test_a_ticket_asked_for_in_a_flow_carries_the_flow_and_is_opened_once(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("ali", wired)
+    await chat.start("hardware_device_no_power")
+    await chat.say("laptop")
+    opened = await chat.say("can you just open a ticket, I have to go", "open_ticket")
+    assert_honest(opened)
+    (number,) = set(ticket_numbers(opened))
+    assert f"I've opened ticket {number} for you with what you've told me so far." in opened.text
+    assert "We'll be in touch about the next steps." in opened.text
+    (ticket,) = await _tickets_of(wired, "ali")
+    assert ticket.domain == "hardware" and ticket.customer_id == ALI
+    assert ticket.title.startswith("Ticket requested by the customer: ")
+    assert "can you just open a ticket" in ticket.summary
+
+    again = await chat.say("please log a ticket for this", "open_ticket")
+    assert_honest(again)
+    assert f"Ticket {number} from this chat is still open, so I've added this to it" in again.text
+    assert "I've opened" not in again.text
+    assert len(await _tickets_of(wired, "ali")) == 1
+
+
+async def test_a_ticket_asked_for_after_the_flow_opened_one_is_not_opened_twice(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("tom", wired)
+    opened = await _laptop_ticket(chat)
+    (number,) = set(ticket_numbers(opened))
+    await chat.say("anna.berg@example.com")
+    again = await chat.say("open a ticket please", "open_ticket")
+    assert_honest(again)
+    assert ticket_numbers(again) == [number], again.text
+    assert len(await _tickets_of(wired, "tom")) == 1
+
+
+async def test_a_ticket_asked_for_in_the_first_message_takes_its_domain_from_the_words(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("anon", wired, language="de")
+    opened = await chat.say(
+        "Bitte ein Ticket für meinen Router anlegen", "open_ticket", device="router"
+    )
+    assert_honest(opened)
+    (number,) = set(ticket_numbers(opened))
+    assert f"Ich habe das Ticket {number} für Sie eröffnet, mit allem" in opened.text
+    # Nobody can reach an anonymous customer yet: asked how, no promise.
+    assert "meldet sich" not in opened.text and "melden uns" not in opened.text
+    (ticket,) = await _tickets_of(wired, "anon")
+    assert ticket.domain == "internet"
+
+
+async def test_a_ticket_asked_for_without_any_problem_asks_what_is_wrong_first(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("anon", wired)
+    asked = await chat.say("ticket please", "open_ticket")
+    assert "What isn't working?" in asked.text
+    assert ticket_numbers(asked) == [] and await _tickets_of(wired, "anon") == []
+    described = await chat.say("my printer is offline", "problem_hardware", device="printer")
+    assert "printer" in described.text.lower(), described.text

@@ -165,3 +165,58 @@ async def test_a_german_customer_who_leaves_no_contact_details_hears_so_in_germa
         c=welcome["conversation_id"],
     )
     assert [r[0] for r in rows] == [None], rows
+
+
+async def test_a_ticket_typed_for_in_a_diagnosis_is_opened_once_with_the_diagnosis(
+    stack,
+) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect()
+    turns = []
+    try:
+        turn = await client.say("my laptop won't turn on, not even a light")
+        turns.append(turn)
+        assert "laptop" in turn.text.lower(), turn.text  # the laptop diagnosis began
+        opened = await client.say("honestly I don't have time for this, can you just open a ticket")
+        turns.append(opened)
+        (ticket,) = set(TICKET.findall(opened.text))
+        assert f"I've opened ticket {ticket} for you with what you've told me so far" in (
+            opened.text
+        ), transcript(turns)
+        assert "e-mail address or phone number" in opened.text  # before any promise
+        again = await client.say("please log a ticket for this")
+        turns.append(again)
+        assert f"Ticket {ticket} from this chat is still open" in again.text, transcript(turns)
+    finally:
+        await client.close()
+    print(transcript(turns))  # shown with -s: read it as the customer would
+    rows = query(
+        stack,
+        "SELECT domain, title FROM tickets WHERE conversation_id = :c",
+        c=welcome["conversation_id"],
+    )
+    assert len(rows) == 1 and rows[0][0] == "hardware", rows
+    assert rows[0][1].startswith("Ticket requested by the customer"), rows
+
+
+async def test_a_german_ticket_request_without_a_problem_asks_what_is_wrong(stack) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language="de")
+    turns = []
+    try:
+        asked = await client.say("Können Sie bitte ein Ticket für mich anlegen?")
+        turns.append(asked)
+        assert "Was funktioniert nicht?" in asked.text, asked.text
+        described = await client.say(
+            "Bitte ein Ticket anlegen, mein Router blinkt seit gestern rot"
+        )
+        turns.append(described)
+    finally:
+        await client.close()
+    print(transcript(turns))
+    (ticket,) = set(TICKET.findall(described.text))
+    assert f"Ich habe das Ticket {ticket} für Sie eröffnet" in described.text, transcript(turns)
+    rows = query(
+        stack, "SELECT domain FROM tickets WHERE conversation_id = :c", c=welcome["conversation_id"]
+    )
+    assert [r[0] for r in rows] == ["internet"], rows
