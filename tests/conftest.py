@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import secrets
 import shutil
+import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -16,6 +20,33 @@ from api.wiring import Services, start_services
 from bot.flows.loader import FlowLibrary
 
 FLOWS_DIR = PROJECT_ROOT / "data" / "flows"
+# A test still running after this long prints what every event loop is waiting
+# for; pytest-timeout (pyproject.toml) ends the run a little later.
+STUCK_SECONDS = 600
+
+
+def _print_pending_tasks(item: pytest.Item) -> None:
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n{item.nodeid} has run for {STUCK_SECONDS} s; pending asyncio tasks:")
+        for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]:
+            if loop.is_closed():
+                continue
+            for task in asyncio.all_tasks(loop):
+                print(f"--- {task!r}")
+                task.print_stack(file=sys.stdout)
+        sys.stdout.flush()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: object) -> object:
+    watchdog = threading.Timer(STUCK_SECONDS, _print_pending_tasks, args=(item,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        return (yield)
+    finally:
+        watchdog.cancel()
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
