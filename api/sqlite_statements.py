@@ -38,6 +38,7 @@ import weakref
 from collections import deque
 from typing import Any, Optional
 
+import aiosqlite.core
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -51,6 +52,8 @@ _stock_executemany = AsyncAdapt_aiosqlite_cursor.executemany
 _stock_commit = AsyncAdapt_aiosqlite_connection.commit
 _stock_rollback = AsyncAdapt_aiosqlite_connection.rollback
 _stock_close = AsyncAdapt_aiosqlite_connection.close
+_stock_terminate = AsyncAdapt_aiosqlite_connection.terminate
+_stock_stop = aiosqlite.core.Connection.stop
 
 # The statements before which Python's sqlite3 opens a write transaction.
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
@@ -212,6 +215,24 @@ def _close(self: AsyncAdapt_aiosqlite_connection) -> None:
         _give_turn_back(self)
 
 
+def _terminate(self: AsyncAdapt_aiosqlite_connection) -> None:
+    """An invalidated connection (its statement was cancelled) gives its turn back too."""
+    try:
+        _stock_terminate(self)
+    finally:
+        _give_turn_back(self)
+
+
+def _stop_once(self: aiosqlite.core.Connection) -> Optional[asyncio.Future]:
+    """aiosqlite's stop, but only the first time. A second stop queues a second
+    "stop" for a worker thread that ends at the first, and its future never
+    resolves: SQLAlchemy's close of an invalidated connection, cancelled while
+    a forced stop was on its way, then waited in aiosqlite's `close()` forever."""
+    if not self._running:
+        return None  # already stopping: the first stop closes the connection
+    return _stock_stop(self)
+
+
 # The execution option of a statement that ends its transaction (see above).
 COMMIT_WITH_STATEMENT = "sqlite_commit_with_statement"
 
@@ -240,6 +261,8 @@ def install() -> None:
     AsyncAdapt_aiosqlite_connection.commit = _commit  # type: ignore[method-assign]
     AsyncAdapt_aiosqlite_connection.rollback = _rollback  # type: ignore[method-assign]
     AsyncAdapt_aiosqlite_connection.close = _close  # type: ignore[method-assign]
+    AsyncAdapt_aiosqlite_connection.terminate = _terminate  # type: ignore[method-assign]
+    aiosqlite.core.Connection.stop = _stop_once  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -249,3 +272,5 @@ def uninstall() -> None:
     AsyncAdapt_aiosqlite_connection.commit = _stock_commit  # type: ignore[method-assign]
     AsyncAdapt_aiosqlite_connection.rollback = _stock_rollback  # type: ignore[method-assign]
     AsyncAdapt_aiosqlite_connection.close = _stock_close  # type: ignore[method-assign]
+    AsyncAdapt_aiosqlite_connection.terminate = _stock_terminate  # type: ignore[method-assign]
+    aiosqlite.core.Connection.stop = _stock_stop  # type: ignore[method-assign]

@@ -127,3 +127,26 @@ async def test_an_open_write_is_still_rolled_back_on_error_and_when_given_back(
         count = (await connection.execute(text("SELECT count(*) FROM notes"))).scalar_one()
     assert count == 0
     assert trips == ["_run_statement"]
+
+
+async def test_a_close_after_a_forced_stop_ends_instead_of_waiting_forever(
+    tmp_path: Path,
+) -> None:
+    """SQLAlchemy closes an invalidated connection in a task of its own and, when
+    cancelled meanwhile, stops it by force; the close must still end."""
+    import asyncio
+    import time
+
+    import aiosqlite
+
+    sqlite_statements.install()
+    connection = await aiosqlite.connect(tmp_path / "stop.db")
+    busy = asyncio.ensure_future(connection._execute(time.sleep, 0.3))
+    await asyncio.sleep(0.05)  # the connection's thread is busy
+    forced = connection.stop()
+    assert connection.stop() is None  # stopping once is enough
+    with pytest.raises(ValueError, match="Connection closed"):
+        await asyncio.wait_for(connection.close(), timeout=5)
+    await busy
+    await asyncio.wait_for(forced, timeout=5)
+    assert not connection._thread.is_alive() or connection._thread.join(5) is None
