@@ -28,6 +28,11 @@ A statement run with the execution option `COMMIT_WITH_STATEMENT` (see
 are fetched: the last statement of a unit of work, such as storing a chat
 message before it is forwarded. SQLAlchemy's own commit then finds no open
 transaction and takes no trip. A statement that fails commits nothing.
+
+Two repairs for connections that SQLAlchemy invalidates (a statement cancelled
+half-way): such a connection gives its writer turn back when it is terminated,
+and aiosqlite's `stop()` acts once, so that the close SQLAlchemy starts for it
+cannot wait forever for a worker thread that has already ended.
 """
 
 from __future__ import annotations
