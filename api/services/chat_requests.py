@@ -228,6 +228,7 @@ class ChatRequests:
         if state.get("trail"):
             summary += "\n" + summarize_trail(state["trail"], flow_title=flow.title if flow else "")
         language = chat.language
+        domain = self._domain_of(chat)
         title = say(f"record.request_title.{kind}")
         if flow is not None and kind in ("open_ticket", "other"):
             title = f"{title}: {flow.title}"
@@ -236,7 +237,7 @@ class ChatRequests:
                 session=session, conversation_id=chat.conversation_id
             )
             ticket = await self._open_ticket_of_this_chat(session, chat)
-            if ticket is None and kind == "open_ticket" and self._domain_of(chat) == OTHER:
+            if ticket is None and kind == "open_ticket" and domain == OTHER:
                 # "Ticket please" and nothing else: a ticket nobody can act on helps no one.
                 return answer(say("ticket.what_problem", language))
             if ticket is not None:
@@ -253,7 +254,7 @@ class ChatRequests:
                 ticket, created = await tickets.open_or_update(
                     session=session,
                     conversation_id=chat.conversation_id,
-                    domain=self._domain_of(chat),
+                    domain=domain,
                     title=title,
                     summary=summary,
                     tier=2,
