@@ -39,6 +39,8 @@ APOLOGY_WORDS = ("sorry", "leid", "entschuldig")
 CUSTOMER_VIA_BOT = "customer via bot"
 # A customer who asks about "my ticket" without its number picks from this many.
 WHICH_TICKET_BUTTONS = 3
+# Flow state of a chat whose customer asked for a ticket and was asked what is wrong.
+TICKET_ASKED = "ticket_asked"
 
 
 @dataclass
@@ -89,7 +91,20 @@ class ChatRequests:
     # ------------------------------------------------------------ flows
 
     async def flow_turn(self, chat: ChatTurn) -> DiagnosisResult:
-        """A message for the diagnostic flows: start one, answer one, or the fallback."""
+        """A message for the diagnostic flows: start one, answer one, or the fallback.
+
+        The customer who asked for a ticket and was asked what is wrong gets the
+        ticket for the problem they now describe, not a diagnosis they did not ask for.
+        """
+        state = chat.flow_state or {}
+        if state.get(TICKET_ASKED) and self._domain_of(chat) != OTHER:
+            opened = await self.open_ticket(chat, kind="open_ticket")
+            if not opened.sets_flow:
+                # The ticket is open: the question it answered is no longer pending.
+                opened.sets_flow = True
+                opened.flow_state = {k: v for k, v in state.items() if k != TICKET_ASKED} or None
+                opened.fallback_count = chat.fallback_count
+            return opened
         result = await self.diagnosis.run_turn(
             conversation_id=chat.conversation_id,
             flow_state=chat.flow_state,
@@ -219,11 +234,16 @@ class ChatRequests:
 
     # ---------------------------------------------------------- tickets
 
-    async def open_ticket(self, chat: ChatTurn) -> DiagnosisResult:
-        """Open a ticket for what the customer asked, with what was tried so far."""
+    async def open_ticket(self, chat: ChatTurn, kind: Optional[str] = None) -> DiagnosisResult:
+        """Open a ticket for what the customer asked, with what was tried so far.
+
+        `kind` is the request the ticket answers; by default the message's intent.
+        """
         state = self._discussed(chat) or {}
         flow = self.diagnosis.library.get(state.get("root_flow") or state.get("flow") or "")
-        kind = chat.turn.intent if has(f"record.request_title.{chat.turn.intent}") else "other"
+        if kind is None:
+            intent = chat.turn.intent
+            kind = intent if has(f"record.request_title.{intent}") else "other"
         summary = say("record.customer_wrote", text=chat.turn.text[:500])
         if state.get("trail"):
             summary += "\n" + summarize_trail(state["trail"], flow_title=flow.title if flow else "")
@@ -239,7 +259,8 @@ class ChatRequests:
             ticket = await self._open_ticket_of_this_chat(session, chat)
             if ticket is None and kind == "open_ticket" and domain == OTHER:
                 # "Ticket please" and nothing else: a ticket nobody can act on helps no one.
-                return answer(say("ticket.what_problem", language))
+                # The problem the customer describes next gets the ticket (flow_turn).
+                return self._ask_what_problem(chat)
             if ticket is not None:
                 # A ticket is asked for after this chat opened one: one ticket, told once.
                 await tickets.record_event(
@@ -283,6 +304,19 @@ class ChatRequests:
                 session, chat.conversation_id, ticket, result, language
             )
             return result
+
+    @staticmethod
+    def _ask_what_problem(chat: ChatTurn) -> DiagnosisResult:
+        """Ask what is wrong, and remember that the answer is for a ticket."""
+        state = chat.flow_state or {}
+        if state.get("flow"):
+            # A running flow keeps its state; its next answer goes to it.
+            return answer(say("ticket.what_problem", chat.language))
+        return DiagnosisResult(
+            replies=[Reply(say("ticket.what_problem", chat.language))],
+            flow_state={**state, TICKET_ASKED: True},
+            fallback_count=chat.fallback_count,
+        )
 
     @staticmethod
     async def _open_ticket_of_this_chat(
