@@ -1032,9 +1032,10 @@ class FlowEngine:
                 and spec.speed_ratio is None
                 and turn.text.strip()
             ):
-                # Without entities (or speeds) named, the choices' own wording answers it,
-                # when clear.
-                hits = _phrase_hits(turn.text, _choice_phrases(step))
+                # Without entities (or speeds) named, the phrases the flow gives answer
+                # it, or else the choices' own wording; only when clear.
+                phrases = {value: list(said) for value, said in spec.phrases}
+                hits = _phrase_hits(turn.text, phrases or _choice_phrases(step))
                 together = _named_together(step, turn.text, hits)
                 if together is not None:
                     value, words = together

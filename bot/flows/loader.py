@@ -139,7 +139,9 @@ STEP_KEYS = {
     "check", "results", "branch", "else", "call", "outcome", "return", "skip", "from_message",
     "rephrase", "still_broken", LINE_KEY,
 }  # fmt: skip
-FROM_MESSAGE_KEYS = {"entities", "values", "yes", "no", "speed_ratio", "say", LINE_KEY}
+FROM_MESSAGE_KEYS = {
+    "entities", "values", "yes", "no", "speed_ratio", "phrases", "say", LINE_KEY
+}
 SPEED_RATIO_KEYS = {"below", "then", "else", LINE_KEY}
 
 
@@ -177,7 +179,8 @@ def parse_from_message(
     line: Optional[int],
     plain_language: str = DEFAULT_LANGUAGE,
 ) -> Optional[FromMessage]:
-    """`from_message: true`, or a mapping of entities, values, yes, no and say."""
+    """`from_message: true`, or a mapping of entities, values, yes, no, speed_ratio,
+    phrases and say."""
     if raw is None or raw is False:
         return None
     if raw is True:
@@ -203,6 +206,9 @@ def parse_from_message(
         speed_ratio=parse_speed_ratio(
             raw.get("speed_ratio"), step_id=step_id, source=source, line=raw.get(LINE_KEY, line)
         ),
+        phrases=parse_choice_phrases(
+            raw.get("phrases"), step_id=step_id, source=source, line=raw.get(LINE_KEY, line)
+        ),
         say=parse_text(
             raw.get("say"),
             plain_language=plain_language,
@@ -211,6 +217,36 @@ def parse_from_message(
             what=f"step {step_id!r}: `from_message` `say`",
         ),
     )
+
+
+def parse_choice_phrases(
+    raw: Any, *, step_id: str, source: str, line: Optional[int]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`phrases: {choice value: [phrase, …]}`, in the order written."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise FlowFormatError(
+            f"step {step_id!r}: `from_message` `phrases` must map choice values to phrases",
+            source=source,
+            line=line,
+        )
+    parsed = []
+    for value, phrases in raw.items():
+        if value == LINE_KEY:
+            continue
+        if isinstance(phrases, dict):
+            # Side by side, {en: [...], de: [...]}: a message is matched against both.
+            phrases = [p for key, ps in phrases.items() if key != LINE_KEY for p in _strings(ps)]
+        listed = tuple(p for p in _strings(phrases) if p.strip())
+        if not listed:
+            raise FlowFormatError(
+                f"step {step_id!r}: `from_message` `phrases` of {value!r} lists no phrase",
+                source=source,
+                line=line,
+            )
+        parsed.append((str(value), listed))
+    return tuple(parsed)
 
 
 OUTCOME_OPTION_KEYS = {"tier", "skill", "priority", "part", "gesture", "reason", "title"}

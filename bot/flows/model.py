@@ -123,6 +123,9 @@ class FromMessage:
     message (app names). `yes`/`no`: phrases that answer a yes/no question.
     `speed_ratio`: the choice for a measured speed far below the plan's, and the one
     otherwise ("paying for 500 Mbps and speedtest shows 12"; bot/flows/speeds.py).
+    `phrases`: for a question with choices, the phrases that answer it from a message,
+    per choice value, in place of the choices' own wording (whose synonyms may be
+    words every problem description uses, such as "nothing").
     `say`: how the assistant tells the customer what it took ({answer}, {words}).
     """
 
@@ -131,6 +134,7 @@ class FromMessage:
     yes: tuple[str, ...] = ()
     no: tuple[str, ...] = ()
     speed_ratio: Optional[SpeedRatio] = None
+    phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     say: str = ""
 
 

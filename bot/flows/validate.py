@@ -365,6 +365,23 @@ class FlowChecker:
                             f"`speed_ratio` of step {step.id!r} names the choice {value!r}, "
                             f"which the step does not have; its choices: {', '.join(values)}",
                         )
+        if spec.phrases:
+            values = {c.value for c in step.choices}
+            if step.kind != "ask_choice":
+                self.error(
+                    flow,
+                    step.line,
+                    f"`from_message` of step {step.id!r} has `phrases`, which only a "
+                    "question with choices uses",
+                )
+            for value, _ in spec.phrases:
+                if step.kind == "ask_choice" and value not in values:
+                    self.error(
+                        flow,
+                        step.line,
+                        f"`phrases` of step {step.id!r} names the choice {value!r}, which the "
+                        f"step does not have; its choices: {', '.join(sorted(values))}",
+                    )
         if step.kind == "ask_value" and not (spec.entities or spec.values):
             self.error(
                 flow,

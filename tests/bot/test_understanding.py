@@ -294,6 +294,33 @@ async def test_which_devices_are_affected_from_the_first_message(
     assert result.state["step"] == step
 
 
+@pytest.mark.parametrize(
+    ("opener", "language", "step"),
+    [
+        ("tv says no signal on every channel", "en", "box_on"),
+        ("no picture on the tv, just a black screen with sound", "en", "tv_menu"),
+        ("the tv box shows error E-203", "en", "stb_power_cycle"),
+        ("seit gestern Abend auf allen Sendern Kein Signal", "de", "box_on"),
+        ("Fernseher bleibt schwarz", "de", "tv_menu"),
+        # Words every description uses answer nothing: the question is asked.
+        ("nothing on the tv works since this morning", "en", "screen_state"),
+        ("my tv box is off and won't turn on", "en", "screen_state"),
+        ("black screen, no signal", "en", "screen_state"),
+        ("Fernsehen geht nicht", "de", "screen_state"),
+    ],
+)
+async def test_what_the_tv_shows_is_taken_from_the_flow_s_own_phrases(
+    flow_library: FlowLibrary, encoder: SentenceEncoder, opener: str, language: str, step: str
+) -> None:
+    engine = engine_for(flow_library, encoder, service_outage="none")
+    flow = flow_library.get("cable_black_screen")
+    turn = CustomerTurn(text=opener, intent="problem_cable", language=language)
+    result = await engine.start(flow, turn=turn, language=language)
+    assert result.state["step"] == step
+    if step != "screen_state":
+        assert [e.step_id for e in result.events if e.kind == "from_message"] == ["screen_state"]
+
+
 LATER = """
 flow:
   id: later
@@ -349,6 +376,12 @@ flow:
         entities: [colour_of_light]
       yes: done
       no: done
+    - id: pick
+      ask: Which one?
+      from_message:
+        phrases: {red: [red light], purple: [purple light]}
+      choices:
+        - {value: red, title: Red, next: done}
     - id: done
       outcome: resolved
 """
@@ -361,6 +394,7 @@ def test_the_validator_checks_from_message(tmp_path: Path) -> None:
     assert any("'hello' has `from_message` but asks nothing" in m for m in messages)
     assert any("entity 'colour_of_light'" in m for m in messages)
     assert any("needs `yes` or `no` phrases" in m for m in messages)
+    assert any("`phrases` of step 'pick' names the choice 'purple'" in m for m in messages)
 
 
 def test_the_shipped_flows_pass_the_validator() -> None:
