@@ -139,9 +139,7 @@ STEP_KEYS = {
     "check", "results", "branch", "else", "call", "outcome", "return", "skip", "from_message",
     "rephrase", "still_broken", LINE_KEY,
 }  # fmt: skip
-FROM_MESSAGE_KEYS = {
-    "entities", "values", "yes", "no", "speed_ratio", "phrases", "say", LINE_KEY
-}
+FROM_MESSAGE_KEYS = {"entities", "values", "yes", "no", "speed_ratio", "phrases", "say", LINE_KEY}
 SPEED_RATIO_KEYS = {"below", "then", "else", LINE_KEY}
 
 
