@@ -559,16 +559,52 @@ class FlowEngine:
 
     async def continue_after(self, after: dict[str, Any], turn: CustomerTurn) -> TurnResult:
         """The customer says it is still not working right after an outcome that says
-        where to go on (`still_broken`): the flow goes on there, with what it knew."""
+        where to go on (`still_broken`), or right after a "yes, it works" ended the
+        flow: the flow goes on there, with what it knew."""
         state = json.loads(json.dumps(after))
         state["language"] = _language_of(turn)
         state["misses"] = 0
         result = TurnResult(
             events=[FlowEventRecord("still_broken", state["flow"], state["step"], turn.text[:200])]
         )
+        taken_back = state.pop("yes_taken_back", None)
+        if taken_back:
+            # The "yes" that ended the flow is now a "no", for the agent's summary too.
+            no = engine_text("no", state["language"]).lower()
+            for entry in reversed(state["trail"]):
+                if entry.get("step") == taken_back:
+                    entry["answer"] = no
+                    break
+            result.replies.append(Reply(engine_text("keep_going", state["language"])))
         self._hear(state, turn)
         await self._run_until_input(state, state["step"], result)
         return result
+
+    def _after_a_yes(self, state: dict[str, Any]) -> Optional[dict[str, Any]]:
+        """Where "still not working" goes right after a "yes, it works" ended the flow:
+        where "no" to that question leads. None when no yes/no question ended it."""
+        if not state["history"]:
+            return None
+        last = state["history"][-1]
+        flow = self.library.get(last["flow"])
+        asked = flow.steps.get(last["step"]) if flow else None
+        if (
+            asked is None
+            or asked.kind != "ask_yes_no"
+            or not asked.no
+            or state["slots"].get(asked.id) is not True
+        ):
+            return None
+        after = json.loads(json.dumps(state))
+        after["slots"][asked.id] = False
+        after.update(
+            flow=last["flow"],
+            step=asked.no,
+            stack=list(last["stack"]),
+            history=[],
+            yes_taken_back=asked.id,
+        )
+        return after
 
     def current_question(self, state: dict[str, Any]) -> list[Reply]:
         """The question the running flow is waiting on, to ask it again."""
@@ -938,6 +974,8 @@ class FlowEngine:
                     after = json.loads(
                         json.dumps({**state, "step": step.still_broken, "history": []})
                     )
+                elif (step.outcome or "resolved") == "resolved":
+                    after = self._after_a_yes(state)
                 result.outcome = Outcome(
                     kind=step.outcome or "resolved",
                     step_id=step.id,

@@ -321,6 +321,30 @@ async def test_what_the_tv_shows_is_taken_from_the_flow_s_own_phrases(
         assert [e.step_id for e in result.events if e.kind == "from_message"] == ["screen_state"]
 
 
+async def test_still_not_working_right_after_a_yes_goes_on_where_no_leads(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    engine = engine_for(flow_library, encoder, service_outage="none")
+    flow = flow_library.get("cable_picture_sound")
+    started = await engine.start(
+        flow, turn=said("the picture keeps freezing and breaking into blocks", "problem_cable")
+    )
+    assert started.state["step"] == "coax_check"
+    fixed = await engine.answer(started.state, said("yes", "affirm"))
+    assert fixed.outcome is not None and fixed.outcome.kind == "resolved"
+    after = fixed.outcome.after
+    assert after is not None and after["step"] == flow.step("coax_check").no
+    going_on = await engine.continue_after(after, said("still the same", "problem_persists"))
+    texts = [r.text for r in going_on.replies]
+    assert texts[0] == "Sorry to hear that. Let's keep going."
+    assert going_on.state["step"] == flow.step("coax_check").no
+    # The agent's summary reads "no" where the customer first said "yes".
+    assert going_on.state["trail"][-1]["step"] == "coax_check"
+    assert going_on.state["trail"][-1]["answer"] == "no"
+    assert going_on.state["slots"]["coax_check"] is False
+    assert [e.kind for e in going_on.events][:1] == ["still_broken"]
+
+
 LATER = """
 flow:
   id: later

@@ -323,3 +323,48 @@ async def test_a_german_customer_whose_channels_are_not_booked_can_add_them(stac
     assert "hinzubuchen und Ihnen die Kosten nennen" in added.text, added.text
     seen = events(stack, welcome["conversation_id"])
     assert ("cable_channels_missing", "add_channels", "step") in seen, seen
+
+
+@pytest.mark.parametrize(
+    ("language", "opener", "fixed", "still", "going_on", "next_question"),
+    [
+        (
+            "en",
+            "the picture on my tv keeps freezing and breaking into blocks",
+            "Yes",
+            "still the same",
+            "Sorry to hear that. Let's keep going.",
+            "Does the picture break up on all channels",
+        ),
+        (
+            "de",
+            "Das Bild friert ständig ein und zerfällt in Klötzchen",
+            "Ja",
+            "Nein, es ist immer noch genauso",
+            "Schade. Dann machen wir weiter.",
+            "Zerfällt das Bild auf allen Sendern",
+        ),
+    ],
+)
+async def test_still_not_working_right_after_saying_it_works_goes_on_with_the_diagnosis(
+    stack, language, opener, fixed, still, going_on, next_question
+) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    turns = []
+    try:
+        asked = await client.say(opener)
+        turns.append(asked)
+        done = await press(client, asked, fixed)
+        turns.append(done)
+        again = await client.say(still)
+        turns.append(again)
+    finally:
+        await client.close()
+    print(transcript(turns))
+    # The "yes" is taken back: the step after "no", not a new diagnosis or the menu.
+    assert again.text.startswith(going_on), transcript(turns)
+    assert next_question in again.text, transcript(turns)
+    assert not any(phrase in again.text for phrase in DIAGNOSIS), transcript(turns)
+    seen = events(stack, welcome["conversation_id"])
+    assert ("cable_picture_sound", "all_channels", "still_broken") in seen, seen
