@@ -35,7 +35,9 @@ from bot.wording import button, say
 CALLBACK_PAYLOAD = "/request_callback"
 KEEP_WAITING_PAYLOAD = "/keep_waiting"
 OTHER_NUMBER_PAYLOAD = "/callback_other_number"
-PAYLOADS = (CALLBACK_PAYLOAD, KEEP_WAITING_PAYLOAD, OTHER_NUMBER_PAYLOAD)
+# The customer leaves the queue and goes on with the assistant (api/services/handoff_desk.py).
+BACK_TO_ASSISTANT_PAYLOAD = "/back_to_assistant"
+PAYLOADS = (CALLBACK_PAYLOAD, KEEP_WAITING_PAYLOAD, OTHER_NUMBER_PAYLOAD, BACK_TO_ASSISTANT_PAYLOAD)
 
 
 class CallbackStep(str, enum.Enum):

@@ -30,6 +30,7 @@ from api.models import (
 )
 from api.services import conversations, handoffs
 from api.services.callbacks import (
+    BACK_TO_ASSISTANT_PAYLOAD,
     CALLBACK_PAYLOAD,
     KEEP_WAITING_PAYLOAD,
     PAYLOADS,
@@ -53,10 +54,11 @@ QUEUE_PAYLOADS = PAYLOADS
 
 
 def queue_buttons(language: str = "en") -> list[dict[str, str]]:
-    """A call back instead, or keep waiting."""
+    """A call back instead, keep waiting, or go on with the assistant."""
     return [
         button("button.callback", language, CALLBACK_PAYLOAD),
         button("button.keep_waiting", language, KEEP_WAITING_PAYLOAD),
+        button("button.back_to_assistant", language, BACK_TO_ASSISTANT_PAYLOAD),
     ]
 
 
@@ -420,6 +422,9 @@ class HandoffDesk:
         gets the usual answer of the queue. Either way it is kept for the agent."""
         if payload is not None and payload not in QUEUE_PAYLOADS:
             return False
+        if payload == BACK_TO_ASSISTANT_PAYLOAD:
+            await self.leave_queue(conversation_id, language)
+            return True
         async with self.database.session() as session:
             handoff = await handoffs.open_handoff_for(
                 session=session, conversation_id=conversation_id
@@ -611,26 +616,7 @@ class HandoffDesk:
         question = self._open_question(state)
         if not question:
             state = {"handed_back": state["handed_back"]}
-        try:
-            await self.rasa.append_events(
-                sender_id=handoff.conversation_id,
-                events=[
-                    {"event": "resume"},
-                    {"event": "slot", "name": "flow_state", "value": state},
-                    {
-                        "event": "slot",
-                        "name": "active_flow",
-                        "value": state.get("root_flow") if question else None,
-                    },
-                    {"event": "slot", "name": "fallback_count", "value": 0.0},
-                    {"event": "slot", "name": "frustration_count", "value": 0.0},
-                    # Paused by the handoff, the assistant never listened after it; without
-                    # this, its rules would not match the customer's next message.
-                    {"event": "action", "name": "action_listen"},
-                ],
-            )
-        except RasaUnavailable as error:
-            logger.warning("Could not update the assistant's tracker: %s", error)
+        await self._resume_assistant(handoff.conversation_id, state, question)
         if question:
             await self.tell_customer(
                 handoff.conversation_id, say("handback.continue", language, agent=staff.name)
@@ -656,6 +642,58 @@ class HandoffDesk:
         await self.announce_owner(handoff.conversation_id, "bot")
         await self.queue_changed()
         return handoff
+
+    async def leave_queue(self, conversation_id: str, language: Optional[str] = None) -> None:
+        """The customer waiting in the queue goes back to the assistant: the flow's open
+        question again, or "what can I help you with?". Nothing they wrote is lost; an
+        agent who looks later sees the whole conversation. A chat no longer waiting
+        (an agent took it meanwhile) is left as it is."""
+        async with self.database.session() as session:
+            handoff = await handoffs.leave_queue(session=session, conversation_id=conversation_id)
+        if handoff is None:
+            return
+        language = language or handoff.language or "en"
+        state = handback_topic(handoff)
+        if state.get("flow"):
+            state["language"] = language
+        question = self._open_question(state)
+        await self._resume_assistant(conversation_id, state if question else None, question)
+        await self.tell_customer(conversation_id, say("queue.left_queue", language))
+        if question:
+            await self.tell_customer(conversation_id, say("queue.left_queue_continue", language))
+            for reply in question:
+                await self.tell_customer(
+                    conversation_id, reply.text, sender=Sender.bot, buttons=reply.buttons
+                )
+        else:
+            await self.tell_customer(conversation_id, say("queue.left_queue_what_now", language))
+        await self.announce_owner(conversation_id, "bot")
+        await self.queue_changed()
+
+    async def _resume_assistant(
+        self, conversation_id: str, state: Optional[dict[str, Any]], question: list[Reply]
+    ) -> None:
+        """Rasa takes the conversation back with the flow state (or the topic) it had."""
+        try:
+            await self.rasa.append_events(
+                sender_id=conversation_id,
+                events=[
+                    {"event": "resume"},
+                    {"event": "slot", "name": "flow_state", "value": state},
+                    {
+                        "event": "slot",
+                        "name": "active_flow",
+                        "value": state.get("root_flow") if state and question else None,
+                    },
+                    {"event": "slot", "name": "fallback_count", "value": 0.0},
+                    {"event": "slot", "name": "frustration_count", "value": 0.0},
+                    # Paused by the handoff, the assistant never listened after it; without
+                    # this, its rules would not match the customer's next message.
+                    {"event": "action", "name": "action_listen"},
+                ],
+            )
+        except RasaUnavailable as error:
+            logger.warning("Could not update the assistant's tracker: %s", error)
 
     def _open_question(self, state: dict[str, Any]) -> list[Reply]:
         """The question the flow was waiting on when the chat went to a person."""

@@ -386,6 +386,28 @@ async def hand_back(*, session: AsyncSession, handoff_id: int, staff: Staff) -> 
     return handoff
 
 
+async def leave_queue(*, session: AsyncSession, conversation_id: str) -> Optional[Handoff]:
+    """The customer goes back to the assistant before anyone took the chat. The
+    handoff ends as handed back to the assistant (by the customer, not an agent);
+    None when the chat is not waiting in the queue."""
+    handoff = await open_handoff_for(session=session, conversation_id=conversation_id)
+    if handoff is None or handoff.status != HandoffStatus.waiting.value:
+        return None
+    # As in `claim`: of the customer leaving and an agent claiming at once, one wins.
+    result = await session.execute(
+        update(Handoff)
+        .where(Handoff.id == handoff.id, Handoff.status == HandoffStatus.waiting.value)
+        .values(status=HandoffStatus.returned.value, ended_at=_now())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return None
+    await session.refresh(handoff)
+    await _event(session, handoff, "left_queue", None)
+    await _set_owner(session, handoff.conversation_id, ConversationOwner.bot)
+    return handoff
+
+
 async def resolve(*, session: AsyncSession, handoff_id: int, staff: Staff) -> Handoff:
     handoff = await get_handoff(session=session, handoff_id=handoff_id)
     _require_holder(handoff, staff)

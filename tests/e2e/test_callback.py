@@ -331,3 +331,55 @@ async def test_ein_identifizierter_kunde_wird_unter_seiner_nummer_zurueckgerufen
     assert callback_ticket(stack, conversation_id) == [(number, "0171 5550123", "ACC-8202")]
     ticket, _ = await staff_sees(stack, conversation_id, number)
     assert ticket["contact"] == "0171 5550123"
+
+
+@pytest.mark.parametrize(
+    ("language", "problem", "ask", "back", "going_on", "diagnosis"),
+    [
+        (
+            "en",
+            "my laptop won't turn on",
+            "I want to talk to a real person",
+            "Back to the assistant",
+            "I'm back",
+            "Does a charging light come on",
+        ),
+        (
+            "de",
+            "Mein Laptop geht nicht mehr an",
+            "Ich möchte mit einem Mitarbeiter sprechen",
+            "Zurück zum Assistenten",
+            "ich bin wieder für Sie da",
+            "Ladelämpchen",
+        ),
+    ],
+)
+async def test_a_customer_waiting_with_nobody_online_can_go_back_to_the_assistant(
+    stack, language, problem, ask, back, going_on, diagnosis
+) -> None:
+    customer = ChatClient(stack.ws_url)
+    welcome = await customer.connect(language=language)
+    conversation_id = welcome["conversation_id"]
+    turns = []
+    try:
+        await asyncio.sleep(0.5)  # let earlier tests' agents disconnect
+        queued = await customer.say(ask)
+        turns.append(queued)
+        chosen = button(queued, back)
+        left = await customer.say(chosen["title"], payload=chosen["payload"])
+        turns.append(left)
+        helped = await customer.say(problem)
+        turns.append(helped)
+    finally:
+        await customer.close()
+    print("\n---\n".join(t.text for t in turns))
+    assert going_on in left.text, left.text
+    # The assistant answers again: the diagnosis starts, not "your message is kept".
+    assert diagnosis in helped.text, helped.text
+    rows = query(
+        stack,
+        "SELECT h.status, e.kind FROM handoffs h JOIN handoff_events e ON e.handoff_id = h.id "
+        "WHERE h.conversation_id = :c ORDER BY e.id",
+        c=conversation_id,
+    )
+    assert rows[-1] == ("returned", "left_queue"), rows

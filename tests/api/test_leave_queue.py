@@ -1,0 +1,108 @@
+"""A customer waiting in the queue can go back to the assistant (api/services/handoff_desk.py).
+
+The real handoff desk and chat gateway on a real database; the Rasa server is
+replaced by one that records what it is sent, as in test_callbacks.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from api.db import Database
+from api.models import Conversation, HandoffEvent, HandoffStatus
+from api.services import handoffs
+from api.services.callbacks import BACK_TO_ASSISTANT_PAYLOAD
+from tests.api.test_callbacks import Chat, handoff_of, queued_chat
+
+
+class RecordingChat(Chat):
+    """Also records the events the desk appends to the assistant's tracker."""
+
+    def __init__(self, database: Database, conversation_id: str) -> None:
+        super().__init__(database, conversation_id)
+        self.appended: list[dict[str, Any]] = []
+
+        async def append_events(*, sender_id: str, events: list[dict[str, Any]]) -> None:
+            self.appended.extend(events)
+
+        self.rasa.append_events = append_events  # type: ignore[method-assign]
+
+
+async def waiting_chat(database: Database, language: str = "en") -> RecordingChat:
+    queued = await queued_chat(database, language)
+    chat = RecordingChat(database, queued.conversation_id)
+    return chat
+
+
+def frames_after(chat: Chat, start: int) -> list[dict[str, Any]]:
+    return [f for f in chat.seen[start:] if f["type"] == "message"]
+
+
+async def test_nobody_online_offers_the_way_back_to_the_assistant(database: Database) -> None:
+    chat = await waiting_chat(database)
+    told = await chat.say("hello? anyone?")
+    offered = [b["payload"] for f in told for b in f.get("buttons") or []]
+    assert BACK_TO_ASSISTANT_PAYLOAD in offered
+
+
+async def test_back_to_the_assistant_leaves_the_queue_and_the_assistant_answers_again(
+    database: Database,
+) -> None:
+    chat = await waiting_chat(database)
+    await chat.say("is anyone there")
+    assert chat.rasa.received == []  # in the queue, the assistant hears nothing
+    start = len(chat.seen)
+    await chat.say("Back to the assistant", BACK_TO_ASSISTANT_PAYLOAD)
+    said = " ".join(f["text"] for f in frames_after(chat, start))
+    assert "you're no longer waiting for an agent, and I'm back" in said
+    assert "What can I help you with?" in said
+
+    handoff = await handoff_of(database, chat.conversation_id)
+    assert handoff.status == HandoffStatus.returned.value and handoff.ended_at is not None
+    async with database.session() as session:
+        events = (
+            await session.execute(
+                select(HandoffEvent.kind, HandoffEvent.agent_id)
+                .where(HandoffEvent.handoff_id == handoff.id)
+                .order_by(HandoffEvent.id)
+            )
+        ).all()
+        owner = await session.scalar(
+            select(Conversation.owner).where(Conversation.id == chat.conversation_id)
+        )
+    # Left by the customer, not handed back by an agent.
+    assert tuple(events[-1]) == ("left_queue", None) and owner == "bot"
+    # The assistant takes the chat back: resumed, with nothing of a flow to go on with.
+    assert chat.appended[0] == {"event": "resume"}
+    assert {"event": "slot", "name": "flow_state", "value": None} in chat.appended
+
+    await chat.say("my wifi keeps dropping")
+    assert chat.rasa.received == ["my wifi keeps dropping"]
+
+
+async def test_back_to_the_assistant_in_german(database: Database) -> None:
+    chat = await waiting_chat(database, language="de")
+    start = len(chat.seen)
+    await chat.say("Zurück zum Assistenten", BACK_TO_ASSISTANT_PAYLOAD)
+    said = " ".join(f["text"] for f in frames_after(chat, start))
+    assert "Sie warten nicht mehr auf einen Mitarbeiter" in said
+    assert "Wobei kann ich Ihnen helfen?" in said
+
+
+async def test_a_chat_an_agent_took_meanwhile_stays_with_the_agent(database: Database) -> None:
+    chat = await waiting_chat(database)
+    handoff = await handoff_of(database, chat.conversation_id)
+    async with database.session() as session:
+        # The agent's claim lands first (the update `claim` makes).
+        taken = await session.get(type(handoff), handoff.id)
+        taken.status = HandoffStatus.active.value
+    async with database.session() as session:
+        assert (
+            await handoffs.leave_queue(session=session, conversation_id=chat.conversation_id)
+            is None
+        )
+    await chat.desk.leave_queue(chat.conversation_id)
+    assert (await handoff_of(database, chat.conversation_id)).status == "active"
+    assert chat.appended == []
