@@ -297,6 +297,11 @@ class DiagnosisService:
         another area's problem ("my printer still doesn't print" after a TV outage)."""
         if not says_still_broken(turn):
             return False
+        if after.get("yes_taken_back") and turn.intent in PROBLEM_INTENTS:
+            # After "yes, it works", a description of the problem ("my internet is not
+            # working") is the problem come back, diagnosed afresh; "still the same"
+            # takes the yes back.
+            return False
         flow = self.library.get(str(after.get("root_flow") or after.get("flow") or ""))
         if flow is None:
             return False
