@@ -148,6 +148,7 @@ class ChatRequests:
             flow_id=flow_id,
             slots=carried,
             language=chat.language,
+            turn=chat.turn if chat.turn.text else None,
         )
         return await self._queue_if_asked(chat, result)
 

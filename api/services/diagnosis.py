@@ -335,6 +335,7 @@ class DiagnosisService:
         flow_id: str,
         slots: Optional[dict[str, Any]] = None,
         language: str = "en",
+        turn: Optional[CustomerTurn] = None,
     ) -> DiagnosisResult:
         """`start_flow` in a unit of work of its own."""
         async with self.database.session() as session:
@@ -344,6 +345,7 @@ class DiagnosisService:
                 flow_id=flow_id,
                 slots=slots,
                 language=language,
+                turn=turn,
             )
 
     async def _after_hand_back(
@@ -403,16 +405,20 @@ class DiagnosisService:
         flow_id: str,
         slots: Optional[dict[str, Any]] = None,
         language: str = "en",
+        turn: Optional[CustomerTurn] = None,
     ) -> DiagnosisResult:
-        """Start a named flow (an operation the customer asked for, e.g. book_visit)."""
+        """Start a named flow (an operation the customer asked for, e.g. book_visit).
+
+        `turn`: the customer's request, whose words can answer the flow's questions
+        ("I need a new remote": the part asked for)."""
         checks.current_conversation.set(conversation_id)
         checks.current_language.set(language)
         flow = self.library.get(flow_id)
         if flow is None:
             raise LookupError(f"unknown flow {flow_id!r}")
         try:
-            started = await self.engine.start(flow, slots=slots, language=language)
-            return await self._finish(session, conversation_id, started, language)
+            started = await self.engine.start(flow, slots=slots, turn=turn, language=language)
+            return await self._finish(session, conversation_id, started, language, turn)
         except Exception as error:
             return await self._flow_failed(
                 session, conversation_id, flow_id, None, language, error=error

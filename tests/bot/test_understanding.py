@@ -321,6 +321,29 @@ async def test_what_the_tv_shows_is_taken_from_the_flow_s_own_phrases(
         assert [e.step_id for e in result.events if e.kind == "from_message"] == ["screen_state"]
 
 
+@pytest.mark.parametrize(
+    ("request_text", "language", "part"),
+    [
+        ("my laptop charger is broken, can you send a new one", "en", "power supply"),
+        ("need toner for the office printer", "en", "printer"),
+        ("Tintenpatronen für den Drucker bitte", "de", "printer"),
+        # Two parts named, or none: the customer is asked which.
+        ("I need a remote for the TV and a charger for the laptop", "en", None),
+        ("can I order a replacement part", "en", None),
+    ],
+)
+async def test_the_part_named_in_the_request_answers_which_part(
+    flow_library: FlowLibrary, request_text: str, language: str, part: str | None
+) -> None:
+    engine = engine_for(
+        flow_library, conversation_customer="known", find_part="found", part_quote="quote"
+    )
+    turn = CustomerTurn(text=request_text, intent="order_part", language=language)
+    result = await engine.start(flow_library.get("request_part"), turn=turn, language=language)
+    assert result.state["slots"].get("ask_part") == part
+    assert (result.state["step"] == "ask_part") == (part is None)
+
+
 async def test_still_not_working_right_after_a_yes_goes_on_where_no_leads(
     flow_library: FlowLibrary, encoder: SentenceEncoder
 ) -> None:

@@ -186,3 +186,45 @@ async def test_an_outage_is_explained_and_a_goodwill_gesture_offered(stack) -> N
         stack, "SELECT title, domain FROM tickets WHERE customer_id = :c", c=customer_id
     )
     assert ("Affected by a known outage", "internet") in [tuple(t) for t in tickets]
+
+
+@pytest.mark.parametrize(
+    ("language", "request_text", "email_button", "taken", "asked"),
+    [
+        (
+            "en",
+            "my remote control for the tv box is broken, can you send me a new one?",
+            "e-mail",
+            "You asked for this part: A remote control.",
+            "Which part do you need?",
+        ),
+        (
+            "de",
+            "Meine Fernbedienung vom Receiver ist kaputt, können Sie mir eine neue schicken?",
+            "E-Mail",
+            "Sie haben nach diesem Teil gefragt: Eine Fernbedienung.",
+            "Welches Teil brauchen Sie?",
+        ),
+    ],
+)
+async def test_the_part_named_in_the_request_is_not_asked_for_again(
+    stack, language, request_text, email_button, taken, asked
+) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    turns = []
+    try:
+        start = await client.say(request_text)  # free text through NLU
+        turns.append(start)
+        email = await press(client, start, email_button)
+        turns.append(email)
+        turns.append(await client.say("maria.schneider@example.com"))
+        which = await client.say("10115", payload='/inform{"postcode":"10115"}')
+        turns.append(which)
+    finally:
+        await client.close()
+    print("\n---\n".join(t.text for t in turns))
+    assert taken in which.text, which.text
+    assert asked not in which.text, which.text
+    # Maria's TV box remote is out of stock: the flow went on to the part itself.
+    assert "RMT-STB" in which.text or "Universal" in which.text, which.text
