@@ -172,7 +172,11 @@ async def test_a_german_customer_hears_the_actions_in_german(wired: Services) ->
 
     queued = await chat.say("Mitarbeiter bitte", "request_human")
     assert "Gerade ist kein Mitarbeiter online." in queued.text, queued.text
-    assert [b["title"] for b in queued.buttons] == ["Lieber Rückruf", "Ich warte"]
+    assert [b["title"] for b in queued.buttons] == [
+        "Lieber Rückruf",
+        "Ich warte",
+        "Zurück zum Assistenten",
+    ]
 
 
 async def test_a_ticket_question_without_a_number_offers_the_customers_own_tickets(

@@ -231,7 +231,11 @@ async def test_the_customer_hears_when_nobody_speaks_their_language(database: Da
     notice = await desk.request(conversation_id=german, reason="asked", skill="internet")
     assert notice.text.startswith("Gerade ist niemand frei, der Deutsch spricht.")
     assert "jemanden, der Englisch spricht" in notice.text
-    assert [b["payload"] for b in notice.buttons] == ["/request_callback", "/keep_waiting"]
+    assert [b["payload"] for b in notice.buttons] == [
+        "/request_callback",
+        "/keep_waiting",
+        "/back_to_assistant",
+    ]
     assert notice.buttons[0]["title"] == say("button.callback", "de")
 
     online(presence, await make_agent(database, "Dieter", languages=["de"]))

@@ -124,7 +124,11 @@ async def test_a_german_handoff_goes_to_the_german_speaking_agent(stack) -> None
         await later.connect(language="de")
         notice = await later.say("Ich möchte mit einem Menschen sprechen", payload="/request_human")
         assert "Gerade ist niemand frei, der Deutsch spricht." in notice.text, notice.text
-        assert [b["payload"] for b in notice.buttons] == ["/request_callback", "/keep_waiting"]
+        assert [b["payload"] for b in notice.buttons] == [
+            "/request_callback",
+            "/keep_waiting",
+            "/back_to_assistant",
+        ]
         await emma.waiting(later.welcome["conversation_id"], language="de")
     finally:
         await customer.close()
