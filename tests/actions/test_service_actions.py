@@ -121,8 +121,24 @@ async def test_ordering_a_part_starts_with_identification(wired: Services) -> No
 
 async def test_a_known_customer_is_asked_for_the_part_directly(wired: Services) -> None:
     dispatcher = CollectingDispatcher()
+    asked = tracker(
+        "tracker_order_part.json",
+        "maria",
+        **{"I need a new remote control": "I need a replacement part"},
+    )
+    await ActionOrderPart(wired).run(dispatcher, asked, {})
+    texts = [m["text"] for m in dispatcher.messages]
+    assert "Which part do you need?" in texts
+    assert not any("account" in t.lower() for t in texts), texts
+
+
+async def test_a_known_customer_who_named_the_part_is_not_asked_which(wired: Services) -> None:
+    dispatcher = CollectingDispatcher()
     await ActionOrderPart(wired).run(dispatcher, tracker("tracker_order_part.json", "maria"), {})
-    assert "Which part do you need?" in [m["text"] for m in dispatcher.messages]
+    texts = [m["text"] for m in dispatcher.messages]
+    # "I need a new remote control": the part, taken from the request.
+    assert texts[0].startswith("You asked for this part: A remote control."), texts
+    assert "Which part do you need?" not in texts
 
 
 async def test_an_account_number_mistaken_for_a_ticket_question_goes_to_the_flow(
