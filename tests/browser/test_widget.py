@@ -337,6 +337,9 @@ def test_agent_takeover_typing_both_ways_and_rating_request(page, gw, shot):
     open_widget(page, gw.base_url + "/")
     say(page, "hello")
     wait_all_sent(page)
+    # The assistant's answer (and the end of its typing) first: on a busy machine its
+    # "typing: off" could otherwise arrive after the agent's "typing: on" below.
+    expect(page.locator("nw-support-chat .log .msg.bot[data-id]")).to_have_count(1)
     post(gw.base_url, "/_test/push", {"type": "owner", "owner": "agent", "agent_name": "Anna"})
     expect(page.locator("nw-support-chat .st")).to_contain_text("Chatting with Anna")
     typing = {"type": "typing", "sender": "agent", "active": True, "agent_name": "Anna"}
