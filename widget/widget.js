@@ -464,7 +464,13 @@
     clearTimeout(typingTimer);
     typingTimer = setTimeout(hideTyping, 30000);
   }
-  function hideTyping() { typingEl.hidden = true; clearTimeout(typingTimer); }
+  // Hides the indicator; with a sender, only if it shows that sender (the assistant's
+  // end of turn must not hide an agent who is typing, and the other way round).
+  function hideTyping(sender) {
+    if (sender && !typingEl.hidden && typingEl.getAttribute('data-sender') !== sender) return;
+    typingEl.hidden = true;
+    clearTimeout(typingTimer);
+  }
   function setUnread(n) {
     unread = n;
     badge.hidden = !n;
@@ -626,7 +632,8 @@
       case 'typing':
         if (f.agent_name) agentName = f.agent_name;
         if (f.sender !== 'agent') botTurn = f.active !== false;
-        if (f.active === false) hideTyping(); else showTyping(f.sender === 'agent' ? 'agent' : 'bot');
+        if (f.active === false) hideTyping(f.sender === 'agent' ? 'agent' : 'bot');
+        else showTyping(f.sender === 'agent' ? 'agent' : 'bot');
         if (!botTurn && ratingAfterTurn) { ratingAfterTurn = false; offerRating(); }
         break;
       case 'owner':
@@ -655,7 +662,7 @@
     if (m.sender === 'customer') {
       disableChips();
       if (m.client_id && byCid[m.client_id]) { confirm(m.client_id, m.id); return; }
-    } else hideTyping();
+    } else hideTyping(m.sender === 'agent' ? 'agent' : 'bot');
     if (m.sender === 'agent') {
       if (m.agent_name) agentName = m.agent_name;
       if (owner !== 'closed') setOwner('agent');

@@ -363,6 +363,26 @@ def test_agent_takeover_typing_both_ways_and_rating_request(page, gw, shot):
     assert gw.gateway.ratings[-1]["score"] == 5
 
 
+def test_the_assistants_end_of_turn_does_not_hide_an_agent_who_is_typing(page, gw):
+    open_widget(page, gw.base_url + "/")
+    say(page, "hello")
+    wait_all_sent(page)
+    expect(page.locator("nw-support-chat .log .msg.bot[data-id]")).to_have_count(1)
+    post(gw.base_url, "/_test/push", {"type": "owner", "owner": "agent", "agent_name": "Anna"})
+    typing = {"type": "typing", "sender": "agent", "active": True, "agent_name": "Anna"}
+    post(gw.base_url, "/_test/push", typing)
+    expect(page.locator("nw-support-chat .typing .sr")).to_have_text("Anna is typing…")
+    # A late "typing: off" from the assistant's turn, then a system line from the server.
+    post(gw.base_url, "/_test/push", {"type": "typing", "sender": "bot", "active": False})
+    post(gw.base_url, "/_test/push", {"sender": "bot", "text": "Anna has joined the chat."})
+    expect(page.locator("nw-support-chat .log .msg.bot[data-id]")).to_have_count(2)
+    expect(page.locator("nw-support-chat .typing")).to_be_visible()
+    expect(page.locator("nw-support-chat .typing .sr")).to_have_text("Anna is typing…")
+    # The agent's own "typing: off" hides it.
+    post(gw.base_url, "/_test/push", {**typing, "active": False})
+    expect(page.locator("nw-support-chat .typing")).to_be_hidden()
+
+
 def test_pasted_twice_gives_one_widget(page, gw):
     tag = f'<script src="{gw.base_url}/widget/widget.js"></script>'
     gw.gateway.embed_page = f"<!doctype html><html><head>{tag}</head><body>{tag}</body></html>"
