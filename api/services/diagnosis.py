@@ -357,9 +357,9 @@ class DiagnosisService:
         topic: dict[str, Any],
         language: str,
     ) -> DiagnosisResult:
-        """A person handed the chat back and no flow waits for an answer: "still broken"
-        is about the same topic. Checks already done are not started again; a topic
-        nobody checked yet gets its diagnosis."""
+        """A person handed the chat back, or the customer left the queue, and no flow
+        waits for an answer: "still broken" is about the same topic. Checks already
+        done are not started again; a topic nobody checked yet gets its diagnosis."""
         skill = str(topic.get("skill") or OTHER)
         same_topic = turn.intent in ("problem_persists", "already_tried") or (
             INTENT_DOMAINS.get(turn.intent) == skill
@@ -375,14 +375,14 @@ class DiagnosisService:
             if started is not None:
                 return await self._finish(session, conversation_id, started, language, turn)
         if same_topic and topic.get("root_flow"):
-            agent = str(topic.get("agent_name") or "") or say("handback.our_agent", language)
             key = f"handback.topic.{skill}" if has(f"handback.topic.{skill}") else None
-            text = say(
-                "handback.still_broken",
-                language,
-                topic=say(key or f"handback.topic.{OTHER}", language),
-                agent=agent,
-            )
+            about = say(key or f"handback.topic.{OTHER}", language)
+            if topic.get("left_queue"):
+                # The customer left the queue after the flow's checks: no agent was involved.
+                text = say("queue.still_broken_after_checks", language, topic=about)
+            else:
+                agent = str(topic.get("agent_name") or "") or say("handback.our_agent", language)
+                text = say("handback.still_broken", language, topic=about, agent=agent)
             return DiagnosisResult(
                 replies=[Reply(text, [person_button(language)])],
                 flow_state={"handed_back": topic},

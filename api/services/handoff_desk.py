@@ -611,36 +611,15 @@ class HandoffDesk:
         language = language or handoff.language or "en"
         state = handback_topic(handoff)
         state["handed_back"]["agent_name"] = staff.name
-        if state.get("flow"):
-            state["language"] = language  # the flow asks on in the customer's language now
-        question = self._open_question(state)
-        if not question:
-            state = {"handed_back": state["handed_back"]}
-        await self._resume_assistant(handoff.conversation_id, state, question)
-        if question:
-            await self.tell_customer(
-                handoff.conversation_id, say("handback.continue", language, agent=staff.name)
-            )
-            for reply in question:
-                await self.tell_customer(
-                    handoff.conversation_id, reply.text, sender=Sender.bot, buttons=reply.buttons
-                )
-        elif state["handed_back"].get("root_flow") or handoff.skill != OTHER:
-            await self.tell_customer(
-                handoff.conversation_id,
-                say(
-                    "handback.about_topic",
-                    language,
-                    agent=staff.name,
-                    topic=say(topic_key(handoff.skill), language),
-                ),
-            )
-        else:
-            await self.tell_customer(
-                handoff.conversation_id, say("system.handed_back", language, agent=staff.name)
-            )
-        await self.announce_owner(handoff.conversation_id, "bot")
-        await self.queue_changed()
+        await self._pick_up(
+            handoff,
+            state,
+            language,
+            continue_key="handback.continue",
+            about_topic_key="handback.about_topic",
+            nothing_key="system.handed_back",
+            agent=staff.name,
+        )
         return handoff
 
     async def leave_queue(self, conversation_id: str, language: Optional[str] = None) -> None:
@@ -654,19 +633,50 @@ class HandoffDesk:
             return
         language = language or handoff.language or "en"
         state = handback_topic(handoff)
+        state["handed_back"]["left_queue"] = True
+        await self._pick_up(
+            handoff,
+            state,
+            language,
+            continue_key="queue.left_queue_continue",
+            about_topic_key="queue.left_queue_about_topic",
+            nothing_key="queue.left_queue_what_now",
+        )
+
+    async def _pick_up(
+        self,
+        handoff: Handoff,
+        state: dict[str, Any],
+        language: str,
+        *,
+        continue_key: str,
+        about_topic_key: str,
+        nothing_key: str,
+        **values: str,
+    ) -> None:
+        """The assistant takes the chat back after a person or the queue: with the
+        flow's open question, or with the topic (so "still not working" is understood
+        as being about it), or with "what can I help you with?"."""
+        conversation_id = handoff.conversation_id
         if state.get("flow"):
-            state["language"] = language
+            state["language"] = language  # the flow asks on in the customer's language now
         question = self._open_question(state)
-        await self._resume_assistant(conversation_id, state if question else None, question)
-        await self.tell_customer(conversation_id, say("queue.left_queue", language))
+        if not question:
+            state = {"handed_back": state["handed_back"]}
+        await self._resume_assistant(conversation_id, state, question)
         if question:
-            await self.tell_customer(conversation_id, say("queue.left_queue_continue", language))
+            await self.tell_customer(conversation_id, say(continue_key, language, **values))
             for reply in question:
                 await self.tell_customer(
                     conversation_id, reply.text, sender=Sender.bot, buttons=reply.buttons
                 )
+        elif state["handed_back"].get("root_flow") or handoff.skill != OTHER:
+            topic = say(topic_key(handoff.skill), language)
+            await self.tell_customer(
+                conversation_id, say(about_topic_key, language, topic=topic, **values)
+            )
         else:
-            await self.tell_customer(conversation_id, say("queue.left_queue_what_now", language))
+            await self.tell_customer(conversation_id, say(nothing_key, language, **values))
         await self.announce_owner(conversation_id, "bot")
         await self.queue_changed()
 

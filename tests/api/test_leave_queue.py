@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from api.db import Database
 from api.models import Conversation, HandoffEvent, HandoffStatus
-from api.services import handoffs
+from api.services import conversations, handoffs
 from api.services.callbacks import BACK_TO_ASSISTANT_PAYLOAD
 from tests.api.test_callbacks import Chat, handoff_of, queued_chat
 
@@ -57,7 +58,8 @@ async def test_back_to_the_assistant_leaves_the_queue_and_the_assistant_answers_
     await chat.say("Back to the assistant", BACK_TO_ASSISTANT_PAYLOAD)
     said = " ".join(f["text"] for f in frames_after(chat, start))
     assert "you're no longer waiting for an agent, and I'm back" in said
-    assert "What can I help you with?" in said
+    # The chat was queued for internet: the assistant keeps that topic.
+    assert "If your internet still isn't working, tell me what's happening" in said
 
     handoff = await handoff_of(database, chat.conversation_id)
     assert handoff.status == HandoffStatus.returned.value and handoff.ended_at is not None
@@ -74,9 +76,12 @@ async def test_back_to_the_assistant_leaves_the_queue_and_the_assistant_answers_
         )
     # Left by the customer, not handed back by an agent.
     assert tuple(events[-1]) == ("left_queue", None) and owner == "bot"
-    # The assistant takes the chat back: resumed, with nothing of a flow to go on with.
+    # The assistant takes the chat back: resumed, with the topic and no flow to go on with.
     assert chat.appended[0] == {"event": "resume"}
-    assert {"event": "slot", "name": "flow_state", "value": None} in chat.appended
+    state = next(e["value"] for e in chat.appended if e.get("name") == "flow_state")
+    assert set(state) == {"handed_back"}
+    assert state["handed_back"]["skill"] == "internet" and state["handed_back"]["left_queue"]
+    assert {"event": "slot", "name": "active_flow", "value": None} in chat.appended
 
     await chat.say("my wifi keeps dropping")
     assert chat.rasa.received == ["my wifi keeps dropping"]
@@ -88,7 +93,26 @@ async def test_back_to_the_assistant_in_german(database: Database) -> None:
     await chat.say("Zurück zum Assistenten", BACK_TO_ASSISTANT_PAYLOAD)
     said = " ".join(f["text"] for f in frames_after(chat, start))
     assert "Sie warten nicht mehr auf einen Mitarbeiter" in said
-    assert "Wobei kann ich Ihnen helfen?" in said
+    assert "Falls Ihr Internet noch nicht funktioniert" in said
+
+
+@pytest.mark.parametrize(
+    ("language", "what_now"),
+    [("en", "What can I help you with?"), ("de", "Wobei kann ich Ihnen helfen?")],
+)
+async def test_back_to_the_assistant_without_a_topic_asks_what_is_wrong(
+    database: Database, language: str, what_now: str
+) -> None:
+    async with database.session() as session:
+        conversation_id = (
+            await conversations.start_conversation(session=session, language_hint=language)
+        ).conversation.id
+    chat = RecordingChat(database, conversation_id)
+    await chat.desk.request(conversation_id=conversation_id, reason="asked for a person")
+    start = len(chat.seen)
+    await chat.say("back", BACK_TO_ASSISTANT_PAYLOAD)
+    said = " ".join(f["text"] for f in frames_after(chat, start))
+    assert what_now in said and "still isn't working" not in said
 
 
 async def test_a_chat_an_agent_took_meanwhile_stays_with_the_agent(database: Database) -> None:
