@@ -11,7 +11,8 @@ Three views, each for a date range (UTC days):
 - per day: runs, containment and handoff rate.
 
 A *run* is one flow from its `start` event to the next `start` in the same
-conversation; its outcome is the first `outcome` event in it, or a handoff
+conversation; its outcome is the first `outcome` event in it (after the
+customer's last "still not working", which takes an outcome back), or a handoff
 when a person was asked for during the run (a `handoffs` row), or
 *abandoned* when neither came and the customer went quiet for
 `ABANDONED_AFTER_MINUTES` or started another flow. Runs are kept in the
@@ -122,6 +123,15 @@ WITH events AS (
     FROM flow_events
     WHERE conversation_id IN ({affected})
 ),
+-- "Still not working" after an outcome takes that outcome back: the run's outcome
+-- is the first one after the customer's last `still_broken`.
+reopened AS (
+    SELECT events.*,
+           COALESCE(MAX(CASE WHEN kind = 'still_broken' THEN id END) OVER (
+               PARTITION BY run_id
+           ), 0) AS reopened_after
+    FROM events
+),
 runs AS (
     SELECT run_id,
            MIN(conversation_id) AS conversation_id,
@@ -129,10 +139,11 @@ runs AS (
            MAX(created_at) AS ended_at,
            -- One customer message's events share one timestamp (record_flow_events).
            COUNT(DISTINCT created_at) - 1 AS turns,
-           MIN(CASE WHEN kind = 'outcome' THEN id END) AS outcome_event,
+           MIN(CASE WHEN kind = 'outcome' AND id > reopened_after THEN id END)
+               AS outcome_event,
            MAX(CASE WHEN kind IN ('start', 'step', 'back', 'restart') THEN id END)
                AS position_event
-    FROM events
+    FROM reopened
     WHERE run_id IS NOT NULL
     GROUP BY run_id
 ),

@@ -8,8 +8,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
 from api.db import Database
+from api.models import FlowEvent
 from api.services import analytics
 from bot.flows.loader import FlowLibrary
 from tests.analytics_history import (
@@ -149,6 +151,50 @@ async def test_the_rollup_takes_in_new_events_and_new_handoffs(
         assert await analytics.refresh_flow_runs(session) == 1
     figures = (await figures_of(database, library))[FLOW_ID]
     assert figures.outcomes["handoff"] == 2 and figures.abandoned == 1
+
+
+async def still_the_same(
+    session, conversation: str, seconds: int, then: list[tuple[str, str, str | None]]
+) -> None:
+    """The customer writes "still the same" right after "yes, it works" (the engine's
+    `still_broken` event), and the flow goes on at the No branch."""
+    at = start_of(conversation) + timedelta(seconds=seconds)
+    events = [("still_broken", "restart", "still the same"), *then]
+    await session.execute(
+        insert(FlowEvent.__table__),
+        [
+            {
+                "conversation_id": conversation,
+                "flow_id": FLOW_ID,
+                "step_id": step,
+                "kind": kind,
+                "value": value,
+                "created_at": at,
+            }
+            for kind, step, value in events
+        ],
+    )
+
+
+async def test_still_not_working_after_an_outcome_takes_the_outcome_back(
+    database: Database, library: FlowLibrary
+) -> None:
+    async with database.session() as session:
+        await write_history(session)
+        assert await analytics.refresh_flow_runs(session) == 6
+        # c1 said it works, then "still the same": the flow went on to the ticket.
+        await still_the_same(
+            session, "c1", 90, [("step", "broken", None), ("outcome", "broken", "ticket")]
+        )
+        # c3 never had an outcome; c5 (asked for a person after "it works") takes it
+        # back and goes quiet: its person decides.
+        await still_the_same(session, "c5", 75, [("step", "broken", None)])
+        await session.commit()
+    figures = (await figures_of(database, library))[FLOW_ID]
+    expected = dict(EXPECTED["outcomes"])
+    expected.update(resolved=0, ticket=3, handoff=2)
+    assert figures.outcomes == expected
+    assert figures.contained == 0
 
 
 async def test_a_long_history_is_taken_in_short_steps_with_the_same_result(
