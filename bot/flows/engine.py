@@ -436,14 +436,21 @@ def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
         return True
     if turn.intent in NO_INTENTS:
         return False
-    # The first yes- or no-word decides: "yes, no problem" is a yes.
-    for word in _words(turn.text):
+    said = yes_or_no_word(turn.text)
+    if said is not None:
+        return said
+    if any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES):
+        return False
+    return None
+
+
+def yes_or_no_word(text: str) -> Optional[bool]:
+    """The first yes- or no-word decides: "yes, no problem" is a yes."""
+    for word in _words(text):
         if word in YES_WORDS:
             return True
         if word in NO_WORDS:
             return False
-    if any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES):
-        return False
     return None
 
 
@@ -646,7 +653,7 @@ class FlowEngine:
             return self._correct(state, flow, just_taken, result)
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
-        if turn.intent == "already_tried":
+        if turn.intent == "already_tried" and not self._answers_a_state_question(step, turn):
             target = step.skip or step.no or step.next
             if target:
                 state["misses"] = 0
@@ -664,6 +671,21 @@ class FlowEngine:
         self._hear(state, turn)
         await self._run_until_input(state, target, result)
         return result
+
+    @staticmethod
+    def _answers_a_state_question(step: Step, turn: CustomerTurn) -> bool:
+        """ "Ja, hab ich gemacht" to "Is the TV box switched on?" is a yes. A yes/no
+        question that asks how things are (no instruction, nothing to skip) is
+        answered by the message's yes or no; only an action can be "already tried"."""
+        if step.kind != "ask_yes_no" or step.text or step.skip:
+            return False
+        words = set(_words(turn.text))
+        text = " ".join(_words(turn.text))
+        said_no = bool(words & NO_WORDS) or any(
+            _has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES
+        )
+        # Only a plain yes or a plain no: "yes I did that, didn't help" stays a skip.
+        return bool(words & YES_WORDS) != said_no
 
     @staticmethod
     def _hear(state: dict[str, Any], turn: CustomerTurn) -> None:

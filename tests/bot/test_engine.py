@@ -88,6 +88,28 @@ async def test_go_back_start_over_and_already_tried(flow_library: FlowLibrary) -
     assert over.state["step"] == "lights" and over.state["trail"] == []
 
 
+@pytest.mark.parametrize(
+    ("text", "step"),
+    [
+        ("ja, hab ich gemacht", "hdmi_input"),  # a yes: the box is on
+        ("yes I checked that already", "hdmi_input"),
+        ("no, I already looked", "box_power"),
+        # Yes and no at once: "already tried" as before, the question's no.
+        ("yes I did that already, didn't help", "box_power"),
+    ],
+)
+async def test_already_tried_to_a_question_about_how_things_are_is_its_yes_or_no(
+    flow_library: FlowLibrary, text: str, step: str
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    state = (await engine.start(flow_library.get("cable_black_screen"))).state
+    state = (await engine.answer(state, said("completely black"))).state
+    state = (await engine.answer(state, said("yes", "affirm"))).state
+    assert state["step"] == "box_on"  # "Is the TV box switched on …?"
+    answered = await engine.answer(state, said(text, "already_tried"))
+    assert answered.state["step"] == step
+
+
 async def test_misunderstanding_twice_offers_a_person(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library)
     state = (await engine.start(flow_library.get("internet_no_connection"))).state
