@@ -659,6 +659,8 @@ class FlowEngine:
                 state["misses"] = 0
                 language = flow.language_for(state["language"])
                 self._remember(state, step, engine_text("already_tried", language), language)
+                # What else they say they did answers later steps ("restarted the router").
+                self._hear(state, turn)
                 result.events.append(FlowEventRecord("skip", flow.id, step.id))
                 result.replies.append(Reply(engine_text("skip_it", state["language"])))
                 await self._run_until_input(state, target, result)
@@ -1080,6 +1082,14 @@ class FlowEngine:
     ) -> Optional[_Taken]:
         spec = step.from_message
         assert spec is not None
+        target = step.skip or (step.no if step.kind == "ask_yes_no" else None)
+        if spec.done and target:
+            hits = _phrase_hits(turn.text, {"done": list(spec.done)})
+            if hits:
+                # "I already restarted the router": as "already tried" to this step.
+                words = max(hits, key=lambda h: h.length).phrase
+                answer = engine_text("already_tried", language)
+                return _Taken(target, "already_tried", answer, words, "already_tried")
         if step.kind == "ask_choice":
             by_speed = self._answer_by_speed(step, turn, language)
             if by_speed is not None:

@@ -139,7 +139,9 @@ STEP_KEYS = {
     "check", "results", "branch", "else", "call", "outcome", "return", "skip", "from_message",
     "rephrase", "still_broken", LINE_KEY,
 }  # fmt: skip
-FROM_MESSAGE_KEYS = {"entities", "values", "yes", "no", "speed_ratio", "phrases", "say", LINE_KEY}
+FROM_MESSAGE_KEYS = {
+    "entities", "values", "yes", "no", "done", "speed_ratio", "phrases", "say", LINE_KEY,
+}  # fmt: skip
 SPEED_RATIO_KEYS = {"below", "then", "else", LINE_KEY}
 
 
@@ -177,8 +179,8 @@ def parse_from_message(
     line: Optional[int],
     plain_language: str = DEFAULT_LANGUAGE,
 ) -> Optional[FromMessage]:
-    """`from_message: true`, or a mapping of entities, values, yes, no, speed_ratio,
-    phrases and say."""
+    """`from_message: true`, or a mapping of entities, values, yes, no, done,
+    speed_ratio, phrases and say."""
     if raw is None or raw is False:
         return None
     if raw is True:
@@ -201,6 +203,7 @@ def parse_from_message(
         values=_strings(raw.get("values")),
         yes=_strings(raw.get("yes")),
         no=_strings(raw.get("no")),
+        done=_strings(raw.get("done")),
         speed_ratio=parse_speed_ratio(
             raw.get("speed_ratio"), step_id=step_id, source=source, line=raw.get(LINE_KEY, line)
         ),

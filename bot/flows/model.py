@@ -126,6 +126,9 @@ class FromMessage:
     `phrases`: for a question with choices, the phrases that answer it from a message,
     per choice value, in place of the choices' own wording (whose synonyms may be
     words every problem description uses, such as "nothing").
+    `done`: for a step that asks the customer to do something, phrases saying they
+    already did it ("restarted the router"); the step is then skipped, as after
+    "already tried" (to its `skip`, or else its `no`).
     `say`: how the assistant tells the customer what it took ({answer}, {words}).
     """
 
@@ -133,6 +136,7 @@ class FromMessage:
     values: tuple[str, ...] = ()
     yes: tuple[str, ...] = ()
     no: tuple[str, ...] = ()
+    done: tuple[str, ...] = ()
     speed_ratio: Optional[SpeedRatio] = None
     phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     say: str = ""

@@ -328,12 +328,32 @@ class FlowChecker:
                 f"`from_message` of step {step.id!r} has `yes`/`no` phrases, "
                 "but the step is not a yes/no question",
             )
-        if step.kind == "ask_yes_no" and not (spec.yes or spec.no):
+        if step.kind == "ask_yes_no" and not (spec.yes or spec.no or spec.done):
             self.error(
                 flow,
                 step.line,
-                f"`from_message` of the yes/no question {step.id!r} needs `yes` or `no` "
-                "phrases that answer it",
+                f"`from_message` of the yes/no question {step.id!r} needs `yes`, `no` or "
+                "`done` phrases that answer it",
+            )
+        if spec.done and step.kind != "ask_choice" and not (step.skip or step.no):
+            self.error(
+                flow,
+                step.line,
+                f"`from_message` of step {step.id!r} has `done` phrases, but the step has no "
+                "`skip` (or `no`) to go to when the customer already did it",
+            )
+        if spec.done and step.kind == "ask_choice" and not step.skip:
+            self.error(
+                flow,
+                step.line,
+                f"`from_message` of step {step.id!r} has `done` phrases, but the step has no "
+                "`skip` to go to when the customer already did it",
+            )
+        if spec.done and step.kind == "ask_value":
+            self.error(
+                flow,
+                step.line,
+                f"`from_message` of the free answer {step.id!r} cannot use `done`",
             )
         if step.kind == "ask_yes_no" and spec.entities:
             self.error(

@@ -391,6 +391,62 @@ flow:
 """
 
 
+@pytest.mark.parametrize(
+    ("opener", "language", "skipped"),
+    [
+        ("no internet since this morning and I already restarted the router twice", "en", True),
+        ("Seit heute früh kein Internet, Router schon neu gestartet, bringt nichts", "de", True),
+        ("no internet since this morning, I haven't restarted the router yet", "en", False),
+        ("no internet since this morning", "en", False),
+    ],
+)
+async def test_a_restart_the_customer_already_did_is_not_asked_for_again(
+    flow_library: FlowLibrary, opener: str, language: str, skipped: bool
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    flow = flow_library.get("internet_no_connection")
+    state = (
+        await engine.start(flow, turn=CustomerTurn(text=opener, intent="problem_internet"))
+    ).state
+    answer = "all green" if language == "en" else "alle grün"
+    result = await engine.answer(state, CustomerTurn(text=answer, language=language))
+    text = " ".join(r.text for r in result.replies)
+    if skipped:
+        assert result.outcome is not None and result.outcome.step_id == "escalate"
+        assert (
+            "You've already restarted the router" in text
+            or "Sie haben den Router schon neu gestartet" in text
+        )
+        taken = [e for e in result.events if e.kind == "from_message"]
+        assert [(e.step_id, e.value) for e in taken] == [("restart", "already_tried")]
+    else:
+        assert result.state["step"] == "restart" and "Let's restart the router" in text
+
+
+async def test_already_tried_on_one_step_remembers_what_else_was_done(
+    flow_library: FlowLibrary,
+) -> None:
+    """ "Yes I restarted the router already, didn't help" to the cable speed test: the
+    test is skipped, and so is the router restart when the flow gets there."""
+    engine = engine_for(flow_library, service_outage="none")
+    flow = flow_library.get("internet_slow_speed")
+    state = (
+        await engine.start(flow, turn=said("internet is super slow", "problem_internet"))
+    ).state
+    state = (await engine.answer(state, said("much slower"))).state
+    state = (await engine.answer(state, said("wifi"))).state
+    assert state["step"] == "wired_test"
+    result = await engine.answer(
+        state, said("yes I restarted the router already this morning, didn't help", "already_tried")
+    )
+    text = " ".join(r.text for r in result.replies)
+    assert "Unplug its power cable" not in text
+    assert "You've already restarted the router, so we'll skip that step." in text
+    assert ("restart_router", "router_restart") in [
+        (e.flow_id, e.step_id) for e in result.events if e.kind == "from_message"
+    ]
+
+
 async def test_a_later_message_answers_a_later_question(tmp_path: Path) -> None:
     (tmp_path / "later.yml").write_text(LATER)
     library = FlowLibrary(tmp_path)
@@ -427,6 +483,7 @@ flow:
       ask: Which one?
       from_message:
         phrases: {red: [red light], purple: [purple light]}
+        done: [picked one already]
       choices:
         - {value: red, title: Red, next: done}
     - id: done
@@ -440,7 +497,8 @@ def test_the_validator_checks_from_message(tmp_path: Path) -> None:
     messages = [f.message for f in findings if f.severity == "error"]
     assert any("'hello' has `from_message` but asks nothing" in m for m in messages)
     assert any("entity 'colour_of_light'" in m for m in messages)
-    assert any("needs `yes` or `no` phrases" in m for m in messages)
+    assert any("needs `yes`, `no` or `done` phrases" in m for m in messages)
+    assert any("'pick' has `done` phrases, but the step has no `skip`" in m for m in messages)
     assert any("`phrases` of step 'pick' names the choice 'purple'" in m for m in messages)
 
 
