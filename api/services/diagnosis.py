@@ -366,12 +366,16 @@ class DiagnosisService:
         )
         problem = next((i for i, d in INTENT_DOMAINS.items() if d == skill), None)
         if same_topic and not topic.get("root_flow") and problem is not None:
-            started = await self._start_for_intent(
-                CustomerTurn(
-                    text=turn.text, intent=problem, entities=turn.entities, language=language
-                ),
-                running=None,
+            about = CustomerTurn(
+                text=turn.text, intent=problem, entities=turn.entities, language=language
             )
+            # "Still not working" describes nothing to choose a flow by: the domain's
+            # default flow, not whichever example happens to sound like "not working".
+            default = self.engine.chooser.default_for(skill)
+            if turn.intent in ("problem_persists", "already_tried") and default is not None:
+                started = await self.engine.start(default, slots=entity_slots(turn), turn=about)
+            else:
+                started = await self._start_for_intent(about, running=None)
             if started is not None:
                 return await self._finish(session, conversation_id, started, language, turn)
         if same_topic and topic.get("root_flow"):
@@ -470,8 +474,7 @@ class DiagnosisService:
         flow = self.engine.select_flow(turn)
         if flow is None or flow.id == running:
             return None
-        slots = {e["entity"]: e["value"] for e in turn.entities if e.get("entity") != "choice"}
-        return await self.engine.start(flow, slots=slots, turn=turn)
+        return await self.engine.start(flow, slots=entity_slots(turn), turn=turn)
 
     async def _no_flow_for(
         self, session: AsyncSession, conversation_id: str, turn: CustomerTurn, language: str
@@ -862,3 +865,8 @@ def what_is_it_about(fallback_count: int, language: str = "en") -> DiagnosisResu
         replies=[Reply(say("fallback.what_about", language), buttons)],
         fallback_count=fallback_count,
     )
+
+
+def entity_slots(turn: CustomerTurn) -> dict[str, Any]:
+    """The message's entities as a flow's slots (a button's `choice` is no slot)."""
+    return {e["entity"]: e["value"] for e in turn.entities if e.get("entity") != "choice"}

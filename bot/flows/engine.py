@@ -56,6 +56,10 @@ WHEN_FIXED_PHRASES = (
     "when will", "when is", "when does", "when do", "when can", "when are", "how long",
     "until when", "by when", "any estimate", "eta", "wann", "wie lange", "prognose",
 )  # fmt: skip
+# In a flow's phrase, "..." stands for up to this many words of the customer's:
+# "router ... neu gestartet" finds "den Router hab ich schon mehrmals neu gestartet".
+PHRASE_GAP = re.compile(r"\.\.\.|…")
+PHRASE_GAP_WORDS = 5
 # Words that turn the phrase after them around: "not orange", "keine Lampe".
 NEGATIONS = {"not", "no", "never", "nicht", "kein", "keine", "keinen", "without", "ohne", "nor"}
 # Words that say nothing about which choice is meant.
@@ -262,17 +266,20 @@ def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
     stemmed = [stems(words) for words in clauses]
     for value, options in phrases.items():
         for phrase in options:
-            needle = stems(_words(phrase))
-            if not needle:
+            # "router ... neu gestartet": the parts in this order, a few words apart.
+            parts = [stems(_words(part)) for part in PHRASE_GAP.split(phrase)]
+            parts = [part for part in parts if part]
+            if not parts:
                 continue
             for number, words in enumerate(clauses):
-                for start in range(len(words) - len(needle) + 1):
-                    if stemmed[number][start : start + len(needle)] != needle:
+                for start in range(len(words) - len(parts[0]) + 1):
+                    end = _parts_end(stemmed[number], words, start, parts)
+                    if end is None:
                         continue
                     before = words[max(0, start - 2) : start]
-                    if needle[0] not in NEGATIONS and _negated(words, start, before):
+                    if parts[0][0] not in NEGATIONS and _negated(words, start, before):
                         continue  # "not orange", "keine Lampe"
-                    hits.append(_Hit(value, phrase, number, start, len(needle)))
+                    hits.append(_Hit(value, phrase, number, start, end - start))
     # The same words spelled exactly as one choice's phrase belong to that choice:
     # "burning" is "burning smell", not "burns".
     exact = {
@@ -281,6 +288,27 @@ def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
         if clauses[h.clause][h.start : h.start + h.length] == _words(h.phrase)
     }
     return [h for h in hits if exact.get((h.clause, h.start, h.length), h.value) == h.value]
+
+
+def _parts_end(
+    stemmed: list[str], words: list[str], start: int, parts: list[list[str]]
+) -> Optional[int]:
+    """Where the phrase's parts end when the first starts at `start` and each next one
+    follows within `PHRASE_GAP_WORDS` words, none of them a negation; else None."""
+    first = parts[0]
+    if stemmed[start : start + len(first)] != first:
+        return None
+    end = start + len(first)
+    for part in parts[1:]:
+        for at in range(end, min(end + PHRASE_GAP_WORDS, len(words) - len(part)) + 1):
+            if NEGATIONS & set(words[end:at]):
+                return None  # "Router habe ich noch nicht neu gestartet"
+            if stemmed[at : at + len(part)] == part:
+                end = at + len(part)
+                break
+        else:
+            return None
+    return end
 
 
 def _negated(words: list[str], start: int, before: list[str]) -> bool:
