@@ -42,7 +42,7 @@ from api.services.hub import ConversationHub
 from api.services.presence import AgentPresence
 from api.services.rasa_client import RasaClient, RasaUnavailable
 from api.services.staff import Staff
-from bot.flows.engine import FlowEngine, Reply, summarize_trail
+from bot.flows.engine import FlowEngine, Reply, says_no_longer_needed, summarize_trail
 from bot.flows.loader import FlowLibrary
 from bot.vocabulary import OTHER
 from bot.wording import button, has, say
@@ -418,8 +418,9 @@ class HandoffDesk:
         text: str = "",
     ) -> bool:
         """Answers a queued customer's call back: the choice, and the phone number asked
-        for (api/services/callbacks.py). True if the message was answered; otherwise it
-        gets the usual answer of the queue. Either way it is kept for the agent."""
+        for (api/services/callbacks.py); and "never mind" with the way back to the
+        assistant. True if the message was answered; otherwise it gets the usual
+        answer of the queue. Either way it is kept for the agent."""
         if payload is not None and payload not in QUEUE_PAYLOADS:
             return False
         if payload == BACK_TO_ASSISTANT_PAYLOAD:
@@ -439,6 +440,17 @@ class HandoffDesk:
             await self.tell_customer(conversation_id, say("queue.keep_waiting", language))
             return True
         if reply is None:
+            if payload is None and says_no_longer_needed(text):
+                # "Never mind, it works now": the way out, not "your message is kept".
+                await self.tell_customer(
+                    conversation_id,
+                    say("queue.no_longer_needed", language),
+                    buttons=[
+                        button("button.back_to_assistant", language, BACK_TO_ASSISTANT_PAYLOAD),
+                        button("button.keep_waiting", language, KEEP_WAITING_PAYLOAD),
+                    ],
+                )
+                return True
             return False
         await self.tell_customer(conversation_id, reply.text, buttons=reply.buttons or None)
         if reply.ticket_opened:

@@ -51,6 +51,14 @@ STILL_BROKEN_PHRASES = (
     "immer noch kein", "noch immer kein", "immer noch weg", "immer noch tot", "fehlen immer noch",
     "fehlt immer noch", "klappt nicht",
 )  # fmt: skip
+# "Never mind, it works now": a customer in the queue who may not need a person.
+NO_LONGER_NEEDED_PHRASES = (
+    "never mind", "nevermind", "nvm", "forget it", "no longer need", "do not need",
+    "not needed", "works now", "working now", "works again", "working again", "fixed it",
+    "sorted it", "figured it out", "all good now", "schon gut", "hat sich erledigt",
+    "ist erledigt", "vergessen sie es", "vergiss es", "geht wieder", "funktioniert wieder",
+    "läuft wieder", "brauche keinen", "brauche niemanden", "nicht mehr nötig",
+)  # fmt: skip
 # "When will it be fixed?": a question about when a known fault ends.
 WHEN_FIXED_PHRASES = (
     "when will", "when is", "when does", "when do", "when can", "when are", "how long",
@@ -492,6 +500,19 @@ def says_still_broken(turn: CustomerTurn) -> bool:
     if any(_has_phrase(text, phrase) for phrase in UNSURE_PHRASES):
         return False
     return any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES)
+
+
+def says_no_longer_needed(text: str) -> bool:
+    """ "Never mind", "it works now", "hat sich erledigt"; not "geht wieder nicht"."""
+    words = _words(text)
+    joined = " ".join(words)
+    for phrase in NO_LONGER_NEEDED_PHRASES:
+        if not _has_phrase(joined, phrase):
+            continue
+        # A negation elsewhere turns it around, unless the phrase itself has one.
+        if set(_words(phrase)) & NEGATIONS or not set(words) & NEGATIONS:
+            return True
+    return False
 
 
 def asks_when_fixed(turn: CustomerTurn) -> bool:

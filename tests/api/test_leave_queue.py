@@ -14,7 +14,7 @@ from sqlalchemy import select
 from api.db import Database
 from api.models import Conversation, HandoffEvent, HandoffStatus
 from api.services import conversations, handoffs
-from api.services.callbacks import BACK_TO_ASSISTANT_PAYLOAD
+from api.services.callbacks import BACK_TO_ASSISTANT_PAYLOAD, KEEP_WAITING_PAYLOAD
 from tests.api.test_callbacks import Chat, handoff_of, queued_chat
 
 
@@ -130,3 +130,32 @@ async def test_a_chat_an_agent_took_meanwhile_stays_with_the_agent(database: Dat
     await chat.desk.leave_queue(chat.conversation_id)
     assert (await handoff_of(database, chat.conversation_id)).status == "active"
     assert chat.appended == []
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "offer"),
+    [
+        ("en", "never mind, it works now", "Shall I take you out of the queue?"),
+        ("en", "nvm, my outlook keeps crashing", "Shall I take you out of the queue?"),
+        ("de", "Hat sich erledigt, danke", "Soll ich Sie aus der Warteschlange nehmen?"),
+    ],
+)
+async def test_never_mind_in_the_queue_offers_the_way_back(
+    database: Database, language: str, text: str, offer: str
+) -> None:
+    chat = await waiting_chat(database, language=language)
+    told = await chat.say(text)
+    said = " ".join(f["text"] for f in told if f["type"] == "message")
+    assert offer in said
+    offered = [b["payload"] for f in told for b in f.get("buttons") or []]
+    assert offered == [BACK_TO_ASSISTANT_PAYLOAD, KEEP_WAITING_PAYLOAD]
+    # Still waiting, and the message is kept for the agent; the assistant heard nothing.
+    assert (await handoff_of(database, chat.conversation_id)).status == "waiting"
+    assert chat.rasa.received == []
+
+
+async def test_still_broken_in_the_queue_is_not_taken_for_never_mind(database: Database) -> None:
+    chat = await waiting_chat(database, language="de")
+    told = await chat.say("Geht wieder nicht, ich warte")
+    said = " ".join(f["text"] for f in told if f["type"] == "message")
+    assert "Warteschlange nehmen" not in said
