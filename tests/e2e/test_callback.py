@@ -383,3 +383,47 @@ async def test_a_customer_waiting_with_nobody_online_can_go_back_to_the_assistan
         c=conversation_id,
     )
     assert rows[-1] == ("returned", "left_queue"), rows
+
+
+@pytest.mark.parametrize(
+    ("language", "ask", "back", "topic", "still", "diagnosis"),
+    [
+        (
+            "en",
+            "My router is dead and I want to talk to a real person",
+            "Back to the assistant",
+            "If your internet still isn't working",
+            "it's still not working",
+            "router",
+        ),
+        (
+            "de",
+            "Mein Router ist tot, ich möchte mit einem Mitarbeiter sprechen",
+            "Zurück zum Assistenten",
+            "Falls Ihr Internet noch nicht funktioniert",
+            "Es geht immer noch nicht",
+            "Router",
+        ),
+    ],
+)
+async def test_after_leaving_the_queue_still_not_working_is_about_the_same_topic(
+    stack, language, ask, back, topic, still, diagnosis
+) -> None:
+    customer = ChatClient(stack.ws_url)
+    await customer.connect(language=language)
+    turns = []
+    try:
+        await asyncio.sleep(0.5)  # let earlier tests' agents disconnect
+        queued = await customer.say(ask)
+        turns.append(queued)
+        chosen = button(queued, back)
+        left = await customer.say(chosen["title"], payload=chosen["payload"])
+        turns.append(left)
+        going_on = await customer.say(still)
+        turns.append(going_on)
+    finally:
+        await customer.close()
+    print("\n---\n".join(t.text for t in turns))
+    assert topic in left.text, left.text
+    # The internet diagnosis starts, not "what is the problem about?".
+    assert diagnosis in going_on.text, going_on.text
