@@ -1161,7 +1161,13 @@ class FlowEngine:
                 elif len({h.value for h in hits}) == 1:
                     value = hits[0].value
                     words = max(hits, key=lambda h: h.length).phrase
-                    if self.encoder is not None and not _essentially(turn.text, hits):
+                    # The choices' own synonyms may be everyday words, so their meaning
+                    # must agree; the flow's `phrases` were written to answer it.
+                    if (
+                        self.encoder is not None
+                        and not phrases
+                        and not _essentially(turn.text, hits)
+                    ):
                         ranked, _ = _closest_choices(step, turn.text, self.encoder)
                         if ranked[0][1] != value:
                             value = None  # another choice is closer by meaning: ask

@@ -452,6 +452,46 @@ async def test_already_tried_on_one_step_remembers_what_else_was_done(
     ]
 
 
+@pytest.mark.parametrize(
+    ("flow_id", "opener", "step"),
+    [
+        (
+            "hardware_printer_not_printing",
+            "my HP printer stopped printing after the windows update, it just sits in the queue",
+            "clear_queue",
+        ),
+        ("hardware_printer_not_printing", "Drucker druckt nur noch leere Seiten", "ink_check"),
+        ("hardware_printer_not_printing", "my printer won't print", "symptom"),
+        (
+            "software_app_crashes",
+            "Outlook stürzt jedes Mal ab, wenn ich eine Mail mit Anhang öffne",
+            "restart_computer",
+        ),
+        ("software_app_crashes", "Teams freezes whenever I share my screen", "force_close"),
+        ("software_app_crashes", "Chrome doesn't work properly", "behaviour"),
+        (
+            "software_login_account",
+            "I can't log in, it says my password is wrong but I just reset it",
+            "typing_check",
+        ),
+        ("software_login_account", "I never get the verification code by sms", "code_resend"),
+        ("software_login_account", "can't sign in to my email", "problem"),
+        (
+            "cable_channels_missing",
+            "Einige Sender fehlen seit gestern, vor allem die HD Sender",
+            "in_package",
+        ),
+        ("cable_channels_missing", "Channels not working", "which"),
+    ],
+)
+async def test_the_first_question_is_not_asked_when_the_opener_answers_it(
+    flow_library: FlowLibrary, encoder: SentenceEncoder, flow_id: str, opener: str, step: str
+) -> None:
+    engine = engine_for(flow_library, encoder, service_outage="none")
+    result = await engine.start(flow_library.get(flow_id), turn=said(opener))
+    assert result.state["step"] == step
+
+
 async def test_a_later_message_answers_a_later_question(tmp_path: Path) -> None:
     (tmp_path / "later.yml").write_text(LATER)
     library = FlowLibrary(tmp_path)
