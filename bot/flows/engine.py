@@ -703,13 +703,14 @@ class FlowEngine:
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
         if turn.intent == "already_tried" and not self._answers_a_state_question(step, turn):
+            # What they say they did answers later steps ("I already unplugged the box"),
+            # even when it does not answer this one.
+            self._hear(state, turn)
             target = step.skip or step.no or step.next
             if target:
                 state["misses"] = 0
                 language = flow.language_for(state["language"])
                 self._remember(state, step, engine_text("already_tried", language), language)
-                # What else they say they did answers later steps ("restarted the router").
-                self._hear(state, turn)
                 result.events.append(FlowEventRecord("skip", flow.id, step.id))
                 result.replies.append(Reply(engine_text("skip_it", state["language"])))
                 await self._run_until_input(state, target, result)
