@@ -8,14 +8,14 @@ are made here and in the services this one calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import Database
 from api.models import Customer, VisitBooking
-from api.services import catalog, customers, parts, tickets, visits
+from api.services import catalog, customers, tickets, visits
 from api.services.diagnosis import (
     INTENT_DOMAINS,
     DiagnosisResult,
@@ -26,6 +26,7 @@ from api.services.diagnosis import (
 )
 from api.services.errors import ServiceError
 from api.services.handoff_desk import HandoffDesk
+from api.services.ticket_overview import ticket_lines
 from api.services.visits import SlotTaken
 from bot.flows.engine import CustomerTurn, Reply, asks_when_fixed, summarize_trail
 from bot.frustration import shows_frustration
@@ -41,6 +42,12 @@ CUSTOMER_VIA_BOT = "customer via bot"
 WHICH_TICKET_BUTTONS = 3
 # Flow state of a chat whose customer asked for a ticket and was asked what is wrong.
 TICKET_ASKED = "ticket_asked"
+# "Which ticket do you mean?" was asked of a customer we do not know yet: "I don't
+# have the number" (or the button) finds their tickets once they are identified.
+WHICH_TICKET_ASKED = "which_ticket_asked"
+FIND_TICKETS_FLOW = "find_my_tickets"
+# A reply to "which ticket?" that is no "I don't have it".
+NOT_ABOUT_THE_NUMBER = {"goodbye", "thank", "greet", "problem_fixed", "start_over"}
 
 
 @dataclass
@@ -105,6 +112,13 @@ class ChatRequests:
                 opened.flow_state = {k: v for k, v in state.items() if k != TICKET_ASKED} or None
                 opened.fallback_count = chat.fallback_count
             return opened
+        if state.get(WHICH_TICKET_ASKED):
+            if self._domain_of(chat) == OTHER and chat.turn.intent not in NOT_ABOUT_THE_NUMBER:
+                # "I don't know it", "no": their tickets, once we know who they are.
+                return await self.start_operation(chat, FIND_TICKETS_FLOW)
+            chat = replace(
+                chat, flow_state={k: v for k, v in state.items() if k != WHICH_TICKET_ASKED} or None
+            )
         result = await self.diagnosis.run_turn(
             conversation_id=chat.conversation_id,
             flow_state=chat.flow_state,
@@ -349,6 +363,9 @@ class ChatRequests:
             if estimate is not None:
                 return estimate
         if not number:
+            if (chat.flow_state or {}).get(WHICH_TICKET_ASKED):
+                # The "I don't have the number" button.
+                return await self.start_operation(chat, FIND_TICKETS_FLOW)
             return await self._which_ticket(chat)
         async with self.database.session() as session:
             ticket = await tickets.get_ticket(session=session, number=number)
@@ -362,30 +379,7 @@ class ChatRequests:
                 customer_id=customer.id if customer else None,
             ):
                 return answer(say("ticket.not_found", language, ticket=number))
-            lines = [
-                say(
-                    "ticket.status_line",
-                    language,
-                    ticket=ticket.number,
-                    title=ticket.title,
-                    status=_status_words("ticket.status", ticket.status, language),
-                )
-            ]
-            orders, _ = await parts.list_orders(session=session, ticket_id=ticket.id, limit=5)
-            for order in orders:
-                lines.append(
-                    say(
-                        "ticket.order_line",
-                        language,
-                        order=order.number,
-                        part=order.part_name,
-                        status=_status_words("order.status", order.status, language),
-                    )
-                )
-            for booking in await visits.booked_visits(session=session, ticket_id=ticket.id):
-                tz = await visits.booking_timezone(session=session, booking=booking)
-                when = visits.describe_time(booking.starts_at, tz, booking.ends_at, language)
-                lines.append(say("ticket.visit_line", language, when=when))
+            lines = await ticket_lines(session, ticket, language)
         return answer("\n".join(lines), ticket_number=ticket.number)
 
     async def _which_ticket(self, chat: ChatTurn) -> DiagnosisResult:
@@ -408,9 +402,21 @@ class ChatRequests:
             }
             for t in own
         ]
-        buttons.append(button("button.person", language, "/request_human"))
+        state = chat.flow_state or {}
+        if customer is not None or state.get("flow"):
+            # A running flow keeps its state; a known customer picks from the buttons.
+            buttons.append(button("button.person", language, "/request_human"))
+            return DiagnosisResult(
+                replies=[Reply(say("ticket.which", language), buttons)], sets_flow=False
+            )
+        buttons = [
+            button("button.no_ticket_number", language, "/ticket_status"),
+            button("button.person", language, "/request_human"),
+        ]
         return DiagnosisResult(
-            replies=[Reply(say("ticket.which", language), buttons)], sets_flow=False
+            replies=[Reply(say("ticket.which_or_find", language), buttons)],
+            flow_state={**state, WHICH_TICKET_ASKED: True},
+            fallback_count=chat.fallback_count,
         )
 
     async def _outage_estimate(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
@@ -543,11 +549,6 @@ class ChatRequests:
             button("button.cancel_visit", language, "/cancel_visit"),
         ]
         return DiagnosisResult(replies=[Reply(text, buttons)], sets_flow=False)
-
-
-def _status_words(prefix: str, status: str, language: str) -> str:
-    key = f"{prefix}.{status}"
-    return say(key, language) if has(key) else status
 
 
 async def _visit_words(

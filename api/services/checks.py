@@ -20,6 +20,7 @@ from api.db import Database
 from api.models import Customer
 from api.services import catalog, customers, goodwill, outages, parts, tickets, visits
 from api.services.catalog import Gesture
+from api.services.ticket_overview import ticket_lines
 from bot.wording import say
 
 logger = logging.getLogger(__name__)
@@ -262,6 +263,31 @@ async def visit_booked(database: Database, slots: dict[str, Any]) -> str:
         return "booked"
 
 
+# How many of a customer's latest tickets "find my tickets" shows.
+TICKETS_SHOWN = 3
+
+
+async def customer_tickets(database: Database, slots: dict[str, Any]) -> str:
+    """`found` when the identified customer has tickets; stores the latest ones, each
+    with its status, part orders and visits, as `tickets_overview`."""
+    async with database.session() as session:
+        customer = await _customer(session, slots)
+        if customer is None:
+            return "none"
+        latest, _ = await tickets.list_tickets(
+            session=session, customer_id=customer.id, limit=TICKETS_SHOWN
+        )
+        if not latest:
+            return "none"
+        language = current_language.get()
+        lines = []
+        for ticket in latest:
+            lines.extend(await ticket_lines(session, ticket, language))
+        slots["tickets_overview"] = "\n".join(lines)
+        slots["ticket_number"] = latest[0].number
+        return "found"
+
+
 async def cancel_visit_booking(database: Database, slots: dict[str, Any]) -> str:
     async with database.session() as session:
         customer = await _customer(session, slots)
@@ -368,6 +394,7 @@ CHECKS: dict[str, Check] = {
     "place_part_order": place_part_order,
     "visit_availability": visit_availability,
     "visit_booked": visit_booked,
+    "customer_tickets": customer_tickets,
     "cancel_visit_booking": cancel_visit_booking,
     "save_ticket_contact": save_ticket_contact,
     "goodwill_eligible": goodwill_eligible,

@@ -27,6 +27,7 @@ KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
     "place_part_order": ("ordered", "failed", "unknown"),
     "visit_availability": ("available", "none", "unknown"),
     "visit_booked": ("booked", "none", "unknown"),
+    "customer_tickets": ("found", "none", "unknown"),
     "cancel_visit_booking": ("cancelled", "failed", "unknown"),
     "save_ticket_contact": ("saved", "invalid", "declined", "unknown"),
     "goodwill_eligible": ("eligible", "not_eligible", "unknown"),

@@ -483,3 +483,57 @@ async def test_a_ticket_asked_for_then_a_question_that_is_no_problem_is_answered
     await chat.say("ticket please", "open_ticket")
     hello = await chat.say("hm, what can you do?", "greet")
     assert ticket_numbers(hello) == [] and await _tickets_of(wired, "anon") == []
+
+
+async def _ali_ticket(database: Database) -> str:
+    async with database.session() as session:
+        ticket = await tickets.open_ticket(
+            session=session,
+            conversation_id="tom",
+            customer_id=ALI,
+            domain="hardware",
+            title="Desktop does not start",
+            summary="The desktop stays dark.",
+        )
+        return ticket.number
+
+
+@pytest.mark.parametrize(
+    ("language", "dont_know", "intent", "shown"),
+    [
+        ("en", "no idea, sorry", "deny", "Here is what I can see on your account:"),
+        ("de", "weiß ich nicht", "out_of_scope", "Das sehe ich in Ihrem Kundenkonto:"),
+    ],
+)
+async def test_a_customer_without_the_ticket_number_is_identified_and_shown_their_tickets(
+    wired: Services, database: Database, language: str, dont_know: str, intent: str, shown: str
+) -> None:
+    number = await _ali_ticket(database)
+    chat = OfflineChat("anon", wired, language=language)
+    asked = await chat.say("where is my technician? he was due this morning", "ticket_status")
+    # No dead end for a customer who has no number: the way to find it, and a person.
+    assert [b["payload"] for b in asked.buttons] == ["/ticket_status", "/request_human"]
+    identify = await chat.say(dont_know, intent)
+    assert identify.buttons and "/inform" in identify.buttons[0]["payload"]
+    await chat.say("account", "inform", choice="account")
+    await chat.say("ACC-1004", "inform")
+    found = await chat.say("10117", "inform")
+    assert shown in found.text and number in found.text, found.text
+    assert "Desktop does not start" in found.text
+
+
+async def test_the_no_number_button_finds_the_tickets_and_a_problem_is_diagnosed_instead(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("anon", wired)
+    await chat.say("any news on my case?", "ticket_status")
+    identify = await chat.say("I don't have the number", "ticket_status")
+    assert "find your account" in identify.text
+    # Another customer describes a problem instead: the diagnosis, no lookup.
+    other = OfflineChat("anon2", wired)
+    async with wired.database.session() as session:
+        session.add(Conversation(id="anon2", token_hash="h-anon2"))
+    await other.say("any update on my ticket?", "ticket_status")
+    diagnosed = await other.say("actually my wifi keeps dropping", "problem_internet")
+    assert "find your account" not in diagnosed.text
+    assert not (other.slots.get("flow_state") or {}).get("which_ticket_asked")

@@ -198,7 +198,8 @@ async def test_a_german_customer_hears_the_actions_in_german(wired: Services) ->
 async def test_a_ticket_question_without_a_number_offers_the_customers_own_tickets(
     wired: Services,
 ) -> None:
-    """Maria is identified: her ticket is a button. A new customer gets a person instead."""
+    """Maria is identified: her ticket is a button. A new customer can have their
+    tickets found, or a person."""
     from tests.actions.offline_chat import OfflineChat
 
     number = await _marias_order(wired.database)
@@ -217,6 +218,8 @@ async def test_a_ticket_question_without_a_number_offers_the_customers_own_ticke
         "wie ist der Stand meines Tickets?", "ticket_status"
     )
     assert newcomer.text.startswith("Welches Ticket meinen Sie?")
+    # Without the number, their tickets once identified, or a person.
     assert newcomer.buttons == [
-        {"title": "Mit einem Mitarbeiter sprechen", "payload": "/request_human"}
+        {"title": "Ich habe die Nummer nicht", "payload": "/ticket_status"},
+        {"title": "Mit einem Mitarbeiter sprechen", "payload": "/request_human"},
     ]

@@ -1,0 +1,47 @@
+"""How a ticket's state is told to the customer: its status, its part orders and its
+visits, one line each. Shared by the status question in the chat
+(api/services/chat_requests.py) and the lookup of a customer's tickets
+(api/services/checks.py)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import Ticket
+from api.services import parts, visits
+from bot.wording import has, say
+
+
+def status_words(prefix: str, status: str, language: str) -> str:
+    """A status in the customer's words ("in progress"), or as stored if unknown."""
+    key = f"{prefix}.{status}"
+    return say(key, language) if has(key) else status
+
+
+async def ticket_lines(session: AsyncSession, ticket: Ticket, language: str) -> list[str]:
+    """The ticket's status line, then one line per part order and per booked visit."""
+    lines = [
+        say(
+            "ticket.status_line",
+            language,
+            ticket=ticket.number,
+            title=ticket.title,
+            status=status_words("ticket.status", ticket.status, language),
+        )
+    ]
+    orders, _ = await parts.list_orders(session=session, ticket_id=ticket.id, limit=5)
+    for order in orders:
+        lines.append(
+            say(
+                "ticket.order_line",
+                language,
+                order=order.number,
+                part=order.part_name,
+                status=status_words("order.status", order.status, language),
+            )
+        )
+    for booking in await visits.booked_visits(session=session, ticket_id=ticket.id):
+        tz = await visits.booking_timezone(session=session, booking=booking)
+        when = visits.describe_time(booking.starts_at, tz, booking.ends_at, language)
+        lines.append(say("ticket.visit_line", language, when=when))
+    return lines
