@@ -27,6 +27,12 @@ def execute(stack: Any, sql: str, **params: Any) -> None:
         engine.dispose()
 
 
+async def press(client: Any, turn: Any, title_part: str) -> Any:
+    """Tap the quick-reply button whose title contains `title_part`; the next turn."""
+    chosen = button(turn, title_part)
+    return await client.say(chosen["title"], payload=chosen["payload"])
+
+
 def button(turn: Any, title_part: str) -> dict[str, str]:
     """The quick-reply button whose title contains `title_part`."""
     for candidate in turn.buttons:

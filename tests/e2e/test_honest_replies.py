@@ -13,17 +13,12 @@ import re
 import pytest
 
 from tests.chat_client import ChatClient
-from tests.e2e.helpers import button, query
+from tests.e2e.helpers import button, press, query
 
 pytestmark = pytest.mark.e2e
 
 TICKET = re.compile(r"TCK-\d{6}")
 PROMISES = ("in touch", "contact you", "call you", "get back to you")
-
-
-async def press(client: ChatClient, turn, title_part: str):
-    chosen = button(turn, title_part)
-    return await client.say(chosen["title"], payload=chosen["payload"])
 
 
 def transcript(turns) -> str:

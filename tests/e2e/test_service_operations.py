@@ -13,17 +13,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.chat_client import ChatClient
-from tests.e2e.helpers import button, execute, query
+from tests.e2e.helpers import execute, press, query
 
 pytestmark = pytest.mark.e2e
 
 TICKET = re.compile(r"TCK-\d{6}")
 ORDER = re.compile(r"ORD-\d{6}")
-
-
-async def press(client: ChatClient, turn, title_part: str):
-    chosen = button(turn, title_part)
-    return await client.say(chosen["title"], payload=chosen["payload"])
 
 
 async def identify(client: ChatClient, first_turn, account: str, postcode: str):
@@ -228,3 +223,58 @@ async def test_the_part_named_in_the_request_is_not_asked_for_again(
     assert asked not in which.text, which.text
     # Maria's TV box remote is out of stock: the flow went on to the part itself.
     assert "RMT-STB" in which.text or "Universal" in which.text, which.text
+
+
+@pytest.mark.parametrize(
+    ("language", "question", "no_number", "account_button", "reference", "shown"),
+    [
+        (
+            "de",
+            "Wo bleibt mein Techniker? Der sollte heute zwischen 8 und 12 kommen",
+            None,  # typed: "weiß ich nicht"
+            "Kundennummer",
+            "ACC-1003",
+            "Das sehe ich in Ihrem Kundenkonto:",
+        ),
+        (
+            "en",
+            "where is my replacement box?? ordered it last week",
+            "don't have the number",
+            "e-mail",
+            "lena.fischer@example.com",
+            "Here is what I can see on your account:",
+        ),
+    ],
+)
+async def test_a_customer_without_the_ticket_number_is_shown_their_tickets(
+    stack, language, question, no_number, account_button, reference, shown
+) -> None:
+    title = f"Receiver verliert Sender ({language})"
+    execute(
+        stack,
+        "INSERT INTO tickets (status, domain, priority, tier, title, summary, customer_id, "
+        "created_at, updated_at) SELECT 'open', 'cable', 'normal', 2, :title, '', id, :now, :now "
+        "FROM customers WHERE account_number = 'ACC-1003'",
+        title=title,
+        now=datetime.now(timezone.utc),
+    )
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    turns = []
+    try:
+        asked = await client.say(question)  # free text through NLU
+        turns.append(asked)
+        if no_number is None:
+            identify = await client.say("weiß ich nicht")
+        else:
+            identify = await press(client, asked, no_number)
+        turns.append(identify)
+        turns.append(await press(client, identify, account_button))
+        turns.append(await client.say(reference))
+        found = await client.say("80687", payload='/inform{"postcode":"80687"}')
+        turns.append(found)
+    finally:
+        await client.close()
+    print("\n---\n".join(t.text for t in turns))
+    assert len(asked.buttons) == 2, asked.buttons  # no number, or a person: no dead end
+    assert shown in found.text and title in found.text, found.text
