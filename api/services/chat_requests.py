@@ -8,6 +8,7 @@ are made here and in the services this one calls.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
@@ -18,6 +19,7 @@ from api.models import Customer, VisitBooking
 from api.services import catalog, customers, tickets, visits
 from api.services.diagnosis import (
     INTENT_DOMAINS,
+    VISIT_OFFER,
     DiagnosisResult,
     DiagnosisService,
     HandoffRequest,
@@ -28,7 +30,13 @@ from api.services.errors import ServiceError
 from api.services.handoff_desk import HandoffDesk
 from api.services.ticket_overview import ticket_lines
 from api.services.visits import SlotTaken
-from bot.flows.engine import CustomerTurn, Reply, asks_when_fixed, summarize_trail
+from bot.flows.engine import (
+    CustomerTurn,
+    Reply,
+    asks_when_fixed,
+    summarize_trail,
+    yes_or_no_word,
+)
 from bot.frustration import shows_frustration
 from bot.routing import route
 from bot.vocabulary import OTHER, SKILLS
@@ -46,6 +54,10 @@ TICKET_ASKED = "ticket_asked"
 # have the number" (or the button) finds their tickets once they are identified.
 WHICH_TICKET_ASKED = "which_ticket_asked"
 FIND_TICKETS_FLOW = "find_my_tickets"
+# The visit times were offered a second time after a typed answer that picked none.
+OFFERED_AGAIN = "visit_offered_again"
+# `/book_visit{"visit_slot":"3@2026-12-01T09:00Z"}`, the payload of a time's button.
+SLOT_PAYLOAD = re.compile(r'^/(book_visit|reschedule_visit)\{"visit_slot":"([^"]+)"\}$')
 # A reply to "which ticket?" that is no "I don't have it".
 NOT_ABOUT_THE_NUMBER = {"goodbye", "thank", "greet", "problem_fixed", "start_over"}
 
@@ -112,6 +124,11 @@ class ChatRequests:
                 opened.flow_state = {k: v for k, v in state.items() if k != TICKET_ASKED} or None
                 opened.fallback_count = chat.fallback_count
             return opened
+        if state.get(VISIT_OFFER):
+            picked = await self._typed_visit_time(chat)
+            if picked is not None:
+                return picked
+            state = chat.flow_state or {}
         if state.get(WHICH_TICKET_ASKED):
             if self._domain_of(chat) == OTHER and chat.turn.intent not in NOT_ABOUT_THE_NUMBER:
                 # "I don't know it", "no": their tickets, once we know who they are.
@@ -134,6 +151,43 @@ class ChatRequests:
             respond_to_frustration(result.replies, frustration, chat.language)
         result.frustration_count = frustration
         return await self._queue_if_asked(chat, result)
+
+    async def _typed_visit_time(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
+        """A typed answer to the offered visit times: "Tuesday morning" books that time,
+        "ja" the earliest; anything else that is no new problem gets the times again,
+        once. None (with the offer forgotten) lets the message go on as usual."""
+        state = chat.flow_state or {}
+        offered = state[VISIT_OFFER]
+        rest = {k: v for k, v in state.items() if k not in (VISIT_OFFER, OFFERED_AGAIN)} or None
+        turn = chat.turn
+        affirmed = turn.intent == "affirm" or yes_or_no_word(turn.text) is True
+        picked = visits.pick_offered_slot(
+            turn.text, offered, affirmed=affirmed, language=chat.language
+        )
+        if picked is not None:
+            found = SLOT_PAYLOAD.match(picked["payload"])
+            if found is not None:
+                intent, ref = found.groups()
+                slot_turn = replace(
+                    turn, intent=intent, entities=[{"entity": "visit_slot", "value": ref}]
+                )
+                picked_chat = replace(chat, turn=slot_turn)
+                if intent == "reschedule_visit":
+                    return await self.manage_visit(picked_chat)
+                return await self.book_visit(picked_chat)
+        if (
+            not state.get(OFFERED_AGAIN)
+            and self._domain_of(chat) == OTHER
+            and turn.intent not in NOT_ABOUT_THE_NUMBER
+        ):
+            buttons = [*offered, person_button(chat.language)]
+            return DiagnosisResult(
+                replies=[Reply(say("visit.choose_again", chat.language), buttons)],
+                flow_state={**state, OFFERED_AGAIN: True},
+                fallback_count=chat.fallback_count,
+            )
+        chat.flow_state = rest
+        return None
 
     def awaits_free_answer(self, chat: ChatTurn) -> bool:
         """Whether the running flow waits for a typed value (an account number, a code).
@@ -436,6 +490,9 @@ class ChatRequests:
         ref = chat.turn.entity("visit_slot")
         if not ref:
             return await self.start_operation(chat, "book_visit")
+        return _offer_answered(chat, await self._book_slot(chat, ref))
+
+    async def _book_slot(self, chat: ChatTurn, ref: str) -> DiagnosisResult:
         language = chat.language
         try:
             technician_id, starts_at = visits.parse_slot_ref(ref)
@@ -486,7 +543,7 @@ class ChatRequests:
         """Reschedule to a picked slot, or start the flow that reschedules or cancels."""
         ref = chat.turn.entity("visit_slot")
         if chat.turn.intent == "reschedule_visit" and ref:
-            return await self._move_visit(chat, ref)
+            return _offer_answered(chat, await self._move_visit(chat, ref))
         request = "cancel" if chat.turn.intent == "cancel_visit" else "reschedule"
         return await self.start_operation(chat, "manage_visit", {"visit_request": request})
 
@@ -549,6 +606,18 @@ class ChatRequests:
             button("button.cancel_visit", language, "/cancel_visit"),
         ]
         return DiagnosisResult(replies=[Reply(text, buttons)], sets_flow=False)
+
+
+def _offer_answered(chat: ChatTurn, result: DiagnosisResult) -> DiagnosisResult:
+    """A time was picked: the offered times are no longer waiting for an answer."""
+    state = chat.flow_state or {}
+    if result.sets_flow or VISIT_OFFER not in state:
+        return result
+    result.sets_flow = True
+    result.flow_state = {k: v for k, v in state.items() if k not in (VISIT_OFFER, OFFERED_AGAIN)}
+    result.flow_state = result.flow_state or None
+    result.fallback_count = chat.fallback_count
+    return result
 
 
 async def _visit_words(

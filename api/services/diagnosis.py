@@ -79,6 +79,8 @@ OUTCOME_NEXT_STEPS = ("part", "visit", "goodwill")
 OPERATION_FLOWS = {"part": "request_part", "visit": "book_visit", "goodwill": "goodwill"}
 # Asks an unidentified customer how to reach them about a ticket (docs/operations.md).
 CONTACT_FLOW = "ticket_contact"
+# The flow state's record of the visit times offered (api/services/chat_requests.py).
+VISIT_OFFER = "visit_offer"
 
 
 @dataclass
@@ -110,6 +112,8 @@ class DiagnosisResult:
     frustration_count: Optional[int] = None
     # The turn counted as a fallback: nothing was running and it started nothing.
     not_understood: bool = False
+    # The visit times just offered as buttons: a typed "Tuesday morning" picks one.
+    visit_offer: Optional[list[dict[str, str]]] = None
 
 
 class DiagnosisService:
@@ -597,6 +601,11 @@ class DiagnosisService:
                 if outcome_result.ticket_number:
                     after["slots"]["ticket_number"] = outcome_result.ticket_number
                 outcome_result.flow_state = {"after": after}
+            if outcome_result.visit_offer:
+                outcome_result.flow_state = {
+                    **(outcome_result.flow_state or {}),
+                    VISIT_OFFER: outcome_result.visit_offer,
+                }
         return outcome_result
 
     async def _carry_out(
@@ -674,6 +683,7 @@ class DiagnosisService:
             )
             offer = say("visit.offer_on_ticket", language, offer=lead + text, ticket=ticket.number)
             into.replies.append(Reply(offer, buttons))
+            into.visit_offer = buttons or None
             return
         into.replies.extend(
             ticket_announcement(

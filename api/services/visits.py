@@ -8,6 +8,7 @@ with the next free slots to offer instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Optional
@@ -393,6 +394,76 @@ async def slot_offer(
         return lead + say("visit.no_slots", language), []
     buttons = [slot_button(s, reschedule=reschedule, language=language) for s in found]
     return lead + say("visit.choose", language), buttons
+
+
+# Typed answers to "which time suits you?": the day, the hour, the part of the day,
+# or which of the offered times.
+_WEEKDAYS = (
+    ("monday", "mon", "montag", "montags"),
+    ("tuesday", "tue", "tues", "dienstag", "dienstags"),
+    ("wednesday", "wed", "mittwoch", "mittwochs"),
+    ("thursday", "thu", "thur", "thurs", "donnerstag", "donnerstags"),
+    ("friday", "fri", "freitag", "freitags"),
+    ("saturday", "samstag", "samstags", "sonnabend"),
+    ("sunday", "sonntag", "sonntags"),
+)
+_ORDINALS = {
+    0: ("first", "earliest", "erste", "ersten", "erster", "frühesten", "frühestmöglich"),
+    1: ("second", "zweite", "zweiten", "zweiter"),
+    2: ("third", "dritte", "dritten", "dritter"),
+    -1: ("last", "latest", "letzte", "letzten", "letzter"),
+}
+_MORNING = ("morning", "vormittag", "vormittags", "morgens", "früh")
+_AFTERNOON = ("afternoon", "nachmittag", "nachmittags", "mittag", "mittags")
+_HOUR = re.compile(
+    r"(?:\b(?:at|um|ab|from)\s+(\d{1,2})(?::\d{2})?)|(?:\b(\d{1,2}):\d{2})"
+    r"|(?:\b(\d{1,2})\s*(uhr|am|pm|h)\b)",
+    re.IGNORECASE,
+)
+_TIMES = re.compile(r"(\d{2}):(\d{2})")
+
+
+def pick_offered_slot(
+    text: str, offered: list[dict[str, str]], *, affirmed: bool = False, language: str = "en"
+) -> Optional[dict[str, str]]:
+    """The offered slot button a typed answer picks: "Tuesday morning", "Montag um 10",
+    "the second one"; with nothing more than a yes, the earliest. None when the answer
+    names no offered time."""
+    words = re.findall(r"\w+", text.lower())
+    names = say("time.weekdays", language).lower().split()
+    wanted_day = next((i for i, forms in enumerate(_WEEKDAYS) if set(forms) & set(words)), None)
+    hour = None
+    found = _HOUR.search(text)
+    if found:
+        number = next(g for g in found.groups()[:3] if g)
+        hour = int(number) % 24
+        if (found.group(4) or "").lower() == "pm" and hour < 12:
+            hour += 12
+    part = "morning" if set(_MORNING) & set(words) else None
+    part = "afternoon" if set(_AFTERNOON) & set(words) else part
+    ordinal = next((i for i, forms in _ORDINALS.items() if set(forms) & set(words)), None)
+
+    def fits(slot: dict[str, str]) -> bool:
+        title = slot["title"].lower()
+        times = [int(h) for h, _ in _TIMES.findall(title)]
+        start, end = (times + [0, 24])[:2] if times else (0, 24)
+        if wanted_day is not None and title.split()[0].strip(",") != names[wanted_day]:
+            return False
+        if hour is not None and not start <= hour < end:
+            return False
+        if part == "morning" and start >= 12:
+            return False
+        return not (part == "afternoon" and start < 12)
+
+    narrowed = wanted_day is not None or hour is not None or part is not None
+    candidates = [slot for slot in offered if fits(slot)]
+    if not candidates:
+        return None
+    if ordinal is not None:
+        return candidates[ordinal] if -len(candidates) <= ordinal < len(candidates) else None
+    if narrowed or affirmed:
+        return candidates[0]
+    return None
 
 
 def visit_domain(customer: Customer) -> str:

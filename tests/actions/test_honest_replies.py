@@ -537,3 +537,51 @@ async def test_the_no_number_button_finds_the_tickets_and_a_problem_is_diagnosed
     diagnosed = await other.say("actually my wifi keeps dropping", "problem_internet")
     assert "find your account" not in diagnosed.text
     assert not (other.slots.get("flow_state") or {}).get("which_ticket_asked")
+
+
+def _slot_of(button: dict[str, str]) -> str:
+    return button["payload"].split('"visit_slot":"')[1].rstrip('"}')
+
+
+@pytest.mark.parametrize(
+    ("language", "request_text", "typed", "which"),
+    [
+        ("en", "I need a technician", "the second one please", 1),
+        ("en", "I need a technician", "yes", 0),
+        ("de", "Ich brauche einen Techniker", "den zweiten bitte", 1),
+        ("de", "Ich brauche einen Techniker", "ja", 0),
+    ],
+)
+async def test_a_typed_answer_to_the_offered_times_books_the_time_it_names(
+    wired: Services, language: str, request_text: str, typed: str, which: int
+) -> None:
+    chat = OfflineChat("ali", wired, language=language)
+    offer = await chat.say(request_text, "book_visit")
+    slots = [b for b in offer.buttons if "visit_slot" in b["payload"]]
+    assert len(slots) >= 2, offer.text
+    picked = await chat.say(typed, "affirm" if typed in ("yes", "ja") else "inform")
+    booked = await _bookings(wired.database, ALI)
+    assert len(booked) == 1 and booked[0][1] == "booked", picked.text
+    async with wired.database.session() as session:
+        visit = await session.get(VisitBooking, booked[0][0])
+    technician, starts = visits.parse_slot_ref(_slot_of(slots[which]))
+    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
+        technician,
+        starts.replace(tzinfo=None),
+    )
+    assert not (chat.slots.get("flow_state") or {}).get("visit_offer")
+
+
+async def test_a_typed_answer_that_names_no_offered_time_gets_the_times_again_once(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("ali", wired)
+    offer = await chat.say("I need a technician", "book_visit")
+    again = await chat.say("hmm, not sure", "nlu_fallback")
+    assert "Which of these times suits you?" in again.text
+    titles = [b["title"] for b in again.buttons]
+    assert titles[:-1] == [b["title"] for b in offer.buttons] and titles[-1] == "Talk to a person"
+    # Once: after that the usual answer, and nothing is booked.
+    other = await chat.say("hmm", "nlu_fallback")
+    assert "Which of these times suits you?" not in other.text
+    assert await _bookings(wired.database, ALI) == []
