@@ -79,6 +79,8 @@ OUTCOME_NEXT_STEPS = ("part", "visit", "goodwill")
 OPERATION_FLOWS = {"part": "request_part", "visit": "book_visit", "goodwill": "goodwill"}
 # Asks an unidentified customer how to reach them about a ticket (docs/operations.md).
 CONTACT_FLOW = "ticket_contact"
+# With nothing running, these intents still name a fault by its device or words.
+NAMES_ITS_PROBLEM = ("complaint", "already_tried", "problem_persists")
 # The flow state's record of the visit times offered (api/services/chat_requests.py).
 VISIT_OFFER = "visit_offer"
 
@@ -252,6 +254,14 @@ class DiagnosisService:
             return await self._after_hand_back(
                 session, conversation_id, turn, fallback_count, handed_back, language
             )
+
+        if turn.intent in NAMES_ITS_PROBLEM:
+            # "No internet for 4 days and nobody cares!", "no internet, I already restarted
+            # the router" name their problem: diagnose it (the apology comes with the
+            # turn), rather than ask what it is about.
+            started = await self._start_for_named_problem(turn)
+            if started is not None:
+                return await self._finish(session, conversation_id, started, language, turn)
 
         # What an ended flow would go on with stays known through small talk and side
         # questions, until another problem starts.
@@ -479,6 +489,14 @@ class DiagnosisService:
         if flow is None or flow.id == running:
             return None
         return await self.engine.start(flow, slots=entity_slots(turn), turn=turn)
+
+    async def _start_for_named_problem(self, turn: CustomerTurn) -> Optional[TurnResult]:
+        """The diagnosis of the fault the message names (a device, a keyword; routing.yml)."""
+        domain = default_table().route(turn.intent, turn.entities, turn.text).domain
+        problem = next((i for i, d in INTENT_DOMAINS.items() if d == domain), None)
+        if problem is None:
+            return None
+        return await self._start_for_intent(replace(turn, intent=problem), running=None)
 
     async def _no_flow_for(
         self, session: AsyncSession, conversation_id: str, turn: CustomerTurn, language: str

@@ -95,3 +95,34 @@ async def test_complaints_with_no_flow_count_until_a_person_takes_over(
     assert results[0].fallback_count == 1 and results[0].handoff is None
     assert "talk to a person" in results[1].replies[0].text and results[1].handoff is None
     assert results[2].handoff is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "first_question"),
+    [
+        (
+            "I've been without internet for 4 days and nobody cares, this is ridiculous",
+            "router",
+        ),
+        # Routed by "Fernsehen" and "Sendern"; the flow's language is the caller's.
+        ("Seit Tagen kein Fernsehen, auf allen Sendern nur Kein Signal, unfassbar!", "TV box"),
+    ],
+)
+async def test_a_complaint_that_names_its_problem_starts_its_diagnosis(
+    turn: TurnWithNoFlow, text: str, first_question: str
+) -> None:
+    result = await turn(CustomerTurn(text=text, intent="complaint"), 0)
+    said = " ".join(r.text for r in result.replies)
+    assert first_question in said and "What is the problem about?" not in said, said
+    assert result.flow_state and result.flow_state.get("flow") and result.fallback_count == 0
+
+
+@pytest.mark.parametrize("intent", ["already_tried", "problem_persists"])
+async def test_already_tried_or_still_broken_as_a_first_message_starts_its_diagnosis(
+    turn: TurnWithNoFlow, intent: str
+) -> None:
+    text = "no internet since this morning, I already restarted the router twice"
+    result = await turn(CustomerTurn(text=text, intent=intent), 0)
+    said = " ".join(r.text for r in result.replies)
+    assert "What do its lights show?" in said and "What is the problem about?" not in said
+    assert result.flow_state and result.flow_state.get("flow") and result.fallback_count == 0

@@ -213,3 +213,86 @@ async def test_devices_named_together_are_not_asked_for_again(
     assert "Which part" in corrected.text or "Mit welchem Teil" in corrected.text, corrected.text
     events = flow_events(stack, welcome["conversation_id"])
     assert ("hardware_faulty_peripheral", "which", "from_message", "both") in events, events
+
+
+OPENERS_ANSWERED = [
+    (
+        "en",
+        "Hi, my HP printer stopped printing after the windows update yesterday, it just sits "
+        "in the queue",
+        'So it\'s "Jobs stay in the queue"',
+        "What is the printer doing?",
+    ),
+    (
+        "de",
+        "Outlook stürzt jedes Mal ab, wenn ich eine Mail mit Anhang öffne, seit dem letzten Update",
+        "Also „Es schließt sich von selbst“",
+        "Was macht es?",
+    ),
+    (
+        "en",
+        "I can't log in to my account, it says my password is wrong but I just reset it",
+        'So "It says my password is wrong"',
+        "What happens when you try to sign in?",
+    ),
+    (
+        "de",
+        "Einige Sender fehlen seit gestern, vor allem die HD Sender von RTL und ProSieben",
+        "Also „Einige Sender fehlen“",
+        "Was beschreibt es am besten?",
+    ),
+    (
+        "en",
+        "I've been without internet for 4 days and nobody from your company cares. This is "
+        "ridiculous, I want compensation",
+        "router",
+        "What is the problem about?",
+    ),
+]
+
+
+@pytest.mark.parametrize(("language", "opener", "taken", "not_asked"), OPENERS_ANSWERED)
+async def test_the_first_question_is_answered_from_the_opener(
+    stack, language, opener, taken, not_asked
+) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        first = await client.say(opener)
+        print(first.text)
+        assert taken in first.text, first.text
+        assert not_asked not in first.text, first.text
+    finally:
+        await client.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "opener", "lights", "skipped"),
+    [
+        (
+            "en",
+            "no internet since this morning, I already restarted the router twice",
+            "they're all green",
+            "You've already restarted the router, so we'll skip that step.",
+        ),
+        (
+            "de",
+            "Seit gestern kein Internet mehr, den Router hab ich schon mehrmals neu gestartet",
+            "alle leuchten grün",
+            "Sie haben den Router schon neu gestartet, also überspringen wir diesen Schritt.",
+        ),
+    ],
+)
+async def test_a_restart_already_done_is_not_asked_for_again(
+    stack, language, opener, lights, skipped
+) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        first = await client.say(opener)
+        second = await client.say(lights)
+        print(first.text, "\n---\n", second.text)
+        assert skipped in second.text, second.text
+        assert "Unplug" not in second.text and "Netzstecker" not in second.text, second.text
+    finally:
+        await client.close()
