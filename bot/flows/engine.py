@@ -712,8 +712,15 @@ class FlowEngine:
                 language = flow.language_for(state["language"])
                 self._remember(state, step, engine_text("already_tried", language), language)
                 result.events.append(FlowEventRecord("skip", flow.id, step.id))
-                result.replies.append(Reply(engine_text("skip_it", state["language"])))
+                skip_it = Reply(engine_text("skip_it", state["language"]))
+                result.replies.append(skip_it)
+                skipped = len(result.events)
                 await self._run_until_input(state, target, result)
+                later = result.events[skipped:]
+                if any(e.kind == "from_message" and e.value == "already_tried" for e in later):
+                    # "You've already restarted the router, so we'll skip that step"
+                    # says it for this turn: one skip message, not two.
+                    result.replies.remove(skip_it)
                 return result
 
         target = self._target_for_answer(state, flow, step, turn, result)

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.e2e
 CASES = [
     ("cable_black_screen", "my tv shows a black screen with no signal", 0),
     ("hardware_device_no_power", "my computer won't turn on", 0),
-    ("software_app_crashes", "an app keeps crashing on my laptop", 0),
+    # An opener that says what the program does would answer the sample's second question.
+    ("software_app_crashes", "I have trouble with an app on my laptop", 0),
     ("internet_slow_speed", "my internet is so slow in the evenings", 0),
 ]
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.chat_client import ChatClient
-from tests.e2e.helpers import button, execute, query
+from tests.e2e.helpers import button, execute, press, query
 
 pytestmark = pytest.mark.e2e
 
@@ -255,18 +255,14 @@ async def test_a_german_customer_asking_when_it_is_fixed_hears_there_is_no_estim
     print(transcript(turns))
 
 
-async def press(client: ChatClient, turn, title_part: str):
-    chosen = button(turn, title_part)
-    return await client.say(chosen["title"], payload=chosen["payload"])
-
-
 async def test_channels_not_in_the_package_still_not_working_offers_a_colleague(stack) -> None:
     client = ChatClient(stack.ws_url)
     welcome = await client.connect()
     turns = []
     try:
-        which = await client.say("some channels are missing")
-        in_package = await press(client, which, "Some channels are missing")
+        # "channels are missing" answers "Which describes it best?" from the message.
+        in_package = await client.say("some channels are missing")
+        assert 'So "Some channels are missing"' in in_package.text, in_package.text
         explained = await press(client, in_package, "No")
         assert "aren't part of your current package" in explained.text, explained.text
         offered = await press(client, explained, "No")
@@ -292,8 +288,9 @@ async def test_still_not_working_to_the_offer_of_a_package_check_is_a_yes(stack)
     client = ChatClient(stack.ws_url)
     await client.connect()
     try:
-        which = await client.say("some channels are missing")
-        in_package = await press(client, which, "Some channels are missing")
+        # "channels are missing" answers "Which describes it best?" from the message.
+        in_package = await client.say("some channels are missing")
+        assert 'So "Some channels are missing"' in in_package.text, in_package.text
         explained = await press(client, in_package, "No")
         assert "Would you like to add them to your package?" in explained.text, explained.text
         offered = await client.say("no, still not working")
@@ -309,8 +306,8 @@ async def test_a_german_customer_whose_channels_are_not_booked_can_add_them(stac
     client = ChatClient(stack.ws_url)
     welcome = await client.connect(language="de")
     try:
-        which = await client.say("Einige Sender fehlen")
-        in_package = await press(client, which, "Einige Sender fehlen")
+        in_package = await client.say("Einige Sender fehlen")
+        assert "Also „Einige Sender fehlen“" in in_package.text, in_package.text
         explained = await press(client, in_package, "Nein")
         offered = await press(client, explained, "Nein")
         await press(client, offered, "Nein, so lassen")
