@@ -483,6 +483,17 @@ async def test_already_tried_on_one_step_remembers_what_else_was_done(
             "in_package",
         ),
         ("cable_channels_missing", "Channels not working", "which"),
+        # A choice's own words, with another choice only a little closer by meaning.
+        (
+            "internet_wifi_drops",
+            "Mein WLAN bricht ständig ab, vor allem abends, im ganzen Haus",
+            "wired_drops",
+        ),
+        (
+            "hardware_faulty_peripheral",
+            "my kid spilled juice on the keyboard and now half the keys don't work",
+            "kb_reconnect",
+        ),
     ],
 )
 async def test_the_first_question_is_not_asked_when_the_opener_answers_it(
