@@ -432,6 +432,13 @@ class ChatRequests:
                 conversation_id=chat.conversation_id,
                 customer_id=customer.id if customer else None,
             ):
+                if customer is None and not (chat.flow_state or {}).get("flow"):
+                    # Perhaps theirs from an earlier chat: their tickets once identified.
+                    return self._offer_to_find_tickets(
+                        chat,
+                        say("ticket.not_found_yet", language, ticket=number),
+                        "button.find_my_tickets",
+                    )
                 return answer(say("ticket.not_found", language, ticket=number))
             lines = await ticket_lines(session, ticket, language)
         return answer("\n".join(lines), ticket_number=ticket.number)
@@ -463,13 +470,21 @@ class ChatRequests:
             return DiagnosisResult(
                 replies=[Reply(say("ticket.which", language), buttons)], sets_flow=False
             )
+        return self._offer_to_find_tickets(
+            chat, say("ticket.which_or_find", language), "button.no_ticket_number"
+        )
+
+    @staticmethod
+    def _offer_to_find_tickets(chat: ChatTurn, text: str, find: str) -> DiagnosisResult:
+        """For a customer we don't know yet: their tickets once identified (the `find`
+        button), or a person."""
         buttons = [
-            button("button.no_ticket_number", language, "/ticket_status"),
-            button("button.person", language, "/request_human"),
+            button(find, chat.language, "/ticket_status"),
+            button("button.person", chat.language, "/request_human"),
         ]
         return DiagnosisResult(
-            replies=[Reply(say("ticket.which_or_find", language), buttons)],
-            flow_state={**state, WHICH_TICKET_ASKED: True},
+            replies=[Reply(text, buttons)],
+            flow_state={**(chat.flow_state or {}), WHICH_TICKET_ASKED: True},
             fallback_count=chat.fallback_count,
         )
 

@@ -585,3 +585,23 @@ async def test_a_typed_answer_that_names_no_offered_time_gets_the_times_again_on
     other = await chat.say("hmm", "nlu_fallback")
     assert "Which of these times suits you?" not in other.text
     assert await _bookings(wired.database, ALI) == []
+
+
+async def test_a_ticket_number_from_elsewhere_offers_to_find_the_customers_tickets(
+    wired: Services, database: Database
+) -> None:
+    number = await _ali_ticket(database)
+    chat = OfflineChat("anon", wired, language="de")
+    asked = await chat.say(f"Wie ist der Stand von {number}?", "ticket_status", ticket_id=number)
+    assert f"In diesem Chat sehe ich kein Ticket {number}." in asked.text, asked.text
+    assert "Desktop" not in asked.text  # nothing of the ticket before identification
+    assert [b["title"] for b in asked.buttons] == [
+        "Meine Tickets suchen",
+        "Mit einem Mitarbeiter sprechen",
+    ]
+    identify = await chat.say("Meine Tickets suchen", "ticket_status")
+    assert "Kundenkonto finden" in identify.text, identify.text
+    await chat.say("account", "inform", choice="account")
+    await chat.say("ACC-1004", "inform")
+    found = await chat.say("10117", "inform")
+    assert number in found.text and "Desktop does not start" in found.text, found.text

@@ -78,8 +78,10 @@ async def test_order_a_part_with_an_alternative_and_a_price(stack) -> None:
         refused = await stranger.say(
             "status", payload=f'/ticket_status{{"ticket_id":"{ticket.group(0)}"}}'
         )
-        assert "can't find a ticket" in refused.text, refused.text
+        # Nothing of Maria's ticket; the way to one's own tickets: identification.
+        assert "I can't see a ticket" in refused.text, refused.text
         assert "Maria" not in refused.text and "pending" not in refused.text
+        assert [b["title"] for b in refused.buttons] == ["Find my tickets", "Talk to a person"]
     finally:
         await stranger.close()
 
