@@ -67,6 +67,13 @@ INTENT_DOMAINS = {
     for intent, rule in default_table().intents.items()
     if rule.domain in PROBLEM_DOMAINS
 }
+
+
+def problem_intent_for(domain: str) -> Optional[str]:
+    """The problem intent of a domain ("cable" -> "problem_cable"), None for `other`."""
+    return next((intent for intent, d in INTENT_DOMAINS.items() if d == domain), None)
+
+
 # Questions that are not our job get a pointer to where to go (domain.yml responses).
 SIDE_RESPONSES = {
     "billing": "utter_billing",
@@ -378,7 +385,7 @@ class DiagnosisService:
         same_topic = turn.intent in ("problem_persists", "already_tried") or (
             INTENT_DOMAINS.get(turn.intent) == skill
         )
-        problem = next((i for i, d in INTENT_DOMAINS.items() if d == skill), None)
+        problem = problem_intent_for(skill)
         if same_topic and not topic.get("root_flow") and problem is not None:
             about = CustomerTurn(
                 text=turn.text, intent=problem, entities=turn.entities, language=language
@@ -493,7 +500,7 @@ class DiagnosisService:
     async def _start_for_named_problem(self, turn: CustomerTurn) -> Optional[TurnResult]:
         """The diagnosis of the fault the message names (a device, a keyword; routing.yml)."""
         domain = default_table().route(turn.intent, turn.entities, turn.text).domain
-        problem = next((i for i, d in INTENT_DOMAINS.items() if d == domain), None)
+        problem = problem_intent_for(domain)
         if problem is None:
             return None
         return await self._start_for_intent(replace(turn, intent=problem), running=None)
