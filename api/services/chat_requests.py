@@ -58,8 +58,9 @@ FIND_TICKETS_FLOW = "find_my_tickets"
 OFFERED_AGAIN = "visit_offered_again"
 # `/book_visit{"visit_slot":"3@2026-12-01T09:00Z"}`, the payload of a time's button.
 SLOT_PAYLOAD = re.compile(r'^/(book_visit|reschedule_visit)\{"visit_slot":"([^"]+)"\}$')
-# A reply to "which ticket?" that is no "I don't have it".
-NOT_ABOUT_THE_NUMBER = {"goodbye", "thank", "greet", "problem_fixed", "start_over"}
+# Replies to a pending question ("which ticket?", "which visit time?") that answer
+# nothing: the question is dropped instead of asked again.
+ANSWERS_NO_QUESTION = {"goodbye", "thank", "greet", "problem_fixed", "start_over"}
 
 
 @dataclass
@@ -99,6 +100,11 @@ def respond_to_frustration(replies: list[Reply], times: int, language: str = "en
         replies.append(Reply(say("frustration.offer_person", language), [person_button(language)]))
 
 
+def without_marks(state: dict[str, Any], *marks: str) -> Optional[dict[str, Any]]:
+    """The flow state once its pending questions `marks` are answered or dropped."""
+    return {k: v for k, v in state.items() if k not in marks} or None
+
+
 class ChatRequests:
     def __init__(
         self, *, database: Database, diagnosis: DiagnosisService, desk: HandoffDesk
@@ -121,21 +127,20 @@ class ChatRequests:
             if not opened.sets_flow:
                 # The ticket is open: the question it answered is no longer pending.
                 opened.sets_flow = True
-                opened.flow_state = {k: v for k, v in state.items() if k != TICKET_ASKED} or None
+                opened.flow_state = without_marks(state, TICKET_ASKED)
                 opened.fallback_count = chat.fallback_count
             return opened
         if state.get(VISIT_OFFER):
             picked = await self._typed_visit_time(chat)
             if picked is not None:
                 return picked
+            chat = replace(chat, flow_state=without_marks(state, VISIT_OFFER, OFFERED_AGAIN))
             state = chat.flow_state or {}
         if state.get(WHICH_TICKET_ASKED):
-            if self._domain_of(chat) == OTHER and chat.turn.intent not in NOT_ABOUT_THE_NUMBER:
+            if self._domain_of(chat) == OTHER and chat.turn.intent not in ANSWERS_NO_QUESTION:
                 # "I don't know it", "no": their tickets, once we know who they are.
                 return await self.start_operation(chat, FIND_TICKETS_FLOW)
-            chat = replace(
-                chat, flow_state={k: v for k, v in state.items() if k != WHICH_TICKET_ASKED} or None
-            )
+            chat = replace(chat, flow_state=without_marks(state, WHICH_TICKET_ASKED))
         result = await self.diagnosis.run_turn(
             conversation_id=chat.conversation_id,
             flow_state=chat.flow_state,
@@ -155,10 +160,9 @@ class ChatRequests:
     async def _typed_visit_time(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
         """A typed answer to the offered visit times: "Tuesday morning" books that time,
         "ja" the earliest; anything else that is no new problem gets the times again,
-        once. None (with the offer forgotten) lets the message go on as usual."""
+        once. None lets the message go on as usual, and the caller forgets the offer."""
         state = chat.flow_state or {}
         offered = state[VISIT_OFFER]
-        rest = {k: v for k, v in state.items() if k not in (VISIT_OFFER, OFFERED_AGAIN)} or None
         turn = chat.turn
         affirmed = turn.intent == "affirm" or yes_or_no_word(turn.text) is True
         picked = visits.pick_offered_slot(
@@ -178,7 +182,7 @@ class ChatRequests:
         if (
             not state.get(OFFERED_AGAIN)
             and self._domain_of(chat) == OTHER
-            and turn.intent not in NOT_ABOUT_THE_NUMBER
+            and turn.intent not in ANSWERS_NO_QUESTION
         ):
             buttons = [*offered, person_button(chat.language)]
             return DiagnosisResult(
@@ -186,7 +190,6 @@ class ChatRequests:
                 flow_state={**state, OFFERED_AGAIN: True},
                 fallback_count=chat.fallback_count,
             )
-        chat.flow_state = rest
         return None
 
     def awaits_free_answer(self, chat: ChatTurn) -> bool:
@@ -629,8 +632,7 @@ def _offer_answered(chat: ChatTurn, result: DiagnosisResult) -> DiagnosisResult:
     if result.sets_flow or VISIT_OFFER not in state:
         return result
     result.sets_flow = True
-    result.flow_state = {k: v for k, v in state.items() if k not in (VISIT_OFFER, OFFERED_AGAIN)}
-    result.flow_state = result.flow_state or None
+    result.flow_state = without_marks(state, VISIT_OFFER, OFFERED_AGAIN)
     result.fallback_count = chat.fallback_count
     return result
 
