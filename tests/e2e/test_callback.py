@@ -333,6 +333,28 @@ async def test_ein_identifizierter_kunde_wird_unter_seiner_nummer_zurueckgerufen
     assert ticket["contact"] == "0171 5550123"
 
 
+async def leave_the_queue_then(stack, language: str, ask: str, back: str, then: str):
+    """A customer asks for a person while nobody is online, presses `back` to return
+    to the assistant and writes `then`: the conversation, the reply to leaving and
+    the reply to `then`."""
+    customer = ChatClient(stack.ws_url)
+    welcome = await customer.connect(language=language)
+    turns = []
+    try:
+        await asyncio.sleep(0.5)  # let earlier tests' agents disconnect
+        queued = await customer.say(ask)
+        turns.append(queued)
+        chosen = button(queued, back)
+        left = await customer.say(chosen["title"], payload=chosen["payload"])
+        turns.append(left)
+        after = await customer.say(then)
+        turns.append(after)
+    finally:
+        await customer.close()
+    print("\n---\n".join(t.text for t in turns))
+    return welcome["conversation_id"], left, after
+
+
 @pytest.mark.parametrize(
     ("language", "problem", "ask", "back", "going_on", "diagnosis"),
     [
@@ -357,22 +379,7 @@ async def test_ein_identifizierter_kunde_wird_unter_seiner_nummer_zurueckgerufen
 async def test_a_customer_waiting_with_nobody_online_can_go_back_to_the_assistant(
     stack, language, problem, ask, back, going_on, diagnosis
 ) -> None:
-    customer = ChatClient(stack.ws_url)
-    welcome = await customer.connect(language=language)
-    conversation_id = welcome["conversation_id"]
-    turns = []
-    try:
-        await asyncio.sleep(0.5)  # let earlier tests' agents disconnect
-        queued = await customer.say(ask)
-        turns.append(queued)
-        chosen = button(queued, back)
-        left = await customer.say(chosen["title"], payload=chosen["payload"])
-        turns.append(left)
-        helped = await customer.say(problem)
-        turns.append(helped)
-    finally:
-        await customer.close()
-    print("\n---\n".join(t.text for t in turns))
+    conversation_id, left, helped = await leave_the_queue_then(stack, language, ask, back, problem)
     assert going_on in left.text, left.text
     # The assistant answers again: the diagnosis starts, not "your message is kept".
     assert diagnosis in helped.text, helped.text
@@ -409,21 +416,7 @@ async def test_a_customer_waiting_with_nobody_online_can_go_back_to_the_assistan
 async def test_after_leaving_the_queue_still_not_working_is_about_the_same_topic(
     stack, language, ask, back, topic, still, diagnosis
 ) -> None:
-    customer = ChatClient(stack.ws_url)
-    await customer.connect(language=language)
-    turns = []
-    try:
-        await asyncio.sleep(0.5)  # let earlier tests' agents disconnect
-        queued = await customer.say(ask)
-        turns.append(queued)
-        chosen = button(queued, back)
-        left = await customer.say(chosen["title"], payload=chosen["payload"])
-        turns.append(left)
-        going_on = await customer.say(still)
-        turns.append(going_on)
-    finally:
-        await customer.close()
-    print("\n---\n".join(t.text for t in turns))
+    _, left, going_on = await leave_the_queue_then(stack, language, ask, back, still)
     assert topic in left.text, left.text
     # The internet diagnosis starts, not "what is the problem about?".
     assert diagnosis in going_on.text, going_on.text
