@@ -7,6 +7,7 @@ typing state.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any, Optional
@@ -45,6 +46,9 @@ class AgentSocket:
         self.database = services.database
         self.max_frame_bytes = agent_frame_limit(services.settings.max_frame_bytes)
         self.watching: dict[str, tuple[FrameSender, FrameSender]] = {}
+        # Queue changes arrive concurrently (customers, agents, this connection's
+        # hello): one snapshot at a time, so an older one never arrives last.
+        self.queue_lock = asyncio.Lock()
 
     async def send(self, frame: dict[str, Any]) -> None:
         if self.websocket.application_state == WebSocketState.CONNECTED:
@@ -59,6 +63,10 @@ class AgentSocket:
         await self.send_queue()
 
     async def send_queue(self) -> None:
+        async with self.queue_lock:
+            await self._send_queue()
+
+    async def _send_queue(self) -> None:
         async with self.database.session() as session:
             online = await self.services.presence.online()
             waiting = await handoffs.waiting_for(session=session, staff=self.staff, online=online)
