@@ -19,6 +19,7 @@ from bot.flows.choosing import FlowChooser, customer_words
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import DEFAULT_LANGUAGE, LANGUAGES, Flow, Step, in_language
+from bot.flows.names import name_in
 from bot.flows.speeds import speed_words, speeds_in
 from bot.flows.word_forms import stems
 from bot.flows.wording import engine_text
@@ -1208,6 +1209,9 @@ class FlowEngine:
             for known in spec.values:
                 if known.lower() in named or _has_phrase(turn.text, known):
                     return _Taken(step.next, known, known, known, known)
+            found = name_in(turn.text, spec.names)
+            if found is not None:
+                return _Taken(step.next, found, found, found, found)
         return None
 
     @staticmethod

@@ -140,7 +140,8 @@ STEP_KEYS = {
     "rephrase", "still_broken", LINE_KEY,
 }  # fmt: skip
 FROM_MESSAGE_KEYS = {
-    "entities", "values", "yes", "no", "done", "speed_ratio", "phrases", "say", LINE_KEY,
+    "entities", "values", "names", "yes", "no", "done", "speed_ratio", "phrases", "say",
+    LINE_KEY,
 }  # fmt: skip
 SPEED_RATIO_KEYS = {"below", "then", "else", LINE_KEY}
 
@@ -179,7 +180,7 @@ def parse_from_message(
     line: Optional[int],
     plain_language: str = DEFAULT_LANGUAGE,
 ) -> Optional[FromMessage]:
-    """`from_message: true`, or a mapping of entities, values, yes, no, done,
+    """`from_message: true`, or a mapping of entities, values, names, yes, no, done,
     speed_ratio, phrases and say."""
     if raw is None or raw is False:
         return None
@@ -201,6 +202,9 @@ def parse_from_message(
     return FromMessage(
         entities=_strings(raw.get("entities")),
         values=_strings(raw.get("values")),
+        names=parse_name_patterns(
+            raw.get("names"), step_id=step_id, source=source, line=raw.get(LINE_KEY, line)
+        ),
         yes=_strings(raw.get("yes")),
         no=_strings(raw.get("no")),
         done=_strings(raw.get("done")),
@@ -218,6 +222,22 @@ def parse_from_message(
             what=f"step {step_id!r}: `from_message` `say`",
         ),
     )
+
+
+def parse_name_patterns(
+    raw: Any, *, step_id: str, source: str, line: Optional[int]
+) -> tuple[str, ...]:
+    """`names: ["* app", "*-app"]`: each pattern holds one `*`, where the name stands."""
+    patterns = _strings(raw)
+    for pattern in patterns:
+        if pattern.count("*") != 1 or not pattern.replace("*", "").strip():
+            raise FlowFormatError(
+                f"step {step_id!r}: `from_message` `names` pattern {pattern!r} needs one `*` "
+                'for the name and a word around it, e.g. "* app"',
+                source=source,
+                line=line,
+            )
+    return patterns
 
 
 def parse_choice_phrases(

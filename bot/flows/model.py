@@ -121,7 +121,9 @@ class FromMessage:
     the choices' values and synonyms, for a free answer the value is the answer.
     A question with choices is also answered by its choices' wording, when that
     is clear. `values`: names that answer a free answer when found in the
-    message (app names). `yes`/`no`: phrases that answer a yes/no question.
+    message (app names). `names`: patterns with `*` for a name no list holds
+    ("* app" finds "Chase app"; bot/flows/names.py). `yes`/`no`: phrases that
+    answer a yes/no question.
     `speed_ratio`: the choice for a measured speed far below the plan's, and the one
     otherwise ("paying for 500 Mbps and speedtest shows 12"; bot/flows/speeds.py).
     `phrases`: for a question with choices, the phrases that answer it from a message,
@@ -135,6 +137,7 @@ class FromMessage:
 
     entities: tuple[str, ...] = ()
     values: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
     yes: tuple[str, ...] = ()
     no: tuple[str, ...] = ()
     done: tuple[str, ...] = ()

@@ -131,6 +131,12 @@ INVALID = {
         branch=[{"if": {"slot": "error_code", "in": [0x80070005]}, "then": "done"}],
         **{"else": "done"},
     ),
+    "name pattern without a star": lambda d: _replace_first_step(
+        d, ask="Which app?", slot="app_name", next="done", from_message={"names": ["app"]}
+    ),
+    "name pattern with two stars": lambda d: _replace_first_step(
+        d, ask="Which app?", slot="app_name", next="done", from_message={"names": ["* * app"]}
+    ),
     "message without next": lambda d: _replace_first_step(d, say="Hi."),
     "return that is not true": lambda d: _replace_first_step(d, **{"return": False}),
     "step without id": lambda d: _step(d, 1).pop("id"),

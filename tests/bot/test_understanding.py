@@ -3,6 +3,7 @@ already said answers the questions it fits."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +276,40 @@ async def test_the_app_name_in_the_first_message_is_not_asked(flow_library: Flow
     said_in_turn = " ".join(reply.text for reply in by_words.replies)
     assert said_in_turn.count("If that's not right, just say so.") == 1
     assert by_words.replies[1].text.endswith("If that's not right, just say so.")
+
+
+@pytest.mark.parametrize(
+    ("opener", "language", "name", "said_back"),
+    [
+        ("the Chase app keeps crashing since the update", "en", "Chase app", "You said it's"),
+        (
+            "Die Sparkassen-App stürzt seit dem Update jedes Mal ab",
+            "de",
+            "Sparkassen-App",
+            "Sie haben Sparkassen-App genannt",
+        ),
+    ],
+)
+async def test_an_app_no_list_knows_is_taken_by_its_name(
+    flow_library: FlowLibrary, opener: str, language: str, name: str, said_back: str
+) -> None:
+    engine = engine_for(flow_library)
+    turn = replace(said(opener, "problem_software"), language=language)
+    result = await engine.start(flow_library.get("software_app_crashes"), turn=turn)
+    assert result.state["slots"]["app_name"] == name
+    assert said_back in result.replies[0].text
+    # "keeps crashing" / "stürzt ... ab" also says what it does.
+    assert result.state["slots"]["behaviour"] == "crash"
+
+
+@pytest.mark.parametrize("opener", ["my app keeps crashing", "Die neue App stürzt ständig ab"])
+async def test_an_app_without_a_name_is_asked_for(flow_library: FlowLibrary, opener: str) -> None:
+    engine = engine_for(flow_library)
+    result = await engine.start(
+        flow_library.get("software_app_crashes"), turn=said(opener, "problem_software")
+    )
+    assert result.state["step"] == "app_name"
+    assert "app_name" not in result.state["slots"]
 
 
 @pytest.mark.parametrize(
