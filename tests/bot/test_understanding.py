@@ -432,7 +432,10 @@ flow:
         ("no internet since this morning and I already restarted the router twice", "en", True),
         ("Seit heute früh kein Internet, Router schon neu gestartet, bringt nichts", "de", True),
         ("Seit gestern kein Internet, den Router hab ich schon mehrmals neu gestartet", "de", True),
+        ("Die Lampe am Router blinkt rot. Hab ihn schon zweimal neu gestartet.", "de", True),
+        ("the modem light is blinking red. restarted it twice, nothing", "en", True),
         ("Kein Internet, den Router habe ich noch nicht neu gestartet", "de", False),
+        ("Die Fritzbox blinkt rot, ich habe sie noch nicht neu gestartet", "de", False),
         ("no internet since this morning, I haven't restarted the router yet", "en", False),
         # Another device restarted, the router named in the same sentence: not the router.
         ("no internet, the router blinks and I restarted my laptop", "en", False),
