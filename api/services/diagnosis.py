@@ -19,6 +19,7 @@ from api.db import Database
 from api.models import FlowEvent, utcnow
 from api.services import catalog, checks, customers, handoffs, nlu_review, tickets, visits
 from api.services.hub import ConversationHub
+from bot.flows.choosing import customer_words
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -74,6 +75,10 @@ def problem_intent_for(domain: str) -> Optional[str]:
     return next((intent for intent, d in INTENT_DOMAINS.items() if d == domain), None)
 
 
+# Flow state after a message the assistant did not understand: its words, so the
+# domain the customer picks next starts the flow that fits them.
+UNSURE_TEXT = "unsure_text"
+MAX_UNSURE_CHARS = 1000
 # Questions that are not our job get a pointer to where to go (domain.yml responses).
 SIDE_RESPONSES = {
     "billing": "utter_billing",
@@ -251,7 +256,13 @@ class DiagnosisService:
                 )
 
         if turn.intent in PROBLEM_INTENTS:
-            started = await self._start_for_intent(turn, running=None)
+            unsure = (flow_state or {}).get(UNSURE_TEXT)
+            about = turn
+            if isinstance(unsure, str) and not customer_words(turn.text):
+                # The domain button after "Is it about your cable TV?": the flow is
+                # chosen by what the customer wrote, not the domain's default.
+                about = replace(turn, text=unsure)
+            started = await self._start_for_intent(about, running=None)
             if started is not None:
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
@@ -285,6 +296,9 @@ class DiagnosisService:
         result = self._nothing_running(turn, fallback_count, language)
         if result.handoff is None:
             result.flow_state = kept
+            if result.not_understood and customer_words(turn.text):
+                # Kept for the domain the customer picks next.
+                result.flow_state = {**(kept or {}), UNSURE_TEXT: turn.text[:MAX_UNSURE_CHARS]}
         if result.not_understood:
             await nlu_review.record(
                 session=session, conversation_id=conversation_id, kind="fallback", turn=turn

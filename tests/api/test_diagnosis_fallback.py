@@ -126,3 +126,62 @@ async def test_already_tried_or_still_broken_as_a_first_message_starts_its_diagn
     said = " ".join(r.text for r in result.replies)
     assert "What do its lights show?" in said and "What is the problem about?" not in said
     assert result.flow_state and result.flow_state.get("flow") and result.fallback_count == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "flow"),
+    [
+        ("picture keeps freezing and breaking up into blocks", "en", "cable_picture_sound"),
+        ("Das Bild zerfällt dauernd in Klötzchen", "de", "cable_picture_sound"),
+    ],
+)
+async def test_the_domain_picked_after_a_guess_starts_the_flow_the_first_words_fit(
+    database: Database, database_settings: Settings, text: str, language: str, flow: str
+) -> None:
+    """ "Is it about your cable TV?" - [Cable TV]: the picture flow the customer
+    described, not the cable domain's default."""
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+        missed = await service.handle_turn(
+            session=session,
+            conversation_id="c-guess",
+            flow_state=None,
+            turn=CustomerTurn(
+                text=text,
+                intent="nlu_fallback",
+                likely_intents=("problem_cable", "problem_software"),
+                language=language,
+            ),
+            fallback_count=0,
+            language=language,
+        )
+        assert missed.replies[0].buttons == [
+            {
+                "title": "Cable TV" if language == "en" else "Kabelfernsehen",
+                "payload": "/problem_cable",
+            }
+        ]
+        picked = await service.handle_turn(
+            session=session,
+            conversation_id="c-guess",
+            flow_state=missed.flow_state,
+            turn=CustomerTurn(text="/problem_cable", intent="problem_cable", language=language),
+            fallback_count=missed.fallback_count,
+            language=language,
+        )
+    assert picked.flow_state is not None and picked.flow_state["flow"] == flow
+
+
+async def test_without_a_guess_the_domain_button_starts_its_default(
+    database: Database, database_settings: Settings
+) -> None:
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+        picked = await service.handle_turn(
+            session=session,
+            conversation_id="c-button",
+            flow_state=None,
+            turn=CustomerTurn(text="/problem_cable", intent="problem_cable"),
+            fallback_count=0,
+        )
+    assert picked.flow_state is not None and picked.flow_state["flow"] == "cable_black_screen"
