@@ -1082,7 +1082,13 @@ class FlowEngine:
                     step_id = self._take(state, flow, step, taken, result)
                     continue
                 result.replies.extend(self._say(step, state["slots"], language, state["language"]))
-                result.replies.extend(self._ask(step, state["slots"], language))
+                asked = self._ask(step, state["slots"], language)
+                named = self._several_named(state, step, language)
+                if named and asked:
+                    # "got hot and shut off, the fan is loud": they listened, we say so.
+                    note = engine_text("several_named", language, named=named)
+                    asked[0] = Reply(f"{asked[0].text} {note}", asked[0].buttons)
+                result.replies.extend(asked)
                 result.state = state
                 return
             if step.kind == "say":
@@ -1138,6 +1144,28 @@ class FlowEngine:
             if taken is not None:
                 return taken
         return None
+
+    @staticmethod
+    def _several_named(state: dict[str, Any], step: Step, language: str) -> str:
+        """The choices the customer's latest message names, when it names more than
+        one of a question it could not answer ("hot", "fan is loud", "shut off"):
+        their titles, for saying so. Empty otherwise."""
+        heard = state.get("heard") or []
+        if step.kind != "ask_choice" or not heard or step.id in state.get("corrected", []):
+            return ""
+        spec = step.from_message
+        phrases = {value: list(said) for value, said in spec.phrases} if spec else {}
+        hits = _phrase_hits(str(heard[-1].get("text", "")), phrases or _choice_phrases(step))
+        named = {h.value for h in hits}
+        if len(named) < 2:
+            return ""
+        quote = ("„", "“") if language == "de" else ('"', '"')
+        titles = [
+            f"{quote[0]}{in_language(c.title, language)}{quote[1]}"
+            for c in step.choices
+            if c.value in named
+        ]
+        return f"{', '.join(titles[:-1])} {engine_text('and', language)} {titles[-1]}"
 
     def _answer_from(
         self, step: Step, turn: CustomerTurn, language: str = DEFAULT_LANGUAGE

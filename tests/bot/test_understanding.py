@@ -619,3 +619,40 @@ def test_the_validator_checks_from_message(tmp_path: Path) -> None:
 def test_the_shipped_flows_pass_the_validator() -> None:
     findings = validate(FLOWS_DIR, ROOT / "domain.yml", ROOT / "data" / "catalog")
     assert [f for f in findings if f.severity == "error" and "from_message" in f.message] == []
+
+
+@pytest.mark.parametrize(
+    ("flow_id", "opener", "language", "named"),
+    [
+        (
+            "hardware_overheating",
+            "My dad's laptop got really hot and shut off twice today. Fan sounds like a jet.",
+            "en",
+            '"It gets very hot", "The fan is loud" and "It switches itself off"',
+        ),
+        (
+            "cable_set_top_box_frozen",
+            "Der Receiver hängt sich ständig auf und die Fernbedienung reagiert nicht",
+            "de",
+            "„Der Receiver hängt“ und „Die Fernbedienung geht nicht“",
+        ),
+    ],
+)
+async def test_several_answers_named_at_once_are_said_back_before_the_customer_picks(
+    flow_library: FlowLibrary, flow_id: str, opener: str, language: str, named: str
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    turn = replace(said(opener, "problem_hardware"), language=language)
+    result = await engine.start(flow_library.get(flow_id), turn=turn)
+    question = result.replies[-1]
+    assert named in question.text, question.text
+    assert len(question.buttons) >= 2  # still the customer's pick
+
+
+async def test_one_answer_named_gets_no_note(flow_library: FlowLibrary) -> None:
+    engine = engine_for(flow_library)
+    result = await engine.start(
+        flow_library.get("hardware_overheating"),
+        turn=said("my laptop fan is really loud lately", "problem_hardware"),
+    )
+    assert "more than one" not in " ".join(r.text for r in result.replies)
