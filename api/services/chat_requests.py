@@ -549,7 +549,7 @@ class ChatRequests:
                 name, when = await _visit_words(session, customer, booking, language)
                 number = ticket.number
         except SlotTaken as taken:
-            return _offer_again(taken, reschedule=False, language=language)
+            return _offer_again(taken, chat, reschedule=False)
         except ServiceError as refused:
             return answer(say("visit.book_refused", language, reason=refused.reason))
         return answer(
@@ -592,7 +592,7 @@ class ChatRequests:
                 )
                 name, when = await _visit_words(session, customer, moved, language)
         except SlotTaken as taken:
-            return _offer_again(taken, reschedule=True, language=language)
+            return _offer_again(taken, chat, reschedule=True)
         except ServiceError as refused:
             return answer(say("visit.move_refused", language, reason=refused.reason))
         return answer(say("visit.moved", language, when=when, technician=name))
@@ -646,12 +646,19 @@ async def _visit_words(
     return name, visits.describe_time(booking.starts_at, tz, booking.ends_at, language)
 
 
-def _offer_again(taken: SlotTaken, *, reschedule: bool, language: str) -> DiagnosisResult:
+def _offer_again(taken: SlotTaken, chat: ChatTurn, *, reschedule: bool) -> DiagnosisResult:
+    """The picked time was taken a moment ago: the next free times, which a typed
+    answer ("Thursday afternoon") can pick as it could the first ones."""
+    language = chat.language
     if not taken.next_slots:
         return answer(say("visit.taken_no_others", language))
     buttons = [
         visits.slot_button(s, reschedule=reschedule, language=language) for s in taken.next_slots
     ]
+    state = without_marks(chat.flow_state or {}, VISIT_OFFER, OFFERED_AGAIN) or {}
     return DiagnosisResult(
-        replies=[Reply(say("visit.taken_next", language), buttons)], sets_flow=False
+        replies=[Reply(say("visit.taken_next", language), buttons)],
+        sets_flow=True,
+        flow_state={**state, VISIT_OFFER: buttons},
+        fallback_count=chat.fallback_count,
     )

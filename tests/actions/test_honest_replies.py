@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from actions.ticket_actions import ActionOpenTicket
 from api.db import Database
-from api.models import Conversation, Handoff, PartOrder, Ticket, VisitBooking
+from api.models import Conversation, Customer, Handoff, PartOrder, Ticket, VisitBooking
 from api.services import customers, tickets, visits
 from api.services.seed import load_seed
 from api.wiring import Services
@@ -565,6 +565,44 @@ async def test_a_typed_answer_to_the_offered_times_books_the_time_it_names(
     async with wired.database.session() as session:
         visit = await session.get(VisitBooking, booked[0][0])
     technician, starts = visits.parse_slot_ref(_slot_of(slots[which]))
+    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
+        technician,
+        starts.replace(tzinfo=None),
+    )
+    assert not (chat.slots.get("flow_state") or {}).get("visit_offer")
+
+
+@pytest.mark.parametrize(
+    ("language", "request_text", "typed", "taken_said", "yes"),
+    [
+        ("en", "I need a technician", "the second one please", "someone booked that time", "yes"),
+        ("de", "Ich brauche einen Techniker", "den zweiten bitte", "gerade jemand anderes", "ja"),
+    ],
+)
+async def test_after_a_time_is_taken_a_typed_answer_picks_from_the_times_offered_again(
+    wired: Services, language: str, request_text: str, typed: str, taken_said: str, yes: str
+) -> None:
+    chat = OfflineChat("ali", wired, language=language)
+    offer = await chat.say(request_text, "book_visit")
+    slots = [b for b in offer.buttons if "visit_slot" in b["payload"]]
+    # Another customer in the same area books the second time a moment before Ali.
+    technician, starts = visits.parse_slot_ref(_slot_of(slots[1]))
+    async with wired.database.session() as session:
+        other = await session.get(Customer, 1)
+        await visits.book_visit(
+            session=session, customer=other, technician_id=technician, starts_at=starts
+        )
+    lost = await chat.say(typed, "inform")
+    assert taken_said in lost.text, lost.text
+    again = [b for b in lost.buttons if "visit_slot" in b["payload"]]
+    assert again and _slot_of(slots[1]) not in [_slot_of(b) for b in again]
+    # "yes" to the times offered again books the first of them.
+    booked_turn = await chat.say(yes, "affirm")
+    booked = await _bookings(wired.database, ALI)
+    assert len(booked) == 1 and booked[0][1] == "booked", booked_turn.text
+    async with wired.database.session() as session:
+        visit = await session.get(VisitBooking, booked[0][0])
+    technician, starts = visits.parse_slot_ref(_slot_of(again[0]))
     assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
         technician,
         starts.replace(tzinfo=None),

@@ -101,11 +101,15 @@ async def test_booking_a_picked_slot_and_losing_one(wired: Services) -> None:
 
     late = CollectingDispatcher()
     marias = tracker("tracker_book_visit_slot.json", "maria", REPLACED_BY_TEST=slot.ref)
-    assert await ActionBookVisit(wired).run(late, marias, {}) == []
+    events = await ActionBookVisit(wired).run(late, marias, {})
     assert "someone booked that time" in late.messages[0]["text"]
     offered = [b["payload"] for b in late.messages[0]["buttons"]]
     assert offered and all(p.startswith("/book_visit") for p in offered)
     assert slot.ref not in " ".join(offered)
+    # The times offered again wait for an answer, typed or pressed; nothing was booked.
+    state = next(e["value"] for e in events if e["name"] == "flow_state")
+    assert [b["payload"] for b in state["visit_offer"]] == offered
+    assert not any(e["name"] == "ticket_number" for e in events)
 
 
 async def test_a_nonsense_slot_gets_a_polite_answer(wired: Services) -> None:
