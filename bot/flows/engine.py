@@ -1086,7 +1086,11 @@ class FlowEngine:
                 named = self._several_named(state, step, language)
                 if named and asked:
                     # "got hot and shut off, the fan is loud": they listened, we say so.
-                    note = engine_text("several_named", language, named=named)
+                    spec = step.from_message
+                    if spec is not None and spec.several:
+                        note = fill_in(in_language(spec.several, language), {"named": named})
+                    else:
+                        note = engine_text("several_named", language, named=named)
                     asked[0] = Reply(f"{asked[0].text} {note}", asked[0].buttons)
                 result.replies.extend(asked)
                 result.state = state

@@ -141,7 +141,7 @@ STEP_KEYS = {
 }  # fmt: skip
 FROM_MESSAGE_KEYS = {
     "entities", "values", "names", "yes", "no", "done", "speed_ratio", "phrases", "say",
-    LINE_KEY,
+    "several", LINE_KEY,
 }  # fmt: skip
 SPEED_RATIO_KEYS = {"below", "then", "else", LINE_KEY}
 
@@ -181,7 +181,7 @@ def parse_from_message(
     plain_language: str = DEFAULT_LANGUAGE,
 ) -> Optional[FromMessage]:
     """`from_message: true`, or a mapping of entities, values, names, yes, no, done,
-    speed_ratio, phrases and say."""
+    speed_ratio, phrases, say and several."""
     if raw is None or raw is False:
         return None
     if raw is True:
@@ -220,6 +220,13 @@ def parse_from_message(
             source=source,
             line=raw.get(LINE_KEY, line),
             what=f"step {step_id!r}: `from_message` `say`",
+        ),
+        several=parse_text(
+            raw.get("several"),
+            plain_language=plain_language,
+            source=source,
+            line=raw.get(LINE_KEY, line),
+            what=f"step {step_id!r}: `from_message` `several`",
         ),
     )
 

@@ -133,6 +133,8 @@ class FromMessage:
     already did it ("restarted the router"); the step is then skipped, as after
     "already tried" (to its `skip`, or else its `no`).
     `say`: how the assistant tells the customer what it took ({answer}, {words}).
+    `several`: what the question adds when the message names more than one of its
+    choices ({named}); by default "You mentioned more than one of these: …".
     """
 
     entities: tuple[str, ...] = ()
@@ -144,6 +146,7 @@ class FromMessage:
     speed_ratio: Optional[SpeedRatio] = None
     phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     say: str = ""
+    several: str = ""
 
 
 @dataclass(frozen=True)

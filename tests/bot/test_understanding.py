@@ -656,3 +656,30 @@ async def test_one_answer_named_gets_no_note(flow_library: FlowLibrary) -> None:
         turn=said("my laptop fan is really loud lately", "problem_hardware"),
     )
     assert "more than one" not in " ".join(r.text for r in result.replies)
+
+
+@pytest.mark.parametrize(
+    ("opener", "language", "said_back"),
+    [
+        (
+            "the dog chewed the remote and I lost the charger, can you send both?",
+            "en",
+            'You mentioned "A remote control" and "A power supply or adapter". '
+            "I'll order them one at a time; which one first?",
+        ),
+        (
+            "Ich brauche eine neue Fernbedienung und ein Netzteil",
+            "de",
+            "Sie haben „Eine Fernbedienung“ und „Ein Netzteil oder Adapter“ genannt. "
+            "Ich bestelle sie nacheinander; welches zuerst?",
+        ),
+    ],
+)
+async def test_two_parts_asked_for_at_once_are_ordered_one_at_a_time(
+    flow_library: FlowLibrary, opener: str, language: str, said_back: str
+) -> None:
+    engine = engine_for(flow_library, conversation_customer="known")
+    turn = replace(said(opener, "order_part"), language=language)
+    result = await engine.start(flow_library.get("order_part"), turn=turn)
+    assert result.state["step"] == "ask_part"
+    assert said_back in result.replies[-1].text, result.replies[-1].text
