@@ -1151,16 +1151,20 @@ class FlowEngine:
 
     @staticmethod
     def _several_named(state: dict[str, Any], step: Step, language: str) -> str:
-        """The choices the customer's latest message names, when it names more than
-        one of a question it could not answer ("hot", "fan is loud", "shut off"):
-        their titles, for saying so. Empty otherwise."""
-        heard = state.get("heard") or []
-        if step.kind != "ask_choice" or not heard or step.id in state.get("corrected", []):
+        """The choices named by the latest customer message that names any of them,
+        when it names more than one ("hot", "fan is loud", "shut off"; "a remote and
+        a charger" before the customer was identified): their titles, for saying so.
+        Empty otherwise."""
+        if step.kind != "ask_choice" or step.id in state.get("corrected", []):
             return ""
         spec = step.from_message
         phrases = {value: list(said) for value, said in spec.phrases} if spec else {}
-        hits = _phrase_hits(str(heard[-1].get("text", "")), phrases or _choice_phrases(step))
-        named = {h.value for h in hits}
+        named: set[str] = set()
+        for heard in reversed(state.get("heard") or []):
+            hits = _phrase_hits(str(heard.get("text", "")), phrases or _choice_phrases(step))
+            named = {h.value for h in hits}
+            if named:
+                break
         if len(named) < 2:
             return ""
         quote = ("„", "“") if language == "de" else ('"', '"')

@@ -683,3 +683,18 @@ async def test_two_parts_asked_for_at_once_are_ordered_one_at_a_time(
     result = await engine.start(flow_library.get("order_part"), turn=turn)
     assert result.state["step"] == "ask_part"
     assert said_back in result.replies[-1].text, result.replies[-1].text
+
+
+async def test_two_parts_in_the_first_message_are_named_after_identification(
+    flow_library: FlowLibrary,
+) -> None:
+    engine = engine_for(flow_library, conversation_customer="unknown", verify_customer="verified")
+    turn = said("I need a new remote and a new charger for the box", "order_part")
+    state = (await engine.start(flow_library.get("order_part"), turn=turn)).state
+    state = (await engine.answer(state, said("account number", choice="account"))).state
+    state = (await engine.answer(state, said("ACC-1004"))).state
+    result = await engine.answer(state, said("10117"))
+    assert result.state["step"] == "ask_part"
+    assert 'You mentioned "A remote control" and "A power supply or adapter"' in (
+        result.replies[-1].text
+    ), [r.text for r in result.replies]
