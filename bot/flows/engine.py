@@ -485,6 +485,44 @@ def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
     return None
 
 
+def _asks_if_fixed(flow: Flow, step: Step) -> bool:
+    """A yes/no question whose yes ends the flow as resolved ("Does it work now?"),
+    possibly after a message or two."""
+    target = step.yes
+    for _ in range(3):
+        following = flow.steps.get(target or "")
+        if following is None:
+            return False
+        if following.kind == "outcome":
+            return (following.outcome or "resolved") == "resolved"
+        if following.kind != "say":
+            return False
+        target = following.next
+    return False
+
+
+def _restates_the_fault(flow: Flow, step: Step, state: dict[str, Any], turn: CustomerTurn) -> bool:
+    """An answer to "does it work now?" that describes the fault the customer chose
+    earlier in this flow again ("it closes by itself", "schließt sich immer noch")."""
+    if not _asks_if_fixed(flow, step):
+        return False
+    for earlier_id, value in state.get("slots", {}).items():
+        earlier = flow.steps.get(earlier_id)
+        if earlier is None or earlier.kind != "ask_choice" or earlier_id == step.id:
+            continue
+        choice = next((c for c in earlier.choices if c.value == value), None)
+        if choice is None:
+            continue
+        said = [*choice.titles, *choice.synonyms]
+        if earlier.from_message is not None:
+            said += [
+                p for v, phrases in earlier.from_message.phrases if v == value for p in phrases
+            ]
+        if _phrase_hits(turn.text, {value: said}):
+            return True
+    return False
+
+
 def yes_or_no_word(text: str) -> Optional[bool]:
     """The first yes- or no-word decides: "yes, no problem" is a yes."""
     for word in _words(text):
@@ -805,6 +843,8 @@ class FlowEngine:
             return choice.next or step.next
         if step.kind == "ask_yes_no":
             said_yes = match_yes_no(turn)
+            if said_yes is None and _restates_the_fault(flow, step, state, turn):
+                said_yes = False  # "Does it work now?" - "it closes by itself": a no
             if said_yes is None:
                 return None
             state["slots"][step.id] = said_yes

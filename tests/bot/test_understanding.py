@@ -698,3 +698,24 @@ async def test_two_parts_in_the_first_message_are_named_after_identification(
     assert 'You mentioned "A remote control" and "A power supply or adapter"' in (
         result.replies[-1].text
     ), [r.text for r in result.replies]
+
+
+@pytest.mark.parametrize(
+    ("answer", "language", "next_step"),
+    [
+        ("Sie schließt sich immer noch von selbst", "de", "updates"),
+        ("it keeps closing", "en", "updates"),
+        # Not the fault chosen before: asked again, not guessed.
+        ("hmm it froze for a second", "en", "restart_computer"),
+    ],
+)
+async def test_describing_the_fault_again_answers_does_it_work_now_with_no(
+    flow_library: FlowLibrary, answer: str, language: str, next_step: str
+) -> None:
+    engine = engine_for(flow_library)
+    flow = flow_library.get("software_app_crashes")
+    opener = replace(said("Outlook closes by itself", "problem_software"), language=language)
+    state = (await engine.start(flow, turn=opener)).state
+    assert state["step"] == "restart_computer" and state["slots"]["behaviour"] == "crash"
+    result = await engine.answer(state, replace(said(answer), language=language))
+    assert result.state["step"] == next_step
