@@ -262,7 +262,7 @@ async def test_the_app_name_in_the_first_message_is_not_asked(flow_library: Flow
     flow = flow_library.get("software_app_crashes")
     by_entity = await engine.start(flow, slots={"brand": "Spotify"})
     by_words = await engine.start(flow, turn=said("outlook keeps crashing", "problem_software"))
-    # "keeps crashing" also answers what the program does.
+    # "keeps crashing" also answers what the program does, and Outlook where it runs.
     for result, name, step in (
         (by_entity, "Spotify", "behaviour"),
         (by_words, "Outlook", "restart_computer"),
@@ -271,11 +271,13 @@ async def test_the_app_name_in_the_first_message_is_not_asked(flow_library: Flow
         assert result.state["slots"]["app_name"] == name
         assert f"You said it's {name}" in result.replies[0].text
     assert by_words.state["slots"]["behaviour"] == "crash"
+    assert by_words.state["slots"]["where"] == "computer"
     assert 'So "It closes by itself"' in by_words.replies[1].text
-    # Two answers taken from one message: one invitation to correct them, at the end.
+    assert "So it's on a computer" in by_words.replies[2].text
+    # Three answers taken from one message: one invitation to correct them, at the end.
     said_in_turn = " ".join(reply.text for reply in by_words.replies)
     assert said_in_turn.count("If that's not right, just say so.") == 1
-    assert by_words.replies[1].text.endswith("If that's not right, just say so.")
+    assert by_words.replies[2].text.endswith("If that's not right, just say so.")
 
 
 @pytest.mark.parametrize(
