@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Optional
 
 from bot.flows.choosing import FlowChooser, customer_words
@@ -271,6 +272,14 @@ class _Hit:
     length: int
 
 
+@lru_cache(maxsize=8192)
+def _phrase_parts(phrase: str) -> tuple[list[str], ...]:
+    """A phrase's stemmed words, split at its `...` gaps; the same for every message,
+    so stemmed once (every question with choices looks its phrases up each turn)."""
+    parts = [stems(_words(part)) for part in PHRASE_GAP.split(phrase)]
+    return tuple(part for part in parts if part)
+
+
 def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
     """Where each phrase occurs in the text, unless a negation comes just before it."""
     hits = []
@@ -280,8 +289,7 @@ def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
     for value, options in phrases.items():
         for phrase in options:
             # "router ... neu gestartet": the parts in this order, a few words apart.
-            parts = [stems(_words(part)) for part in PHRASE_GAP.split(phrase)]
-            parts = [part for part in parts if part]
+            parts = _phrase_parts(phrase)
             if not parts:
                 continue
             for number, words in enumerate(clauses):
@@ -304,7 +312,7 @@ def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
 
 
 def _parts_end(
-    stemmed: list[str], words: list[str], start: int, parts: list[list[str]]
+    stemmed: list[str], words: list[str], start: int, parts: Sequence[list[str]]
 ) -> Optional[int]:
     """Where the phrase's parts end when the first starts at `start` and each next one
     follows within `PHRASE_GAP_WORDS` words, none of them a negation; else None."""
