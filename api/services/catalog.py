@@ -27,10 +27,20 @@ class Part:
     fits: tuple[str, ...]
     stock: int
     alternative: Optional[str] = None
+    # The name in other languages than English, for customers: (("de", "…"),).
+    translations: tuple[tuple[str, str], ...] = ()
 
     @property
     def price_cents(self) -> int:
         return int(self.price * 100)
+
+    def name_in(self, language: str) -> str:
+        """The name customers read in `language`; English (`name`) when not written in it."""
+        return dict(self.translations).get(language, self.name)
+
+    @property
+    def every_name(self) -> tuple[str, ...]:
+        return (self.name, *(name for _, name in self.translations))
 
 
 @dataclass(frozen=True)
@@ -94,9 +104,13 @@ def _parse_parts(data: dict[str, Any], path: Path) -> dict[str, Part]:
         where = f"{path.name}: part {index + 1}"
         if not isinstance(raw, dict) or not raw.get("part_number") or not raw.get("name"):
             raise CatalogError(f"{where} needs a part_number and a name")
+        names = raw["name"] if isinstance(raw["name"], dict) else {"en": raw["name"]}
+        if not names.get("en") or not all(isinstance(n, str) and n for n in names.values()):
+            raise CatalogError(f"{where}: `name` is text, or `{{en: …, de: …}}` with English")
         part = Part(
             part_number=str(raw["part_number"]),
-            name=str(raw["name"]),
+            name=str(names["en"]),
+            translations=tuple((str(k), str(v)) for k, v in names.items() if k != "en"),
             price=_money(raw.get("price", 0), where),
             fits=tuple(str(m) for m in raw.get("fits") or ()),
             stock=int(raw.get("stock", 0)),

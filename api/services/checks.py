@@ -126,7 +126,7 @@ async def verify_customer(database: Database, slots: dict[str, Any]) -> str:
 def _describe_quote(slots: dict[str, Any], quote: parts.Quote) -> None:
     if quote.part is not None:
         slots["part_number"] = quote.part.part_number
-        slots["part_name"] = quote.part.name
+        slots["part_name"] = quote.part.name_in(current_language.get())
         slots["part_price"] = parts.euros(quote.part.price_cents)
     if quote.device is not None:
         slots["device_id"] = quote.device.id
@@ -136,14 +136,20 @@ def _describe_quote(slots: dict[str, Any], quote: parts.Quote) -> None:
         )
     slots["part_quote_reason"] = quote.reason
     slots["alternative_part"] = quote.alternative.part_number if quote.alternative else None
-    slots["alternative_name"] = quote.alternative.name if quote.alternative else None
+    slots["alternative_name"] = (
+        quote.alternative.name_in(current_language.get()) if quote.alternative else None
+    )
     slots["has_alternative"] = quote.alternative is not None
+
+
+# Words in part names that say nothing about the part.
+PART_NAME_FILLERS = {"for", "the", "and", "with", "für", "die", "der", "das", "und", "mit"}
 
 
 async def find_part(database: Database, slots: dict[str, Any]) -> str:
     """Match what the customer asked for (`part_request`) against the catalogue."""
     wanted = str(slots.get("part_request") or slots.get("ask_part") or "").lower()
-    words = {w for w in wanted.replace("-", " ").split() if len(w) > 2}
+    words = {w for w in wanted.replace("-", " ").split() if len(w) > 2} - PART_NAME_FILLERS
     async with database.session() as session:
         customer = await _customer(session, slots)
         models = {d.model for d in customer.devices} if customer else set()
@@ -152,7 +158,7 @@ async def find_part(database: Database, slots: dict[str, Any]) -> str:
         if part.part_number.lower() in wanted:
             best = (100, part.part_number)
             break
-        name_words = set(part.name.lower().replace("-", " ").split())
+        name_words = set(" ".join(part.every_name).lower().replace("-", " ").split())
         score = len(words & name_words) * 2 + (1 if models & set(part.fits) else 0)
         if words & name_words and (best is None or score > best[0]):
             best = (score, part.part_number)
@@ -181,6 +187,27 @@ async def use_alternative(database: Database, slots: dict[str, Any]) -> str:
         return "none"
     slots["part_number"] = slots["alternative_part"]
     return "switched"
+
+
+# What one part's quote and answers leave in the flow's slots; cleared before the next.
+ONE_PARTS_SLOTS = (
+    "part_request", "part_number", "part_name", "part_price", "device_id", "device_model",
+    "warranty_end", "part_quote_reason", "alternative_part", "alternative_name",
+    "has_alternative", "confirm_price", "offer_alternative", "offer_visit",
+)  # fmt: skip
+
+
+async def next_part(database: Database, slots: dict[str, Any]) -> str:
+    """`next` when another part named in the same message waits (`parts_to_follow`,
+    "a remote and a charger"): it becomes the part asked for. `none` otherwise."""
+    waiting = list(slots.get("parts_to_follow") or [])
+    if not waiting:
+        return "none"
+    for name in ONE_PARTS_SLOTS:
+        slots.pop(name, None)
+    slots["ask_part"] = waiting[0]
+    slots["parts_to_follow"] = waiting[1:]
+    return "next"
 
 
 async def place_part_order(database: Database, slots: dict[str, Any]) -> str:
@@ -392,6 +419,7 @@ CHECKS: dict[str, Check] = {
     "part_quote": part_quote,
     "use_alternative": use_alternative,
     "place_part_order": place_part_order,
+    "next_part": next_part,
     "visit_availability": visit_availability,
     "visit_booked": visit_booked,
     "customer_tickets": customer_tickets,

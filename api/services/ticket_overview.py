@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Ticket
-from api.services import parts, visits
+from api.services import catalog, parts, visits
 from bot.wording import has, say
 
 
@@ -16,6 +16,13 @@ def status_words(prefix: str, status: str, language: str) -> str:
     """A status in the customer's words ("in progress"), or as stored if unknown."""
     key = f"{prefix}.{status}"
     return say(key, language) if has(key) else status
+
+
+def _part_name(part_number: str, recorded: str, language: str) -> str:
+    """The part's name in the customer's language; as recorded on the order when the
+    catalogue no longer holds it."""
+    part = catalog.find_part(part_number)
+    return part.name_in(language) if part is not None else recorded
 
 
 async def ticket_lines(session: AsyncSession, ticket: Ticket, language: str) -> list[str]:
@@ -36,7 +43,7 @@ async def ticket_lines(session: AsyncSession, ticket: Ticket, language: str) -> 
                 "ticket.order_line",
                 language,
                 order=order.number,
-                part=order.part_name,
+                part=_part_name(order.part_number, order.part_name, language),
                 status=status_words("order.status", order.status, language),
             )
         )

@@ -226,6 +226,8 @@ class _Taken:
     event: str  # the flow event's value
     # Details stored with the answer, e.g. the speeds a speed test answer came from.
     slots: dict[str, Any] = field(default_factory=dict)
+    # What the assistant says it took, when not the step's `say` (several named).
+    said: str = ""
 
 
 SLOT_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -374,6 +376,17 @@ def _named_together(step: Step, text: str, hits: list[_Hit]) -> Optional[tuple[s
         if all(set(gap) <= JOINING_WORDS for gap in gaps):
             return choice.value, " ".join(words[parts[0][1] : max(end for _, _, end in parts)])
     return None
+
+
+def _titles_named(step: Step, values: set[str], language: str) -> str:
+    """The titles of the choices named, quoted and joined: "A", "B" and "C"."""
+    quote = ("„", "“") if language == "de" else ('"', '"')
+    titles = [
+        f"{quote[0]}{in_language(c.title, language)}{quote[1]}"
+        for c in step.choices
+        if c.value in values
+    ]
+    return f"{', '.join(titles[:-1])} {engine_text('and', language)} {titles[-1]}"
 
 
 def _choice_phrases(step: Step) -> dict[str, list[str]]:
@@ -1215,13 +1228,7 @@ class FlowEngine:
                 break
         if len(named) < 2:
             return ""
-        quote = ("„", "“") if language == "de" else ('"', '"')
-        titles = [
-            f"{quote[0]}{in_language(c.title, language)}{quote[1]}"
-            for c in step.choices
-            if c.value in named
-        ]
-        return f"{', '.join(titles[:-1])} {engine_text('and', language)} {titles[-1]}"
+        return _titles_named(step, named, language)
 
     def _answer_from(
         self, step: Step, turn: CustomerTurn, language: str = DEFAULT_LANGUAGE
@@ -1255,6 +1262,9 @@ class FlowEngine:
                 together = _named_together(step, turn.text, hits)
                 if together is not None:
                     value, words = together
+                elif len({h.value for h in hits}) > 1 and spec.one_at_a_time:
+                    # "a remote and a charger": the first now, the others after it.
+                    return self._first_of_several(step, hits, language)
                 elif len({h.value for h in hits}) == 1:
                     value = hits[0].value
                     words = max(hits, key=lambda h: h.length).phrase
@@ -1299,6 +1309,31 @@ class FlowEngine:
         return None
 
     @staticmethod
+    def _first_of_several(step: Step, hits: list[_Hit], language: str) -> _Taken:
+        """The first choice the message names answers; the others wait, in the order
+        named, in the step's `one_at_a_time` slot."""
+        spec = step.from_message
+        assert spec is not None
+        first_hits = sorted(hits, key=lambda h: (h.clause, h.start))
+        in_order = list(dict.fromkeys(h.value for h in first_hits))
+        choice = next(c for c in step.choices if c.value == in_order[0])
+        title = in_language(choice.title, language)
+        named = _titles_named(step, set(in_order), language)
+        if spec.several:
+            note = fill_in(in_language(spec.several, language), {"named": named, "answer": title})
+        else:
+            note = engine_text("several_one_at_a_time", language, named=named, answer=title)
+        return _Taken(
+            choice.next or step.next,
+            choice.value,
+            title,
+            first_hits[0].phrase,
+            choice.value,
+            {spec.one_at_a_time: in_order[1:]},
+            said=note,
+        )
+
+    @staticmethod
     def _answer_by_speed(step: Step, turn: CustomerTurn, language: str) -> Optional[_Taken]:
         """The choice for the plan's and the measured speed the message gives, if both."""
         rule = step.from_message.speed_ratio if step.from_message else None
@@ -1337,7 +1372,9 @@ class FlowEngine:
         result.events.append(FlowEventRecord("from_message", flow.id, step.id, taken.event))
         spec = step.from_message
         slots = {**state["slots"], "answer": taken.answer, "words": taken.words}
-        if spec and spec.say:
+        if taken.said:
+            text = taken.said
+        elif spec and spec.say:
             text = fill_in(in_language(spec.say, language), slots)
         else:
             text = engine_text("taken_from_message", spoken, words=taken.words, answer=taken.answer)

@@ -141,7 +141,7 @@ STEP_KEYS = {
 }  # fmt: skip
 FROM_MESSAGE_KEYS = {
     "entities", "values", "names", "yes", "no", "done", "speed_ratio", "phrases", "say",
-    "several", LINE_KEY,
+    "several", "one_at_a_time", LINE_KEY,
 }  # fmt: skip
 SPEED_RATIO_KEYS = {"below", "then", "else", LINE_KEY}
 
@@ -181,7 +181,7 @@ def parse_from_message(
     plain_language: str = DEFAULT_LANGUAGE,
 ) -> Optional[FromMessage]:
     """`from_message: true`, or a mapping of entities, values, names, yes, no, done,
-    speed_ratio, phrases, say and several."""
+    speed_ratio, phrases, say, several and one_at_a_time."""
     if raw is None or raw is False:
         return None
     if raw is True:
@@ -228,7 +228,30 @@ def parse_from_message(
             line=raw.get(LINE_KEY, line),
             what=f"step {step_id!r}: `from_message` `several`",
         ),
+        one_at_a_time=parse_slot_name(
+            raw.get("one_at_a_time"),
+            step_id=step_id,
+            source=source,
+            line=raw.get(LINE_KEY, line),
+        ),
     )
+
+
+SLOT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def parse_slot_name(raw: Any, *, step_id: str, source: str, line: Optional[int]) -> str:
+    """`one_at_a_time: parts_to_follow`: a slot name, as `{slot}` in texts spells it."""
+    if raw is None:
+        return ""
+    if not isinstance(raw, str) or not SLOT_NAME.fullmatch(raw):
+        raise FlowFormatError(
+            f"step {step_id!r}: `one_at_a_time` must be a slot name in lower case, "
+            f"e.g. parts_to_follow",
+            source=source,
+            line=line,
+        )
+    return raw
 
 
 def parse_name_patterns(

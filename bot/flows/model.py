@@ -25,6 +25,7 @@ KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
     "part_quote": ("free", "quote", "incompatible", "out_of_stock", "unknown"),
     "use_alternative": ("switched", "none", "unknown"),
     "place_part_order": ("ordered", "failed", "unknown"),
+    "next_part": ("next", "none", "unknown"),
     "visit_availability": ("available", "none", "unknown"),
     "visit_booked": ("booked", "none", "unknown"),
     "customer_tickets": ("found", "none", "unknown"),
@@ -135,6 +136,10 @@ class FromMessage:
     `say`: how the assistant tells the customer what it took ({answer}, {words}).
     `several`: what the question adds when the message names more than one of its
     choices ({named}); by default "You mentioned more than one of these: …".
+    `one_at_a_time`: a slot; when the message names several choices, the first one
+    named answers the question and the others wait in this slot, in the order
+    named ("a remote and a charger": the remote now, the charger after it). `several`
+    then says so ({named}, {answer}: the first).
     """
 
     entities: tuple[str, ...] = ()
@@ -147,6 +152,7 @@ class FromMessage:
     phrases: tuple[tuple[str, tuple[str, ...]], ...] = ()
     say: str = ""
     several: str = ""
+    one_at_a_time: str = ""
 
 
 @dataclass(frozen=True)

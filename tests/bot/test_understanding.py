@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from api.services.checks import next_part
 from bot.flows.engine import CustomerTurn, FlowEngine, match_choice, match_yes_no
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
@@ -364,8 +365,9 @@ async def test_what_the_tv_shows_is_taken_from_the_flow_s_own_phrases(
         ("my laptop charger is broken, can you send a new one", "en", "power supply"),
         ("need toner for the office printer", "en", "printer"),
         ("Tintenpatronen für den Drucker bitte", "de", "printer"),
-        # Two parts named, or none: the customer is asked which.
-        ("I need a remote for the TV and a charger for the laptop", "en", None),
+        # Two parts named: the first now, the other after it (tests above).
+        ("I need a remote for the TV and a charger for the laptop", "en", "remote control"),
+        # None named: the customer is asked which.
         ("can I order a replacement part", "en", None),
     ],
 )
@@ -660,45 +662,102 @@ async def test_one_answer_named_gets_no_note(flow_library: FlowLibrary) -> None:
     assert "more than one" not in " ".join(r.text for r in result.replies)
 
 
+def ordering_engine(library: FlowLibrary, *, price: str = "free", **answers: str):
+    """An engine whose part checks behave as api/services/checks.py does for the order's
+    slots; `ordered` lists the parts ordered, in order."""
+    ordered: list[str] = []
+
+    async def run_check(name: str, slots: dict[str, Any]) -> str:
+        if name == "next_part":
+            return await next_part(None, slots)  # type: ignore[arg-type]
+        if name == "find_part":
+            slots["part_number"] = str(slots["ask_part"]).upper().replace(" ", "-")
+            return "found"
+        if name == "part_quote":
+            slots["part_name"] = str(slots["part_number"]).lower()
+            return price
+        if name == "place_part_order":
+            ordered.append(str(slots["part_number"]))
+            slots["order_number"] = f"ORD-{len(ordered):06d}"
+            return "ordered"
+        return answers.get(name, "unknown")
+
+    return FlowEngine(library, run_check), ordered
+
+
 @pytest.mark.parametrize(
-    ("opener", "language", "said_back"),
+    ("opener", "language", "said_back", "next_one"),
     [
         (
             "the dog chewed the remote and I lost the charger, can you send both?",
             "en",
-            'You mentioned "A remote control" and "A power supply or adapter". '
-            "I'll order them one at a time; which one first?",
+            'You asked for "A remote control" and "A power supply or adapter". '
+            'Let\'s start with "A remote control"; the rest comes right after.',
+            "Now the next part you asked for.",
         ),
         (
             "Ich brauche eine neue Fernbedienung und ein Netzteil",
             "de",
-            "Sie haben „Eine Fernbedienung“ und „Ein Netzteil oder Adapter“ genannt. "
-            "Ich bestelle sie nacheinander; welches zuerst?",
+            "Sie haben nach „Eine Fernbedienung“ und „Ein Netzteil oder Adapter“ gefragt. "
+            "Fangen wir mit „Eine Fernbedienung“ an; der Rest folgt gleich danach.",
+            "Jetzt zum nächsten Teil, nach dem Sie gefragt haben.",
         ),
     ],
 )
-async def test_two_parts_asked_for_at_once_are_ordered_one_at_a_time(
-    flow_library: FlowLibrary, opener: str, language: str, said_back: str
+async def test_two_parts_asked_for_at_once_are_both_ordered_one_after_the_other(
+    flow_library: FlowLibrary, opener: str, language: str, said_back: str, next_one: str
 ) -> None:
-    engine = engine_for(flow_library, conversation_customer="known")
+    engine, ordered = ordering_engine(flow_library, conversation_customer="known")
     turn = replace(said(opener, "order_part"), language=language)
-    result = await engine.start(flow_library.get("order_part"), turn=turn)
-    assert result.state["step"] == "ask_part"
-    assert said_back in result.replies[-1].text, result.replies[-1].text
+    result = await engine.start(flow_library.get("request_part"), turn=turn)
+    texts = [r.text for r in result.replies]
+    assert any(said_back in t for t in texts), texts
+    assert result.state["step"] == "confirm_address"
+    assert result.state["slots"]["parts_to_follow"] == ["power supply"]
+    done = await engine.answer(result.state, replace(said("yes"), language=language))
+    texts = [r.text for r in done.replies]
+    # Both on one go: the second to the address just confirmed, without asking again.
+    assert ordered == ["REMOTE-CONTROL", "POWER-SUPPLY"]
+    assert next_one in texts, texts
+    assert done.outcome is not None and done.outcome.kind == "ticket"
+    steps = [e.step_id for e in done.events if e.kind == "step"]
+    assert steps.count("ordered") == 2 and "same_address" in steps, steps
+    assert "confirm_address" not in steps[steps.index("next_part") :], steps
+
+
+async def test_declining_the_second_part_keeps_the_first_order(
+    flow_library: FlowLibrary,
+) -> None:
+    engine, ordered = ordering_engine(flow_library, price="quote", conversation_customer="known")
+    turn = said("I need a new remote and a new charger for the box", "order_part")
+    state = (await engine.start(flow_library.get("request_part"), turn=turn)).state
+    assert state["step"] == "confirm_price"
+    state = (await engine.answer(state, said("yes"))).state  # the remote's price
+    assert state["step"] == "confirm_address"
+    asked = await engine.answer(state, said("yes"))  # address: ordered, on to the charger
+    assert ordered == ["REMOTE-CONTROL"]
+    assert asked.state["step"] == "confirm_price"
+    assert "confirm_price" not in asked.state["slots"]  # the remote's "yes" is not reused
+    done = await engine.answer(asked.state, said("no"))
+    texts = [r.text for r in done.replies]
+    assert "Okay, I won't order that one. Your order ORD-000001 stands." in texts, texts
+    assert ordered == ["REMOTE-CONTROL"]
 
 
 async def test_two_parts_in_the_first_message_are_named_after_identification(
     flow_library: FlowLibrary,
 ) -> None:
-    engine = engine_for(flow_library, conversation_customer="unknown", verify_customer="verified")
+    engine, _ = ordering_engine(
+        flow_library, conversation_customer="unknown", verify_customer="verified"
+    )
     turn = said("I need a new remote and a new charger for the box", "order_part")
-    state = (await engine.start(flow_library.get("order_part"), turn=turn)).state
+    state = (await engine.start(flow_library.get("request_part"), turn=turn)).state
     state = (await engine.answer(state, said("account number", choice="account"))).state
     state = (await engine.answer(state, said("ACC-1004"))).state
     result = await engine.answer(state, said("10117"))
-    assert result.state["step"] == "ask_part"
-    assert 'You mentioned "A remote control" and "A power supply or adapter"' in (
-        result.replies[-1].text
+    assert result.state["step"] == "confirm_address"
+    assert 'You asked for "A remote control" and "A power supply or adapter"' in " ".join(
+        r.text for r in result.replies
     ), [r.text for r in result.replies]
 
 

@@ -228,6 +228,62 @@ async def test_the_part_named_in_the_request_is_not_asked_for_again(
 
 
 @pytest.mark.parametrize(
+    ("language", "request_text", "email_button", "both_named", "next_one", "remote"),
+    [
+        (
+            "en",
+            "the remote for my TV box is broken and I also need a new HDMI cable for it",
+            "e-mail",
+            'You asked for "A remote control" and "A cable".',
+            "Now the next part you asked for.",
+            "Universal remote control",
+        ),
+        (
+            "de",
+            "Ich brauche eine neue Fernbedienung und ein HDMI-Kabel für meinen Receiver",
+            "E-Mail",
+            "Sie haben nach „Eine Fernbedienung“ und „Ein Kabel“ gefragt.",
+            "Jetzt zum nächsten Teil, nach dem Sie gefragt haben.",
+            "Universalfernbedienung",  # the part's German name
+        ),
+    ],
+)
+async def test_two_parts_in_one_message_are_both_ordered_on_one_ticket(
+    stack, language, request_text, email_button, both_named, next_one, remote
+) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    turns = []
+    try:
+        start = await client.say(request_text)  # free text through NLU
+        turns.append(start)
+        email = await press(client, start, email_button)
+        turns.append(email)
+        turns.append(await client.say("lena.fischer@example.com"))
+        address = await client.say("80687", payload='/inform{"postcode":"80687"}')
+        turns.append(address)
+        done = await client.say("yes" if language == "en" else "ja", payload="/affirm")
+        turns.append(done)
+    finally:
+        await client.close()
+    print("\n---\n".join(t.text for t in turns))
+    assert both_named in address.text, address.text
+    assert remote in address.text, address.text
+    # One "yes" to the address: both placed, the second to the same address.
+    assert len(ORDER.findall(done.text)) == 2, done.text
+    assert next_one in done.text and "HDMI" in done.text, done.text
+    assert len(set(TICKET.findall(done.text))) == 1, done.text
+    rows = query(
+        stack,
+        "SELECT o.part_number, o.ticket_id, o.in_warranty FROM part_orders o "
+        "WHERE o.conversation_id = :c ORDER BY o.id",
+        c=welcome["conversation_id"],
+    )
+    assert [r[0] for r in rows] == ["RMT-STB-UNI", "MON-CABLE-HDMI"], rows
+    assert len({r[1] for r in rows}) == 1 and all(r[2] for r in rows), rows
+
+
+@pytest.mark.parametrize(
     ("language", "question", "no_number", "account_button", "reference", "shown"),
     [
         (
