@@ -199,14 +199,18 @@ ONE_PARTS_SLOTS = (
 
 async def next_part(database: Database, slots: dict[str, Any]) -> str:
     """`next` when another part named in the same message waits (`parts_to_follow`,
-    "a remote and a charger"): it becomes the part asked for. `none` otherwise."""
+    "a remote and a charger"): it becomes the part asked for. `none` otherwise.
+    A visit said yes to for the last part is kept as `visit_wanted`."""
     waiting = list(slots.get("parts_to_follow") or [])
     if not waiting:
         return "none"
+    if slots.get("offer_visit") is True:
+        # A technician instead of the last part: booked once the others are done.
+        slots["visit_wanted"] = True
     for name in ONE_PARTS_SLOTS:
         slots.pop(name, None)
     slots["ask_part"] = waiting[0]
-    slots["parts_to_follow"] = waiting[1:]
+    slots["parts_to_follow"] = waiting[1:] or None  # none left: the flow's `equals: null`
     return "next"
 
 

@@ -662,9 +662,12 @@ async def test_one_answer_named_gets_no_note(flow_library: FlowLibrary) -> None:
     assert "more than one" not in " ".join(r.text for r in result.replies)
 
 
-def ordering_engine(library: FlowLibrary, *, price: str = "free", **answers: str):
+def ordering_engine(
+    library: FlowLibrary, *, price: str = "free", quotes: dict[str, str] | None = None, **answers
+):
     """An engine whose part checks behave as api/services/checks.py does for the order's
-    slots; `ordered` lists the parts ordered, in order."""
+    slots; `ordered` lists the parts ordered, in order. `quotes`: a part's quote result
+    by the part asked for, `price` for the others."""
     ordered: list[str] = []
 
     async def run_check(name: str, slots: dict[str, Any]) -> str:
@@ -675,7 +678,7 @@ def ordering_engine(library: FlowLibrary, *, price: str = "free", **answers: str
             return "found"
         if name == "part_quote":
             slots["part_name"] = str(slots["part_number"]).lower()
-            return price
+            return (quotes or {}).get(str(slots["ask_part"]), price)
         if name == "place_part_order":
             ordered.append(str(slots["part_number"]))
             slots["order_number"] = f"ORD-{len(ordered):06d}"
@@ -742,6 +745,36 @@ async def test_declining_the_second_part_keeps_the_first_order(
     texts = [r.text for r in done.replies]
     assert "Okay, I won't order that one. Your order ORD-000001 stands." in texts, texts
     assert ordered == ["REMOTE-CONTROL"]
+
+
+async def test_a_visit_instead_of_the_first_part_is_booked_after_the_second_is_ordered(
+    flow_library: FlowLibrary,
+) -> None:
+    engine, ordered = ordering_engine(
+        flow_library, quotes={"printer": "incompatible"}, conversation_customer="known"
+    )
+    turn = said("my printer ink ran out and I also need a new keyboard", "order_part")
+    state = (await engine.start(flow_library.get("request_part"), turn=turn)).state
+    assert state["step"] == "offer_visit"  # the ink fits nothing: a technician instead?
+    asked = await engine.answer(state, said("yes"))
+    texts = [r.text for r in asked.replies]
+    assert any(t.startswith("I'll book the technician once the other part") for t in texts)
+    assert asked.state["step"] == "confirm_address"  # the keyboard first
+    done = await engine.answer(asked.state, said("yes"))
+    assert ordered == ["KEYBOARD"]
+    assert done.outcome is not None and done.outcome.kind == "visit"
+
+
+async def test_another_address_with_parts_waiting_says_all_of_them_go_to_a_colleague(
+    flow_library: FlowLibrary,
+) -> None:
+    engine, ordered = ordering_engine(flow_library, conversation_customer="known")
+    turn = said("I need a new remote and a new charger for the box", "order_part")
+    state = (await engine.start(flow_library.get("request_part"), turn=turn)).state
+    done = await engine.answer(state, said("no"))
+    assert ordered == []
+    assert done.outcome is not None and done.outcome.step_id == "other_address_all"
+    assert "this part and the others you asked for" in done.outcome.message
 
 
 async def test_two_parts_in_the_first_message_are_named_after_identification(
