@@ -49,6 +49,12 @@ def person_button(language: str = "en") -> dict[str, str]:
     return button("button.person", language, PERSON_PAYLOAD)
 
 
+def side_answer(intent: str, language: str) -> Reply:
+    """Where to go with a bill, the contract or another topic, with the person the
+    answer offers one tap away."""
+    return Reply(say(f"response.{SIDE_RESPONSES[intent]}", language), [person_button(language)])
+
+
 def offers_person(reply: Reply) -> bool:
     return any(b.get("payload") == PERSON_PAYLOAD for b in reply.buttons)
 
@@ -285,7 +291,7 @@ class DiagnosisService:
         # questions, until another problem starts.
         kept = {"after": after} if isinstance(after, dict) else None
         if turn.intent in SIDE_RESPONSES:
-            return DiagnosisResult(responses=[SIDE_RESPONSES[turn.intent]], flow_state=kept)
+            return DiagnosisResult(replies=[side_answer(turn.intent, language)], flow_state=kept)
         if kept is not None and turn.intent == "affirm":
             # "Ok" to what the flow just explained: noted, not "what is the problem about?".
             return DiagnosisResult(
@@ -429,7 +435,7 @@ class DiagnosisService:
             )
         if turn.intent in SIDE_RESPONSES:
             return DiagnosisResult(
-                responses=[SIDE_RESPONSES[turn.intent]], flow_state={"handed_back": topic}
+                replies=[side_answer(turn.intent, language)], flow_state={"handed_back": topic}
             )
         result = self._nothing_running(turn, fallback_count, language)
         if result.handoff is None:

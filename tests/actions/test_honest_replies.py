@@ -643,3 +643,21 @@ async def test_a_ticket_number_from_elsewhere_offers_to_find_the_customers_ticke
     await chat.say("ACC-1004", "inform")
     found = await chat.say("10117", "inform")
     assert number in found.text and "Desktop does not start" in found.text, found.text
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "intent", "pointer", "person"),
+    [
+        ("en", "I want to cancel my contract", "account", "My Account", "Talk to a person"),
+        ("de", "Ich möchte meinen Vertrag kündigen", "account", "Mein Konto", "Mitarbeiter"),
+        ("en", "why is my bill 20 euros higher", "billing", "0800 123 456", "Talk to a person"),
+        ("de", "Wie wird das Wetter morgen?", "out_of_scope", "Ich helfe Ihnen", "Mitarbeiter"),
+    ],
+)
+async def test_a_question_that_is_not_ours_offers_the_person_it_mentions(
+    wired: Services, language: str, text: str, intent: str, pointer: str, person: str
+) -> None:
+    chat = OfflineChat("anon", wired, language=language)
+    answer = await chat.say(text, intent)
+    assert pointer in answer.text, answer.text
+    assert answer.button(person)["payload"] == "/request_human"
