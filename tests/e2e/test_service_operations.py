@@ -29,6 +29,17 @@ async def identify(client: ChatClient, first_turn, account: str, postcode: str):
     return await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
 
 
+async def ask_then_identify_by_email(
+    client: ChatClient, request_text: str, email_button: str, email: str, postcode: str
+) -> list:
+    """Ask in free text (through NLU), then identify by e-mail and postcode; the turns."""
+    start = await client.say(request_text)
+    asked = await press(client, start, email_button)
+    typed = await client.say(email)
+    found = await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+    return [start, asked, typed, found]
+
+
 def conversation_customer(stack, conversation_id: str):
     rows = query(stack, "SELECT customer_id FROM conversations WHERE id = :c", c=conversation_id)
     return rows[0][0]
@@ -209,15 +220,11 @@ async def test_the_part_named_in_the_request_is_not_asked_for_again(
 ) -> None:
     client = ChatClient(stack.ws_url)
     await client.connect(language=language)
-    turns = []
     try:
-        start = await client.say(request_text)  # free text through NLU
-        turns.append(start)
-        email = await press(client, start, email_button)
-        turns.append(email)
-        turns.append(await client.say("maria.schneider@example.com"))
-        which = await client.say("10115", payload='/inform{"postcode":"10115"}')
-        turns.append(which)
+        turns = await ask_then_identify_by_email(
+            client, request_text, email_button, "maria.schneider@example.com", "10115"
+        )
+        which = turns[-1]
     finally:
         await client.close()
     print("\n---\n".join(t.text for t in turns))
@@ -253,15 +260,11 @@ async def test_two_parts_in_one_message_are_both_ordered_on_one_ticket(
 ) -> None:
     client = ChatClient(stack.ws_url)
     welcome = await client.connect(language=language)
-    turns = []
     try:
-        start = await client.say(request_text)  # free text through NLU
-        turns.append(start)
-        email = await press(client, start, email_button)
-        turns.append(email)
-        turns.append(await client.say("lena.fischer@example.com"))
-        address = await client.say("80687", payload='/inform{"postcode":"80687"}')
-        turns.append(address)
+        turns = await ask_then_identify_by_email(
+            client, request_text, email_button, "lena.fischer@example.com", "80687"
+        )
+        address = turns[-1]
         done = await client.say("yes" if language == "en" else "ja", payload="/affirm")
         turns.append(done)
     finally:
