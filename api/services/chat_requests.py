@@ -164,21 +164,9 @@ class ChatRequests:
         state = chat.flow_state or {}
         offered = state[VISIT_OFFER]
         turn = chat.turn
-        affirmed = turn.intent == "affirm" or yes_or_no_word(turn.text) is True
-        picked = visits.pick_offered_slot(
-            turn.text, offered, affirmed=affirmed, language=chat.language
-        )
+        picked = await self._time_picked_from_offer(chat)
         if picked is not None:
-            found = SLOT_PAYLOAD.match(picked["payload"])
-            if found is not None:
-                intent, ref = found.groups()
-                slot_turn = replace(
-                    turn, intent=intent, entities=[{"entity": "visit_slot", "value": ref}]
-                )
-                picked_chat = replace(chat, turn=slot_turn)
-                if intent == "reschedule_visit":
-                    return await self.manage_visit(picked_chat)
-                return await self.book_visit(picked_chat)
+            return picked
         if (
             not state.get(OFFERED_AGAIN)
             and self._domain_of(chat) == OTHER
@@ -191,6 +179,28 @@ class ChatRequests:
                 fallback_count=chat.fallback_count,
             )
         return None
+
+    async def _time_picked_from_offer(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
+        """The offered visit time a typed answer names ("the second one", "den zweiten
+        Termin bitte", "Tuesday morning"; a bare yes: the earliest), booked or moved to.
+        None when no times are on offer or the answer names none of them."""
+        offered = (chat.flow_state or {}).get(VISIT_OFFER)
+        if not offered:
+            return None
+        turn = chat.turn
+        affirmed = turn.intent == "affirm" or yes_or_no_word(turn.text) is True
+        picked = visits.pick_offered_slot(
+            turn.text, offered, affirmed=affirmed, language=chat.language
+        )
+        found = SLOT_PAYLOAD.match(picked["payload"]) if picked is not None else None
+        if found is None:
+            return None
+        intent, ref = found.groups()
+        slot_turn = replace(turn, intent=intent, entities=[{"entity": "visit_slot", "value": ref}])
+        picked_chat = replace(chat, turn=slot_turn)
+        if intent == "reschedule_visit":
+            return await self.manage_visit(picked_chat)
+        return await self.book_visit(picked_chat)
 
     def awaits_free_answer(self, chat: ChatTurn) -> bool:
         """Whether the running flow waits for a typed value (an account number, a code).
@@ -507,7 +517,9 @@ class ChatRequests:
         """Without a picked slot: the booking flow. With one: book it (never a second visit)."""
         ref = chat.turn.entity("visit_slot")
         if not ref:
-            return await self.start_operation(chat, "book_visit")
+            # "Den zweiten Termin bitte" to the times just offered reads as a booking.
+            picked = await self._time_picked_from_offer(chat)
+            return picked or await self.start_operation(chat, "book_visit")
         return _offer_answered(chat, await self._book_slot(chat, ref))
 
     async def _book_slot(self, chat: ChatTurn, ref: str) -> DiagnosisResult:
@@ -562,6 +574,11 @@ class ChatRequests:
         ref = chat.turn.entity("visit_slot")
         if chat.turn.intent == "reschedule_visit" and ref:
             return _offer_answered(chat, await self._move_visit(chat, ref))
+        if chat.turn.intent == "reschedule_visit":
+            # "Den zweiten Termin bitte" to the times just offered is a pick, not a move.
+            picked = await self._time_picked_from_offer(chat)
+            if picked is not None:
+                return picked
         request = "cancel" if chat.turn.intent == "cancel_visit" else "reschedule"
         return await self.start_operation(chat, "manage_visit", {"visit_request": request})
 

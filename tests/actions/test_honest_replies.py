@@ -573,6 +573,34 @@ async def test_a_typed_answer_to_the_offered_times_books_the_time_it_names(
 
 
 @pytest.mark.parametrize(
+    ("language", "typed", "intent"),
+    [
+        # "Termin" reads as moving or booking a visit: still a pick from the times offered.
+        ("de", "den zweiten Termin bitte", "reschedule_visit"),
+        ("de", "ich nehme den zweiten Termin", "book_visit"),
+        ("en", "the second appointment please", "reschedule_visit"),
+    ],
+)
+async def test_a_typed_pick_read_as_a_visit_request_books_the_time_it_names(
+    wired: Services, language: str, typed: str, intent: str
+) -> None:
+    chat = OfflineChat("ali", wired, language=language)
+    offer = await chat.say("technician please", "book_visit")
+    slots = [b for b in offer.buttons if "visit_slot" in b["payload"]]
+    picked = await chat.say(typed, intent)
+    booked = await _bookings(wired.database, ALI)
+    assert len(booked) == 1 and booked[0][1] == "booked", picked.text
+    async with wired.database.session() as session:
+        visit = await session.get(VisitBooking, booked[0][0])
+    technician, starts = visits.parse_slot_ref(_slot_of(slots[1]))
+    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
+        technician,
+        starts.replace(tzinfo=None),
+    )
+    assert not (chat.slots.get("flow_state") or {}).get("visit_offer")
+
+
+@pytest.mark.parametrize(
     ("language", "request_text", "typed", "taken_said", "yes"),
     [
         ("en", "I need a technician", "the second one please", "someone booked that time", "yes"),
