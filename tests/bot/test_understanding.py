@@ -534,7 +534,7 @@ async def test_already_tried_on_one_step_remembers_what_else_was_done(
         (
             "hardware_faulty_peripheral",
             "my kid spilled juice on the keyboard and now half the keys don't work",
-            "kb_reconnect",
+            "kb_dry",  # the keyboard from its own words, the spill from the flow's phrases
         ),
     ],
 )
