@@ -748,6 +748,8 @@ class FlowEngine:
             return result
         step = flow.step(state["step"])
         just_taken = state.pop("just_taken", None)
+        # Every question answered from the message last turn, in order (one, before).
+        taken_last_turn = state.pop("taken_last_turn", None) or ([just_taken] if just_taken else [])
 
         if turn.intent == "start_over":
             state.update(
@@ -763,7 +765,7 @@ class FlowEngine:
             return await self._go_back(state, flow, result)
         if just_taken and self._is_correction(turn):
             state["misses"] = 0
-            return self._correct(state, flow, just_taken, result)
+            return await self._correct(state, flow, taken_last_turn, turn, result)
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
         if turn.intent == "already_tried" and not self._answers_a_state_question(step, turn):
@@ -822,10 +824,48 @@ class FlowEngine:
         text = " ".join(_words(turn.text))
         return any(_has_phrase(text, phrase) for phrase in CORRECTION_PHRASES)
 
-    def _correct(
-        self, state: dict[str, Any], flow: Flow, step_id: str, result: TurnResult
+    async def _correct(
+        self,
+        state: dict[str, Any],
+        flow: Flow,
+        taken: list[str],
+        turn: CustomerTurn,
+        result: TurnResult,
     ) -> TurnResult:
-        """Back to the question answered from the customer's message, to ask it after all."""
+        """Back to a question answered from the customer's message. The one the
+        correction gives anew ("no, it's Word", "nein, die Maus") takes that answer;
+        otherwise the last one taken is asked after all."""
+        for step_id in reversed(taken):
+            entry = next((h for h in reversed(state["history"]) if h["step"] == step_id), None)
+            owner = self.library.get(entry["flow"]) if entry else None
+            if owner is None or step_id not in owner.steps:
+                continue
+            step = owner.step(step_id)
+            if step.kind not in ("ask_choice", "ask_value") or step.from_message is None:
+                continue
+            language = self._language(state, owner)
+            anew = self._answer_from(step, turn, language)
+            slot = step.slot if step.kind == "ask_value" and step.slot else step.id
+            if anew is None or anew.value == state["slots"].get(slot):
+                continue
+            self._rewind(state, step_id)
+            result.events.append(FlowEventRecord("back", owner.id, step_id))
+            result.replies.append(
+                Reply(engine_text("corrected_to", state["language"], answer=anew.answer))
+            )
+            state["slots"].update(anew.slots)
+            state["slots"][slot] = anew.value
+            self._remember(state, step, anew.answer, language)
+            result.events.append(FlowEventRecord("answer", owner.id, step_id, anew.event))
+            # The other answers the opener gave still hold; they were said last turn.
+            state["said_before"] = [other for other in taken if other != step_id]
+            await self._run_until_input(state, anew.target, result)
+            state.pop("said_before", None)
+            return result
+        return self._ask_again(state, flow, taken[-1], result)
+
+    def _rewind(self, state: dict[str, Any], step_id: str) -> None:
+        """Undo the answers back to `step_id`, which the customer says was wrong."""
         while state["history"]:
             previous = state["history"].pop()
             if state["trail"]:
@@ -835,6 +875,12 @@ class FlowEngine:
                 break
         state["step"] = step_id
         state.setdefault("corrected", []).append(step_id)
+
+    def _ask_again(
+        self, state: dict[str, Any], flow: Flow, step_id: str, result: TurnResult
+    ) -> TurnResult:
+        """Back to the question answered from the customer's message, to ask it after all."""
+        self._rewind(state, step_id)
         back_flow = self.library.get(state["flow"]) or flow
         result.events.append(FlowEventRecord("back", back_flow.id, step_id))
         result.replies.append(Reply(engine_text("corrected", state["language"])))
@@ -1369,7 +1415,10 @@ class FlowEngine:
         self._remember(state, step, answer, language)
         state["history"][-1]["from_message"] = True
         state["just_taken"] = step.id
+        state.setdefault("taken_last_turn", []).append(step.id)
         result.events.append(FlowEventRecord("from_message", flow.id, step.id, taken.event))
+        if step.id in state.get("said_before", ()):
+            return taken.target
         spec = step.from_message
         slots = {**state["slots"], "answer": taken.answer, "words": taken.words}
         if taken.said:

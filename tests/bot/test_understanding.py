@@ -204,6 +204,49 @@ async def test_the_customer_can_correct_what_was_taken(
     assert fixed.state["step"] == "restart"
 
 
+@pytest.mark.parametrize(
+    ("opener", "correction", "language", "said_back", "app"),
+    [
+        (
+            "Outlook startet nicht mehr seit heute früh",
+            "nein, das stimmt nicht, es ist Word",
+            "de",
+            "Entschuldigung, da habe ich Sie falsch verstanden. Also: Word.",
+            "Word",
+        ),
+        (
+            "Outlook won't open since this morning",
+            "that's wrong, it's Excel",
+            "en",
+            "Sorry, I got that wrong. So it's Excel.",
+            "Excel",
+        ),
+    ],
+)
+async def test_a_correction_that_names_the_answer_corrects_that_question(
+    flow_library: FlowLibrary,
+    opener: str,
+    correction: str,
+    language: str,
+    said_back: str,
+    app: str,
+) -> None:
+    """Three questions were answered from the opener; the one the correction answers
+    anew is corrected, not the last one taken ("where does it run?")."""
+    engine = engine_for(flow_library)
+    flow = flow_library.get("software_app_crashes")
+    started = await engine.start(flow, turn=replace(said(opener), language=language))
+    taken = [e.step_id for e in started.events if e.kind == "from_message"]
+    assert taken == ["app_name", "behaviour", "where"]
+    fixed = await engine.answer(started.state, replace(said(correction, "deny"), language=language))
+    texts = [r.text for r in fixed.replies]
+    assert said_back in texts, texts
+    assert fixed.state["slots"]["app_name"] == app
+    # The other answers from the opener still hold: straight back to the computer steps.
+    assert fixed.state["step"] == "restart_computer", texts
+    assert fixed.state["slots"]["where"] == "computer"
+
+
 async def test_a_plain_no_after_a_taken_answer_is_still_a_no(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library, service_outage="none")
     started = await engine.start(
