@@ -1293,6 +1293,20 @@ class FlowEngine:
             by_speed = self._answer_by_speed(step, turn, language)
             if by_speed is not None:
                 return by_speed
+            if spec.entities and spec.phrases:
+                # Phrases that say more than the entities can ("only the power light is
+                # on" is no "solid" light): looked at first, trusted as written.
+                said = {value: list(words) for value, words in spec.phrases}
+                hits = _phrase_hits(turn.text, said)
+                if len({h.value for h in hits}) == 1:
+                    choice = next(c for c in step.choices if c.value == hits[0].value)
+                    return _Taken(
+                        choice.next or step.next,
+                        choice.value,
+                        in_language(choice.title, language),
+                        max(hits, key=lambda h: h.length).phrase,
+                        choice.value,
+                    )
             value = _choice_by_entities(step, turn, spec.entities)
             words = turn.said(spec.entities)
             if (
