@@ -378,6 +378,19 @@ def _named_together(step: Step, text: str, hits: list[_Hit]) -> Optional[tuple[s
     return None
 
 
+PRONOUNS = {"it", "them", "ihn", "sie", "es"}
+
+
+def _did_it_to_this_device(hits: list[_Hit], turn: CustomerTurn, devices: tuple[str, ...]) -> bool:
+    """Whether "restarted it" may mean the flow's device: not when the message names
+    only other devices ("my laptop won't connect, I restarted it twice"). A phrase
+    that names what was done to ("restarted the router") always counts."""
+    if not devices or any(not PRONOUNS & set(_words(h.phrase)) for h in hits):
+        return True
+    named = {str(e.get("value", "")).lower() for e in turn.entities if e.get("entity") == "device"}
+    return not named or bool(named & {d.lower() for d in devices})
+
+
 def _titles_named(step: Step, values: set[str], language: str) -> str:
     """The titles of the choices named, quoted and joined: "A", "B" and "C"."""
     quote = ("„", "“") if language == "de" else ('"', '"')
@@ -1241,6 +1254,8 @@ class FlowEngine:
         spec = step.from_message
         if spec is None or step.id in state.get("corrected", []):
             return None
+        flow = self.library.get(state["flow"])
+        devices = flow.devices if flow is not None else ()
         for heard in reversed(state.get("heard", [])):
             places = heard.get("places") or {}
             entities = []
@@ -1251,7 +1266,7 @@ class FlowEngine:
                     entity["start"], entity["end"] = place
                 entities.append(entity)
             turn = CustomerTurn(text=heard.get("text", ""), entities=entities)
-            taken = self._answer_from(step, turn, language)
+            taken = self._answer_from(step, turn, language, devices)
             if taken is not None:
                 return taken
         return None
@@ -1277,13 +1292,19 @@ class FlowEngine:
         return _titles_named(step, named, language)
 
     def _answer_from(
-        self, step: Step, turn: CustomerTurn, language: str = DEFAULT_LANGUAGE
+        self,
+        step: Step,
+        turn: CustomerTurn,
+        language: str = DEFAULT_LANGUAGE,
+        devices: tuple[str, ...] = (),
     ) -> Optional[_Taken]:
         spec = step.from_message
         assert spec is not None
         target = step.skip or (step.no if step.kind == "ask_yes_no" else None)
         if spec.done and target:
             hits = _phrase_hits(turn.text, {"done": list(spec.done)})
+            if hits and not _did_it_to_this_device(hits, turn, devices):
+                hits = []
             if hits:
                 # "I already restarted the router": as "already tried" to this step.
                 words = max(hits, key=lambda h: h.length).phrase

@@ -513,6 +513,30 @@ async def test_a_restart_the_customer_already_did_is_not_asked_for_again(
         assert "Let's restart the router" in text or "Starten wir den Router neu" in text
 
 
+@pytest.mark.parametrize(
+    ("opener", "device", "skipped"),
+    [
+        ("the router light is blinking red, I restarted it twice", "router", True),
+        ("Die Lampe am Router blinkt rot. Hab ihn schon zweimal neu gestartet.", "router", True),
+        # "it" is the laptop: the router has not been restarted.
+        ("my laptop can't get online since this morning, I restarted it twice", "laptop", False),
+        ("Mein Laptop kommt nicht ins Internet, hab ihn schon neu gestartet", "laptop", False),
+    ],
+)
+async def test_restarted_it_counts_only_when_it_is_the_router(
+    flow_library: FlowLibrary, opener: str, device: str, skipped: bool
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    flow = flow_library.get("internet_no_connection")
+    turn = said(opener, "problem_internet", device=device)
+    state = (await engine.start(flow, turn=turn)).state
+    result = await engine.answer(state, said("all green"))
+    taken = [(e.step_id, e.value) for e in result.events if e.kind == "from_message"]
+    assert (("restart", "already_tried") in taken) is skipped, taken
+    if not skipped:
+        assert result.state["step"] == "restart"
+
+
 async def test_already_tried_on_one_step_remembers_what_else_was_done(
     flow_library: FlowLibrary,
 ) -> None:
