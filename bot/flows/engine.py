@@ -378,6 +378,13 @@ def _named_together(step: Step, text: str, hits: list[_Hit]) -> Optional[tuple[s
     return None
 
 
+def _choice_taken(step: Step, value: str, words: str, language: str) -> _Taken:
+    """The choice `value` as the step's answer from the message."""
+    choice = next(c for c in step.choices if c.value == value)
+    title = in_language(choice.title, language)
+    return _Taken(choice.next or step.next, value, title, words, value)
+
+
 PRONOUNS = {"it", "them", "ihn", "sie", "es"}
 
 
@@ -760,8 +767,9 @@ class FlowEngine:
             result.not_understood = True
             return result
         step = flow.step(state["step"])
+        # The questions answered from the message last turn, in order (a state saved
+        # before this list existed holds only the last one, as `just_taken`).
         just_taken = state.pop("just_taken", None)
-        # Every question answered from the message last turn, in order (one, before).
         taken_last_turn = state.pop("taken_last_turn", None) or ([just_taken] if just_taken else [])
 
         if turn.intent == "start_over":
@@ -776,7 +784,7 @@ class FlowEngine:
         if turn.intent == "go_back":
             state["misses"] = 0
             return await self._go_back(state, flow, result)
-        if just_taken and self._is_correction(turn):
+        if taken_last_turn and self._is_correction(turn):
             state["misses"] = 0
             return await self._correct(state, flow, taken_last_turn, turn, result)
         if turn.intent == "explain_term":
@@ -1320,14 +1328,8 @@ class FlowEngine:
                 said = {value: list(words) for value, words in spec.phrases}
                 hits = _phrase_hits(turn.text, said)
                 if len({h.value for h in hits}) == 1:
-                    choice = next(c for c in step.choices if c.value == hits[0].value)
-                    return _Taken(
-                        choice.next or step.next,
-                        choice.value,
-                        in_language(choice.title, language),
-                        max(hits, key=lambda h: h.length).phrase,
-                        choice.value,
-                    )
+                    words = max(hits, key=lambda h: h.length).phrase
+                    return _choice_taken(step, hits[0].value, words, language)
             value = _choice_by_entities(step, turn, spec.entities)
             words = turn.said(spec.entities)
             if (
@@ -1362,9 +1364,7 @@ class FlowEngine:
                             value = None  # another choice is clearly closer by meaning: ask
             if value is None:
                 return None
-            choice = next(c for c in step.choices if c.value == value)
-            title = in_language(choice.title, language)
-            return _Taken(choice.next or step.next, value, title, words, value)
+            return _choice_taken(step, value, words, language)
         if step.kind == "ask_yes_no":
             hits = _phrase_hits(turn.text, {"yes": list(spec.yes), "no": list(spec.no)})
             if len({h.value for h in hits}) != 1:
@@ -1449,7 +1449,6 @@ class FlowEngine:
         answer = engine_text("from_your_message", language, answer=taken.answer)
         self._remember(state, step, answer, language)
         state["history"][-1]["from_message"] = True
-        state["just_taken"] = step.id
         state.setdefault("taken_last_turn", []).append(step.id)
         result.events.append(FlowEventRecord("from_message", flow.id, step.id, taken.event))
         if step.id in state.get("said_before", ()):
