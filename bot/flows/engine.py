@@ -19,7 +19,7 @@ from typing import Any, Optional
 from bot.flows.choosing import FlowChooser, customer_words
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
-from bot.flows.model import DEFAULT_LANGUAGE, LANGUAGES, Flow, Step, in_language
+from bot.flows.model import DEFAULT_LANGUAGE, LANGUAGES, SLOT_NAME, Flow, Step, in_language
 from bot.flows.names import name_in
 from bot.flows.speeds import speed_words, speeds_in
 from bot.flows.word_forms import stems
@@ -230,7 +230,7 @@ class _Taken:
     said: str = ""
 
 
-SLOT_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+SLOT_REFERENCE = re.compile(rf"\{{({SLOT_NAME.pattern})\}}")
 
 
 def fill_in(text: str, slots: dict[str, Any]) -> str:

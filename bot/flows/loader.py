@@ -15,6 +15,7 @@ from bot.flows.model import (
     DEFAULT_LANGUAGE,
     DOMAINS,
     LANGUAGES,
+    SLOT_NAME,
     Choice,
     Condition,
     Flow,
@@ -235,9 +236,6 @@ def parse_from_message(
             line=raw.get(LINE_KEY, line),
         ),
     )
-
-
-SLOT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def parse_slot_name(raw: Any, *, step_id: str, source: str, line: Optional[int]) -> str:

@@ -37,6 +37,10 @@ KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
 }
 
 
+# How a slot is named: `slot:`, `one_at_a_time:` and `{slot}` in texts.
+SLOT_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
 class FlowFormatError(ValueError):
     """A flow file does not follow the flow language."""
 
