@@ -453,7 +453,9 @@ class ChatRequests:
                         "button.find_my_tickets",
                     )
                 return answer(say("ticket.not_found", language, ticket=number))
-            lines = await ticket_lines(session, ticket, language)
+            lines = await ticket_lines(
+                session, ticket, language, self.diagnosis.library.ticket_titles()
+            )
         return answer("\n".join(lines), ticket_number=ticket.number)
 
     async def _which_ticket(self, chat: ChatTurn) -> DiagnosisResult:

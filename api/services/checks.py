@@ -10,8 +10,9 @@ sets for the turn.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any, Optional
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,11 @@ Check = Callable[[Database, dict[str, Any]], Awaitable[str]]
 current_conversation: ContextVar[Optional[str]] = ContextVar("current_conversation", default=None)
 # The conversation's language, for the texts checks store in slots.
 current_language: ContextVar[str] = ContextVar("current_language", default="en")
+# The flows' ticket titles by their English text (FlowLibrary.ticket_titles), set with
+# the language, so a customer reads their tickets' titles in their own language.
+flow_ticket_titles: ContextVar[Mapping[str, str]] = ContextVar(
+    "flow_ticket_titles", default=MappingProxyType({})
+)
 MAX_IDENTIFY_ATTEMPTS = 2
 
 
@@ -313,7 +319,7 @@ async def customer_tickets(database: Database, slots: dict[str, Any]) -> str:
         language = current_language.get()
         lines = []
         for ticket in latest:
-            lines.extend(await ticket_lines(session, ticket, language))
+            lines.extend(await ticket_lines(session, ticket, language, flow_ticket_titles.get()))
         slots["tickets_overview"] = "\n".join(lines)
         slots["ticket_number"] = latest[0].number
         return "found"

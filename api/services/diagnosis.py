@@ -209,6 +209,7 @@ class DiagnosisService:
     ) -> DiagnosisResult:
         checks.current_conversation.set(conversation_id)
         checks.current_language.set(language)
+        checks.flow_ticket_titles.set(self.library.ticket_titles())
         if flow_state and flow_state.get("flow"):
             result = await self.engine.answer(flow_state, turn)
             if (
@@ -458,6 +459,7 @@ class DiagnosisService:
         ("I need a new remote": the part asked for)."""
         checks.current_conversation.set(conversation_id)
         checks.current_language.set(language)
+        checks.flow_ticket_titles.set(self.library.ticket_titles())
         flow = self.library.get(flow_id)
         if flow is None:
             raise LookupError(f"unknown flow {flow_id!r}")

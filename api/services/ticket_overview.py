@@ -5,11 +5,36 @@ visits, one line each. Shared by the status question in the chat
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.models import Ticket
 from api.services import catalog, parts, visits
-from bot.wording import has, say
+from bot.flows.model import in_language
+from bot.vocabulary import DOMAINS
+from bot.wording import catalogue, has, say
+
+# Ticket titles the assistant writes from the wording catalogue ("Technician visit"),
+# besides the flows' own; "{domain} problem reported in chat" once per domain.
+_WORDING_TITLES = ("record.visit_title", "record.callback_title")
+_WORDING_TITLE_GROUPS = ("record.request_title.",)
+
+
+def title_in(title: str, language: str, flow_titles: Mapping[str, str]) -> str:
+    """A ticket's title in the customer's language: tickets store the English that staff
+    read; the flows (`flow_titles`, by English text) and the wording catalogue hold the
+    other languages. As stored when neither knows it."""
+    if title in flow_titles:
+        return in_language(flow_titles[title], language)
+    keys = [*_WORDING_TITLES, *(k for k in catalogue() if k.startswith(_WORDING_TITLE_GROUPS))]
+    for key in keys:
+        if has(key) and say(key) == title:
+            return say(key, language)
+    for domain in DOMAINS:
+        if say("record.no_flow_title", domain=domain.capitalize()) == title:
+            return say("record.no_flow_title", language, domain=domain.capitalize())
+    return title
 
 
 def status_words(prefix: str, status: str, language: str) -> str:
@@ -25,14 +50,19 @@ def _part_name(part_number: str, recorded: str, language: str) -> str:
     return part.name_in(language) if part is not None else recorded
 
 
-async def ticket_lines(session: AsyncSession, ticket: Ticket, language: str) -> list[str]:
+async def ticket_lines(
+    session: AsyncSession,
+    ticket: Ticket,
+    language: str,
+    flow_titles: Mapping[str, str],
+) -> list[str]:
     """The ticket's status line, then one line per part order and per booked visit."""
     lines = [
         say(
             "ticket.status_line",
             language,
             ticket=ticket.number,
-            title=ticket.title,
+            title=title_in(ticket.title, language, flow_titles),
             status=status_words("ticket.status", ticket.status, language),
         )
     ]

@@ -347,6 +347,8 @@ def parse_step(raw: Any, *, source: str, plain_language: str = DEFAULT_LANGUAGE)
     }
     if "outcome" in raw:
         options = {k: raw[k] for k in OUTCOME_OPTION_KEYS if k in raw}
+        if "title" in raw:  # stored in English for staff, shown to the customer in theirs
+            options["title"] = text("title")
         return Step(kind="outcome", outcome=str(raw["outcome"]), options=options, **common)
     if raw.get("return"):
         return Step(kind="return", **common)
@@ -656,3 +658,15 @@ class FlowLibrary:
 
     def for_intent(self, intent: str) -> list[Flow]:
         return [f for f in self.flows().values() if intent in f.intents]
+
+    def ticket_titles(self) -> dict[str, str]:
+        """Every ticket title the flows write (a flow's title or an outcome's), by its
+        English text, as written in all its languages: tickets store the English, and a
+        customer reads their ticket's title in their own language."""
+        titles: dict[str, str] = {}
+        for flow in self.flows().values():
+            outcomes = [s.options["title"] for s in flow.steps.values() if "title" in s.options]
+            for title in [flow.title, *outcomes]:
+                if isinstance(title, Text):
+                    titles.setdefault(str(title), title)
+        return titles

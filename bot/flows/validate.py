@@ -242,6 +242,8 @@ class FlowChecker:
         ]
         if step.from_message is not None:
             texts.append((f"`from_message` `say` of step {step.id!r}", step.from_message.say, None))
+        if "title" in step.options:  # the customer reads it in their ticket overview
+            texts.append((f"`title` of step {step.id!r}", step.options["title"], step.line))
         for choice in step.choices:
             where = f"title of the choice {choice.value!r} of step {step.id!r}"
             texts.append((where, choice.title, choice.line))
