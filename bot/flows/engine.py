@@ -789,6 +789,14 @@ class FlowEngine:
             return await self._correct(state, flow, taken_last_turn, turn, result)
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
+        if turn.intent == "already_tried" and self._did_it_says_yes(step, turn):
+            # "Yes, I checked the cables" to "Does a light come on now?": the yes may be
+            # about the check or about the light. Ask the question on its own.
+            state["misses"] = 0
+            result.replies.append(Reply(engine_text("and_now", state["language"])))
+            result.replies.extend(self._ask(step, state["slots"], self._language(state, flow)))
+            result.state = state
+            return result
         if turn.intent == "already_tried" and not self._answers_a_state_question(step, turn):
             # What they say they did answers later steps ("I already unplugged the box"),
             # even when it does not answer this one.
@@ -832,6 +840,21 @@ class FlowEngine:
         )
         # Only a plain yes or a plain no: "yes I did that, didn't help" stays a skip.
         return bool(words & YES_WORDS) != said_no
+
+    @staticmethod
+    def _did_it_says_yes(step: Step, turn: CustomerTurn) -> bool:
+        """A yes to a question after an instruction that says only that it was done:
+        "yes I checked the cables", not "yes I did, still nothing"."""
+        if step.kind != "ask_yes_no" or not step.text:
+            return False
+        words = _words(turn.text)
+        text = " ".join(words)
+        return (
+            bool(words)
+            and words[0] in YES_WORDS
+            and not set(words) & NO_WORDS
+            and not any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES)
+        )
 
     @staticmethod
     def _hear(state: dict[str, Any], turn: CustomerTurn) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -108,6 +108,32 @@ async def test_already_tried_to_a_question_about_how_things_are_is_its_yes_or_no
     assert state["step"] == "box_on"  # "Is the TV box switched on …?"
     answered = await engine.answer(state, said(text, "already_tried"))
     assert answered.state["step"] == step
+
+
+@pytest.mark.parametrize(
+    ("text", "step", "asked_again"),
+    [
+        # Did it, and the yes may answer the question or the instruction: asked again.
+        ("yes i checked the cables", "box_power", True),
+        ("ja, hab ich alles geprüft", "box_power", True),
+        # Did it and says it didn't help: the no of the question, as before.
+        ("yes I did that already, still nothing", None, False),
+    ],
+)
+async def test_a_yes_that_only_says_the_instruction_was_done_asks_the_question_again(
+    flow_library: FlowLibrary, text: str, step: Optional[str], asked_again: bool
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    state = (await engine.start(flow_library.get("cable_black_screen"))).state
+    state = (await engine.answer(state, said("completely black"))).state
+    state = (await engine.answer(state, said("yes", "affirm"))).state
+    state = (await engine.answer(state, said("no", "deny"))).state
+    assert state["step"] == "box_power"  # "Check the adapter … Does a light come on now?"
+    answered = await engine.answer(state, said(text, "already_tried"))
+    assert (answered.state or {}).get("step") == step  # None: on to the new box, the flow ends
+    texts = [r.text for r in answered.replies]
+    assert (texts[-1] == "Does a light come on at the front of the box now?") == asked_again, texts
+    assert not answered.not_understood
 
 
 async def test_misunderstanding_twice_offers_a_person(flow_library: FlowLibrary) -> None:
