@@ -1197,8 +1197,12 @@ class FlowEngine:
                     continue
                 raise LookupError(f"flow {flow.id!r} ends without an outcome")
             step = flow.step(step_id)
-            state["step"] = step.id
             language = self._language(state, flow)
+            if step.if_not_said and self._from_message(state, step, language) is None:
+                # Never asked: "did anything get wet?" matters only to those who say so.
+                step_id = step.if_not_said
+                continue
+            state["step"] = step.id
             result.events.append(FlowEventRecord("step", flow.id, step.id))
             if step.kind == "outcome":
                 if step.warning:

@@ -138,7 +138,7 @@ def parse_synonyms(
 STEP_KEYS = {
     "id", "label", "say", "ask", "warning", "image", "next", "choices", "yes", "no", "slot",
     "check", "results", "branch", "else", "call", "outcome", "return", "skip", "from_message",
-    "rephrase", "still_broken", LINE_KEY,
+    "rephrase", "still_broken", "if_not_said", LINE_KEY,
 }  # fmt: skip
 FROM_MESSAGE_KEYS = {
     "entities", "values", "names", "yes", "no", "done", "speed_ratio", "phrases", "say",
@@ -344,6 +344,7 @@ def parse_step(raw: Any, *, source: str, plain_language: str = DEFAULT_LANGUAGE)
         ),
         "rephrase": text("rephrase"),
         "still_broken": raw.get("still_broken"),
+        "if_not_said": raw.get("if_not_said"),
     }
     if "outcome" in raw:
         options = {k: raw[k] for k in OUTCOME_OPTION_KEYS if k in raw}

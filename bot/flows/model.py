@@ -214,6 +214,8 @@ class Step:
     # Outcomes only: where the flow goes on when the customer says right after it that
     # it is still not working (a known outage explained, channels not in the package).
     still_broken: Optional[str] = None
+    # Questions only: never asked. Answered from the customer's words, or else on to here.
+    if_not_said: Optional[str] = None
 
     @property
     def summary_label(self) -> str:
@@ -235,6 +237,7 @@ class Step:
     def targets(self) -> list[str]:
         """Every step id this step can lead to."""
         found = [self.next, self.yes, self.no, self.otherwise, self.skip, self.still_broken]
+        found.append(self.if_not_said)
         found += [c.next for c in self.choices]
         found += list(self.results.values())
         found += [target for _, target in self.branches]

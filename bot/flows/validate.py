@@ -224,6 +224,13 @@ class FlowChecker:
                 f"step {step.id!r} has `still_broken`, which only an outcome uses: where the "
                 "flow goes on when the customer says it is still not working after it",
             )
+        if step.if_not_said and (not step.waits_for_customer or step.from_message is None):
+            self.error(
+                flow,
+                step.line,
+                f"step {step.id!r} has `if_not_said`, which only a question with `from_message` "
+                "uses: the question is never asked, only answered from the customer's words",
+            )
         self.check_from_message(flow, step)
         self.check_wording(flow, step)
         self.check_languages(flow, step)

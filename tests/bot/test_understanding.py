@@ -270,6 +270,42 @@ async def test_the_device_in_the_first_message_is_not_asked(
     assert f"You said it's a {device}" in result.replies[0].text
 
 
+@pytest.mark.parametrize(
+    ("opener", "step", "wet_said", "advice"),
+    [
+        (
+            "I spilled coffee on my laptop and now it won't turn on",
+            "wet_dry",
+            True,
+            "Don't switch it on or charge it",
+        ),
+        (
+            "Mir ist Wasser über den Laptop gelaufen, jetzt ist er tot",
+            "wet_dry",
+            True,
+            "Schalten Sie ihn nicht ein",
+        ),
+        # Nobody else is asked whether anything got wet.
+        ("my laptop won't turn on", "laptop_charger", False, "Plug the charger straight into"),
+    ],
+)
+async def test_a_spill_is_taken_from_the_message_and_otherwise_never_asked(
+    flow_library: FlowLibrary, opener: str, step: str, wet_said: bool, advice: str
+) -> None:
+    engine = engine_for(flow_library)
+    result = await engine.start(
+        flow_library.get("hardware_device_no_power"),
+        slots={"device": "laptop"},
+        turn=said(opener, "problem_hardware", device="laptop"),
+        language="de" if "über" in opener else "en",
+    )
+    assert result.state["step"] == step
+    steps = [e.step_id for e in result.events if e.kind == "step"]
+    assert ("wet" in steps) == wet_said, steps
+    text = " ".join(r.text for r in result.replies)
+    assert advice in text and "Has any liquid got into it?" not in text, text
+
+
 async def test_a_vague_device_is_still_asked(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library)
     result = await engine.start(
@@ -657,6 +693,7 @@ flow:
     - id: hello
       say: Hello.
       from_message: true
+      if_not_said: ask_it
       next: ask_it
     - id: ask_it
       ask: Is it on?
@@ -681,6 +718,7 @@ def test_the_validator_checks_from_message(tmp_path: Path) -> None:
     findings = validate(tmp_path, ROOT / "domain.yml", ROOT / "data" / "catalog")
     messages = [f.message for f in findings if f.severity == "error"]
     assert any("'hello' has `from_message` but asks nothing" in m for m in messages)
+    assert any("'hello' has `if_not_said`, which only a question" in m for m in messages)
     assert any("entity 'colour_of_light'" in m for m in messages)
     assert any("needs `yes`, `no` or `done` phrases" in m for m in messages)
     assert any("'pick' has `done` phrases, but the step has no `skip`" in m for m in messages)
