@@ -365,3 +365,43 @@ async def test_still_not_working_right_after_saying_it_works_goes_on_with_the_di
     assert not any(phrase in again.text for phrase in DIAGNOSIS), transcript(turns)
     seen = events(stack, welcome["conversation_id"])
     assert ("cable_picture_sound", "all_channels", "still_broken") in seen, seen
+
+
+@pytest.mark.parametrize(
+    ("language", "account", "question", "account_button", "told"),
+    [
+        (
+            "en",
+            "ACC-8104",
+            "do you have any outages in my area? nothing is working since 6am",
+            "account number",
+            "There is a known outage in your area: a damaged fibre cable.",
+        ),
+        (
+            "de",
+            "ACC-8105",
+            "Gibt es bei euch eine Störung in der Gegend? Seit heute früh geht gar nichts",
+            "Kundennummer",
+            "In Ihrer Gegend gibt es eine bekannte Störung: a damaged fibre cable.",
+        ),
+    ],
+)
+async def test_a_customer_who_asks_about_an_outage_is_identified_and_told_about_it(
+    stack, language, account, question, account_button, told
+) -> None:
+    postcode = new_customer(stack, account, f"test-outage-asked-{language}", ends_in_hours=2)
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    try:
+        turns = [await client.say(question)]  # free text through the NLU
+        turns.append(await press(client, turns[-1], account_button))
+        turns.append(await client.say(account))
+        turns.append(await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}'))
+    finally:
+        await client.close()
+    print(transcript(turns))
+    # Not the router lights first: the outage question needs their address.
+    assert not any(d in turns[0].text for d in DIAGNOSIS), transcript(turns)
+    assert told in turns[-1].text, transcript(turns)
+    seen = events(stack, welcome["conversation_id"])
+    assert ("internet_no_connection", "asked_outage", "from_message") in seen, seen
