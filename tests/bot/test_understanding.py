@@ -353,7 +353,7 @@ async def test_the_app_name_in_the_first_message_is_not_asked(flow_library: Flow
     assert by_words.state["slots"]["behaviour"] == "crash"
     assert by_words.state["slots"]["where"] == "computer"
     assert 'So "It closes by itself"' in by_words.replies[1].text
-    assert "So it's on a computer" in by_words.replies[2].text
+    assert "So it runs on: Computer." in by_words.replies[2].text
     # Three answers taken from one message: one invitation to correct them, at the end.
     said_in_turn = " ".join(reply.text for reply in by_words.replies)
     assert said_in_turn.count("If that's not right, just say so.") == 1
