@@ -10,6 +10,7 @@ import asyncio
 import re
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
 from tests.chat_client import ChatClient
@@ -343,3 +344,63 @@ async def test_a_customer_without_the_ticket_number_is_shown_their_tickets(
     assert len(asked.buttons) == 2, asked.buttons  # no number, or a person: no dead end
     assert shown in found.text and seen in found.text, found.text
     assert language == "en" or title not in found.text, found.text
+
+
+@pytest.mark.parametrize(
+    ("language", "account", "request_text", "told"),
+    [
+        (
+            "en",
+            "ACC-8201",
+            "I want to cancel my technician appointment for tomorrow, the internet works again",
+            "there is nothing to cancel",
+        ),
+        (
+            "de",
+            "ACC-8202",
+            "Ich möchte meinen Techniker-Termin morgen absagen, das Internet geht wieder",
+            "es gibt also nichts abzusagen",
+        ),
+    ],
+)
+async def test_cancelling_when_no_visit_is_booked_books_nothing(
+    stack, language, account, request_text, told
+) -> None:
+    postcode = "6" + account[-4:]
+    record = {
+        "account_number": account,
+        "email": f"{account.lower()}@example.com",
+        "name": "Kim Berger",
+        "postcode": postcode,
+        "address": f"Teststraße 2, {postcode} Köln",
+        "service_area": "berlin-mitte",
+        "services": ["internet"],
+    }
+    answer = httpx.post(
+        f"{stack.base_url}/customers/import",
+        json={"customers": [record]},
+        headers={"Authorization": f"Bearer {stack.settings.operator_token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    try:
+        start = await client.say(request_text)  # free text through NLU
+        done = await identify(client, start, account, postcode) if language == "en" else None
+        if done is None:
+            await press(client, start, "Kundennummer")
+            await client.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+            done = await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+    finally:
+        await client.close()
+    print(start.text, "\n---\n", done.text)
+    assert told in done.text, done.text
+    assert not done.buttons or "09:00" not in str(done.buttons), done.buttons  # no times offered
+    visits = query(
+        stack,
+        "SELECT count(*) FROM visit_bookings b JOIN customers c ON c.id = b.customer_id "
+        "WHERE c.account_number = :a",
+        a=account,
+    )
+    assert visits[0][0] == 0, visits
+    assert conversation_customer(stack, welcome["conversation_id"]) is not None
