@@ -6,6 +6,7 @@ edit needs no restart.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -68,6 +69,14 @@ class GoodwillPolicy:
     agent_kinds: tuple[str, ...] = ("service_credit", "free_service")
     supervisor_kinds: tuple[str, ...] = ("service_credit", "free_service", "device_replacement")
     kinds: tuple[str, ...] = field(default=("service_credit", "free_service", "device_replacement"))
+    # Words of a customer asking for compensation, in any language: the assistant then
+    # checks the rules above (the `goodwill` flow) instead of pointing to billing.
+    asked_for_with: tuple[str, ...] = ()
+
+    def asked_for(self, text: str) -> bool:
+        """The message asks for compensation ("I want compensation", "Entschädigung")."""
+        words = " " + re.sub(r"[^\w€]+", " ", text.lower()).strip() + " "
+        return any(f" {phrase.lower()} " in words for phrase in self.asked_for_with)
 
 
 class CatalogError(ValueError):
@@ -160,6 +169,11 @@ def _parse_goodwill(data: dict[str, Any], path: Path) -> GoodwillPolicy:
         ),
         agent_kinds=tuple(agents.get("agent_kinds") or defaults.agent_kinds),
         supervisor_kinds=tuple(agents.get("supervisor_kinds") or defaults.supervisor_kinds),
+        asked_for_with=tuple(
+            str(phrase)
+            for phrases in (data.get("asked_for_with") or {}).values()
+            for phrase in phrases or ()
+        ),
     )
 
 

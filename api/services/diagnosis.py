@@ -99,6 +99,10 @@ OPERATION_FLOWS = {"part": "request_part", "visit": "book_visit", "goodwill": "g
 CONTACT_FLOW = "ticket_contact"
 # With nothing running, these intents still name a fault by its device or words.
 NAMES_ITS_PROBLEM = ("complaint", "already_tried", "problem_persists")
+# Sub-flows whose answers are no attempt at fixing anything (who the customer is).
+NOT_TRIED_FLOWS = ("identify_customer",)
+# Intents whose message may ask for compensation (catalog.GoodwillPolicy.asked_for).
+ASKS_FOR_GOODWILL = ("billing", "complaint")
 # The flow state's record of the visit times offered (api/services/chat_requests.py).
 VISIT_OFFER = "visit_offer"
 
@@ -278,6 +282,18 @@ class DiagnosisService:
         if isinstance(handed_back, dict):
             return await self._after_hand_back(
                 session, conversation_id, turn, fallback_count, handed_back, language
+            )
+
+        if turn.intent in ASKS_FOR_GOODWILL and catalog.goodwill_policy().asked_for(turn.text):
+            # "Third outage this month, I want compensation": what the goodwill policy
+            # allows, or a ticket for a colleague to decide; not a pointer to billing.
+            return await self.start_flow(
+                session=session,
+                conversation_id=conversation_id,
+                flow_id=OPERATION_FLOWS["goodwill"],
+                slots={"asked_for_goodwill": True},
+                language=language,
+                turn=turn,
             )
 
         if turn.intent in NAMES_ITS_PROBLEM:
@@ -865,8 +881,10 @@ def ticket_announcement(
     lead = outcome.message
     if slots.get("order_number") or outcome.flow_id == CONTACT_FLOW:
         return [Reply(lead)] if lead else []
-    if created and not outcome.trail:
-        # Nothing was tried (a known outage): no "with everything we tried".
+    tried = [e for e in outcome.trail if e.get("flow") not in NOT_TRIED_FLOWS]
+    if created and not tried:
+        # Nothing was tried (a known outage, a request for compensation): no "with
+        # everything we tried".
         text = say("ticket.opened_for_this", language, ticket=ticket.number)
     elif created:
         text = say("ticket.opened", language, ticket=ticket.number)

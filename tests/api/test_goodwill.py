@@ -156,3 +156,13 @@ def test_bad_gestures(client: TestClient, body: dict, status: int) -> None:
     response = client.post("/goodwill", json=payload, headers=STAFF)
     assert response.status_code == status, response.text
     assert response.json()["detail"]
+
+
+def test_a_request_for_compensation_is_recognised_in_both_languages() -> None:
+    policy = catalog.goodwill_policy()
+    assert policy.asked_for("Third outage this month. I want compensation!")
+    assert policy.asked_for("Ich will eine Entschädigung für die drei Tage")
+    assert policy.asked_for("I expect a credit for the outage last week")
+    # A bill question is not a request for compensation.
+    assert not policy.asked_for("why was I charged twice this month?")
+    assert not policy.asked_for("Meine Rechnung ist zu hoch")

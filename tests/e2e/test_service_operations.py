@@ -404,3 +404,82 @@ async def test_cancelling_when_no_visit_is_booked_books_nothing(
     )
     assert visits[0][0] == 0, visits
     assert conversation_customer(stack, welcome["conversation_id"]) is not None
+
+
+@pytest.mark.parametrize(
+    ("language", "account", "hours_down", "request_text", "answer"),
+    [
+        # A long outage in their area: the policy's €10 credit is offered.
+        (
+            "en",
+            "ACC-8301",
+            10,
+            "This is the third time this month my internet went down. I'm done. "
+            "I want compensation.",
+            "€10 credit",
+        ),
+        # Nothing the policy allows: a colleague decides, on a ticket.
+        (
+            "de",
+            "ACC-8302",
+            None,
+            "Das ist jetzt schon der dritte Ausfall in diesem Monat. Ich will eine Entschädigung.",
+            "gebe ich Ihre Bitte an eine Kollegin oder einen Kollegen weiter",
+        ),
+    ],
+)
+async def test_a_customer_who_asks_for_compensation_hears_what_the_policy_allows(
+    stack, language, account, hours_down, request_text, answer
+) -> None:
+    area = f"test-goodwill-{language}"
+    execute(
+        stack,
+        "INSERT INTO service_areas (code, name, timezone) VALUES (:a, :a, 'Europe/Berlin')",
+        a=area,
+    )
+    postcode = "7" + account[-4:]
+    record = {
+        "account_number": account,
+        "email": f"{account.lower()}@example.com",
+        "name": "Alex Roth",
+        "postcode": postcode,
+        "address": f"Teststraße 3, {postcode} Köln",
+        "service_area": area,
+        "services": ["internet"],
+    }
+    imported = httpx.post(
+        f"{stack.base_url}/customers/import",
+        json={"customers": [record]},
+        headers={"Authorization": f"Bearer {stack.settings.operator_token}"},
+    )
+    assert imported.status_code == 200, imported.text
+    if hours_down:
+        now = datetime.now(timezone.utc)
+        execute(
+            stack,
+            "INSERT INTO outages (service_area, service, description, starts_at, expected_end, "
+            "created_by, created_at) VALUES (:a, 'all', 'a damaged fibre cable', :starts, "
+            ":ends, 'ops', :now)",
+            a=area,
+            starts=now - timedelta(hours=hours_down),
+            ends=now + timedelta(hours=2),
+            now=now,
+        )
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    try:
+        start = await client.say(request_text)  # free text through NLU
+        await press(client, start, "account number" if language == "en" else "Kundennummer")
+        await client.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+        found = await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+    finally:
+        await client.close()
+    print(start.text, "\n---\n", found.text)
+    # Not a pointer to the billing department: what the assistant can do about it.
+    assert "Billing section" not in start.text and "Rechnungen" not in start.text, start.text
+    assert "offer" in start.text or "anbieten" in start.text, start.text
+    assert answer in found.text, found.text
+    customer_id = conversation_customer(stack, welcome["conversation_id"])
+    tickets = query(stack, "SELECT title FROM tickets WHERE customer_id = :c", c=customer_id)
+    if hours_down is None:
+        assert [t[0] for t in tickets] == ["Customer asks for compensation"], tickets
