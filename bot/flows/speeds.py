@@ -1,8 +1,9 @@
 """The speed a customer pays for and the speed they measured, read from their own words.
 
 "paying for 500 Mbps and speedtest shows 12" or "Tarif 250 Mbit, Speedtest zeigt 20"
-give both; `speeds_in` finds them, so a flow can answer "how does the measured speed
-compare with your plan?" without asking (`from_message: {speed_ratio: …}` in
+give both, and so does "paying for 500 but getting like 30"; `speeds_in` finds them,
+so a flow can answer "how does the measured speed compare with your plan?" without
+asking (`from_message: {speed_ratio: …}` in
 docs/flows.md). A message with one speed, or two that cannot be told apart
 ("4 down and 0.5 up"), gives none: the question is then asked.
 """
@@ -110,10 +111,14 @@ def speeds_in(text: str) -> Optional[Speeds]:
     numbers = _numbers(tokens)
     if len(numbers) != 2:
         return None
-    if all(n.unit is None for n in numbers) and not SPEED_WORDS & set(tokens):
-        return None  # two numbers, but nothing says they are speeds
     plan_like = [_near(tokens, n.position, PLAN_WORDS) for n in numbers]
     measured_like = [_near(tokens, n.position, MEASURED_WORDS) for n in numbers]
+    if all(n.unit is None for n in numbers) and not SPEED_WORDS & set(tokens):
+        # Two numbers, nothing says they are speeds, unless one is clearly what they pay
+        # for and the other what they get: "paying for 500 but getting like 30".
+        paired = [p and not m for p, m in zip(plan_like, measured_like, strict=True)]
+        if paired.count(True) != 1 or not measured_like[paired.index(False)]:
+            return None
     if plan_like.count(True) == 1:
         plan_index = plan_like.index(True)
     elif measured_like.count(True) == 1:

@@ -19,6 +19,9 @@ from bot.flows.speeds import speed_words, speeds_in
         ("Tarif 250 Mbit, Speedtest zeigt 20", 250, 20),
         ("Ich zahle für 250 Mbit/s und der Speedtest zeigt nur 20 Mbit/s", 250, 20),
         ("Ich zahle für 250 Mbit und bekomme beim Speedtest gerade mal 20", 250, 20),
+        # No unit and no word for speed, but one is paid for and the other is got.
+        ("my internet is super slow, paying for 500 but getting like 30", 500, 30),
+        ("ich zahle für 250 und bekomme nur 20", 250, 20),
     ],
 )
 def test_both_speeds_are_found(text: str, plan: float, measured: float) -> None:
@@ -34,6 +37,8 @@ def test_both_speeds_are_found(text: str, plan: float, measured: float) -> None:
         "speedtest says 4 down and 0.5 up",  # two speeds, neither the plan's
         "it is slow after 7pm, for 2 hours now",  # no speeds at all
         "internet ist seit 3 Tagen langsam",
+        "paying 100 for 3 rooms and it's slow",  # two numbers, only one of them paid for
+        "we have 2 kids and 3 laptops online",
     ],
 )
 def test_no_guess_without_both_speeds(text: str) -> None:
