@@ -284,9 +284,19 @@ class DiagnosisService:
                 session, conversation_id, turn, fallback_count, handed_back, language
             )
 
+        if turn.intent in NAMES_ITS_PROBLEM:
+            # "No internet for 4 days and nobody cares!", "no internet, I already restarted
+            # the router" name their problem: diagnose it (the apology comes with the
+            # turn), rather than ask what it is about.
+            started = await self._start_for_named_problem(turn)
+            if started is not None:
+                return await self._finish(session, conversation_id, started, language, turn)
+
         if turn.intent in ASKS_FOR_GOODWILL and catalog.goodwill_policy().asked_for(turn.text):
             # "Third outage this month, I want compensation": what the goodwill policy
-            # allows, or a ticket for a colleague to decide; not a pointer to billing.
+            # allows, or a ticket for a colleague to decide; not a pointer to billing. A
+            # complaint that names a fault ("no internet for 4 days, I want compensation")
+            # was diagnosed above: the fault first.
             return await self.start_flow(
                 session=session,
                 conversation_id=conversation_id,
@@ -295,14 +305,6 @@ class DiagnosisService:
                 language=language,
                 turn=turn,
             )
-
-        if turn.intent in NAMES_ITS_PROBLEM:
-            # "No internet for 4 days and nobody cares!", "no internet, I already restarted
-            # the router" name their problem: diagnose it (the apology comes with the
-            # turn), rather than ask what it is about.
-            started = await self._start_for_named_problem(turn)
-            if started is not None:
-                return await self._finish(session, conversation_id, started, language, turn)
 
         # What an ended flow would go on with stays known through small talk and side
         # questions, until another problem starts.
