@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
+import httpx
 from sqlalchemy import create_engine, text
 
 
@@ -25,6 +26,40 @@ def execute(stack: Any, sql: str, **params: Any) -> None:
             connection.execute(text(sql), params)
     finally:
         engine.dispose()
+
+
+def new_customer(
+    stack: Any,
+    account: str,
+    *,
+    postcode: str,
+    area: Optional[str] = None,
+    name: str = "Sam Weber",
+    services: tuple[str, ...] = ("internet", "cable_tv"),
+) -> None:
+    """A customer of the operator's import, in a service area of their own when `area`
+    is given (so what a test sets up there touches no other test), else in Berlin Mitte."""
+    if area is not None:
+        execute(
+            stack,
+            "INSERT INTO service_areas (code, name, timezone) VALUES (:a, :a, 'Europe/Berlin')",
+            a=area,
+        )
+    record = {
+        "account_number": account,
+        "email": f"{account.lower()}@example.com",
+        "name": name,
+        "postcode": postcode,
+        "address": f"Teststraße 1, {postcode} Köln",
+        "service_area": area or "berlin-mitte",
+        "services": list(services),
+    }
+    answer = httpx.post(
+        f"{stack.base_url}/customers/import",
+        json={"customers": [record]},
+        headers={"Authorization": f"Bearer {stack.settings.operator_token}"},
+    )
+    assert answer.status_code == 200, answer.text
 
 
 async def press(client: Any, turn: Any, title_part: str) -> Any:

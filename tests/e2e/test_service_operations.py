@@ -10,11 +10,10 @@ import asyncio
 import re
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 
 from tests.chat_client import ChatClient
-from tests.e2e.helpers import execute, press, query
+from tests.e2e.helpers import execute, new_customer, press, query
 
 pytestmark = pytest.mark.e2e
 
@@ -367,21 +366,7 @@ async def test_cancelling_when_no_visit_is_booked_books_nothing(
     stack, language, account, request_text, told
 ) -> None:
     postcode = "6" + account[-4:]
-    record = {
-        "account_number": account,
-        "email": f"{account.lower()}@example.com",
-        "name": "Kim Berger",
-        "postcode": postcode,
-        "address": f"Teststraße 2, {postcode} Köln",
-        "service_area": "berlin-mitte",
-        "services": ["internet"],
-    }
-    answer = httpx.post(
-        f"{stack.base_url}/customers/import",
-        json={"customers": [record]},
-        headers={"Authorization": f"Bearer {stack.settings.operator_token}"},
-    )
-    assert answer.status_code == 200, answer.text
+    new_customer(stack, account, postcode=postcode, name="Kim Berger", services=("internet",))
     client = ChatClient(stack.ws_url)
     welcome = await client.connect(language=language)
     try:
@@ -432,27 +417,10 @@ async def test_a_customer_who_asks_for_compensation_hears_what_the_policy_allows
     stack, language, account, hours_down, request_text, answer
 ) -> None:
     area = f"test-goodwill-{language}"
-    execute(
-        stack,
-        "INSERT INTO service_areas (code, name, timezone) VALUES (:a, :a, 'Europe/Berlin')",
-        a=area,
-    )
     postcode = "7" + account[-4:]
-    record = {
-        "account_number": account,
-        "email": f"{account.lower()}@example.com",
-        "name": "Alex Roth",
-        "postcode": postcode,
-        "address": f"Teststraße 3, {postcode} Köln",
-        "service_area": area,
-        "services": ["internet"],
-    }
-    imported = httpx.post(
-        f"{stack.base_url}/customers/import",
-        json={"customers": [record]},
-        headers={"Authorization": f"Bearer {stack.settings.operator_token}"},
+    new_customer(
+        stack, account, postcode=postcode, area=area, name="Alex Roth", services=("internet",)
     )
-    assert imported.status_code == 200, imported.text
     if hours_down:
         now = datetime.now(timezone.utc)
         execute(

@@ -12,11 +12,11 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Optional
 
-import httpx
 import pytest
 
 from tests.chat_client import ChatClient
 from tests.e2e.helpers import button, execute, press, query
+from tests.e2e.helpers import new_customer as import_customer
 
 pytestmark = pytest.mark.e2e
 
@@ -31,27 +31,8 @@ def transcript(turns) -> str:
 
 def new_customer(stack, account: str, area: str, *, ends_in_hours: Optional[float]) -> str:
     """A customer in an area of their own with a known outage there; their postcode."""
-    execute(
-        stack,
-        "INSERT INTO service_areas (code, name, timezone) VALUES (:a, :a, 'Europe/Berlin')",
-        a=area,
-    )
     postcode = "5" + account[-4:]
-    record = {
-        "account_number": account,
-        "email": f"{account.lower()}@example.com",
-        "name": "Sam Weber",
-        "postcode": postcode,
-        "address": f"Teststraße 1, {postcode} Köln",
-        "service_area": area,
-        "services": ["internet", "cable_tv"],
-    }
-    answer = httpx.post(
-        f"{stack.base_url}/customers/import",
-        json={"customers": [record]},
-        headers={"Authorization": f"Bearer {stack.settings.operator_token}"},
-    )
-    assert answer.status_code == 200, answer.text
+    import_customer(stack, account, postcode=postcode, area=area)
     now = datetime.now(timezone.utc)
     execute(
         stack,
