@@ -789,10 +789,15 @@ class FlowEngine:
             return await self._correct(state, flow, taken_last_turn, turn, result)
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
-        if turn.intent == "already_tried" and self._did_it_says_yes(step, turn):
+        if (
+            turn.intent == "already_tried"
+            and self._did_it_says_yes(step, turn)
+            and state.get("asked_on_its_own") != step.id
+        ):
             # "Yes, I checked the cables" to "Does a light come on now?": the yes may be
-            # about the check or about the light. Ask the question on its own.
+            # about the check or about the light. Ask the question on its own, once.
             state["misses"] = 0
+            state["asked_on_its_own"] = step.id
             result.replies.append(Reply(engine_text("and_now", state["language"])))
             result.replies.extend(self._ask(step, state["slots"], self._language(state, flow)))
             result.state = state
