@@ -585,6 +585,8 @@ class FlowLibrary:
         self.errors: list[str] = []
         self.glossary: dict[str, Text] = {}
         self._parsed_files: dict[str, tuple[tuple[int, int], Flow]] = {}
+        # ticket_titles(), worked out once per set of loaded flows.
+        self._titles: tuple[Optional[dict[str, Flow]], dict[str, str]] = (None, {})
 
     def _current_signature(self) -> tuple[tuple[str, float, int], ...]:
         files = flow_files(self.directory) + [self.directory / "_glossary.yml"]
@@ -664,10 +666,14 @@ class FlowLibrary:
         """Every ticket title the flows write (a flow's title or an outcome's), by its
         English text, as written in all its languages: tickets store the English, and a
         customer reads their ticket's title in their own language."""
+        flows = self.flows()
+        if self._titles[0] is flows:
+            return self._titles[1]
         titles: dict[str, str] = {}
-        for flow in self.flows().values():
+        for flow in flows.values():
             outcomes = [s.options["title"] for s in flow.steps.values() if "title" in s.options]
             for title in [flow.title, *outcomes]:
                 if isinstance(title, Text):
                     titles.setdefault(str(title), title)
+        self._titles = (flows, titles)
         return titles
