@@ -37,6 +37,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from bot.flows.meaning import DIMENSIONS, SentenceEncoder
+from bot.sentence_requests import (
+    REQUEST_CONFIDENCE,
+    REQUEST_INTENTS,
+    ranking_with_request,
+    request_in_sentences,
+    sentences,
+)
 
 RANKING_LENGTH = 10
 
@@ -55,6 +62,9 @@ class MeaningIntentClassifier(IntentClassifier, GraphComponent):
             "ngram_max": 5,
             "min_df": 2,
             "max_iter": 3000,
+            # A request in one sentence of a longer message (bot/sentence_requests.py).
+            "request_intents": list(REQUEST_INTENTS),
+            "request_confidence": REQUEST_CONFIDENCE,
         }
 
     def __init__(
@@ -162,15 +172,9 @@ class MeaningIntentClassifier(IntentClassifier, GraphComponent):
 
     # ---------------------------------------------------------------- predicting
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        if self.coef is None:
-            return messages
-        todo = [m for m in messages if m.get(TEXT)]
-        if not todo:
-            return messages
-        texts = [m.get(TEXT) for m in todo]
+    def _probabilities(self, texts: list[str]) -> np.ndarray:
         # The two halves of the weights apart: no sparse copy of the dense embedding.
-        assert self.vectorizer is not None
+        assert self.vectorizer is not None and self.coef is not None
         meaning_weights = self.coef[:, :DIMENSIONS]
         spelling_weights = self.coef[:, DIMENSIONS:]
         scores = self.encoder.encode(texts) @ meaning_weights.T + self.intercept
@@ -178,9 +182,34 @@ class MeaningIntentClassifier(IntentClassifier, GraphComponent):
         scores -= scores.max(axis=1, keepdims=True)
         probabilities = np.exp(scores)
         probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return probabilities
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self.coef is None:
+            return messages
+        todo = [m for m in messages if m.get(TEXT)]
+        if not todo:
+            return messages
+        texts = [m.get(TEXT) for m in todo]
+        probabilities = self._probabilities(texts)
+        request_intents = tuple(self.config["request_intents"])
         for message, row in zip(todo, probabilities, strict=True):
             order = np.argsort(-row)[:RANKING_LENGTH]
             ranking = [{"name": self.intents[i], "confidence": float(row[i])} for i in order]
+            if ranking[0]["name"] not in request_intents:
+                # "…restarted it twice. Can you send a tech out?": the ask in the last
+                # sentence, not the story around it, says what the customer wants.
+                parts = sentences(message.get(TEXT))
+                request = parts and request_in_sentences(
+                    parts,
+                    self._probabilities(parts),
+                    self.intents,
+                    confidence=float(self.config["request_confidence"]),
+                    request_intents=request_intents,
+                )
+                if request:
+                    ranking = ranking_with_request(ranking, request)[:RANKING_LENGTH]
+                    message.set("request_sentence", request.sentence, add_to_output=True)
             message.set("intent", ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
         return messages

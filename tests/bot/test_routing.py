@@ -119,6 +119,13 @@ def test_non_device_entities_are_ignored():
         ("nobody ever calls back", "other"),
         ("on the phone and on hold for an hour", "other"),
         ("it cuts out every ten minutes, ridiculous", "internet"),
+        ("Schon wieder kein Empfang auf RTL und Vox, das dritte Mal", "cable"),
+        ("Die Fritzbox spinnt schon wieder, unfassbar", "internet"),
+        ("Internetausfall Nummer drei diese Woche", "internet"),
+        ("Der Festplattenreceiver ist eine Frechheit", "cable"),
+        ("Das Passwort wird nie angenommen, ich bin sauer", "software"),
+        ("Der Drucker von euch ist Schrott", "hardware"),
+        ("Seit Wochen ruft niemand zurück", "other"),
     ],
 )
 def test_complaint_domain_from_keywords(text, domain):
