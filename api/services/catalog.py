@@ -47,8 +47,13 @@ class Part:
 @dataclass(frozen=True)
 class Gesture:
     kind: str  # service_credit | free_service | device_replacement
-    description: str
+    description: str  # in English: what staff read on the ticket
     amount: Decimal = Decimal("0")
+    # What the customer reads, by language ({en: …, de: …} in goodwill.yml).
+    descriptions: tuple[tuple[str, str], ...] = ()
+
+    def described_in(self, language: str) -> str:
+        return dict(self.descriptions).get(language) or self.description
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,24 @@ class GoodwillPolicy:
         """The message asks for compensation ("I want compensation", "Entschädigung")."""
         words = " " + re.sub(r"[^\w€]+", " ", text.lower()).strip() + " "
         return any(f" {phrase.lower()} " in words for phrase in self.asked_for_with)
+
+
+def _gesture(raw: dict[str, Any], where: str) -> Gesture:
+    """A rule's gesture; its description is one text, or one per language."""
+    described = raw.get("description") or raw["kind"]
+    if isinstance(described, dict):
+        if not described.get("en"):
+            raise CatalogError(f"{where}: a description by language needs an English one")
+        descriptions = tuple((str(k), str(v)) for k, v in described.items())
+        english = str(described["en"])
+    else:
+        descriptions, english = (), str(described)
+    return Gesture(
+        kind=str(raw["kind"]),
+        description=english,
+        amount=_money(raw.get("amount", 0), where),
+        descriptions=descriptions,
+    )
 
 
 class CatalogError(ValueError):
@@ -146,11 +169,7 @@ def _parse_goodwill(data: dict[str, Any], path: Path) -> GoodwillPolicy:
             GoodwillRule(
                 id=str(raw["id"]),
                 when=dict(raw.get("when") or {}),
-                gesture=Gesture(
-                    kind=str(gesture["kind"]),
-                    description=str(gesture.get("description") or gesture["kind"]),
-                    amount=_money(gesture.get("amount", 0), f"{path.name}: {raw['id']}"),
-                ),
+                gesture=_gesture(gesture, f"{path.name}: {raw['id']}"),
             )
         )
     defaults = GoodwillPolicy()

@@ -220,6 +220,8 @@ class ChatRequests:
     ) -> DiagnosisResult:
         """Start an operation flow (it identifies the customer first if needed)."""
         carried = dict(slots or {})
+        # The flow says it heard the request before it asks who the customer is.
+        carried.setdefault("asked_by_customer", True)
         # A visit belongs to the ticket of the problem discussed in this chat; a part
         # order finds (or opens) its own ticket by the repeat-contact rule.
         if flow_id != "request_part" and chat.ticket_number:

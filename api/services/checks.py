@@ -395,7 +395,7 @@ async def goodwill_eligible(database: Database, slots: dict[str, Any]) -> str:
             ticket_id=ticket_id,
         )
         slots["gesture_id"] = row.id
-        slots["gesture_description"] = gesture.description
+        slots["gesture_description"] = gesture.described_in(current_language.get())
         return "eligible"
 
 

@@ -103,6 +103,12 @@ NAMES_ITS_PROBLEM = ("complaint", "already_tried", "problem_persists")
 NOT_TRIED_FLOWS = ("identify_customer",)
 # Intents whose message may ask for compensation (catalog.GoodwillPolicy.asked_for).
 ASKS_FOR_GOODWILL = ("billing", "complaint")
+# The slot that says the customer asked for compensation (the goodwill flow reads it).
+ASKED_FOR_GOODWILL = "asked_for_goodwill"
+# Outcomes after which compensation asked for during the checks is looked at, and the
+# slot that tells the goodwill flow the fault itself is fixed.
+GOODWILL_AFTER = ("ticket", "resolved")
+FAULT_RESOLVED = "fault_resolved"
 # The flow state's record of the visit times offered (api/services/chat_requests.py).
 VISIT_OFFER = "visit_offer"
 
@@ -228,6 +234,10 @@ class DiagnosisService:
                 )
                 if result.outcome is not None:
                     result.replies.clear()
+            if result.not_understood and self._asks_for_goodwill(turn):
+                # "I want a refund for these days" in the middle of the checks: noted, and
+                # offered once the flow has dealt with the fault (`_carry_out`).
+                return self._goodwill_after_the_fault(flow_state, language)
             if result.not_understood and turn.intent in SIDE_RESPONSES:
                 # Not an answer but a side question (a bill, the account): answer it,
                 # then ask the flow's question again. The flow does not move on.
@@ -275,6 +285,7 @@ class DiagnosisService:
                 about = replace(turn, text=unsure)
             started = await self._start_for_intent(about, running=None)
             if started is not None:
+                self._note_goodwill_ask(started, turn, language)
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
 
@@ -290,9 +301,10 @@ class DiagnosisService:
             # turn), rather than ask what it is about.
             started = await self._start_for_named_problem(turn)
             if started is not None:
+                self._note_goodwill_ask(started, turn, language)
                 return await self._finish(session, conversation_id, started, language, turn)
 
-        if turn.intent in ASKS_FOR_GOODWILL and catalog.goodwill_policy().asked_for(turn.text):
+        if self._asks_for_goodwill(turn):
             # "Third outage this month, I want compensation": what the goodwill policy
             # allows, or a ticket for a colleague to decide; not a pointer to billing. A
             # complaint that names a fault ("no internet for 4 days, I want compensation")
@@ -301,7 +313,7 @@ class DiagnosisService:
                 session=session,
                 conversation_id=conversation_id,
                 flow_id=OPERATION_FLOWS["goodwill"],
-                slots={"asked_for_goodwill": True},
+                slots={ASKED_FOR_GOODWILL: True},
                 language=language,
                 turn=turn,
             )
@@ -329,6 +341,35 @@ class DiagnosisService:
                 session=session, conversation_id=conversation_id, kind="fallback", turn=turn
             )
         return result
+
+    @staticmethod
+    def _asks_for_goodwill(turn: CustomerTurn) -> bool:
+        return turn.intent in ASKS_FOR_GOODWILL and catalog.goodwill_policy().asked_for(turn.text)
+
+    @staticmethod
+    def _note_goodwill_ask(started: TurnResult, turn: CustomerTurn, language: str) -> None:
+        """ "No internet for 4 days, I want compensation": the fault is diagnosed first,
+        and the ask is kept for the flow's end (`_carry_out`)."""
+        if started.state is None or not catalog.goodwill_policy().asked_for(turn.text):
+            return
+        started.state.setdefault("slots", {})[ASKED_FOR_GOODWILL] = True
+        started.replies.insert(0, Reply(say("diagnosis.goodwill_after_the_fault", language)))
+
+    def _goodwill_after_the_fault(
+        self, flow_state: dict[str, Any], language: str
+    ) -> DiagnosisResult:
+        """Compensation asked for mid-flow: the ask is kept in the flow's slots and the
+        flow's question comes again; the goodwill flow follows the flow's outcome."""
+        slots = {**(flow_state.get("slots") or {}), ASKED_FOR_GOODWILL: True}
+        flow_state = {**flow_state, "slots": slots}
+        return DiagnosisResult(
+            replies=[
+                Reply(say("diagnosis.goodwill_after_the_fault", language)),
+                *self.engine.current_question(flow_state),
+            ],
+            flow_state=flow_state,
+            active_flow=flow_state.get("root_flow") or flow_state.get("flow"),
+        )
 
     async def outage_news(
         self, session: AsyncSession, slots: dict[str, Any], language: str
@@ -683,6 +724,21 @@ class DiagnosisService:
     ) -> None:
         flow = self.library.get(outcome.flow_id)
         title = flow.title if flow else outcome.flow_id
+        if (
+            outcome.slots.get(ASKED_FOR_GOODWILL)
+            and outcome.kind in GOODWILL_AFTER
+            and outcome.flow_id not in (*OPERATION_FLOWS.values(), CONTACT_FLOW)
+        ):
+            # The customer asked for compensation during the checks: what the policy
+            # allows, or a colleague decides, on the flow's ticket.
+            resolved = outcome.kind == "resolved"
+            fixed = say("diagnosis.resolved", language) if resolved else ""
+            outcome = replace(
+                outcome,
+                kind="goodwill",
+                message=outcome.message or fixed,
+                slots={**outcome.slots, FAULT_RESOLVED: resolved},
+            )
         if await self._continue_operation(session, conversation_id, outcome, into, language):
             return
         if outcome.kind == "resolved":
@@ -840,7 +896,10 @@ class DiagnosisService:
             return False
         origin = self.library.get(outcome.flow_id)
         carried = {
-            k: v for k, v in slots.items() if k in ("customer_id", "ticket_number", "visit_request")
+            k: v
+            for k, v in slots.items()
+            if k
+            in ("customer_id", "ticket_number", "visit_request", ASKED_FOR_GOODWILL, FAULT_RESOLVED)
         }
         carried.update(
             origin_domain=outcome.domain,

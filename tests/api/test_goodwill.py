@@ -166,3 +166,13 @@ def test_a_request_for_compensation_is_recognised_in_both_languages() -> None:
     # A bill question is not a request for compensation.
     assert not policy.asked_for("why was I charged twice this month?")
     assert not policy.asked_for("Meine Rechnung ist zu hoch")
+
+
+def test_the_customer_reads_the_gesture_in_their_language_and_staff_in_english() -> None:
+    policy = catalog.goodwill_policy()
+    gesture = next(rule.gesture for rule in policy.rules if rule.id == "long_outage")
+    assert gesture.description.startswith("a €10 credit")
+    assert gesture.described_in("en") == gesture.description
+    assert gesture.described_in("de").startswith("eine Gutschrift von 10 €")
+    # A language without its own text reads the English.
+    assert gesture.described_in("fr") == gesture.description

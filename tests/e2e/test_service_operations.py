@@ -451,3 +451,103 @@ async def test_a_customer_who_asks_for_compensation_hears_what_the_policy_allows
     tickets = query(stack, "SELECT title FROM tickets WHERE customer_id = :c", c=customer_id)
     if hours_down is None:
         assert [t[0] for t in tickets] == ["Customer asks for compensation"], tickets
+
+
+@pytest.mark.parametrize(
+    ("language", "account", "opener", "ask", "checks", "offered"),
+    [
+        # Asked for in the middle of the checks.
+        (
+            "en",
+            "ACC-8303",
+            "my internet is down since this morning",
+            "this is ridiculous, I want a refund for these days",
+            ("Orange", "no", "no"),
+            "€10 credit",
+        ),
+        (
+            "de",
+            "ACC-8304",
+            "Seit heute Morgen geht das Internet nicht",
+            "Das ist doch lächerlich, ich will eine Entschädigung für die Tage",
+            ("Orange", "nein", "nein"),
+            "10 €",
+        ),
+        # Asked for in the first message, with the fault.
+        (
+            "en",
+            "ACC-8305",
+            "No internet for 4 days and nobody cares. This is ridiculous, I want compensation",
+            None,
+            ("Orange", "no", "no"),
+            "€10 credit",
+        ),
+    ],
+)
+async def test_compensation_asked_for_during_the_checks_is_offered_after_them(
+    stack, language, account, opener, ask, checks, offered
+) -> None:
+    area = f"test-goodwill-late-{account}"
+    postcode = "7" + account[-4:]
+    new_customer(
+        stack, account, postcode=postcode, area=area, name="Kim Vogt", services=("internet",)
+    )
+    now = datetime.now(timezone.utc)
+    execute(
+        stack,
+        "INSERT INTO outages (service_area, service, description, starts_at, expected_end, "
+        "created_by, created_at) VALUES (:a, 'all', 'a damaged fibre cable', :starts, "
+        ":ends, 'ops', :now)",
+        a=area,
+        starts=now - timedelta(hours=12),
+        ends=now + timedelta(hours=2),
+        now=now,
+    )
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    transcript = []
+    try:
+        turn = await client.say(opener)
+        transcript.append((opener, turn.text))
+        if ask is not None:
+            noted = await client.say(ask)
+            transcript.append((ask, noted.text))
+        else:
+            noted = turn
+        for answer in checks:
+            if answer == "Orange":
+                turn = await press(client, turn, "Orange")
+            else:
+                turn = await client.say(answer)
+            transcript.append((answer, turn.text))
+        await press(client, turn, "account number" if language == "en" else "Kundennummer")
+        await client.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+        found = await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+        transcript.append((postcode, found.text))
+        yes = "yes" if language == "en" else "ja"
+        accepted = await client.say(yes)
+        transcript.append((yes, accepted.text))
+    finally:
+        await client.close()
+    print("\n".join(f"> {said}\n< {heard}" for said, heard in transcript))
+    # Noted, not sent to billing; the checks go on where they were.
+    assert "compensation" in noted.text or "Entschädigung" in noted.text, transcript
+    assert "Billing section" not in noted.text and "Rechnungen" not in noted.text, transcript
+    assert noted.buttons, transcript  # the flow's question again
+    # After the checks: the goodwill policy, with the outage in the customer's area.
+    said_after = " ".join(text for _, text in transcript[-len(checks) - 2 :])
+    assert "offer" in said_after or "anbieten" in said_after, transcript
+    assert offered in found.text, transcript
+    customer_id = conversation_customer(stack, welcome["conversation_id"])
+    tickets = query(
+        stack, "SELECT id, title FROM tickets WHERE customer_id = :c", c=customer_id
+    )
+    # One ticket: the flow's, with the gesture added to it, announced once.
+    assert len(tickets) == 1, tickets
+    ticket_id, title = tickets[0]
+    assert title == "No internet connection after restart", tickets
+    assert accepted.text.count(f"TCK-{ticket_id:06d}") == 1, transcript
+    gestures = query(
+        stack, "SELECT status FROM goodwill_gestures WHERE customer_id = :c", c=customer_id
+    )
+    assert [g[0] for g in gestures] == ["accepted"], gestures
