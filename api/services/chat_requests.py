@@ -38,7 +38,7 @@ from bot.flows.engine import (
     yes_or_no_word,
 )
 from bot.frustration import shows_frustration
-from bot.routing import route
+from bot.routing import default_table, route
 from bot.vocabulary import OTHER, SKILLS
 from bot.wording import button, has, say
 
@@ -271,6 +271,10 @@ class ChatRequests:
         if turn.intent in INTENT_DOMAINS:
             return INTENT_DOMAINS[turn.intent]
         named = route(turn.intent, turn.entities, turn.text, turn.likely_intents).domain
+        if named == OTHER:
+            # "The wifi has been dropping all week. I want a real person.": the people
+            # who know the problem the story names.
+            named = default_table().domain_from_keywords(turn.text) or OTHER
         return named if named in SKILLS else OTHER
 
     async def _skill_for_person(self, chat: ChatTurn) -> str:

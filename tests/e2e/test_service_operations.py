@@ -539,9 +539,7 @@ async def test_compensation_asked_for_during_the_checks_is_offered_after_them(
     assert "offer" in said_after or "anbieten" in said_after, transcript
     assert offered in found.text, transcript
     customer_id = conversation_customer(stack, welcome["conversation_id"])
-    tickets = query(
-        stack, "SELECT id, title FROM tickets WHERE customer_id = :c", c=customer_id
-    )
+    tickets = query(stack, "SELECT id, title FROM tickets WHERE customer_id = :c", c=customer_id)
     # One ticket: the flow's, with the gesture added to it, announced once.
     assert len(tickets) == 1, tickets
     ticket_id, title = tickets[0]

@@ -296,3 +296,64 @@ async def test_a_restart_already_done_is_not_asked_for_again(
         assert "Unplug" not in second.text and "Netzstecker" not in second.text, second.text
     finally:
         await client.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "message", "heard"),
+    [
+        (
+            "en",
+            "So I got home from work, sat down to watch the game and the cable box just says "
+            "no signal. Already restarted it twice. Can you send a tech out?",
+            "Let's find a time for a technician visit.",
+        ),
+        (
+            "de",
+            "Keine Ahnung was los ist. Der Receiver zeigt seit heute Mittag nur noch schwarz. "
+            "Können Sie einen Techniker vorbeischicken?",
+            "Gern, suchen wir einen Termin für einen Technikerbesuch.",
+        ),
+        (
+            "en",
+            "My laptop charger cable is frayed and it stopped charging. I need a new one.",
+            "Let's order your replacement part.",
+        ),
+        (
+            "de",
+            "Das Netzteil von meinem Laptop ist durchgeschmort. Könnt ihr mir bitte ein neues "
+            "schicken?",
+            "Gern, bestellen wir Ihr Ersatzteil.",
+        ),
+    ],
+)
+async def test_the_request_after_the_story_is_what_happens(stack, language, message, heard) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        first = await client.say(message)
+    finally:
+        await client.close()
+    print(first.text)
+    # The ask in the last sentence, not a diagnosis of the story around it.
+    assert first.text.startswith(heard), first.text
+    assert "account" in first.text or "Kundenkonto" in first.text, first.text
+
+
+async def test_a_story_with_a_request_for_a_person_is_handed_over(stack) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect()
+    try:
+        first = await client.say(
+            "The wifi has been dropping all week. I want to talk to a real person."
+        )
+    finally:
+        await client.close()
+    print(first.text)
+    assert "agent" in first.text.lower(), first.text
+    handoffs = query(
+        stack,
+        "SELECT skill FROM handoffs WHERE conversation_id = :c",
+        c=welcome["conversation_id"],
+    )
+    # Queued for the people who know the problem the story tells.
+    assert handoffs == [("internet",)], handoffs
