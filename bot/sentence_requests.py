@@ -74,6 +74,11 @@ def ranking_with_request(
     ranking: list[dict[str, float | str]], request: SentenceRequest
 ) -> list[dict[str, float | str]]:
     """The message's intent ranking with the sentence's request first, at the
-    sentence's confidence; the other intents keep their order."""
+    sentence's confidence; the other intents keep their order and share the rest,
+    so the ranking still sums to at most 1 (the FallbackClassifier compares the
+    first two: a sure request must not look ambiguous)."""
     rest = [entry for entry in ranking if entry["name"] != request.intent]
-    return [{"name": request.intent, "confidence": request.confidence}, *rest]
+    total = sum(float(entry["confidence"]) for entry in rest)
+    share = (1.0 - request.confidence) / total if total > 0 else 0.0
+    scaled = [{"name": e["name"], "confidence": float(e["confidence"]) * share} for e in rest]
+    return [{"name": request.intent, "confidence": request.confidence}, *scaled]

@@ -84,6 +84,10 @@ def problem_intent_for(domain: str) -> Optional[str]:
 # Flow state after a message the assistant did not understand: its words, so the
 # domain the customer picks next starts the flow that fits them.
 UNSURE_TEXT = "unsure_text"
+# Set with UNSURE_TEXT when the message named only a device ("my printer").
+DEVICE_ONLY = "device_only"
+# A message of at most this many words that names a device names only the device.
+MAX_DEVICE_ONLY_WORDS = 3
 MAX_UNSURE_CHARS = 1000
 # Questions that are not our job get a pointer to where to go (domain.yml responses).
 SIDE_RESPONSES = {
@@ -276,13 +280,16 @@ class DiagnosisService:
                     replies=[news], flow_state={"after": after}, fallback_count=fallback_count
                 )
 
+        unsure = (flow_state or {}).get(UNSURE_TEXT)
         if turn.intent in PROBLEM_INTENTS:
-            unsure = (flow_state or {}).get(UNSURE_TEXT)
             about = turn
             if isinstance(unsure, str) and not customer_words(turn.text):
                 # The domain button after "Is it about your cable TV?": the flow is
                 # chosen by what the customer wrote, not the domain's default.
                 about = replace(turn, text=unsure)
+            elif isinstance(unsure, str) and (flow_state or {}).get(DEVICE_ONLY):
+                # "my printer", then "it won't print": one problem, told in two messages.
+                about = replace(turn, text=f"{unsure}: {turn.text}")
             started = await self._start_for_intent(about, running=None)
             if started is not None:
                 self._note_goodwill_ask(started, turn, language)
@@ -293,6 +300,33 @@ class DiagnosisService:
         if isinstance(handed_back, dict):
             return await self._after_hand_back(
                 session, conversation_id, turn, fallback_count, handed_back, language
+            )
+
+        if (
+            isinstance(unsure, str)
+            and (flow_state or {}).get(DEVICE_ONLY)
+            and turn.intent in ("nlu_fallback", "inform", *NAMES_ITS_PROBLEM)
+            and customer_words(turn.text)
+        ):
+            # What is wrong with the device just named, in words the NLU did not place:
+            # the device names the domain.
+            started = await self._start_for_named_problem(
+                replace(turn, text=f"{unsure}: {turn.text}")
+            )
+            if started is not None:
+                return await self._finish(session, conversation_id, started, language, turn)
+
+        device = self._only_a_device(turn)
+        if device is not None:
+            # "my printer": which problem is not said yet; asked, not guessed.
+            return DiagnosisResult(
+                replies=[Reply(say("diagnosis.what_is_wrong_with", language, device=device))],
+                flow_state={
+                    **({"after": after} if isinstance(after, dict) else {}),
+                    UNSURE_TEXT: turn.text[:MAX_UNSURE_CHARS],
+                    DEVICE_ONLY: True,
+                },
+                fallback_count=fallback_count,
             )
 
         if turn.intent in NAMES_ITS_PROBLEM:
@@ -341,6 +375,21 @@ class DiagnosisService:
                 session=session, conversation_id=conversation_id, kind="fallback", turn=turn
             )
         return result
+
+    @staticmethod
+    def _only_a_device(turn: CustomerTurn) -> Optional[str]:
+        """The device, in the customer's words, of a message that names only a device
+        ("my printer", "der Receiver"); None for anything more."""
+        if turn.intent != "inform" or len(turn.text.split()) > MAX_DEVICE_ONLY_WORDS:
+            return None
+        for entity in turn.entities:
+            if entity.get("entity") != "device":
+                continue
+            if default_table().domain_from_entities([entity]) is None:
+                continue
+            place = CustomerTurn.place(entity, turn.text)
+            return turn.text[place[0] : place[1]] if place else str(entity.get("value"))
+        return None
 
     @staticmethod
     def _asks_for_goodwill(turn: CustomerTurn) -> bool:

@@ -83,6 +83,10 @@ FILLER_WORDS = {
     "yes", "yeah", "ok", "okay", "um", "hmm", "er", "now", "one", "ones", "light", "lights",
     "lamp", "lamps", "led", "leds", "there", "some", "of", "on", "and", "or", "s", "please",
     "die", "der", "das", "ist", "sind", "es", "alle", "lampe", "lampen", "ja", "mein", "meine",
+    # the German for the English words above
+    "sie", "ihn", "ein", "eine", "einen", "nur", "einfach", "halt", "jetzt", "nun",
+    "einige", "von", "und", "oder", "bitte", "ich", "glaube", "denke", "sieht", "aus",
+    "wie", "meinen", "meiner",
 }  # fmt: skip
 # Words that join things named together: "mouse and keyboard", "Maus und die Tastatur".
 JOINING_WORDS = {

@@ -72,3 +72,6 @@ def test_the_request_goes_first_and_the_rest_keep_their_order() -> None:
     ranked = ranking_with_request(ranking, SentenceRequest("book_visit", 0.94, "send a tech"))
     assert [r["name"] for r in ranked] == ["book_visit", "problem_cable", "request_human"]
     assert ranked[0]["confidence"] == 0.94
+    # The others share what is left: a sure request never looks ambiguous.
+    assert sum(r["confidence"] for r in ranked) == pytest.approx(1.0)
+    assert ranked[1]["confidence"] == pytest.approx(0.06 * 0.66 / 0.80)

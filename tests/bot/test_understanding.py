@@ -83,6 +83,26 @@ def test_by_meaning_only_when_clearly_closest(
 @pytest.mark.parametrize(
     ("turn", "expected"),
     [
+        # German little words say no more than their English ones ("er", "nur").
+        (said("er druckt nur leere Seiten", "problem_hardware"), "faded"),
+        (said("it only prints blank pages", "problem_hardware"), "faded"),
+        (said("ich glaube, er ist offline"), "offline"),
+    ],
+)
+def test_a_german_answer_with_little_words_is_that_answer(
+    flow_library: FlowLibrary, encoder: SentenceEncoder, turn: CustomerTurn, expected: str
+) -> None:
+    step = next(
+        step
+        for step in flow_library.get("hardware_printer_not_printing").steps.values()
+        if any(choice.value == "faded" for choice in step.choices)
+    )
+    assert match_choice(step, turn, encoder) == expected
+
+
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [
         (said("NO it still doesn't work, this is useless!!", "nlu_fallback"), False),
         (said("NO. Nothing you say works", "problem_software"), False),
         (said("it still doesn't work", "inform"), False),

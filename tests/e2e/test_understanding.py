@@ -357,3 +357,39 @@ async def test_a_story_with_a_request_for_a_person_is_handed_over(stack) -> None
     )
     # Queued for the people who know the problem the story tells.
     assert handoffs == [("internet",)], handoffs
+
+
+@pytest.mark.parametrize(
+    ("language", "device", "asked", "problem", "flow_says"),
+    [
+        (
+            "en",
+            "my printer",
+            "What's wrong with the printer?",
+            "the jobs just sit in the queue",
+            "print queue",
+        ),
+        (
+            "de",
+            "mein Drucker",
+            "„Drucker“ – was ist damit los?",
+            "die Aufträge bleiben in der Warteschlange hängen",
+            "Druckwarteschlange",
+        ),
+    ],
+)
+async def test_a_device_alone_is_asked_about_then_its_flow_starts(
+    stack, language, device, asked, problem, flow_says
+) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        first = await client.say(device)
+        second = await client.say(problem)
+    finally:
+        await client.close()
+    print(first.text, "\n---\n", second.text)
+    # Not "What is the problem about? Internet | Cable TV | …" for a named device.
+    assert first.text.startswith(asked), first.text
+    assert not first.buttons, first.buttons
+    assert flow_says in second.text, second.text
