@@ -26,6 +26,9 @@ REQUEST_INTENTS = ("request_human", "order_part", "book_visit", "ticket_status")
 # At 0.7, fragments like "Original cable, original charger." read as part orders
 # on our held-out sets; at 0.9 one such false request was left (docs/nlu.md).
 REQUEST_CONFIDENCE = 0.9
+# Higher for a person: after a story, "Can anyone help me with this?" (0.97) is
+# politeness, not a request for a person; "Can I speak to someone?" is 0.999.
+REQUEST_CONFIDENCE_BY_INTENT = {"request_human": 0.99}
 # A sentence needs this many words to be read on its own ("Please help." is no
 # request for a person).
 MIN_WORDS = 3
@@ -56,15 +59,17 @@ def request_in_sentences(
     *,
     confidence: float = REQUEST_CONFIDENCE,
     request_intents: Sequence[str] = REQUEST_INTENTS,
+    confidence_by_intent: dict[str, float] | None = None,
 ) -> SentenceRequest | None:
     """The most confident request among the sentences (rows of `probabilities`,
     columns in the order of `intents`), if a sentence's best intent is a request
-    at least `confidence` sure."""
+    at least `confidence` sure (or its own confidence in `confidence_by_intent`)."""
+    needed = REQUEST_CONFIDENCE_BY_INTENT if confidence_by_intent is None else confidence_by_intent
     best: SentenceRequest | None = None
     for text, row in zip(sentence_texts, probabilities, strict=True):
         top = int(np.argmax(row))
         name, sure = intents[top], float(row[top])
-        if name in request_intents and sure >= confidence:
+        if name in request_intents and sure >= needed.get(name, confidence):
             if best is None or sure > best.confidence:
                 best = SentenceRequest(name, sure, text)
     return best

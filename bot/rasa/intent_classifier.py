@@ -39,6 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from bot.flows.meaning import DIMENSIONS, SentenceEncoder
 from bot.sentence_requests import (
     REQUEST_CONFIDENCE,
+    REQUEST_CONFIDENCE_BY_INTENT,
     REQUEST_INTENTS,
     ranking_with_request,
     request_in_sentences,
@@ -65,6 +66,7 @@ class MeaningIntentClassifier(IntentClassifier, GraphComponent):
             # A request in one sentence of a longer message (bot/sentence_requests.py).
             "request_intents": list(REQUEST_INTENTS),
             "request_confidence": REQUEST_CONFIDENCE,
+            "request_confidence_by_intent": dict(REQUEST_CONFIDENCE_BY_INTENT),
         }
 
     def __init__(
@@ -206,6 +208,7 @@ class MeaningIntentClassifier(IntentClassifier, GraphComponent):
                     self.intents,
                     confidence=float(self.config["request_confidence"]),
                     request_intents=request_intents,
+                    confidence_by_intent=dict(self.config["request_confidence_by_intent"]),
                 )
                 if request:
                     ranking = ranking_with_request(ranking, request)[:RANKING_LENGTH]

@@ -75,3 +75,12 @@ def test_the_request_goes_first_and_the_rest_keep_their_order() -> None:
     # The others share what is left: a sure request never looks ambiguous.
     assert sum(r["confidence"] for r in ranked) == pytest.approx(1.0)
     assert ranked[1]["confidence"] == pytest.approx(0.06 * 0.66 / 0.80)
+
+
+def test_general_help_after_a_story_is_no_request_for_a_person() -> None:
+    parts = ["I get an error when I play episodes", "Can anyone help me with this?"]
+    probabilities = np.array([[0.90, 0.02, 0.05, 0.03], [0.01, 0.01, 0.97, 0.01]])
+    assert request_in_sentences(parts, probabilities, INTENTS) is None
+    asked = np.array([[0.90, 0.02, 0.05, 0.03], [0.0, 0.0, 0.999, 0.001]])
+    found = request_in_sentences(parts, asked, INTENTS)
+    assert found is not None and found.intent == "request_human"
