@@ -84,7 +84,8 @@ def problem_intent_for(domain: str) -> Optional[str]:
 # Flow state after a message the assistant did not understand: its words, so the
 # domain the customer picks next starts the flow that fits them.
 UNSURE_TEXT = "unsure_text"
-# Set with UNSURE_TEXT when the message named only a device ("my printer").
+# Set with UNSURE_TEXT when the message named only a device ("my printer"): its
+# device entities.
 DEVICE_ONLY = "device_only"
 # A message of at most this many words that names a device names only the device.
 MAX_DEVICE_ONLY_WORDS = 3
@@ -115,6 +116,22 @@ GOODWILL_AFTER = ("ticket", "resolved")
 FAULT_RESOLVED = "fault_resolved"
 # The flow state's record of the visit times offered (api/services/chat_requests.py).
 VISIT_OFFER = "visit_offer"
+
+
+def told_in_two(first: str, flow_state: dict[str, Any], turn: CustomerTurn) -> CustomerTurn:
+    """ "my router", then "all lights are off": one message, with the entities of
+    both where they stand in the joined text; the first message's device wins."""
+    joined = f"{first}: "
+    shift = len(joined)
+    moved = [
+        {**e, "start": e["start"] + shift, "end": e["end"] + shift}
+        if isinstance(e.get("start"), int) and isinstance(e.get("end"), int)
+        else e
+        for e in turn.entities
+    ]
+    saved = [e for e in flow_state.get(DEVICE_ONLY) or [] if isinstance(e, dict)]
+    # The device named first is the device ("my laptop", then "the charger is fine").
+    return replace(turn, text=joined + turn.text, entities=[*moved, *saved])
 
 
 @dataclass
@@ -289,7 +306,7 @@ class DiagnosisService:
                 about = replace(turn, text=unsure)
             elif isinstance(unsure, str) and (flow_state or {}).get(DEVICE_ONLY):
                 # "my printer", then "it won't print": one problem, told in two messages.
-                about = replace(turn, text=f"{unsure}: {turn.text}")
+                about = told_in_two(unsure, flow_state, turn)
             started = await self._start_for_intent(about, running=None)
             if started is not None:
                 self._note_goodwill_ask(started, turn, language)
@@ -310,9 +327,7 @@ class DiagnosisService:
         ):
             # What is wrong with the device just named, in words the NLU did not place:
             # the device names the domain.
-            started = await self._start_for_named_problem(
-                replace(turn, text=f"{unsure}: {turn.text}")
-            )
+            started = await self._start_for_named_problem(told_in_two(unsure, flow_state, turn))
             if started is not None:
                 return await self._finish(session, conversation_id, started, language, turn)
 
@@ -324,7 +339,7 @@ class DiagnosisService:
                 flow_state={
                     **({"after": after} if isinstance(after, dict) else {}),
                     UNSURE_TEXT: turn.text[:MAX_UNSURE_CHARS],
-                    DEVICE_ONLY: True,
+                    DEVICE_ONLY: [e for e in turn.entities if e.get("entity") == "device"],
                 },
                 fallback_count=fallback_count,
             )

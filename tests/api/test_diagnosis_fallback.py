@@ -185,3 +185,21 @@ async def test_without_a_guess_the_domain_button_starts_its_default(
             fallback_count=0,
         )
     assert picked.flow_state is not None and picked.flow_state["flow"] == "cable_black_screen"
+
+
+def test_a_device_then_its_problem_read_as_one_message() -> None:
+    from api.services.diagnosis import DEVICE_ONLY, told_in_two
+
+    laptop = {"entity": "device", "value": "laptop", "start": 5, "end": 11}
+    state = {"unsure_text": "mein Laptop", DEVICE_ONLY: [laptop]}
+    adapter = {"entity": "device", "value": "power adapter", "start": 11, "end": 19}
+    turn = CustomerTurn(
+        text="geht nicht, Netzteil ok", intent="problem_hardware", entities=[adapter]
+    )
+    joined = told_in_two("mein Laptop", state, turn)
+    assert joined.text == "mein Laptop: geht nicht, Netzteil ok"
+    # Each entity where it stands in the joined text; the device named first wins.
+    moved = joined.entities[0]
+    assert joined.text[moved["start"] : moved["end"]] == "Netzteil"
+    assert joined.text[laptop["start"] : laptop["end"]] == "Laptop"
+    assert joined.entities[-1] == laptop

@@ -370,11 +370,18 @@ async def test_a_story_with_a_request_for_a_person_is_handed_over(stack) -> None
             "print queue",
         ),
         (
+            "en",
+            "the router",
+            "What's wrong with the router?",
+            "all lights are off",
+            "power cable",
+        ),
+        (
             "de",
-            "mein Drucker",
-            "„Drucker“ – was ist damit los?",
-            "die Aufträge bleiben in der Warteschlange hängen",
-            "Druckwarteschlange",
+            "mein Laptop",
+            "„Laptop“ – was ist damit los?",
+            "er geht nicht mehr an, auch nicht am Netzteil",
+            "Ladelämpchen",
         ),
     ],
 )
@@ -393,3 +400,6 @@ async def test_a_device_alone_is_asked_about_then_its_flow_starts(
     assert first.text.startswith(asked), first.text
     assert not first.buttons, first.buttons
     assert flow_says in second.text, second.text
+    # What the second message said is not asked again.
+    assert "What do its lights show?" not in second.text, second.text
+    assert "Welche Art von Computer" not in second.text, second.text
