@@ -192,7 +192,7 @@ def test_a_device_then_its_problem_read_as_one_message() -> None:
 
     laptop = {"entity": "device", "value": "laptop", "start": 5, "end": 11}
     state = {"unsure_text": "mein Laptop", DEVICE_ONLY: [laptop]}
-    adapter = {"entity": "device", "value": "power adapter", "start": 11, "end": 19}
+    adapter = {"entity": "device", "value": "power adapter", "start": 12, "end": 20}
     turn = CustomerTurn(
         text="geht nicht, Netzteil ok", intent="problem_hardware", entities=[adapter]
     )
