@@ -435,6 +435,9 @@ class ChatRequests:
             estimate = await self._outage_estimate(chat)
             if estimate is not None:
                 return estimate
+        if not named and visits.asks_about_visit(chat.turn.text):
+            # "Where is my technician?": the booked visit, not a ticket's status.
+            return await self.start_operation(chat, "manage_visit", {"visit_request": "status"})
         if not number:
             if (chat.flow_state or {}).get(WHICH_TICKET_ASKED):
                 # The "I don't have the number" button.

@@ -59,6 +59,20 @@ class SlotTaken(Conflict):
         self.next_slots = next_slots
 
 
+# "Where is my technician?", "Wann kommt der Techniker?": a question about a visit.
+_ABOUT_A_VISIT = re.compile(
+    r"\b(technician|tech|engineer|installer|repairman|repair man|appointment|visit|"
+    r"\w*techniker\w*|monteur\w*|termin\w*|handwerker)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_visit(text: str) -> bool:
+    """The message is about a technician visit (a status question without a ticket
+    number, "Where is my technician? He was due between 8 and 12")."""
+    return bool(_ABOUT_A_VISIT.search(text or ""))
+
+
 def slot_ref(technician_id: int, starts_at: datetime) -> str:
     """`3@2026-12-01T09:00Z`: what a slot button sends back."""
     return f"{technician_id}@{starts_at.astimezone(timezone.utc):%Y-%m-%dT%H:%M}Z"

@@ -248,3 +248,17 @@ async def test_a_ticket_event_records_the_booking(database: Database) -> None:
         events = await tickets.ticket_events(session=session, ticket_id=ticket.id)
         assert (await session.get(Ticket, ticket.id)).status == "visit_scheduled"
     assert any(e.kind == "visit" and e.actor == "anna" for e in events)
+
+
+@pytest.mark.parametrize(
+    ("text", "about_a_visit"),
+    [
+        ("Where's my technician? He was due between 8 and 12", True),
+        ("Wann kommt der Techniker?", True),
+        ("Wo bleibt der Servicetechniker, der Termin war um 10", True),
+        ("any update on my ticket?", False),
+        ("Gibt es was Neues zu meinem Ticket?", False),
+    ],
+)
+def test_a_status_question_about_a_visit(text: str, about_a_visit: bool) -> None:
+    assert visits.asks_about_visit(text) is about_a_visit

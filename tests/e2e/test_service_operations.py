@@ -549,3 +549,68 @@ async def test_compensation_asked_for_during_the_checks_is_offered_after_them(
         stack, "SELECT status FROM goodwill_gestures WHERE customer_id = :c", c=customer_id
     )
     assert [g[0] for g in gestures] == ["accepted"], gestures
+
+
+@pytest.mark.parametrize(
+    ("language", "account", "question", "shown", "answer", "then"),
+    [
+        (
+            "en",
+            "ACC-8311",
+            "Where's my technician? He was supposed to be here between 8 and 12",
+            "Your technician visit with",
+            "he still hasn't come",
+            "A colleague will check with",
+        ),
+        (
+            "de",
+            "ACC-8312",
+            "Wo bleibt mein Techniker? Der sollte heute zwischen 8 und 12 kommen",
+            "Ihr Technikertermin mit",
+            "passt so",
+            "bleibt wie geplant",
+        ),
+    ],
+)
+async def test_where_is_my_technician_shows_the_booked_visit(
+    stack, language, account, question, shown, answer, then
+) -> None:
+    postcode = "1" + account[-4:]
+    new_customer(stack, account, postcode=postcode, name="Jo Brandt")
+    number_button = "account number" if language == "en" else "Kundennummer"
+    booking = ChatClient(stack.ws_url)
+    await booking.connect(language=language)
+    try:
+        start = await booking.say("I need a technician", payload="/book_visit")
+        await press(booking, start, number_button)
+        await booking.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+        offer = await booking.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+        slot = offer.buttons[0]
+        booked = await booking.say(slot["title"], payload=slot["payload"])
+        assert TICKET.search(booked.text), booked.text
+    finally:
+        await booking.close()
+
+    # Later, in a new chat: the question, in the customer's words.
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        asked = await client.say(question)
+        await press(client, asked, number_button)
+        await client.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+        found = await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+        after = await client.say(answer)
+    finally:
+        await client.close()
+    print(asked.text, "\n---\n", found.text, "\n---\n", after.text)
+    # The visit, not "Which ticket do you mean?".
+    assert "TCK-000123" not in asked.text, asked.text
+    assert shown in found.text and slot["title"].split(",")[0] in found.text, found.text
+    assert then in after.text, after.text
+    visits = query(
+        stack,
+        "SELECT b.status FROM visit_bookings b JOIN customers c ON c.id = b.customer_id "
+        "WHERE c.account_number = :a",
+        a=account,
+    )
+    assert [v[0] for v in visits] == ["booked"], visits
