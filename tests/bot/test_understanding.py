@@ -417,7 +417,8 @@ async def test_an_app_without_a_name_is_asked_for(flow_library: FlowLibrary, ope
 @pytest.mark.parametrize(
     ("opener", "step"),
     [
-        ("only my laptop can't connect to the wifi", "connection_kind"),
+        ("only my laptop can't connect to the wifi", "wifi_toggle"),
+        ("only my laptop can't connect", "connection_kind"),
         ("none of my devices can get online", "router_restart"),
         ("my laptop can't connect", "others_online"),
     ],

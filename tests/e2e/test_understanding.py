@@ -93,13 +93,13 @@ async def test_one_device_named_as_the_exception_answers_whether_the_others_work
             "en",
             "everything connects to wifi except my work laptop",
             "You've already told me whether your other devices get online",
-            "How does the device that can't connect get online?",
+            "Is the device online now?",
         ),
         (
             "de",
             "Alle Geräte sind im WLAN, nur mein Arbeitslaptop nicht",
             "Sie haben schon geschrieben, ob Ihre anderen Geräte online kommen",
-            "Wie geht das Gerät, das keine Verbindung bekommt, ins Internet?",
+            "Ist das Gerät jetzt online?",
         ),
     ):
         client = ChatClient(stack.ws_url)
