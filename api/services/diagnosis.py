@@ -259,6 +259,17 @@ class DiagnosisService:
                 # "I want a refund for these days" in the middle of the checks: noted, and
                 # offered once the flow has dealt with the fault (`_carry_out`).
                 return self._goodwill_after_the_fault(flow_state, language)
+            if result.not_understood and turn.intent == "thank":
+                # "Thanks" to an instruction, not an answer: welcomed, and the flow's
+                # question stays open; no miss.
+                return DiagnosisResult(
+                    replies=[
+                        Reply(say("diagnosis.welcome_in_a_flow", language)),
+                        *self.engine.current_question(flow_state),
+                    ],
+                    flow_state=flow_state,
+                    active_flow=flow_state.get("root_flow") or flow_state.get("flow"),
+                )
             if result.not_understood and turn.intent in SIDE_RESPONSES:
                 # Not an answer but a side question (a bill, the account): answer it,
                 # then ask the flow's question again. The flow does not move on.
@@ -312,6 +323,14 @@ class DiagnosisService:
                 self._note_goodwill_ask(started, turn, language)
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
+
+        if turn.intent == "thank":
+            # Nothing running waits for an answer: welcomed; what the chat knows stays.
+            return DiagnosisResult(
+                responses=["utter_you_are_welcome"],
+                flow_state=flow_state,
+                fallback_count=fallback_count,
+            )
 
         handed_back = (flow_state or {}).get("handed_back")
         if isinstance(handed_back, dict):

@@ -510,7 +510,7 @@ async def test_a_customer_without_the_ticket_number_is_identified_and_shown_thei
 ) -> None:
     number = await _ali_ticket(database)
     chat = OfflineChat("anon", wired, language=language)
-    asked = await chat.say("where is my technician? he was due this morning", "ticket_status")
+    asked = await chat.say("any news on my repair? it was due this morning", "ticket_status")
     # No dead end for a customer who has no number: the way to find it, and a person.
     assert [b["payload"] for b in asked.buttons] == ["/ticket_status", "/request_human"]
     identify = await chat.say(dont_know, intent)

@@ -147,8 +147,9 @@ async def test_a_known_customer_who_named_the_part_is_not_asked_which(wired: Ser
     dispatcher = CollectingDispatcher()
     await ActionOrderPart(wired).run(dispatcher, tracker("tracker_order_part.json", "maria"), {})
     texts = [m["text"] for m in dispatcher.messages]
-    # "I need a new remote control": the part, taken from the request.
-    assert texts[0].startswith("You asked for this part: A remote control."), texts
+    # "I need a new remote control": the request heard, the part taken from it.
+    assert texts[0] == "Let's order your replacement part.", texts
+    assert texts[1].startswith("You asked for this part: A remote control."), texts
     assert "Which part do you need?" not in texts
 
 

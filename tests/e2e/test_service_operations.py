@@ -567,7 +567,7 @@ async def test_compensation_asked_for_during_the_checks_is_offered_after_them(
             "ACC-8312",
             "Wo bleibt mein Techniker? Der sollte heute zwischen 8 und 12 kommen",
             "Ihr Technikertermin mit",
-            "passt so",
+            "passt so, danke",
             "bleibt wie geplant",
         ),
     ],

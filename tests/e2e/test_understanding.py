@@ -403,3 +403,29 @@ async def test_a_device_alone_is_asked_about_then_its_flow_starts(
     # What the second message said is not asked again.
     assert "What do its lights show?" not in second.text, second.text
     assert "Welche Art von Computer" not in second.text, second.text
+
+
+@pytest.mark.parametrize(
+    ("language", "opener", "thanks", "welcome", "question"),
+    [
+        ("en", "my internet is down", "ok thanks", "You're welcome!", "What do its lights show?"),
+        ("de", "Mein Internet geht nicht", "danke", "Gern geschehen!", "Was zeigen die Lämpchen?"),
+    ],
+)
+async def test_thanks_in_the_middle_of_the_checks_keeps_the_question_open(
+    stack, language, opener, thanks, welcome, question
+) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        first = await client.say(opener)
+        thanked = await client.say(thanks)
+        done = await client.say("thank you" if language == "en" else "vielen Dank")
+    finally:
+        await client.close()
+    print(first.text, "\n---\n", thanked.text, "\n---\n", done.text)
+    assert question in first.text, first.text
+    # Welcomed, the question again, no "I didn't catch that", no new topic question.
+    assert thanked.text.startswith(welcome) and question in thanked.text, thanked.text
+    assert "catch" not in thanked.text and "verstanden" not in thanked.text, thanked.text
+    assert welcome in done.text, done.text
