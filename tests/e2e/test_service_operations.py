@@ -291,7 +291,7 @@ async def test_two_parts_in_one_message_are_both_ordered_on_one_ticket(
     [
         (
             "de",
-            "Wo bleibt mein Techniker? Der sollte heute zwischen 8 und 12 kommen",
+            "Wo bleibt mein Ersatzreceiver? Der sollte diese Woche kommen",
             None,  # typed: "weiß ich nicht"
             "Kundennummer",
             "ACC-1003",
