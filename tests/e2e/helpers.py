@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 import httpx
@@ -74,3 +75,25 @@ def button(turn: Any, title_part: str) -> dict[str, str]:
         if title_part.lower() in candidate["title"].lower():
             return candidate
     raise AssertionError(f"no button like {title_part!r} in {turn.buttons} ({turn.text!r})")
+
+
+def outage_in(
+    stack: Any,
+    area: str,
+    *,
+    started_hours_ago: float,
+    ends_in_hours: Optional[float] = 2,
+    description: str = "a damaged fibre cable",
+) -> None:
+    """A known outage of every service in `area`, as operations would enter it."""
+    now = datetime.now(timezone.utc)
+    execute(
+        stack,
+        "INSERT INTO outages (service_area, service, description, starts_at, expected_end, "
+        "created_by, created_at) VALUES (:a, 'all', :d, :starts, :ends, 'ops', :now)",
+        a=area,
+        d=description,
+        starts=now - timedelta(hours=started_hours_ago),
+        ends=now + timedelta(hours=ends_in_hours) if ends_in_hours is not None else None,
+        now=now,
+    )

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
 from tests.chat_client import ChatClient
-from tests.e2e.helpers import execute, new_customer, press, query
+from tests.e2e.helpers import execute, new_customer, outage_in, press, query
 
 pytestmark = pytest.mark.e2e
 
@@ -156,16 +156,7 @@ async def test_two_customers_race_for_one_slot_then_reschedule_and_cancel(stack)
 
 
 async def test_an_outage_is_explained_and_a_goodwill_gesture_offered(stack) -> None:
-    now = datetime.now(timezone.utc)
-    execute(
-        stack,
-        "INSERT INTO outages (service_area, service, description, starts_at, expected_end, "
-        "created_by, created_at) VALUES ('munich-west', 'all', 'a damaged fibre cable', "
-        ":starts, :ends, 'ops', :now)",
-        starts=now - timedelta(hours=10),
-        ends=now + timedelta(hours=2),
-        now=now,
-    )
+    outage_in(stack, "munich-west", started_hours_ago=10)
     client = ChatClient(stack.ws_url)
     welcome = await client.connect()
     try:
@@ -422,17 +413,7 @@ async def test_a_customer_who_asks_for_compensation_hears_what_the_policy_allows
         stack, account, postcode=postcode, area=area, name="Alex Roth", services=("internet",)
     )
     if hours_down:
-        now = datetime.now(timezone.utc)
-        execute(
-            stack,
-            "INSERT INTO outages (service_area, service, description, starts_at, expected_end, "
-            "created_by, created_at) VALUES (:a, 'all', 'a damaged fibre cable', :starts, "
-            ":ends, 'ops', :now)",
-            a=area,
-            starts=now - timedelta(hours=hours_down),
-            ends=now + timedelta(hours=2),
-            now=now,
-        )
+        outage_in(stack, area, started_hours_ago=hours_down)
     client = ChatClient(stack.ws_url)
     welcome = await client.connect(language=language)
     try:
@@ -492,17 +473,7 @@ async def test_compensation_asked_for_during_the_checks_is_offered_after_them(
     new_customer(
         stack, account, postcode=postcode, area=area, name="Kim Vogt", services=("internet",)
     )
-    now = datetime.now(timezone.utc)
-    execute(
-        stack,
-        "INSERT INTO outages (service_area, service, description, starts_at, expected_end, "
-        "created_by, created_at) VALUES (:a, 'all', 'a damaged fibre cable', :starts, "
-        ":ends, 'ops', :now)",
-        a=area,
-        starts=now - timedelta(hours=12),
-        ends=now + timedelta(hours=2),
-        now=now,
-    )
+    outage_in(stack, area, started_hours_ago=12)
     client = ChatClient(stack.ws_url)
     welcome = await client.connect(language=language)
     transcript = []

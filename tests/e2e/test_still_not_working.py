@@ -9,13 +9,13 @@ areas of their own, so their outages touch no other test.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Optional
 
 import pytest
 
 from tests.chat_client import ChatClient
-from tests.e2e.helpers import button, execute, press, query
+from tests.e2e.helpers import button, execute, outage_in, press, query
 from tests.e2e.helpers import new_customer as import_customer
 
 pytestmark = pytest.mark.e2e
@@ -33,17 +33,7 @@ def new_customer(stack, account: str, area: str, *, ends_in_hours: Optional[floa
     """A customer in an area of their own with a known outage there; their postcode."""
     postcode = "5" + account[-4:]
     import_customer(stack, account, postcode=postcode, area=area)
-    now = datetime.now(timezone.utc)
-    execute(
-        stack,
-        "INSERT INTO outages (service_area, service, description, starts_at, expected_end, "
-        "created_by, created_at) VALUES (:a, 'all', 'a damaged fibre cable', :starts, :ends, "
-        "'ops', :now)",
-        a=area,
-        starts=now - timedelta(minutes=30),
-        ends=now + timedelta(hours=ends_in_hours) if ends_in_hours else None,
-        now=now,
-    )
+    outage_in(stack, area, started_hours_ago=0.5, ends_in_hours=ends_in_hours or None)
     return postcode
 
 
