@@ -262,26 +262,13 @@ class DiagnosisService:
             if result.not_understood and turn.intent == "thank":
                 # "Thanks" to an instruction, not an answer: welcomed, and the flow's
                 # question stays open; no miss.
-                return DiagnosisResult(
-                    replies=[
-                        Reply(say("diagnosis.welcome_in_a_flow", language)),
-                        *self.engine.current_question(flow_state),
-                    ],
-                    flow_state=flow_state,
-                    active_flow=flow_state.get("root_flow") or flow_state.get("flow"),
-                )
+                return self._ask_again(flow_state, say("diagnosis.welcome_in_a_flow", language))
             if result.not_understood and turn.intent in SIDE_RESPONSES:
                 # Not an answer but a side question (a bill, the account): answer it,
                 # then ask the flow's question again. The flow does not move on.
-                return DiagnosisResult(
-                    responses=[SIDE_RESPONSES[turn.intent]],
-                    replies=[
-                        Reply(say("diagnosis.back_to_problem", language)),
-                        *self.engine.current_question(flow_state),
-                    ],
-                    flow_state=flow_state,
-                    active_flow=flow_state.get("root_flow") or flow_state.get("flow"),
-                )
+                again = self._ask_again(flow_state, say("diagnosis.back_to_problem", language))
+                again.responses = [SIDE_RESPONSES[turn.intent]]
+                return again
             if result.not_understood and turn.intent in PROBLEM_INTENTS:
                 switched = await self._start_for_intent(turn, running=flow_state.get("flow"))
                 if switched is not None:
@@ -445,11 +432,12 @@ class DiagnosisService:
         flow's question comes again; the goodwill flow follows the flow's outcome."""
         slots = {**(flow_state.get("slots") or {}), ASKED_FOR_GOODWILL: True}
         flow_state = {**flow_state, "slots": slots}
+        return self._ask_again(flow_state, say("diagnosis.goodwill_after_the_fault", language))
+
+    def _ask_again(self, flow_state: dict[str, Any], lead: str) -> DiagnosisResult:
+        """`lead`, then the running flow's open question again; the flow stays where it is."""
         return DiagnosisResult(
-            replies=[
-                Reply(say("diagnosis.goodwill_after_the_fault", language)),
-                *self.engine.current_question(flow_state),
-            ],
+            replies=[Reply(lead), *self.engine.current_question(flow_state)],
             flow_state=flow_state,
             active_flow=flow_state.get("root_flow") or flow_state.get("flow"),
         )
