@@ -77,11 +77,21 @@ class GoodwillPolicy:
     # Words of a customer asking for compensation, in any language: the assistant then
     # checks the rules above (the `goodwill` flow) instead of pointing to billing.
     asked_for_with: tuple[str, ...] = ()
+    # Or a money word and a word of lost service in one message ("a credit for the
+    # three days without internet", „Gutschrift für die Tage ohne Fernsehen“).
+    money_words: tuple[str, ...] = ()
+    lost_service_words: tuple[str, ...] = ()
 
     def asked_for(self, text: str) -> bool:
         """The message asks for compensation ("I want compensation", "Entschädigung")."""
         words = " " + re.sub(r"[^\w€]+", " ", text.lower()).strip() + " "
-        return any(f" {phrase.lower()} " in words for phrase in self.asked_for_with)
+
+        def says(phrases: tuple[str, ...]) -> bool:
+            return any(f" {phrase.lower()} " in words for phrase in phrases)
+
+        return says(self.asked_for_with) or (
+            says(self.money_words) and says(self.lost_service_words)
+        )
 
 
 def _gesture(raw: dict[str, Any], where: str) -> Gesture:
@@ -188,11 +198,16 @@ def _parse_goodwill(data: dict[str, Any], path: Path) -> GoodwillPolicy:
         ),
         agent_kinds=tuple(agents.get("agent_kinds") or defaults.agent_kinds),
         supervisor_kinds=tuple(agents.get("supervisor_kinds") or defaults.supervisor_kinds),
-        asked_for_with=tuple(
-            str(phrase)
-            for phrases in (data.get("asked_for_with") or {}).values()
-            for phrase in phrases or ()
-        ),
+        asked_for_with=_phrases(data, "asked_for_with"),
+        money_words=_phrases(data.get("asked_for_when_both") or {}, "money"),
+        lost_service_words=_phrases(data.get("asked_for_when_both") or {}, "lost_service"),
+    )
+
+
+def _phrases(data: dict[str, Any], key: str) -> tuple[str, ...]:
+    """Phrases given by language (`{en: [...], de: [...]}`), all languages together."""
+    return tuple(
+        str(phrase) for phrases in (data.get(key) or {}).values() for phrase in phrases or ()
     )
 
 

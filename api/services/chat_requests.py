@@ -18,6 +18,8 @@ from api.db import Database
 from api.models import Customer, VisitBooking
 from api.services import catalog, customers, tickets, visits
 from api.services.diagnosis import (
+    ASKED_FOR_GOODWILL,
+    FAULT_RESOLVED,
     INTENT_DOMAINS,
     VISIT_OFFER,
     DiagnosisResult,
@@ -54,6 +56,7 @@ TICKET_ASKED = "ticket_asked"
 # have the number" (or the button) finds their tickets once they are identified.
 WHICH_TICKET_ASKED = "which_ticket_asked"
 FIND_TICKETS_FLOW = "find_my_tickets"
+CLOSE_TICKET_FLOW = "close_ticket"
 # The visit times were offered a second time after a typed answer that picked none.
 OFFERED_AGAIN = "visit_offered_again"
 # `/book_visit{"visit_slot":"3@2026-12-01T09:00Z"}`, the payload of a time's button.
@@ -122,6 +125,8 @@ class ChatRequests:
         ticket for the problem they now describe, not a diagnosis they did not ask for.
         """
         state = chat.flow_state or {}
+        if self._asks_to_close(chat):
+            return await self.close_ticket(chat)
         if state.get(TICKET_ASKED) and self._domain_of(chat) != OTHER:
             opened = await self.open_ticket(chat, kind="open_ticket")
             if not opened.sets_flow:
@@ -327,6 +332,8 @@ class ChatRequests:
 
         `kind` is the request the ticket answers; by default the message's intent.
         """
+        if kind is None and self._asks_to_close(chat):
+            return await self.close_ticket(chat)
         state = self._discussed(chat) or {}
         flow = self.diagnosis.library.get(state.get("root_flow") or state.get("flow") or "")
         if kind is None:
@@ -418,12 +425,27 @@ class ChatRequests:
             return None
         return ticket if ticket.status in tickets.OPEN_STATUSES else None
 
+    @staticmethod
+    def _asks_to_close(chat: ChatTurn) -> bool:
+        """ "Please close my ticket, it works again", with no flow waiting for an answer."""
+        return tickets.asks_to_close(chat.turn.text) and not (chat.flow_state or {}).get("flow")
+
+    async def close_ticket(self, chat: ChatTurn) -> DiagnosisResult:
+        """Close the ticket named, this chat's, or the customer's only open one, once the
+        customer confirms (the `close_ticket` flow)."""
+        named = chat.turn.entity("ticket_id")
+        return await self.start_operation(
+            chat, CLOSE_TICKET_FLOW, {"ticket_number": str(named)} if named else {}
+        )
+
     async def ticket_status(self, chat: ChatTurn) -> DiagnosisResult:
         """The status of one of the customer's own tickets, with its part orders and visits.
 
         A ticket-like value typed while the flow waits for one ("ACC-1002") is the
         flow's answer, not a ticket question.
         """
+        if self._asks_to_close(chat):
+            return await self.close_ticket(chat)
         named = chat.turn.entity("ticket_id")
         if not named and self.awaits_free_answer(chat):
             return await self.flow_turn(chat)
@@ -575,10 +597,27 @@ class ChatRequests:
             return _offer_again(taken, chat, reschedule=False)
         except ServiceError as refused:
             return answer(say("visit.book_refused", language, reason=refused.reason))
-        return answer(
+        booked_reply = answer(
             say("visit.booked", language, technician=name, when=when, ticket=number),
             ticket_number=number,
         )
+        if not (chat.flow_state or {}).get(ASKED_FOR_GOODWILL):
+            return booked_reply
+        # Compensation asked for during the checks that ended in this visit: what the
+        # policy allows, or a colleague decides, on the visit's ticket.
+        offered = await self.start_operation(
+            replace(
+                chat,
+                turn=CustomerTurn(language=language),
+                flow_state=None,
+                ticket_number=number,
+            ),
+            "goodwill",
+            {ASKED_FOR_GOODWILL: True, FAULT_RESOLVED: False, "ticket_number": number},
+        )
+        offered.replies[:0] = booked_reply.replies
+        offered.ticket_number = offered.ticket_number or number
+        return offered
 
     async def manage_visit(self, chat: ChatTurn) -> DiagnosisResult:
         """Reschedule to a picked slot, or start the flow that reschedules or cancels."""
@@ -590,6 +629,8 @@ class ChatRequests:
             picked = await self._time_picked_from_offer(chat)
             if picked is not None:
                 return picked
+        if self._asks_to_close(chat):
+            return await self.close_ticket(chat)
         request = "cancel" if chat.turn.intent == "cancel_visit" else "reschedule"
         return await self.start_operation(chat, "manage_visit", {"visit_request": request})
 
@@ -660,7 +701,7 @@ def _offer_answered(chat: ChatTurn, result: DiagnosisResult) -> DiagnosisResult:
     if result.sets_flow or VISIT_OFFER not in state:
         return result
     result.sets_flow = True
-    result.flow_state = without_marks(state, VISIT_OFFER, OFFERED_AGAIN)
+    result.flow_state = without_marks(state, VISIT_OFFER, OFFERED_AGAIN, ASKED_FOR_GOODWILL)
     result.fallback_count = chat.fallback_count
     return result
 

@@ -21,7 +21,7 @@ from api.db import Database
 from api.models import Customer
 from api.services import catalog, customers, goodwill, outages, parts, tickets, visits
 from api.services.catalog import Gesture
-from api.services.ticket_overview import ticket_lines
+from api.services.ticket_overview import ticket_lines, title_in
 from bot.wording import say
 
 logger = logging.getLogger(__name__)
@@ -325,6 +325,74 @@ async def customer_tickets(database: Database, slots: dict[str, Any]) -> str:
         return "found"
 
 
+async def ticket_to_close(database: Database, slots: dict[str, Any]) -> str:
+    """Which open ticket the customer asks us to close.
+
+    `one` (or `visit` when a technician visit is still booked on it) with
+    `ticket_number` and `ticket_title`; `several` with the open ones listed in
+    `open_tickets_list`; `already` when the named ticket is closed; `unknown` when
+    the customer must be identified first; `none` when nothing of theirs is open.
+    """
+    async with database.session() as session:
+        customer = await _customer(session, slots)
+        conversation = current_conversation.get()
+        owner = customer.id if customer else None
+        named = str(slots.get("ticket_number") or "")
+        if named:
+            ticket = await tickets.get_ticket(session=session, number=named)
+            if ticket is None or not tickets.visible_to(
+                ticket, conversation_id=conversation, customer_id=owner
+            ):
+                slots.pop("ticket_number", None)
+                return "unknown" if customer is None else "none"
+            candidates = [ticket]
+        elif customer is None:
+            return "unknown"
+        else:
+            candidates = await tickets.open_tickets_of(session=session, customer_id=customer.id)
+        if not candidates:
+            return "none"
+        titles = flow_ticket_titles.get()
+        language = current_language.get()
+        if len(candidates) > 1:
+            slots["open_tickets_list"] = "\n".join(
+                f"- {t.number}: {title_in(t.title, language, titles)}"
+                for t in candidates[:TICKETS_SHOWN]
+            )
+            return "several"
+        ticket = candidates[0]
+        slots["ticket_number"] = ticket.number
+        slots["ticket_title"] = title_in(ticket.title, language, titles)
+        if ticket.status not in tickets.OPEN_STATUSES:
+            return "already"
+        booking = await visits.booking_on_ticket(session=session, ticket_id=ticket.id)
+        if booking is None:
+            return "one"
+        tz = await visits.area_timezone(
+            session=session, code=customer.service_area if customer else ""
+        )
+        slots["visit_id"] = booking.id
+        slots["visit_time"] = visits.describe_time(booking.starts_at, tz, booking.ends_at, language)
+        return "visit"
+
+
+async def mark_ticket_solved(database: Database, slots: dict[str, Any]) -> str:
+    """The customer says the problem of `ticket_number` is solved: `solved`, or `failed`."""
+    async with database.session() as session:
+        number = str(slots.get("ticket_number") or "")
+        ticket = await tickets.get_ticket(session=session, number=number)
+        if ticket is None or ticket.status not in tickets.OPEN_STATUSES:
+            return "failed"
+        await tickets.change_status(
+            session=session,
+            ticket=ticket,
+            to="resolved",
+            actor="customer via bot",
+            note=say("record.solved_by_customer"),
+        )
+        return "solved"
+
+
 async def cancel_visit_booking(database: Database, slots: dict[str, Any]) -> str:
     async with database.session() as session:
         customer = await _customer(session, slots)
@@ -434,6 +502,8 @@ CHECKS: dict[str, Check] = {
     "visit_booked": visit_booked,
     "customer_tickets": customer_tickets,
     "cancel_visit_booking": cancel_visit_booking,
+    "ticket_to_close": ticket_to_close,
+    "mark_ticket_solved": mark_ticket_solved,
     "save_ticket_contact": save_ticket_contact,
     "goodwill_eligible": goodwill_eligible,
     "goodwill_accept": goodwill_accept,

@@ -100,6 +100,8 @@ def flow_slots(customer: Customer, *, today: Optional[date] = None) -> dict[str,
         "shipping_address": customer.address,
         "devices": devices,
         "device_models": ", ".join(d["model"] for d in devices),
+        # " (FritzBox 7590, HomeBox 200)" after "registered to your account", or nothing.
+        "device_models_note": f" ({', '.join(d['model'] for d in devices)})" if devices else "",
     }
 
 

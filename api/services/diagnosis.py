@@ -783,6 +783,9 @@ class DiagnosisService:
                     **(outcome_result.flow_state or {}),
                     VISIT_OFFER: outcome_result.visit_offer,
                 }
+                if result.outcome.slots.get(ASKED_FOR_GOODWILL):
+                    # Compensation was asked for: offered once the visit is booked.
+                    outcome_result.flow_state[ASKED_FOR_GOODWILL] = True
         return outcome_result
 
     async def _carry_out(
@@ -819,6 +822,8 @@ class DiagnosisService:
         if outcome.kind == "handoff":
             if outcome.message:
                 into.replies.append(Reply(outcome.message))
+            if outcome.slots.get(ASKED_FOR_GOODWILL):
+                into.replies.append(Reply(say("diagnosis.goodwill_to_colleague", language)))
             into.handoff = HandoffRequest(
                 reason=str(outcome.options.get("reason") or f"flow {outcome.flow_id} ended"),
                 tier=int(outcome.options.get("tier", 2)),
@@ -884,6 +889,22 @@ class DiagnosisService:
         )
         if not tickets.reachable(ticket) and outcome.flow_id != CONTACT_FLOW:
             await self.ask_for_contact(session, conversation_id, ticket, into, language)
+            return
+        if slots.get(ASKED_FOR_GOODWILL) and slots.get("order_number"):
+            # Compensation asked for during the checks, and the fix is a part now on
+            # its way: what the policy allows, or a colleague decides, on the order's ticket.
+            await self._continue_operation(
+                session,
+                conversation_id,
+                replace(
+                    outcome,
+                    kind="goodwill",
+                    message="",
+                    slots={**slots, "ticket_number": ticket.number, FAULT_RESOLVED: False},
+                ),
+                into,
+                language,
+            )
 
     async def _ask_for_rating(self, session: AsyncSession, conversation_id: str) -> None:
         """The assistant alone solved the problem: ask the customer once how we did.
@@ -958,7 +979,9 @@ class DiagnosisService:
                 return False
             # Not identified yet, or a visit is already booked: book_visit identifies the
             # customer and shows the booked visit (keep, move or cancel) before any new one.
-        elif outcome.flow_id in OPERATION_FLOWS.values():
+        elif outcome.flow_id in OPERATION_FLOWS.values() and not (
+            outcome.kind == "goodwill" and outcome.flow_id == OPERATION_FLOWS["part"]
+        ):
             return False
         if outcome.kind == "part" and slots.get("order_number"):
             return False

@@ -133,6 +133,8 @@ async def build_summary(
         device = (state.get("slots") or {}).get("device") or ", ".join(flow.devices)
         if device:
             lines.append(say("record.device", device=device))
+    if (state.get("slots") or {}).get("asked_for_goodwill"):
+        lines.append(say("record.goodwill_asked"))
     trail = state.get("trail") or []
     if trail:
         steps = say("record.steps_tried")

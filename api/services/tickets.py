@@ -57,6 +57,40 @@ _NO_CONTACT = re.compile(
 )
 
 
+# "Please close my ticket", „Das Ticket kann geschlossen werden“: the customer asks
+# for a ticket to be closed (not a story about one that was closed).
+_CASE = (
+    r"(ticket|case|request|report|complaint"
+    r"|fall|meldung|störungsmeldung|auftrag|anfrage|vorgang|reklamation)\w*"
+)
+_CLOSE_REQUEST = re.compile(
+    rf"\b(close|cancel|withdraw)\s+((out|my|the|this|that|our)\s+)?(\w+\s+)?{_CASE}\b"
+    rf"|\b{_CASE}\s+(can|could|may)\s+(now\s+)?be\s+closed\b"
+    rf"|\b(you\s+can|please|pls)\s+close\s+it\b"
+    rf"|\bmark\s+(it|(my|the|this)\s+{_CASE})\s+(as\s+)?(solved|resolved|done|closed)\b"
+    rf"|\b{_CASE}\s+(\w+\s+){{0,3}}(schließen|schliessen|zumachen|stornieren|zurückziehen)\b"
+    rf"|\b(schließen|schliessen|stornieren)\s+sie\s+(\w+\s+){{0,3}}{_CASE}"
+    rf"|\b(kann|können|darf|dürfen)\s+(\w+\s+){{0,4}}geschlossen\s+werden\b"
+    rf"|\bals\s+erledigt\s+markieren\b",
+    re.IGNORECASE,
+)
+
+
+def asks_to_close(text: str) -> bool:
+    """The customer asks us to close a ticket ("you can close my ticket, it works")."""
+    return bool(_CLOSE_REQUEST.search(text or ""))
+
+
+async def open_tickets_of(*, session: AsyncSession, customer_id: int) -> list[Ticket]:
+    """The customer's tickets that are still open, newest first."""
+    query = (
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id, Ticket.status.in_(OPEN_STATUSES))
+        .order_by(Ticket.id.desc())
+    )
+    return list((await session.execute(query)).scalars().all())
+
+
 # How many unreadable answers to "how can we reach you?" before we stop asking.
 MAX_CONTACT_ATTEMPTS = 3
 

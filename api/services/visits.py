@@ -293,6 +293,20 @@ async def active_booking(*, session: AsyncSession, customer_id: int) -> Optional
     return (await session.execute(query)).scalars().first()
 
 
+async def booking_on_ticket(*, session: AsyncSession, ticket_id: int) -> Optional[VisitBooking]:
+    """The upcoming visit booked for a ticket, if any."""
+    query = (
+        select(VisitBooking)
+        .where(
+            VisitBooking.ticket_id == ticket_id,
+            VisitBooking.status == VisitStatus.booked.value,
+            VisitBooking.starts_at >= utcnow(),
+        )
+        .order_by(VisitBooking.starts_at)
+    )
+    return (await session.execute(query)).scalars().first()
+
+
 async def cancel_visit(
     *, session: AsyncSession, booking: VisitBooking, actor: str, reopen_ticket: bool = True
 ) -> VisitBooking:

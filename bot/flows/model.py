@@ -30,6 +30,8 @@ KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
     "visit_booked": ("booked", "none", "unknown"),
     "customer_tickets": ("found", "none", "unknown"),
     "cancel_visit_booking": ("cancelled", "failed", "unknown"),
+    "ticket_to_close": ("one", "visit", "several", "already", "none", "unknown"),
+    "mark_ticket_solved": ("solved", "failed", "unknown"),
     "save_ticket_contact": ("saved", "invalid", "declined", "unknown"),
     "goodwill_eligible": ("eligible", "not_eligible", "unknown"),
     "goodwill_accept": ("recorded", "failed", "unknown"),

@@ -4,7 +4,7 @@ A test gives the customer's turns and the steps and outcome it expects:
 
     tests:
       - name: a restart fixes it
-        checks: {service_outage: none}     # what each system lookup answers
+        checks: {service_outage: none}     # what each lookup answers (a list: in turn)
         turns: [green, "yes"]              # text, or {intent: …, text: …, choice: …}
         language: de                       # optional: the customer writes German
         opener: my router blinks orange    # optional: the first message (`from_message`)
@@ -81,10 +81,15 @@ def to_turn(raw: Any, language: str = "en") -> CustomerTurn:
 
 
 async def run_flow_test(library: FlowLibrary, flow: Flow, test: dict[str, Any]) -> FlowTestResult:
-    answers = {str(k): str(v) for k, v in (test.get("checks") or {}).items()}
+    # A check answers one result, or a list of them in turn (the last one repeats).
+    answers = {
+        str(k): [str(x) for x in v] if isinstance(v, list) else [str(v)]
+        for k, v in (test.get("checks") or {}).items()
+    }
 
     async def run_check(name: str, slots: dict[str, Any]) -> str:
-        return answers.get(name, "unknown")
+        given = answers.get(name) or ["unknown"]
+        return given.pop(0) if len(given) > 1 else given[0]
 
     engine = FlowEngine(library, run_check)
     name = str(test.get("name", "unnamed"))

@@ -176,3 +176,14 @@ def test_the_customer_reads_the_gesture_in_their_language_and_staff_in_english()
     assert gesture.described_in("de").startswith("eine Gutschrift von 10 €")
     # A language without its own text reads the English.
     assert gesture.described_in("fr") == gesture.description
+
+
+def test_a_money_word_with_lost_service_asks_for_compensation() -> None:
+    policy = catalog.goodwill_policy()
+    assert policy.asked_for("Ich hätte gern eine Gutschrift für die drei Tage ohne Internet.")
+    assert policy.asked_for("I want a refund for the 3 days my internet was down")
+    assert policy.asked_for("Erstattung bitte, ich hatte eine Woche kein Fernsehen")
+    # Money alone is billing; so is lost service with no money asked for.
+    assert not policy.asked_for("I want a refund, you charged me twice")
+    assert not policy.asked_for("can you bring my bill down with a discount")
+    assert not policy.asked_for("Seit drei Tagen kein Internet")

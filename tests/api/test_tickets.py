@@ -55,3 +55,33 @@ async def test_invalid_tickets_are_refused(database: Database, kwargs: dict) -> 
     async with database.session() as session:
         with pytest.raises(ValueError):
             await tickets.open_ticket(session=session, conversation_id=None, **values)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please close my ticket, the internet is working again.",
+        "you can close the case, all good",
+        "It works now actually, you can close the ticket",
+        "mark it as solved please",
+        "Bitte schließen Sie mein Ticket, das Problem ist gelöst.",
+        "Das Ticket kann geschlossen werden",
+        "Sie können das Ticket schließen, läuft wieder",
+    ],
+)
+def test_a_request_to_close_a_ticket_is_recognised(text: str) -> None:
+    assert tickets.asks_to_close(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my ticket was closed without anything being fixed",
+        "Warum wurde mein Ticket geschlossen?",
+        "close the window and restart the app",
+        "I closed the app and it still crashes",
+        "Please open a ticket for my printer",
+    ],
+)
+def test_a_story_about_a_closed_ticket_is_no_request_to_close_one(text: str) -> None:
+    assert not tickets.asks_to_close(text)

@@ -585,3 +585,157 @@ async def test_where_is_my_technician_shows_the_booked_visit(
         a=account,
     )
     assert [v[0] for v in visits] == ["booked"], visits
+
+
+@pytest.mark.parametrize(
+    ("language", "account", "request_text", "with_visit", "yes", "solved"),
+    [
+        (
+            "en",
+            "ACC-8321",
+            "You can close my ticket, the internet works again",
+            "A technician visit is still booked",
+            "yes please",
+            "is marked as solved",
+        ),
+        (
+            "de",
+            "ACC-8322",
+            "Bitte schließen Sie mein Ticket, das Internet läuft wieder.",
+            "noch ein Technikertermin",
+            "ja, bitte",
+            "ist als gelöst markiert",
+        ),
+    ],
+)
+async def test_closing_a_ticket_cancels_its_booked_visit_once_confirmed(
+    stack, language, account, request_text, with_visit, yes, solved
+) -> None:
+    postcode = "1" + account[-4:]
+    new_customer(stack, account, postcode=postcode, name="Ute Lang")
+    number_button = "account number" if language == "en" else "Kundennummer"
+    booking = ChatClient(stack.ws_url)
+    await booking.connect(language=language)
+    try:
+        start = await booking.say("I need a technician", payload="/book_visit")
+        await press(booking, start, number_button)
+        await booking.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+        offer = await booking.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+        slot = offer.buttons[0]
+        await booking.say(slot["title"], payload=slot["payload"])
+    finally:
+        await booking.close()
+
+    # Later, in a new chat: "close my ticket", in the customer's words.
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    transcript = []
+    try:
+        asked = await client.say(request_text)
+        transcript.append((request_text, asked.text))
+        await press(client, asked, number_button)
+        await client.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+        found = await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+        transcript.append((postcode, found.text))
+        done = await client.say(yes)
+        transcript.append((yes, done.text))
+    finally:
+        await client.close()
+    print("\n".join(f"> {said}\n< {heard}" for said, heard in transcript))
+    # Never a new ticket for "close my ticket".
+    assert "opened ticket" not in asked.text and "eröffnet" not in asked.text, transcript
+    assert with_visit in found.text, transcript
+    assert solved in done.text, transcript
+    rows = query(
+        stack,
+        "SELECT t.status, b.status FROM tickets t JOIN customers c ON c.id = t.customer_id "
+        "LEFT JOIN visit_bookings b ON b.ticket_id = t.id WHERE c.account_number = :a",
+        a=account,
+    )
+    assert rows == [("resolved", "cancelled")], rows
+
+
+async def test_the_ticket_of_this_chat_is_closed_without_identification(stack) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="en")
+    try:
+        opened = await client.say("Please open a ticket, my printer shows offline all the time")
+        number = TICKET.search(opened.text).group(0)
+        await client.say("sam.printer@example.com")
+        asked = await client.say("It works now actually, you can close the ticket")
+        kept = await client.say("no, keep it open for now")
+        again = await client.say("ok it really works now, please close my ticket")
+        done = await client.say("yes")
+    finally:
+        await client.close()
+    print(asked.text, "\n---\n", kept.text, "\n---\n", done.text)
+    assert number in asked.text and asked.buttons, asked.text
+    assert "stays open" in kept.text, kept.text
+    assert number in again.text, again.text
+    assert "marked as solved" in done.text, done.text
+    status = query(stack, "SELECT status FROM tickets WHERE id = :i", i=int(number[4:]))
+    assert status == [("resolved",)], status
+
+
+async def test_compensation_asked_for_during_checks_follows_a_booked_visit(stack) -> None:
+    """The checks end in a technician visit (no charger fits the customer's devices):
+    once the visit is booked, the compensation asked for mid-flow is dealt with."""
+    account, postcode = "ACC-8331", "18331"
+    new_customer(stack, account, postcode=postcode, name="Kai Roth")
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language="en")
+    transcript = []
+    try:
+        for said in ["my laptop won't turn on at all", "this is ridiculous, I want compensation"]:
+            transcript.append((said, (await client.say(said)).text))
+        for said in ["no", "no"]:
+            transcript.append((said, (await client.say(said)).text))
+        plug = await client.say("usb-c")
+        transcript.append(("usb-c", plug.text))
+        found = await identify(client, plug, account, postcode)
+        transcript.append((postcode, found.text))
+        offer = await client.say("yes")
+        transcript.append(("yes", offer.text))
+        slot = offer.buttons[0]
+        booked = await client.say(slot["title"], payload=slot["payload"])
+        transcript.append((slot["title"], booked.text))
+    finally:
+        await client.close()
+    print("\n".join(f"> {said}\n< {heard}" for said, heard in transcript))
+    assert "Booked!" in booked.text, transcript
+    assert "what I can offer you" in booked.text, transcript
+    number = TICKET.search(booked.text).group(0)
+    # One ticket: the visit's, with the request for compensation on it.
+    rows = query(
+        stack,
+        "SELECT id FROM tickets WHERE conversation_id = :c",
+        c=welcome["conversation_id"],
+    )
+    assert [f"TCK-{r[0]:06d}" for r in rows] == [number], rows
+
+
+async def test_compensation_asked_for_goes_with_the_handoff(stack) -> None:
+    """Die Prüfungen enden bei einem Menschen: he or she sees the request in the summary."""
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language="de")
+    transcript = []
+    try:
+        for said in [
+            "Mein Laptop geht nicht mehr an",
+            "Das ist eine Frechheit, ich will eine Entschädigung",
+            "ja",
+            "nein",
+            "ja",
+            "ja",
+        ]:
+            transcript.append((said, (await client.say(said)).text))
+    finally:
+        await client.close()
+    print("\n".join(f"> {said}\n< {heard}" for said, heard in transcript))
+    assert "Entschädigung" in transcript[-1][1], transcript
+    summaries = query(
+        stack,
+        "SELECT summary FROM handoffs WHERE conversation_id = :c",
+        c=welcome["conversation_id"],
+    )
+    assert len(summaries) == 1 and "asked for compensation" in summaries[0][0], summaries
