@@ -31,6 +31,10 @@ CheckRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
 MAX_AUTOMATIC_STEPS = 50
 # Mid-flow, a typed message shorter than this is an answer attempt, never a new problem.
 WORDS_OF_A_NEW_PROBLEM = 4
+# A problem-like message mid-flow that fits the running flow this well (meaning and
+# keywords), and nearly as well as the best other flow, belongs to the running flow.
+RUNNING_FLOW_FITS = 0.55
+RUNNING_FLOW_MARGIN = 0.15
 # Misses in a row: the first gets the question in other words, the second the
 # options and a person, the third a person.
 MISSES_BEFORE_OFFERING_A_PERSON = 2
@@ -119,6 +123,9 @@ PATTERNS = {
 }
 HEARD_MESSAGES = 5
 PROBLEM_INTENTS = {"problem_internet", "problem_cable", "problem_hardware", "problem_software"}
+# What a message that answers a question still to come is read as ("on wifi",
+# "I restarted the router this morning"); a problem, request or complaint never is.
+LATER_ANSWER_INTENTS = {"inform", "already_tried", "nlu_fallback", ""}
 
 
 @dataclass
@@ -828,12 +835,51 @@ class FlowEngine:
                 return result
 
         target = self._target_for_answer(state, flow, step, turn, result)
+        if target is None and self._answers_a_later_step(state, flow, step, turn):
+            # "on wifi" to "How fast is it?": an answer to a question still to come.
+            # Kept for it, and this question asked again; not a misunderstanding.
+            self._hear(state, turn)
+            result.events.append(FlowEventRecord("noted", flow.id, step.id, turn.text[:200]))
+            result.replies.append(Reply(engine_text("noted_for_later", state["language"])))
+            result.replies.extend(self._ask(step, state["slots"], self._language(state, flow)))
+            result.state = state
+            return result
         if target is None:
             return self._miss(state, flow, step, turn, result)
         state["misses"] = 0
         self._hear(state, turn)
         await self._run_until_input(state, target, result)
         return result
+
+    def _answers_a_later_step(
+        self, state: dict[str, Any], flow: Flow, step: Step, turn: CustomerTurn
+    ) -> bool:
+        """The message answers another question of this flow from what it says (the
+        step's `from_message` phrases, entities, speeds or "already done" words), and
+        is no new problem, request or outburst."""
+        if not turn.text.strip():
+            return False
+        if turn.intent in PROBLEM_INTENTS:
+            if self._maybe_new_problem(turn, state):
+                return False
+        elif turn.intent not in LATER_ANSWER_INTENTS:
+            return False
+        if shows_frustration(turn.text, turn.intent):
+            return False
+        language = self._language(state, flow)
+        steps = list(flow.steps.values())
+        for called in {s.call for s in steps if s.call}:  # and the sub-flows it calls
+            sub = self.library.get(called)
+            steps.extend(sub.steps.values() if sub else ())
+        for later in steps:
+            spec = later.from_message
+            if later.id == step.id or spec is None:
+                continue
+            if not (spec.phrases or spec.entities or spec.done or spec.speed_ratio):
+                continue  # the choices' own everyday words are too loose for this
+            if self._answer_from(later, turn, language, flow.devices) is not None:
+                return True
+        return False
 
     @staticmethod
     def _answers_a_state_question(step: Step, turn: CustomerTurn) -> bool:
@@ -953,7 +999,11 @@ class FlowEngine:
     ) -> Optional[str]:
         language = self._language(state, flow)
         if step.kind == "ask_choice":
-            value = match_choice(step, turn, self.encoder)
+            # "I get about 3 Mbps, I pay for 100": the measured and the plan's speed.
+            by_speed = self._answer_by_speed(step, turn, language)
+            if by_speed is not None:
+                state["slots"].update(by_speed.slots)
+            value = by_speed.value if by_speed else match_choice(step, turn, self.encoder)
             if value is None:
                 return None
             choice = next(c for c in step.choices if c.value == value)
@@ -996,13 +1046,15 @@ class FlowEngine:
             return False
         return float(self.encoder.similarities(text, NOT_AN_ANSWER).max()) >= NOT_AN_ANSWER_MEANING
 
-    def _maybe_new_problem(self, turn: CustomerTurn) -> bool:
+    def _maybe_new_problem(self, turn: CustomerTurn, state: dict[str, Any]) -> bool:
         """A problem intent in the middle of a flow: a new problem, or an outburst?
 
         "NO. Nothing you say works" may come out as a software problem; it is closer
         to "nothing works" than to any flow, so it is a miss, not a new flow. A
         reply of a word or three ("on wifi", "still slow") is an attempt at an
-        answer, not the description of another problem.
+        answer, not the description of another problem. Nor is a message that fits
+        the running flow nearly as well as any other ("it says incorrect password"
+        while a phone won't join the Wi-Fi is not a sign-in problem).
         """
         words = customer_words(turn.text)
         if self.encoder is None or not words.strip():
@@ -1018,7 +1070,15 @@ class FlowEngine:
         if not ranked:
             return True
         not_an_answer = float(self.encoder.similarities(turn.text, NOT_AN_ANSWER).max())
-        return ranked[0].meaning > not_an_answer
+        if ranked[0].meaning <= not_an_answer:
+            return False
+        running = self.library.get(state.get("root_flow") or state.get("flow") or "")
+        if running is not None and running.intents and running.id != ranked[0].flow.id:
+            fit = self.chooser.score(turn.text, [running])[0]
+            best = ranked[0].score - ranked[0].head_start
+            if fit.score >= RUNNING_FLOW_FITS and best - fit.score <= RUNNING_FLOW_MARGIN:
+                return False
+        return True
 
     def _miss(
         self, state: dict[str, Any], flow: Flow, step: Step, turn: CustomerTurn, result: TurnResult
@@ -1037,7 +1097,7 @@ class FlowEngine:
             result.state = None
             return result
         result.state = state
-        if turn.intent in PROBLEM_INTENTS and self._maybe_new_problem(turn):
+        if turn.intent in PROBLEM_INTENTS and self._maybe_new_problem(turn, state):
             result.not_understood = True
             return result  # maybe a new problem; the caller decides
         self._not_understood(state, flow, step, turn.text, result)

@@ -670,11 +670,11 @@ async def test_the_first_question_is_not_asked_when_the_opener_answers_it(
     assert result.state["step"] == step
 
 
-async def test_already_tried_that_answers_nothing_now_still_counts_later(
+async def test_already_tried_that_answers_nothing_now_is_noted_for_later(
     flow_library: FlowLibrary,
 ) -> None:
-    """ "I already unplugged the box twice" to "What is the problem?": not understood
-    there, but the restart is not asked for once the frozen box is chosen."""
+    """ "I already unplugged the box twice" to "What is the problem?": noted for later
+    (no misunderstanding), and the restart is not asked for once the frozen box is chosen."""
     engine = engine_for(flow_library, service_outage="none")
     flow = flow_library.get("cable_set_top_box_frozen")
     opener = said(
@@ -682,9 +682,11 @@ async def test_already_tried_that_answers_nothing_now_still_counts_later(
     )
     state = (await engine.start(flow, turn=opener)).state
     assert state["step"] == "symptom"
-    missed = await engine.answer(state, said("I already unplugged the box twice", "already_tried"))
-    assert missed.not_understood
-    result = await engine.answer(missed.state, said("still frozen", "problem_persists"))
+    noted = await engine.answer(state, said("I already unplugged the box twice", "already_tried"))
+    assert not noted.not_understood and noted.state["misses"] == 0
+    assert "noted that for a later step" in noted.replies[0].text
+    assert noted.state["step"] == "symptom"
+    result = await engine.answer(noted.state, said("still frozen", "problem_persists"))
     text = " ".join(r.text for r in result.replies)
     assert "You've already restarted the TV box" in text and "Unplug its power cable" not in text
 
