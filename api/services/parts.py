@@ -160,7 +160,7 @@ async def place_order(
     address = (shipping_address or customer.address).strip()
     if len(address) < 5:
         raise Invalid("The shipping address is too short.")
-    title = f"Replacement part: {offer.part.name}"
+    title = say("record.part_title", part=offer.part.name)
     if ticket is None:
         ticket, _ = await tickets.open_or_update(
             session=session,

@@ -31,6 +31,11 @@ def title_in(title: str, language: str, flow_titles: Mapping[str, str]) -> str:
     for key in keys:
         if has(key) and say(key) == title:
             return say(key, language)
+    part_prefix = say("record.part_title", part="")
+    if title.startswith(part_prefix):
+        name = title[len(part_prefix) :]
+        part = next((p for p in catalog.parts().values() if p.name == name), None)
+        return say("record.part_title", language, part=part.name_in(language) if part else name)
     for domain in DOMAINS:
         if say("record.no_flow_title", domain=domain.capitalize()) == title:
             return say("record.no_flow_title", language, domain=domain.capitalize())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -280,31 +280,24 @@ async def get_booking(*, session: AsyncSession, booking_id: int) -> VisitBooking
     return booking
 
 
-async def active_booking(*, session: AsyncSession, customer_id: int) -> Optional[VisitBooking]:
+async def _next_booked(session: AsyncSession, *where: Any) -> Optional[VisitBooking]:
+    """The earliest upcoming booked visit that matches `where`."""
     query = (
         select(VisitBooking)
-        .where(
-            VisitBooking.customer_id == customer_id,
-            VisitBooking.status == VisitStatus.booked.value,
-            VisitBooking.starts_at >= utcnow(),
-        )
+        .where(*where, VisitBooking.status == VisitStatus.booked.value)
+        .where(VisitBooking.starts_at >= utcnow())
         .order_by(VisitBooking.starts_at)
     )
     return (await session.execute(query)).scalars().first()
+
+
+async def active_booking(*, session: AsyncSession, customer_id: int) -> Optional[VisitBooking]:
+    return await _next_booked(session, VisitBooking.customer_id == customer_id)
 
 
 async def booking_on_ticket(*, session: AsyncSession, ticket_id: int) -> Optional[VisitBooking]:
     """The upcoming visit booked for a ticket, if any."""
-    query = (
-        select(VisitBooking)
-        .where(
-            VisitBooking.ticket_id == ticket_id,
-            VisitBooking.status == VisitStatus.booked.value,
-            VisitBooking.starts_at >= utcnow(),
-        )
-        .order_by(VisitBooking.starts_at)
-    )
-    return (await session.execute(query)).scalars().first()
+    return await _next_booked(session, VisitBooking.ticket_id == ticket_id)
 
 
 async def cancel_visit(

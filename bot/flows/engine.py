@@ -116,6 +116,12 @@ CORRECTION_PHRASES = (
     "wrong", "not right", "not correct", "incorrect", "not what i said", "i did not say",
     "falsch", "stimmt nicht", "nicht richtig",
 )  # fmt: skip
+# "Wrong password", „Passwort ist falsch“: a message a device shows, not a correction.
+NOT_A_CORRECTION = re.compile(
+    r"\b(wrong|incorrect|falsche[snr]?)\s+(password|passwort|kennwort|pin|code|key|schlüssel)\b"
+    r"|\b(password|passwort|kennwort|pin|code)\s+(is\s+|ist\s+|sei\s+|was\s+)?"
+    r"(wrong|incorrect|falsch)\b"
+)
 # Details found by their form when the language model missed them.
 PATTERNS = {
     "error_code": re.compile(r"\b0x[0-9a-f]{8}\b", re.IGNORECASE),
@@ -920,7 +926,9 @@ class FlowEngine:
 
     @staticmethod
     def _is_correction(turn: CustomerTurn) -> bool:
-        text = " ".join(_words(turn.text))
+        """ "That's wrong", "stimmt nicht": about what the assistant took; not "it says
+        wrong password", which is what a device shows."""
+        text = NOT_A_CORRECTION.sub(" ", " ".join(_words(turn.text)))
         return any(_has_phrase(text, phrase) for phrase in CORRECTION_PHRASES)
 
     async def _correct(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from api.services import catalog
 from api.services.ticket_overview import title_in
 from bot.flows.loader import FlowLibrary
+from bot.wording import say
 from tests.conftest import FLOWS_DIR
 
 
@@ -29,3 +31,11 @@ def test_titles_from_the_wording_catalogue_are_shown_in_german() -> None:
 
 def test_a_title_nobody_wrote_is_shown_as_stored() -> None:
     assert title_in("Printer on fire", "de", {}) == "Printer on fire"
+
+
+def test_a_part_order_s_ticket_title_reads_in_german() -> None:
+    part = next(iter(catalog.parts().values()))
+    stored = say("record.part_title", part=part.name)
+    german = title_in(stored, "de", {})
+    assert german == f"Ersatzteil: {part.name_in('de')}"
+    assert title_in(stored, "en", {}) == stored

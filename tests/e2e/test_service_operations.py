@@ -29,6 +29,24 @@ async def identify(client: ChatClient, first_turn, account: str, postcode: str):
     return await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
 
 
+async def book_a_visit(stack, language: str, account: str, postcode: str) -> dict[str, str]:
+    """In a chat of its own, the customer books the first visit offered; its slot."""
+    number_button = "account number" if language == "en" else "Kundennummer"
+    booking = ChatClient(stack.ws_url)
+    await booking.connect(language=language)
+    try:
+        start = await booking.say("I need a technician", payload="/book_visit")
+        await press(booking, start, number_button)
+        await booking.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+        offer = await booking.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+        slot = offer.buttons[0]
+        booked = await booking.say(slot["title"], payload=slot["payload"])
+        assert TICKET.search(booked.text), booked.text
+    finally:
+        await booking.close()
+    return slot
+
+
 async def ask_then_identify_by_email(
     client: ChatClient, request_text: str, email_button: str, email: str, postcode: str
 ) -> list:
@@ -549,18 +567,7 @@ async def test_where_is_my_technician_shows_the_booked_visit(
     postcode = "1" + account[-4:]
     new_customer(stack, account, postcode=postcode, name="Jo Brandt")
     number_button = "account number" if language == "en" else "Kundennummer"
-    booking = ChatClient(stack.ws_url)
-    await booking.connect(language=language)
-    try:
-        start = await booking.say("I need a technician", payload="/book_visit")
-        await press(booking, start, number_button)
-        await booking.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
-        offer = await booking.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
-        slot = offer.buttons[0]
-        booked = await booking.say(slot["title"], payload=slot["payload"])
-        assert TICKET.search(booked.text), booked.text
-    finally:
-        await booking.close()
+    slot = await book_a_visit(stack, language, account, postcode)
 
     # Later, in a new chat: the question, in the customer's words.
     client = ChatClient(stack.ws_url)
@@ -614,17 +621,7 @@ async def test_closing_a_ticket_cancels_its_booked_visit_once_confirmed(
     postcode = "1" + account[-4:]
     new_customer(stack, account, postcode=postcode, name="Ute Lang")
     number_button = "account number" if language == "en" else "Kundennummer"
-    booking = ChatClient(stack.ws_url)
-    await booking.connect(language=language)
-    try:
-        start = await booking.say("I need a technician", payload="/book_visit")
-        await press(booking, start, number_button)
-        await booking.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
-        offer = await booking.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
-        slot = offer.buttons[0]
-        await booking.say(slot["title"], payload=slot["payload"])
-    finally:
-        await booking.close()
+    await book_a_visit(stack, language, account, postcode)
 
     # Later, in a new chat: "close my ticket", in the customer's words.
     client = ChatClient(stack.ws_url)
