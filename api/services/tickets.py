@@ -60,7 +60,7 @@ _NO_CONTACT = re.compile(
 # "Please close my ticket", „Das Ticket kann geschlossen werden“: the customer asks
 # for a ticket to be closed (not a story about one that was closed).
 _CASE = (
-    r"(ticket|case|request|report|complaint"
+    r"(ticket|case|request|report|complaint|tck-?\d+"
     r"|fall|meldung|störungsmeldung|auftrag|anfrage|vorgang|reklamation)\w*"
 )
 _CLOSE_REQUEST = re.compile(

@@ -67,6 +67,8 @@ async def test_invalid_tickets_are_refused(database: Database, kwargs: dict) -> 
         "Bitte schließen Sie mein Ticket, das Problem ist gelöst.",
         "Das Ticket kann geschlossen werden",
         "Sie können das Ticket schließen, läuft wieder",
+        "TCK-000004 schließen",
+        "please close TCK-000123",
     ],
 )
 def test_a_request_to_close_a_ticket_is_recognised(text: str) -> None:
