@@ -429,3 +429,67 @@ async def test_thanks_in_the_middle_of_the_checks_keeps_the_question_open(
     assert thanked.text.startswith(welcome) and question in thanked.text, thanked.text
     assert "catch" not in thanked.text and "verstanden" not in thanked.text, thanked.text
     assert welcome in done.text, done.text
+
+
+@pytest.mark.parametrize(
+    ("language", "opener", "ahead", "speeds", "noted", "then"),
+    [
+        (
+            "en",
+            "internet is super slow today, pages take forever",
+            "on wifi",
+            "I get about 3 mbps, I pay for 100",
+            "noted that for a later step",
+            "network cable",
+        ),
+        (
+            "de",
+            "Das Internet ist heute total langsam, Seiten laden ewig",
+            "übers WLAN",
+            "Speedtest zeigt 3 Mbit, gebucht sind 100 Mbit",
+            "für einen späteren Schritt notiert",
+            "Netzwerkkabel",
+        ),
+    ],
+)
+async def test_an_answer_ahead_of_its_question_is_noted_not_missed(
+    stack, language, opener, ahead, speeds, noted, then
+) -> None:
+    """How the speed test was connected, said while the speed is asked: kept for
+    that question, not a misunderstanding; the typed speeds answer the speed question."""
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        asked = await client.say(opener)
+        early = await client.say(ahead)
+        answered = await client.say(speeds)
+    finally:
+        await client.close()
+    print(asked.text, "\n---\n", early.text, "\n---\n", answered.text)
+    assert "speedtest" in asked.text, asked.text
+    assert noted in early.text and early.buttons, early.text
+    assert person_offers(early) == 0, early.text
+    # The speed was much lower than the plan; the connection question is not asked.
+    assert then in answered.text, answered.text
+    assert "WLAN oder" not in answered.text and "Wi-Fi or" not in answered.text, answered.text
+
+
+async def test_a_wifi_password_message_stays_with_the_wifi_checks(stack) -> None:
+    """ "it says incorrect password" while a phone won't join the Wi-Fi is what the
+    phone shows, not a new sign-in problem."""
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="en")
+    try:
+        asked = await client.say("my phone won't connect to the wifi but my laptop is fine")
+        said = await client.say("it says incorrect password")
+        no = await client.say("no")
+        still_no = await client.say("no")
+    finally:
+        await client.close()
+    print(asked.text, "\n---\n", said.text, "\n---\n", no.text, "\n---\n", still_no.text)
+    assert "airplane mode" in asked.text, asked.text  # other devices and Wi-Fi taken
+    assert "let's look at that problem" not in said.text, said.text
+    assert "Caps Lock" not in said.text and "noted" in said.text, said.text
+    assert "Forget" in no.text, no.text
+    # The password message answers "What does the device show?" when it comes.
+    assert "Wrong password" in still_no.text and "colleague" in still_no.text, still_no.text
