@@ -13,7 +13,16 @@ ANGRY_WORDS = {
     "useless", "ridiculous", "joke", "pathetic", "terrible", "worst", "awful", "sick",
     "fed", "unacceptable", "scam", "rubbish", "garbage", "crap", "wtf", "hate", "angry",
     "furious", "incompetent", "disgrace", "frustrated", "frustrating", "annoyed", "again",
-    "scheiss", "scheiße", "unverschämt", "nervt",
+    "scheiss", "scheiße", "unverschämt", "nervt", "annoying", "infuriating", "nervig",
+    "genervt", "sauer", "wütend", "frechheit", "katastrophe", "lächerlich", "unfassbar",
+    "zumutung", "unzumutbar",
+}  # fmt: skip
+# Words strong enough on their own ("this is so annoying", „Das ist eine Frechheit“).
+STRONG_WORDS = {
+    "wtf", "scam", "useless", "ridiculous", "unacceptable", "pathetic", "incompetent",
+    "disgrace", "furious", "annoying", "infuriating", "frustrating", "frustrated",
+    "unverschämt", "frechheit", "katastrophe", "lächerlich", "zumutung", "unzumutbar",
+    "nervig", "genervt", "wütend",
 }  # fmt: skip
 ANGRY_PHRASES = (
     "third time",
@@ -32,6 +41,13 @@ ANGRY_PHRASES = (
     "sick of",
     "fed up",
     "had enough",
+    "schon wieder",
+    "zum dritten mal",
+    "zum x-ten mal",
+    "seit wochen",
+    "seit tagen",
+    "reicht mir",
+    "die nase voll",
 )
 
 
@@ -48,4 +64,4 @@ def shows_frustration(text: str, intent: str = "") -> bool:
     if any(phrase in lowered for phrase in ANGRY_PHRASES):
         return True
     words = set(re.findall(r"[\wäöüß]+", lowered))
-    return len(words & ANGRY_WORDS) >= 2 or bool(words & {"wtf", "scam", "useless"})
+    return len(words & ANGRY_WORDS) >= 2 or bool(words & STRONG_WORDS)

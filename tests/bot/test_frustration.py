@@ -15,6 +15,11 @@ from bot.frustration import shows_frustration
         "third time this week the wifi drops",
         "your app is useless",
         "I'm fed up, nothing works and it's ridiculous",
+        "this is so annoying",
+        "Das ist eine Frechheit!",
+        "Schon wieder kein Internet",
+        "Ich habe die Nase voll von diesem Anbieter",
+        "total genervt, seit Tagen geht nichts",
     ],
 )
 def test_frustrated_messages(text: str) -> None:
@@ -31,6 +36,9 @@ def test_frustrated_messages(text: str) -> None:
         "TV",
         "no",
         "no, still not working",
+        "Ich habe es schon neu gestartet",
+        "try again later",
+        "nein, geht wieder nicht",
     ],
 )
 def test_calm_messages(text: str) -> None:
