@@ -55,7 +55,8 @@ STILL_BROKEN_PHRASES = (
     "still dead", "still missing", "still gone", "no change", "funktioniert nicht", "geht nicht",
     "geht immer noch nicht", "hat nicht geholfen", "immer noch nicht", "noch immer nicht",
     "immer noch kein", "noch immer kein", "immer noch weg", "immer noch tot", "fehlen immer noch",
-    "fehlt immer noch", "klappt nicht",
+    "fehlt immer noch", "klappt nicht", "bringt nix", "bringt nichts", "hat nix gebracht",
+    "hat nichts gebracht", "hilft nicht", "hilft nix", "didn't help", "doesn't help", "no luck",
 )  # fmt: skip
 # "Never mind, it works now": a customer in the queue who may not need a person.
 NO_LONGER_NEEDED_PHRASES = (
