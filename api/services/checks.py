@@ -343,7 +343,8 @@ async def ticket_to_close(database: Database, slots: dict[str, Any]) -> str:
             if ticket is None or not tickets.visible_to(
                 ticket, conversation_id=conversation, customer_id=owner
             ):
-                slots.pop("ticket_number", None)
+                # Perhaps theirs from another chat: asked again once they are identified;
+                # never another ticket in its place.
                 return "unknown" if customer is None else "none"
             candidates = [ticket]
         elif customer is None:

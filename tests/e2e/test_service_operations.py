@@ -736,3 +736,30 @@ async def test_compensation_asked_for_goes_with_the_handoff(stack) -> None:
         c=welcome["conversation_id"],
     )
     assert len(summaries) == 1 and "asked for compensation" in summaries[0][0], summaries
+
+
+async def test_a_ticket_of_someone_else_is_not_closed_nor_swapped_for_another(stack) -> None:
+    """ "Close TCK-…" for a ticket that is not the customer's: after identification the
+    assistant says it finds no such open ticket of theirs; it never offers another one."""
+    owner = ChatClient(stack.ws_url)
+    await owner.connect(language="en")
+    try:
+        opened = await owner.say("Please open a ticket, my printer shows offline all the time")
+        foreign = TICKET.search(opened.text).group(0)
+    finally:
+        await owner.close()
+    account, postcode = "ACC-8341", "18341"
+    new_customer(stack, account, postcode=postcode, name="Lia Berg")
+    await book_a_visit(stack, "en", account, postcode)  # an open ticket of their own
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="en")
+    try:
+        asked = await client.say(f"please close {foreign}, it's fixed")
+        found = await identify(client, asked, account, postcode)
+    finally:
+        await client.close()
+    print(asked.text, "\n---\n", found.text)
+    assert "can't find an open ticket of yours" in found.text, found.text
+    assert "Shall I" not in found.text, found.text
+    status = query(stack, "SELECT status FROM tickets WHERE id = :i", i=int(foreign[4:]))
+    assert status and status[0][0] != "resolved", status
