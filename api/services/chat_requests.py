@@ -597,25 +597,30 @@ class ChatRequests:
             return _offer_again(taken, chat, reschedule=False)
         except ServiceError as refused:
             return answer(say("visit.book_refused", language, reason=refused.reason))
-        booked_reply = answer(
+        booked = answer(
             say("visit.booked", language, technician=name, when=when, ticket=number),
             ticket_number=number,
         )
-        if not (chat.flow_state or {}).get(ASKED_FOR_GOODWILL):
-            return booked_reply
-        # Compensation asked for during the checks that ended in this visit: what the
-        # policy allows, or a colleague decides, on the visit's ticket.
+        if (chat.flow_state or {}).get(ASKED_FOR_GOODWILL):
+            return await self._goodwill_after_booking(chat, booked, number)
+        return booked
+
+    async def _goodwill_after_booking(
+        self, chat: ChatTurn, booked: DiagnosisResult, number: str
+    ) -> DiagnosisResult:
+        """Compensation asked for during the checks that ended in this visit: once it is
+        booked, what the policy allows, or a colleague decides, on the visit's ticket."""
         offered = await self.start_operation(
             replace(
                 chat,
-                turn=CustomerTurn(language=language),
+                turn=CustomerTurn(language=chat.language),
                 flow_state=None,
                 ticket_number=number,
             ),
             "goodwill",
             {ASKED_FOR_GOODWILL: True, FAULT_RESOLVED: False, "ticket_number": number},
         )
-        offered.replies[:0] = booked_reply.replies
+        offered.replies[:0] = booked.replies
         offered.ticket_number = offered.ticket_number or number
         return offered
 

@@ -842,9 +842,15 @@ class FlowEngine:
                 return result
 
         target = self._target_for_answer(state, flow, step, turn, result)
-        if target is None and self._answers_a_later_step(state, flow, step, turn):
+        if (
+            target is None
+            and state.get("noted_at") != step.id
+            and self._answers_a_later_step(state, flow, step, turn)
+        ):
             # "on wifi" to "How fast is it?": an answer to a question still to come.
-            # Kept for it, and this question asked again; not a misunderstanding.
+            # Kept for it, and this question asked again; not a misunderstanding. Once
+            # per question: a second one counts as a miss, so nothing loops.
+            state["noted_at"] = step.id
             self._hear(state, turn)
             result.events.append(FlowEventRecord("noted", flow.id, step.id, turn.text[:200]))
             result.replies.append(Reply(engine_text("noted_for_later", state["language"])))

@@ -941,3 +941,19 @@ async def test_describing_the_fault_again_answers_does_it_work_now_with_no(
     assert state["step"] == "restart_computer" and state["slots"]["behaviour"] == "crash"
     result = await engine.answer(state, replace(said(answer), language=language))
     assert result.state["step"] == next_step
+
+
+async def test_answers_ahead_of_the_question_are_noted_once_then_missed(
+    flow_library: FlowLibrary,
+) -> None:
+    """ "on wifi" while the speed is asked is noted; the same again is a miss, so a
+    customer can never be kept in a loop of "noted"."""
+    engine = engine_for(flow_library, service_outage="none")
+    flow = flow_library.get("internet_slow_speed")
+    state = (await engine.start(flow, turn=said("my internet is slow", "problem_internet"))).state
+    assert state["step"] == "speed_test"
+    noted = await engine.answer(state, said("on wifi", "inform"))
+    assert "noted that for a later step" in noted.replies[0].text
+    assert noted.state["misses"] == 0 and any(e.kind == "noted" for e in noted.events)
+    again = await engine.answer(noted.state, said("on the wifi", "inform"))
+    assert again.state["misses"] == 1 and not any(e.kind == "noted" for e in again.events)
