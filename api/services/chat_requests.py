@@ -433,7 +433,7 @@ class ChatRequests:
     async def close_ticket(self, chat: ChatTurn) -> DiagnosisResult:
         """Close the ticket named, this chat's, or the customer's only open one, once the
         customer confirms (the `close_ticket` flow)."""
-        named = chat.turn.entity("ticket_id")
+        named = chat.turn.entity("ticket_id") or tickets.number_in(chat.turn.text)
         return await self.start_operation(
             chat, CLOSE_TICKET_FLOW, {"ticket_number": str(named)} if named else {}
         )

@@ -76,6 +76,16 @@ _CLOSE_REQUEST = re.compile(
 )
 
 
+_TICKET_NUMBER = re.compile(r"\bTCK-?(\d{1,12})\b", re.IGNORECASE)
+
+
+def number_in(text: str) -> Optional[str]:
+    """The first ticket number written in a message ("close TCK-000030, it's fixed"),
+    for when the language model did not mark it."""
+    found = _TICKET_NUMBER.search(text or "")
+    return format_ticket_number(int(found.group(1))) if found else None
+
+
 def asks_to_close(text: str) -> bool:
     """The customer asks us to close a ticket ("you can close my ticket, it works")."""
     return bool(_CLOSE_REQUEST.search(text or ""))

@@ -87,3 +87,9 @@ def test_a_request_to_close_a_ticket_is_recognised(text: str) -> None:
 )
 def test_a_story_about_a_closed_ticket_is_no_request_to_close_one(text: str) -> None:
     assert not tickets.asks_to_close(text)
+
+
+def test_a_ticket_number_is_found_in_the_message() -> None:
+    assert tickets.number_in("please close TCK-000030, it's fixed") == "TCK-000030"
+    assert tickets.number_in("tck-42 schließen") == "TCK-000042"
+    assert tickets.number_in("close my ticket please") is None
