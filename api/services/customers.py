@@ -92,6 +92,7 @@ def flow_slots(customer: Customer, *, today: Optional[date] = None) -> dict[str,
         }
         for d in customer.devices
     ]
+    models = ", ".join(d["model"] for d in devices)
     return {
         "customer_id": customer.id,
         "customer_name": customer.name.split()[0],
@@ -99,9 +100,9 @@ def flow_slots(customer: Customer, *, today: Optional[date] = None) -> dict[str,
         "customer_services": list(customer.services),
         "shipping_address": customer.address,
         "devices": devices,
-        "device_models": ", ".join(d["model"] for d in devices),
+        "device_models": models,
         # " (FritzBox 7590, HomeBox 200)" after "registered to your account", or nothing.
-        "device_models_note": f" ({', '.join(d['model'] for d in devices)})" if devices else "",
+        "device_models_note": f" ({models})" if models else "",
     }
 
 

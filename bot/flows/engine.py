@@ -842,8 +842,15 @@ class FlowEngine:
                 return result
 
         target = self._target_for_answer(state, flow, step, turn, result)
+        # Decided once per message: a new problem is never an answer to anything here.
+        new_problem = (
+            target is None
+            and turn.intent in PROBLEM_INTENTS
+            and self._maybe_new_problem(turn, state)
+        )
         if (
             target is None
+            and not new_problem
             and state.get("noted_at") != step.id
             and self._answers_a_later_step(state, flow, step, turn)
         ):
@@ -858,7 +865,7 @@ class FlowEngine:
             result.state = state
             return result
         if target is None:
-            return self._miss(state, flow, step, turn, result)
+            return self._miss(state, flow, step, turn, result, new_problem=new_problem)
         state["misses"] = 0
         self._hear(state, turn)
         await self._run_until_input(state, target, result)
@@ -869,13 +876,10 @@ class FlowEngine:
     ) -> bool:
         """The message answers another question of this flow from what it says (the
         step's `from_message` phrases, entities, speeds or "already done" words), and
-        is no new problem, request or outburst."""
+        is no request or outburst (the caller has ruled out a new problem)."""
         if not turn.text.strip():
             return False
-        if turn.intent in PROBLEM_INTENTS:
-            if self._maybe_new_problem(turn, state):
-                return False
-        elif turn.intent not in LATER_ANSWER_INTENTS:
+        if turn.intent not in PROBLEM_INTENTS | LATER_ANSWER_INTENTS:
             return False
         if shows_frustration(turn.text, turn.intent):
             return False
@@ -1096,7 +1100,14 @@ class FlowEngine:
         return True
 
     def _miss(
-        self, state: dict[str, Any], flow: Flow, step: Step, turn: CustomerTurn, result: TurnResult
+        self,
+        state: dict[str, Any],
+        flow: Flow,
+        step: Step,
+        turn: CustomerTurn,
+        result: TurnResult,
+        *,
+        new_problem: bool,
     ) -> TurnResult:
         if turn.intent == "problem_fixed":
             state["misses"] = 0
@@ -1112,7 +1123,7 @@ class FlowEngine:
             result.state = None
             return result
         result.state = state
-        if turn.intent in PROBLEM_INTENTS and self._maybe_new_problem(turn, state):
+        if new_problem:
             result.not_understood = True
             return result  # maybe a new problem; the caller decides
         self._not_understood(state, flow, step, turn.text, result)
