@@ -130,6 +130,8 @@ PATTERNS = {
 }
 HEARD_MESSAGES = 5
 PROBLEM_INTENTS = {"problem_internet", "problem_cable", "problem_hardware", "problem_software"}
+# How a problem-like message in the middle of a flow is read (FlowEngine._read_problem).
+NEW_PROBLEM, SAME_PROBLEM, NOT_A_PROBLEM = "new", "same", ""
 # What a message that answers a question still to come is read as ("on wifi",
 # "I restarted the router this morning"); a problem, request or complaint never is.
 LATER_ANSWER_INTENTS = {"inform", "already_tried", "nlu_fallback", ""}
@@ -300,8 +302,13 @@ def _phrase_parts(phrase: str) -> tuple[list[str], ...]:
     return tuple(part for part in parts if part)
 
 
-def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
-    """Where each phrase occurs in the text, unless a negation comes just before it."""
+def _phrase_hits(
+    text: str, phrases: dict[str, list[str]], negated: Optional[set[str]] = None
+) -> list[_Hit]:
+    """Where each phrase occurs in the text, unless a negation comes just before it.
+
+    The values whose phrase comes negated ("the disk is not full") go into `negated`.
+    """
     hits = []
     clauses = _clauses(text)
     # Compared by stem, so "works" finds the synonym "working" (bot/flows/word_forms.py).
@@ -319,6 +326,8 @@ def _phrase_hits(text: str, phrases: dict[str, list[str]]) -> list[_Hit]:
                         continue
                     before = words[max(0, start - 2) : start]
                     if parts[0][0] not in NEGATIONS and _negated(words, start, before):
+                        if negated is not None:
+                            negated.add(value)
                         continue  # "not orange", "keine Lampe"
                     hits.append(_Hit(value, phrase, number, start, end - start))
     # The same words spelled exactly as one choice's phrase belong to that choice:
@@ -486,7 +495,8 @@ def match_choice(
         return picked
     if not turn.text.strip():
         return _choice_by_entities(step, turn, ("light_color", "light_state"))
-    hits = _phrase_hits(turn.text, _choice_phrases(step))
+    negated: set[str] = set()
+    hits = _phrase_hits(turn.text, _choice_phrases(step), negated)
     ranked: Optional[list[tuple[float, str]]] = None
     not_an_answer = 0.0
     together = _named_together(step, turn.text, hits)
@@ -522,6 +532,7 @@ def match_choice(
         best_score >= MIN_MEANING
         and best_score - runner_up >= MEANING_MARGIN
         and best_score > not_an_answer
+        and best_value not in negated  # "the disk is not full" is close to "full" in meaning
     ):
         return best_value
     return None
@@ -843,24 +854,28 @@ class FlowEngine:
 
         target = self._target_for_answer(state, flow, step, turn, result)
         # Decided once per message: a new problem is never an answer to anything here.
-        new_problem = (
-            target is None
-            and turn.intent in PROBLEM_INTENTS
-            and self._maybe_new_problem(turn, state)
+        problem = (
+            self._read_problem(turn, state)
+            if target is None and turn.intent in PROBLEM_INTENTS
+            else NOT_A_PROBLEM
         )
-        if (
-            target is None
-            and not new_problem
-            and state.get("noted_at") != step.id
-            and self._answers_a_later_step(state, flow, step, turn)
-        ):
+        new_problem = problem == NEW_PROBLEM
+        said_again = None
+        if target is None and not new_problem and state.get("noted_at") != step.id:
+            if self._answers_a_later_step(state, flow, step, turn):
+                said_again = "noted_for_later"
+            elif problem == SAME_PROBLEM:
+                said_again = "same_problem"
+        if said_again is not None:
             # "on wifi" to "How fast is it?": an answer to a question still to come.
-            # Kept for it, and this question asked again; not a misunderstanding. Once
-            # per question: a second one counts as a miss, so nothing loops.
+            # "It drops for two minutes, then comes back" while the drop-outs are being
+            # checked: the problem we are on, told again, not a new one to start over.
+            # Kept, and this question asked again; not a misunderstanding. Once per
+            # question: a second one counts as a miss, so nothing loops.
             state["noted_at"] = step.id
             self._hear(state, turn)
             result.events.append(FlowEventRecord("noted", flow.id, step.id, turn.text[:200]))
-            result.replies.append(Reply(engine_text("noted_for_later", state["language"])))
+            result.replies.append(Reply(engine_text(said_again, state["language"])))
             result.replies.extend(self._ask(step, state["slots"], self._language(state, flow)))
             result.state = state
             return result
@@ -1065,21 +1080,23 @@ class FlowEngine:
             return False
         return float(self.encoder.similarities(text, NOT_AN_ANSWER).max()) >= NOT_AN_ANSWER_MEANING
 
-    def _maybe_new_problem(self, turn: CustomerTurn, state: dict[str, Any]) -> bool:
-        """A problem intent in the middle of a flow: a new problem, or an outburst?
+    def _read_problem(self, turn: CustomerTurn, state: dict[str, Any]) -> str:
+        """A problem intent in the middle of a flow: a new problem, the same one told
+        again, or no problem at all (an outburst, an attempt at an answer)?
 
         "NO. Nothing you say works" may come out as a software problem; it is closer
         to "nothing works" than to any flow, so it is a miss, not a new flow. A
         reply of a word or three ("on wifi", "still slow") is an attempt at an
-        answer, not the description of another problem. Nor is a message that fits
-        the running flow nearly as well as any other ("it says incorrect password"
-        while a phone won't join the Wi-Fi is not a sign-in problem).
+        answer, not the description of another problem. A message that fits
+        the running flow best, or nearly as well as any other ("it says incorrect
+        password" while a phone won't join the Wi-Fi is not a sign-in problem), is
+        the problem already being worked on.
         """
         words = customer_words(turn.text)
         if self.encoder is None or not words.strip():
-            return True  # a button (its payload) is a clear request, not an outburst
+            return NEW_PROBLEM  # a button (its payload) is a clear request, not an outburst
         if len(words.split()) < WORDS_OF_A_NEW_PROBLEM:
-            return False
+            return NOT_A_PROBLEM
         ranked = self.chooser.rank(
             text=turn.text,
             intent=turn.intent,
@@ -1087,17 +1104,19 @@ class FlowEngine:
             likely_intents=turn.likely_intents,
         )
         if not ranked:
-            return True
+            return NEW_PROBLEM
         not_an_answer = float(self.encoder.similarities(turn.text, NOT_AN_ANSWER).max())
         if ranked[0].meaning <= not_an_answer:
-            return False
+            return NOT_A_PROBLEM
+        if ranked[0].flow.id in {state.get("root_flow"), state.get("flow")}:
+            return SAME_PROBLEM
         running = self.library.get(state.get("root_flow") or state.get("flow") or "")
-        if running is not None and running.intents and running.id != ranked[0].flow.id:
+        if running is not None and running.intents:
             fit = self.chooser.score(turn.text, [running])[0]
             best = ranked[0].score - ranked[0].head_start
             if fit.score >= RUNNING_FLOW_FITS and best - fit.score <= RUNNING_FLOW_MARGIN:
-                return False
-        return True
+                return NOT_A_PROBLEM  # an answer in the words of the running flow's problem
+        return NEW_PROBLEM
 
     def _miss(
         self,

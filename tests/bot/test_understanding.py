@@ -81,6 +81,23 @@ def test_by_meaning_only_when_clearly_closest(
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no, the disk is not full i think", None),
+        ("the disk isn't full", None),
+        ("die Festplatte ist nicht voll", None),
+        ("the disk is full", "full"),
+    ],
+)
+def test_a_choice_the_customer_denies_is_not_chosen_by_meaning(
+    flow_library: FlowLibrary, encoder: SentenceEncoder, text: str, expected: str | None
+) -> None:
+    # Close in meaning to "The disk is full", but the customer says it is not.
+    step = flow_library.get("cable_recording_fails").step("symptom")
+    assert match_choice(step, said(text), encoder) == expected
+
+
+@pytest.mark.parametrize(
     ("turn", "expected"),
     [
         # German little words say no more than their English ones ("er", "nur").
@@ -184,6 +201,28 @@ async def test_a_short_reply_read_as_a_problem_stays_in_the_flow(
     state = (await engine.start(flow_library.get("internet_slow_speed"))).state
     result = await engine.answer(state, CustomerTurn(text="on wifi", intent="problem_internet"))
     assert not result.not_understood and result.state["flow"] == "internet_slow_speed"
+
+
+async def test_the_problem_told_again_mid_flow_does_not_start_it_over(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    engine = engine_for(flow_library, encoder, service_outage="none")
+    state = (await engine.start(flow_library.get("internet_wifi_drops"))).state
+    state = (await engine.answer(state, said("it drops out everywhere"))).state
+    state = (await engine.answer(state, said("yes", "affirm"))).state
+    question = state["step"]  # the router's restart: have its lights come back on?
+    assert state["flow"] == "restart_router"
+    again = CustomerTurn(
+        text="it drops for like 2 minutes then comes back", intent="problem_internet"
+    )
+    result = await engine.answer(state, again)
+    assert not result.not_understood
+    assert result.state["step"] == question and result.state["misses"] == 0
+    assert "the problem we're working on" in result.replies[0].text
+    assert [e.kind for e in result.events] == ["noted"]
+    # Told a second time at the same question, it is a miss like any other: no loop.
+    second = await engine.answer(result.state, again)
+    assert second.state["misses"] == 1 and not second.not_understood
 
 
 # ------------------------------------------------------------ from the message
