@@ -127,6 +127,9 @@ NOT_A_CORRECTION = re.compile(
 PATTERNS = {
     "error_code": re.compile(r"\b0x[0-9a-f]{8}\b", re.IGNORECASE),
     "speed": re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:mbit/s|mbits?|mbps|mb/s)(?!\w)", re.IGNORECASE),
+    # "my email is jane.doe@example.com", "it's ACC-1002": who the customer is.
+    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    "account_number": re.compile(r"\bACC-?\d{3,}\b", re.IGNORECASE),
 }
 HEARD_MESSAGES = 5
 PROBLEM_INTENTS = {"problem_internet", "problem_cable", "problem_hardware", "problem_software"}
@@ -458,6 +461,15 @@ def _choice_by_entities(step: Step, turn: CustomerTurn, names: tuple[str, ...]) 
                 s.lower() for s in (choice.value, *choice.titles, *choice.synonyms)
             }:
                 found.add(choice.value)
+    return found.pop() if len(found) == 1 else None
+
+
+def _choice_by_entity_names(
+    step: Step, entities: dict[str, str], names: tuple[str, ...]
+) -> Optional[str]:
+    """The one choice named after a detail the message holds: an e-mail address typed
+    in answers "What can you give me?" with the choice `email`."""
+    found = {name for name in names if entities.get(name)} & {c.value for c in step.choices}
     return found.pop() if len(found) == 1 else None
 
 
@@ -1038,6 +1050,10 @@ class FlowEngine:
             if by_speed is not None:
                 state["slots"].update(by_speed.slots)
             value = by_speed.value if by_speed else match_choice(step, turn, self.encoder)
+            if value is None and step.from_message is not None:
+                value = _choice_by_entity_names(
+                    step, heard_in(turn)["entities"], step.from_message.entities
+                )
             if value is None:
                 return None
             choice = next(c for c in step.choices if c.value == value)
@@ -1059,12 +1075,22 @@ class FlowEngine:
             result.events.append(FlowEventRecord("answer", flow.id, step.id, str(said_yes).lower()))
             return step.yes if said_yes else step.no
         if step.kind == "ask_value":
-            not_an_answer = PROBLEM_INTENTS | {"request_human", "deny", "complaint", "affirm"}
-            if turn.intent in not_an_answer and not turn.entities:
+            not_an_answer = PROBLEM_INTENTS | {
+                "request_human",
+                "deny",
+                "complaint",
+                "affirm",
+                "greet",
+            }
+            if turn.intent in not_an_answer and not heard_in(turn)["entities"]:
                 return None
             if turn.intent == "problem_persists" or self._sounds_like_no_answer(turn.text):
                 return None
-            value = turn.entity(step.slot or "") or turn.text.strip()[:200]
+            value = (
+                turn.entity(step.slot or "")
+                or self._detail_asked_for(step, turn)
+                or turn.text.strip()[:200]
+            )
             if not value:
                 return None
             state["slots"][step.slot or step.id] = value
@@ -1072,6 +1098,15 @@ class FlowEngine:
             result.events.append(FlowEventRecord("answer", flow.id, step.id, value))
             return step.next
         return None
+
+    @staticmethod
+    def _detail_asked_for(step: Step, turn: CustomerTurn) -> Optional[str]:
+        """The detail a typed answer holds that the question is after ("my email is
+        jane@example.com"), when the flow names it under `from_message: entities`."""
+        if step.from_message is None:
+            return None
+        details = heard_in(turn)["entities"]
+        return next((details[n] for n in step.from_message.entities if details.get(n)), None)
 
     def _sounds_like_no_answer(self, text: str) -> bool:
         """With the encoder: close to what customers say when they are not answering."""
@@ -1473,6 +1508,10 @@ class FlowEngine:
                     return _choice_taken(step, hits[0].value, words, language)
             value = _choice_by_entities(step, turn, spec.entities)
             words = turn.said(spec.entities)
+            if value is None:
+                value = _choice_by_entity_names(
+                    step, {str(e["entity"]): str(e["value"]) for e in turn.entities}, spec.entities
+                )
             if (
                 value is None
                 and not spec.entities

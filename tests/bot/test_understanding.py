@@ -393,7 +393,7 @@ async def test_an_error_code_the_language_model_missed_is_found_by_its_form(
     assert state["step"] == "has_code"
     state = (await engine.answer(state, said("yes", "affirm"))).state
     result = await engine.answer(state, said("it says 0x80070070 at the end"))
-    assert result.state["slots"]["error_code"] == "it says 0x80070070 at the end"
+    assert result.state["slots"]["error_code"] == "0x80070070"  # the code, not the sentence
 
 
 async def test_the_app_name_in_the_first_message_is_not_asked(flow_library: FlowLibrary) -> None:
@@ -996,3 +996,22 @@ async def test_answers_ahead_of_the_question_are_noted_once_then_missed(
     assert noted.state["misses"] == 0 and any(e.kind == "noted" for e in noted.events)
     again = await engine.answer(noted.state, said("on the wifi", "inform"))
     assert again.state["misses"] == 1 and not any(e.kind == "noted" for e in again.events)
+
+
+@pytest.mark.parametrize(
+    ("text", "reference"),
+    [
+        ("my email is jane.doe@example.com", "jane.doe@example.com"),
+        ("jane.doe@example.com", "jane.doe@example.com"),
+        ("Kundennummer ACC-1002 bitte", "ACC-1002"),
+    ],
+)
+async def test_an_email_or_account_number_typed_at_once_is_not_asked_for_again(
+    flow_library: FlowLibrary, encoder: SentenceEncoder, text: str, reference: str
+) -> None:
+    engine = engine_for(flow_library, encoder, conversation_customer="unknown")
+    state = (await engine.start(flow_library.get("identify_customer"))).state
+    assert state["step"] == "ask_reference"
+    result = await engine.answer(state, said(text))
+    assert result.state["step"] == "ask_postcode"
+    assert result.state["slots"]["customer_ref"] == reference
