@@ -96,6 +96,8 @@ SIDE_RESPONSES = {
     "account": "utter_account",
     "out_of_scope": "utter_out_of_scope",
 }
+# What "hello" and "thanks" get when no flow waits for an answer (domain.yml responses).
+GREETINGS = {"greet": "utter_greet", "thank": "utter_you_are_welcome"}
 # Outcomes whose ticket says what has to happen next (`record.step.*`).
 OUTCOME_NEXT_STEPS = ("part", "visit", "goodwill")
 # Outcomes that continue in an operation flow until the operation is done.
@@ -263,6 +265,9 @@ class DiagnosisService:
                 # "Thanks" to an instruction, not an answer: welcomed, and the flow's
                 # question stays open; no miss.
                 return self._ask_again(flow_state, say("diagnosis.welcome_in_a_flow", language))
+            if result.not_understood and turn.intent == "greet":
+                # "Hello?" is no answer and no miss: the open question again.
+                return self._ask_again(flow_state, say("diagnosis.greet_in_a_flow", language))
             if result.not_understood and turn.intent in SIDE_RESPONSES:
                 # Not an answer but a side question (a bill, the account): answer it,
                 # then ask the flow's question again. The flow does not move on.
@@ -311,10 +316,11 @@ class DiagnosisService:
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
 
-        if turn.intent == "thank":
-            # Nothing running waits for an answer: welcomed; what the chat knows stays.
+        if turn.intent in GREETINGS:
+            # Nothing running waits for an answer: welcomed or greeted; what the chat
+            # knows stays.
             return DiagnosisResult(
-                responses=["utter_you_are_welcome"],
+                responses=[GREETINGS[turn.intent]],
                 flow_state=flow_state,
                 fallback_count=fallback_count,
             )
