@@ -183,6 +183,12 @@ def test_a_money_word_with_lost_service_asks_for_compensation() -> None:
     assert policy.asked_for("Ich hätte gern eine Gutschrift für die drei Tage ohne Internet.")
     assert policy.asked_for("I want a refund for the 3 days my internet was down")
     assert policy.asked_for("Erstattung bitte, ich hatte eine Woche kein Fernsehen")
+    # A visit missed counts as service lost.
+    assert policy.asked_for(
+        "Ich will mich beschweren. Drei Termine wurden abgesagt und niemand ruft zurück. "
+        "Ich will eine Gutschrift."
+    )
+    assert policy.asked_for("the technician never showed up and I want a credit for my day off")
     # Money alone is billing; so is lost service with no money asked for.
     assert not policy.asked_for("I want a refund, you charged me twice")
     assert not policy.asked_for("can you bring my bill down with a discount")
