@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import Database
 from api.models import Customer, VisitBooking
-from api.services import catalog, customers, tickets, visits
+from api.services import catalog, customers, outages, tickets, visits
 from api.services.diagnosis import (
     ASKED_FOR_GOODWILL,
     FAULT_RESOLVED,
@@ -56,6 +56,7 @@ TICKET_ASKED = "ticket_asked"
 # have the number" (or the button) finds their tickets once they are identified.
 WHICH_TICKET_ASKED = "which_ticket_asked"
 FIND_TICKETS_FLOW = "find_my_tickets"
+OUTAGE_STATUS_FLOW = "outage_status"
 CLOSE_TICKET_FLOW = "close_ticket"
 # The visit times were offered a second time after a typed answer that picked none.
 OFFERED_AGAIN = "visit_offered_again"
@@ -460,6 +461,9 @@ class ChatRequests:
         if not named and visits.asks_about_visit(chat.turn.text):
             # "Where is my technician?": the booked visit, not a ticket's status.
             return await self.start_operation(chat, "manage_visit", {"visit_request": "status"})
+        if not named and outages.asks_about_outage(chat.turn.text):
+            # "When will the outage in 10115 be fixed?": the outage where they live.
+            return await self.start_operation(chat, OUTAGE_STATUS_FLOW)
         if not number:
             if (chat.flow_state or {}).get(WHICH_TICKET_ASKED):
                 # The "I don't have the number" button.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Optional
 
@@ -12,6 +13,19 @@ from api.models import Outage, ServiceArea, utcnow
 from api.services.errors import Conflict, Invalid, NotFound
 
 SERVICES = ("internet", "cable_tv", "all")
+
+
+# "When will the outage be fixed?", „Gibt es eine Störung in 10115?": a question
+# about an outage where the customer lives.
+_ABOUT_AN_OUTAGE = re.compile(
+    r"\b(outages?|network down|down in my area|st(?:ö|oe)rung(?:en)?|\w*ausfall|ausf(?:ä|ae)lle)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_outage(text: str) -> bool:
+    """The message is about an outage (a status question without a ticket number)."""
+    return bool(_ABOUT_AN_OUTAGE.search(text or ""))
 
 
 async def create_outage(

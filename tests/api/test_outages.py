@@ -135,3 +135,17 @@ def test_bad_outages(client: TestClient, body: dict, status: int) -> None:
     response = client.post("/outages", json=body, headers=STAFF)
     assert response.status_code == status
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("text", "about_an_outage"),
+    [
+        ("when will the outage be fixed?", True),
+        ("Guten Tag, können Sie mir sagen wann die Störung in 10115 behoben ist?", True),
+        ("Gibt es gerade einen Netzausfall bei uns?", True),
+        ("any update on my ticket?", False),
+        ("Wann kommt der Techniker?", False),
+    ],
+)
+def test_a_status_question_about_an_outage(text: str, about_an_outage: bool) -> None:
+    assert outages.asks_about_outage(text) is about_an_outage

@@ -376,3 +376,47 @@ async def test_a_customer_who_asks_about_an_outage_is_identified_and_told_about_
     assert told in turns[-1].text, transcript(turns)
     seen = events(stack, welcome["conversation_id"])
     assert ("internet_no_connection", "asked_outage", "from_message") in seen, seen
+
+
+async def test_asking_about_an_outage_without_a_ticket_identifies_then_tells_it(stack) -> None:
+    # „Wann ist die Störung behoben?" as the first message: no ticket to ask for; the
+    # customer's account gives the area, and the outage there is told with its estimate.
+    postcode = new_customer(stack, "ACC-8107", "test-outage-ask-de", ends_in_hours=2)
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="de")
+    turns = []
+    try:
+        asked = await client.say("Guten Tag, können Sie mir sagen, wann die Störung behoben ist?")
+        turns.append(asked)
+        assert "ob es bei Ihnen eine Störung gibt" in asked.text, transcript(turns)
+        assert "TCK-000123" not in asked.text, transcript(turns)  # no ticket number asked for
+        chosen = button(asked, "Kundennummer")
+        turns.append(await client.say(chosen["title"], payload=chosen["payload"]))
+        turns.append(await client.say("ACC-8107"))
+        told = await client.say(postcode)
+        turns.append(told)
+        assert "in Ihrer Gegend gibt es eine Störung" in told.text, transcript(turns)
+        assert not any(d in told.text for d in ("Was zeigen die Lämpchen", "Ziehen Sie")), (
+            transcript(turns)
+        )
+    finally:
+        await client.close()
+    print(transcript(turns))
+
+    # In English, in an area without an outage: said so, and no diagnosis started.
+    import_customer(stack, "ACC-8108", postcode="58108", area="test-outage-none-en")
+    client = ChatClient(stack.ws_url)
+    await client.connect()
+    turns = []
+    try:
+        asked = await client.say("is there an outage in my area? when will it be fixed?")
+        turns.append(asked)
+        chosen = button(asked, "account number")
+        turns.append(await client.say(chosen["title"], payload=chosen["payload"]))
+        turns.append(await client.say("my account is ACC-8108"))
+        told = await client.say("58108")
+        turns.append(told)
+        assert "no known outage in your area" in told.text, transcript(turns)
+    finally:
+        await client.close()
+    print(transcript(turns))
