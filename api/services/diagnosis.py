@@ -420,7 +420,12 @@ class DiagnosisService:
 
     @staticmethod
     def _asks_for_goodwill(turn: CustomerTurn) -> bool:
-        return turn.intent in ASKS_FOR_GOODWILL and catalog.goodwill_policy().asked_for(turn.text)
+        # Unsure between a bill and a complaint, the NLU falls back ("this is ridiculous,
+        # I want a refund for these days"); either way it is about money for the trouble.
+        intent = turn.intent
+        if intent == "nlu_fallback" and turn.likely_intents:
+            intent = turn.likely_intents[0]
+        return intent in ASKS_FOR_GOODWILL and catalog.goodwill_policy().asked_for(turn.text)
 
     @staticmethod
     def _note_goodwill_ask(started: TurnResult, turn: CustomerTurn, language: str) -> None:
