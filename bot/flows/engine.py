@@ -1539,6 +1539,10 @@ class FlowEngine:
                         and not _essentially(turn.text, hits)
                     ):
                         ranked, _ = _closest_choices(step, turn.text, self.encoder)
+                        # A choice for several named together ("Keyboard and mouse") is
+                        # no closer reading of a message that names only one of them.
+                        together = {c.value for c in step.choices if c.all_of}
+                        ranked = [(sc, c) for sc, c in ranked if c not in together or c == value]
                         found = next(score for score, choice in ranked if choice == value)
                         if ranked[0][0] - found > CLEARLY_CLOSER:
                             value = None  # another choice is clearly closer by meaning: ask

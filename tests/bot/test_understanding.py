@@ -1015,3 +1015,15 @@ async def test_an_email_or_account_number_typed_at_once_is_not_asked_for_again(
     result = await engine.answer(state, said(text))
     assert result.state["step"] == "ask_postcode"
     assert result.state["slots"]["customer_ref"] == reference
+
+
+async def test_one_accessory_named_is_not_read_as_both_by_meaning(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    # By meaning alone "Keyboard and mouse" is a little closer than "Keyboard"; the
+    # message names only the keyboard, so it is the keyboard, and it is not asked.
+    engine = engine_for(flow_library, encoder)
+    opener = said("i spilled coffee on my keyboard and now some keys dont work")
+    result = await engine.start(flow_library.get("hardware_faulty_peripheral"), turn=opener)
+    assert result.state["slots"]["which"] == "keyboard"
+    assert result.state["step"] == "kb_dry"
