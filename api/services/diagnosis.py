@@ -244,6 +244,7 @@ class DiagnosisService:
         checks.current_language.set(language)
         checks.flow_ticket_titles.set(self.library.ticket_titles())
         if flow_state and flow_state.get("flow"):
+            turn = self._problem_told_now(flow_state, turn)
             result = await self.engine.answer(flow_state, turn)
             if (
                 result.not_understood
@@ -417,6 +418,22 @@ class DiagnosisService:
             place = CustomerTurn.place(entity, turn.text)
             return turn.text[place[0] : place[1]] if place else str(entity.get("value"))
         return None
+
+    def _problem_told_now(self, flow_state: dict[str, Any], turn: CustomerTurn) -> CustomerTurn:
+        """ "Ich habe Probleme mit meinem Internet" started the domain's default flow;
+        "es ist sehr langsam" to its first question is the problem, told now, even when
+        the language model is unsure of it: read as its likeliest problem intent, so the
+        flow that fits it can take over."""
+        if turn.intent != "nlu_fallback" or not turn.likely_intents:
+            return turn
+        if turn.likely_intents[0] not in PROBLEM_INTENTS:
+            return turn
+        if flow_state.get("trail") or flow_state.get("history"):
+            return turn  # not the flow's first question any more
+        flow = self.library.get(str(flow_state.get("root_flow") or flow_state["flow"]))
+        if flow is None or not flow.default:
+            return turn
+        return replace(turn, intent=turn.likely_intents[0])
 
     @staticmethod
     def _asks_for_goodwill(turn: CustomerTurn) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 
 import pytest
 
@@ -203,3 +204,37 @@ def test_a_device_then_its_problem_read_as_one_message() -> None:
     assert joined.text[moved["start"] : moved["end"]] == "Netzteil"
     assert joined.text[laptop["start"] : laptop["end"]] == "Laptop"
     assert joined.entities[-1] == laptop
+
+
+async def test_an_unsure_reply_to_a_vague_openers_first_question_tells_the_problem(
+    database: Database, database_settings: Settings
+) -> None:
+    # "Ich habe Probleme mit meinem Internet" starts the internet default flow; "es ist
+    # sehr langsam" to its first question is the problem, told now, even when the
+    # language model is unsure of it: the slow-speed flow takes over, no miss.
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+
+        async def run(customer_turn: CustomerTurn, flow_state) -> DiagnosisResult:
+            return await service.handle_turn(
+                session=session,
+                conversation_id="c-vague",
+                flow_state=flow_state,
+                turn=customer_turn,
+                fallback_count=0,
+            )
+
+        vague = CustomerTurn(
+            text="Ich habe Probleme mit meinem Internet", intent="problem_internet", language="de"
+        )
+        started = await run(vague, None)
+        assert started.flow_state["flow"] == "internet_no_connection"
+        told = replace(not_understood("es ist sehr langsam", "problem_internet"), language="de")
+        switched = await run(told, started.flow_state)
+        assert switched.flow_state["flow"] == "internet_slow_speed", switched.replies
+        # Past the first question, an unsure reply is a miss as before, not a new flow.
+        answered = await run(
+            CustomerTurn(text="alle grün", intent="inform", language="de"), started.flow_state
+        )
+        later = await run(told, answered.flow_state)
+        assert later.flow_state["flow"] == "internet_no_connection"
