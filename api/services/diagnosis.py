@@ -244,7 +244,8 @@ class DiagnosisService:
         checks.current_language.set(language)
         checks.flow_ticket_titles.set(self.library.ticket_titles())
         if flow_state and flow_state.get("flow"):
-            turn = self._problem_told_now(flow_state, turn)
+            told_now = self._problem_told_now(flow_state, turn)
+            turn = told_now or turn
             result = await self.engine.answer(flow_state, turn)
             if (
                 result.not_understood
@@ -276,7 +277,10 @@ class DiagnosisService:
                 again.responses = [SIDE_RESPONSES[turn.intent]]
                 return again
             if result.not_understood and turn.intent in PROBLEM_INTENTS:
-                switched = await self._start_for_intent(turn, running=flow_state.get("flow"))
+                # Told right after a vague opener, the problem is read with the opener:
+                # "sehr langsam" after "Probleme mit meinem Internet" is the internet.
+                about = self._with_opener(flow_state, turn) if told_now else turn
+                switched = await self._start_for_intent(about, running=flow_state.get("flow"))
                 if switched is not None:
                     switched.replies.insert(0, Reply(say("diagnosis.switch_problem", language)))
                     result = switched
@@ -419,21 +423,29 @@ class DiagnosisService:
             return turn.text[place[0] : place[1]] if place else str(entity.get("value"))
         return None
 
-    def _problem_told_now(self, flow_state: dict[str, Any], turn: CustomerTurn) -> CustomerTurn:
+    def _problem_told_now(
+        self, flow_state: dict[str, Any], turn: CustomerTurn
+    ) -> Optional[CustomerTurn]:
         """ "Ich habe Probleme mit meinem Internet" started the domain's default flow;
         "es ist sehr langsam" to its first question is the problem, told now, even when
-        the language model is unsure of it: read as its likeliest problem intent, so the
-        flow that fits it can take over."""
+        the language model is unsure of it: read as its likeliest problem intent, so
+        the flow that fits it (read with the opener) can take over. None otherwise."""
         if turn.intent != "nlu_fallback" or not turn.likely_intents:
-            return turn
+            return None
         if turn.likely_intents[0] not in PROBLEM_INTENTS:
-            return turn
+            return None
         if flow_state.get("trail") or flow_state.get("history"):
-            return turn  # not the flow's first question any more
+            return None  # not the flow's first question any more
         flow = self.library.get(str(flow_state.get("root_flow") or flow_state["flow"]))
         if flow is None or not flow.default:
-            return turn
+            return None
         return replace(turn, intent=turn.likely_intents[0])
+
+    @staticmethod
+    def _with_opener(flow_state: dict[str, Any], turn: CustomerTurn) -> CustomerTurn:
+        """The turn read together with the flow's first message."""
+        opener = next((str(h["text"]) for h in flow_state.get("heard") or [] if h.get("text")), "")
+        return told_in_two(opener, {}, turn) if opener else turn
 
     @staticmethod
     def _asks_for_goodwill(turn: CustomerTurn) -> bool:

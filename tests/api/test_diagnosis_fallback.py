@@ -229,7 +229,13 @@ async def test_an_unsure_reply_to_a_vague_openers_first_question_tells_the_probl
         )
         started = await run(vague, None)
         assert started.flow_state["flow"] == "internet_no_connection"
-        told = replace(not_understood("es ist sehr langsam", "problem_internet"), language="de")
+        # Unsure: every flow is a candidate, and "sehr langsam" alone reads as a slow
+        # computer; with the opener it is the internet.
+        told = replace(
+            not_understood("es ist sehr langsam", "problem_internet", "problem_software"),
+            language="de",
+            confidence=0.4,
+        )
         switched = await run(told, started.flow_state)
         assert switched.flow_state["flow"] == "internet_slow_speed", switched.replies
         # Past the first question, an unsure reply is a miss as before, not a new flow.
