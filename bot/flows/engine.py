@@ -1438,6 +1438,10 @@ class FlowEngine:
         spec = step.from_message
         if spec is None or step.id in state.get("corrected", []):
             return None
+        if any(e.get("flow") == state["flow"] and e.get("step") == step.id for e in state["trail"]):
+            # Back at a question already answered ("Let's try once more" after details
+            # that matched no account): it is asked, not answered from the same words again.
+            return None
         flow = self.library.get(state["flow"])
         devices = flow.devices if flow is not None else ()
         for heard in reversed(state.get("heard", [])):

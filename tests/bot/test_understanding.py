@@ -1027,3 +1027,18 @@ async def test_one_accessory_named_is_not_read_as_both_by_meaning(
     result = await engine.start(flow_library.get("hardware_faulty_peripheral"), turn=opener)
     assert result.state["slots"]["which"] == "keyboard"
     assert result.state["step"] == "kb_dry"
+
+
+async def test_a_question_asked_again_is_not_answered_from_the_same_words_again(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    # "my account number is ACC-1002" matched no account with the postcode: the second
+    # try asks for the account again instead of taking the same number from the message.
+    engine = engine_for(
+        flow_library, encoder, conversation_customer="unknown", verify_customer="not_found"
+    )
+    state = (await engine.start(flow_library.get("identify_customer"))).state
+    state = (await engine.answer(state, said("my account number is ACC-1002"))).state
+    retry = await engine.answer(state, said("10115"))
+    assert retry.state["step"] == "ask_reference", [r.text for r in retry.replies]
+    assert "ACC-1002" not in " ".join(r.text for r in retry.replies)
