@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Optional
 
@@ -462,6 +462,12 @@ def _choice_by_entities(step: Step, turn: CustomerTurn, names: tuple[str, ...]) 
             }:
                 found.add(choice.value)
     return found.pop() if len(found) == 1 else None
+
+
+def _lead_to_one_step(step: Step, hits: list[_Hit]) -> bool:
+    """The choices named all lead to the same next step."""
+    following = {c.next or step.next for c in step.choices if c.value in {h.value for h in hits}}
+    return len(following) == 1
 
 
 def _choice_by_entity_names(
@@ -1532,6 +1538,14 @@ class FlowEngine:
                 elif len({h.value for h in hits}) > 1 and spec.one_at_a_time:
                     # "a remote and a charger": the first now, the others after it.
                     return self._first_of_several(step, hits, language)
+                elif len({h.value for h in hits}) > 1 and _lead_to_one_step(step, hits):
+                    # "gets hot, the fan is loud, then it shuts off": the same checks
+                    # follow whichever is picked, so nothing needs asking.
+                    first = min(hits, key=lambda h: (h.clause, h.start))
+                    named = _titles_named(step, {h.value for h in hits}, language)
+                    taken = _choice_taken(step, first.value, first.phrase, language)
+                    said = engine_text("several_same_checks", language, named=named)
+                    return replace(taken, said=said)
                 elif len({h.value for h in hits}) == 1:
                     value = hits[0].value
                     words = max(hits, key=lambda h: h.length).phrase
