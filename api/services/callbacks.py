@@ -105,6 +105,9 @@ class CallbackDesk:
         if payload == KEEP_WAITING_PAYLOAD:
             if self.step == CallbackStep.asking.value:
                 return await self._declined()
+            if self.step is None:
+                # "I'll wait" to the queue's buttons: no call back, and waiting on purpose.
+                self.handoff.callback_step = CallbackStep.declined.value
             return CallbackReply(say("queue.keep_waiting", self.language))
         if payload is not None:
             return None

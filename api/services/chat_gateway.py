@@ -24,9 +24,13 @@ from api.services.handoff_desk import HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
 from bot import language as languages
+from bot.flows.engine import PROBLEM_INTENTS
 from bot.wording import say
 
 logger = logging.getLogger(__name__)
+# How sure the language model must be that a queued customer's message tells a
+# problem before the assistant takes the chat back for it (nobody online to take it).
+PROBLEM_CONFIDENCE = 0.6
 
 
 class ConversationClosed(Exception):
@@ -116,6 +120,15 @@ class ChatGateway:
                 await self._acknowledge(conversation_id, stored, reply_to)
                 return
             language = await self._follow_language(conversation_id, stored)
+            if stored.owner == ConversationOwner.queued.value and await self._back_to_assistant(
+                conversation_id, message, language
+            ):
+                # Nobody online can take the chat, and the customer tells their problem
+                # ("no thanks, I'll try you first, my internet is slow"): the assistant
+                # takes the chat back and answers it, instead of keeping it for nobody.
+                announce = self._announce(conversation_id, stored, reply_to)
+                await self._ask_assistant(conversation_id, message, announce, language)
+                return
             if stored.owner != ConversationOwner.bot.value:
                 # A person has the chat (or will soon): the bot stays silent. Agents
                 # see the message through the hub.
@@ -228,6 +241,26 @@ class ChatGateway:
         """The ack, then the typing indicator: the customer's side of a turn's start."""
         await self._acknowledge(conversation_id, stored, reply_to)
         await self.hub.publish(conversation_id, {"type": "typing", "sender": "bot", "active": True})
+
+    async def _back_to_assistant(
+        self, conversation_id: str, message: conversations.StoredMessage, language: str
+    ) -> bool:
+        """Whether a queued customer's message goes to the assistant instead: nobody
+        online can take the chat, they chose neither to wait nor a call back, and the
+        message tells a problem. If so, they have left the queue."""
+        if self.desk is None or message.payload or not message.text.strip():
+            return False
+        if not await self.desk.nobody_can_take(conversation_id):
+            return False
+        try:
+            intent, confidence = await self.rasa.intent_of(
+                sender_id=conversation_id, text=message.text
+            )
+        except RasaUnavailable:
+            return False
+        if intent not in PROBLEM_INTENTS or confidence < PROBLEM_CONFIDENCE:
+            return False
+        return await self.desk.leave_queue(conversation_id, language, quietly=True)
 
     async def _answer_in_queue(
         self, conversation_id: str, payload: Optional[str], text: str, language: str

@@ -412,6 +412,20 @@ class HandoffDesk:
         )
         await self.tell_customer(conversation_id, say("queue.message_kept", language, place=place))
 
+    async def nobody_can_take(self, conversation_id: str) -> bool:
+        """The customer waits in the queue with nobody online who could take the chat,
+        and has not chosen to keep waiting or to be called back."""
+        async with self.database.session() as session:
+            handoff = await handoffs.open_handoff_for(
+                session=session, conversation_id=conversation_id
+            )
+            if handoff is None or handoff.status != HandoffStatus.waiting.value:
+                return False
+            if handoff.callback_step is not None:
+                return False  # a call back asked for, arranged or declined (kept waiting)
+        online = await self.presence.online()
+        return not any(handoffs.routes_to(s, handoff) for s in online)
+
     async def handle_queued_message(
         self,
         conversation_id: str,
@@ -636,15 +650,18 @@ class HandoffDesk:
         )
         return handoff
 
-    async def leave_queue(self, conversation_id: str, language: Optional[str] = None) -> None:
+    async def leave_queue(
+        self, conversation_id: str, language: Optional[str] = None, *, quietly: bool = False
+    ) -> bool:
         """The customer waiting in the queue goes back to the assistant: the flow's open
-        question again, or "what can I help you with?". Nothing they wrote is lost; an
+        question again, or "what can I help you with?" (not said `quietly`, when the
+        assistant answers a message of theirs next). Nothing they wrote is lost; an
         agent who looks later sees the whole conversation. A chat no longer waiting
-        (an agent took it meanwhile) is left as it is."""
+        (an agent took it meanwhile) is left as it is: False."""
         async with self.database.session() as session:
             handoff = await handoffs.leave_queue(session=session, conversation_id=conversation_id)
         if handoff is None:
-            return
+            return False
         language = language or handoff.language or "en"
         state = handback_topic(handoff)
         state["handed_back"]["left_queue"] = True
@@ -655,7 +672,9 @@ class HandoffDesk:
             continue_key="queue.left_queue_continue",
             about_topic_key="queue.left_queue_about_topic",
             nothing_key="queue.left_queue_what_now",
+            quietly=quietly,
         )
+        return True
 
     async def _pick_up(
         self,
@@ -666,11 +685,13 @@ class HandoffDesk:
         continue_key: str,
         about_topic_key: str,
         nothing_key: str,
+        quietly: bool = False,
         **values: str,
     ) -> None:
         """The assistant takes the chat back after a person or the queue: with the
         flow's open question, or with the topic (so "still not working" is understood
-        as being about it), or with "what can I help you with?"."""
+        as being about it), or with "what can I help you with?"; `quietly`, with
+        nothing said (the assistant answers the customer's next message at once)."""
         conversation_id = handoff.conversation_id
         if state.get("flow"):
             state["language"] = language  # the flow asks on in the customer's language now
@@ -678,7 +699,9 @@ class HandoffDesk:
         if not question:
             state = {"handed_back": state["handed_back"]}
         await self._resume_assistant(conversation_id, state, question)
-        if question:
+        if quietly:
+            pass
+        elif question:
             await self.tell_customer(conversation_id, say(continue_key, language, **values))
             for reply in question:
                 await self.tell_customer(

@@ -210,6 +210,20 @@ class RasaClient:
         model_file = body.get("model_file") if isinstance(body, dict) else None
         return RasaStatus(reachable=True, model_loaded=bool(model_file), model_file=model_file)
 
+    async def intent_of(self, *, sender_id: str, text: str) -> tuple[str, float]:
+        """What the language model reads in a text (its intent and confidence), without
+        a turn in the conversation."""
+        url = self._url(sender_id, "/model/parse")
+        status, content = await self._request("POST", url, json_body={"text": text})
+        if status >= 400:
+            raise RasaUnavailable(f"Rasa did not parse the text: it answered {status}")
+        try:
+            intent = (json.loads(content) or {}).get("intent") or {}
+        except (ValueError, AttributeError) as error:
+            raise RasaUnavailable("Rasa sent a parse result that is not JSON") from error
+        confidence = intent.get("confidence")
+        return str(intent.get("name") or ""), float(confidence or 0.0)
+
     async def append_events(self, *, sender_id: str, events: list[dict[str, Any]]) -> None:
         """Add events to a conversation's tracker, e.g. resume it after a person handled it."""
         url = self._url(sender_id, f"/conversations/{sender_id}/tracker/events")

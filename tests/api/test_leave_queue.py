@@ -159,3 +159,35 @@ async def test_still_broken_in_the_queue_is_not_taken_for_never_mind(database: D
     told = await chat.say("Geht wieder nicht, ich warte")
     said = " ".join(f["text"] for f in told if f["type"] == "message")
     assert "Warteschlange nehmen" not in said
+
+
+async def test_a_problem_told_while_nobody_can_take_the_chat_goes_to_the_assistant(
+    database: Database,
+) -> None:
+    # Nobody online: "hello? anyone?" stays with the queue; the problem told goes to the
+    # assistant, which takes the chat back quietly and answers it.
+    chat = await waiting_chat(database)
+    await chat.say("hello? anyone?")
+    assert chat.rasa.received == []
+    told = "no thanks, I'll try you first. my internet is slow"
+    chat.rasa.intents[told] = ("problem_internet", 0.97)
+    start = len(chat.seen)
+    await chat.say(told)
+    assert chat.rasa.received == [told]
+    said = [f for f in chat.seen[start:] if f["type"] == "message" and f["sender"] != "customer"]
+    assert [f["text"] for f in said] == ["ok"]  # the assistant's answer, no queue notice
+    handoff = await handoff_of(database, chat.conversation_id)
+    assert handoff.status == HandoffStatus.returned.value
+    assert chat.appended[0] == {"event": "resume"}
+
+
+async def test_a_problem_told_while_waiting_on_purpose_stays_with_the_queue(
+    database: Database,
+) -> None:
+    chat = await waiting_chat(database)
+    await chat.say("I'll wait", KEEP_WAITING_PAYLOAD)
+    told = "my internet is slow"
+    chat.rasa.intents[told] = ("problem_internet", 0.97)
+    await chat.say(told)
+    assert chat.rasa.received == []
+    assert (await handoff_of(database, chat.conversation_id)).status == "waiting"
