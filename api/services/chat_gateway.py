@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -24,13 +25,14 @@ from api.services.handoff_desk import HandoffDesk, staff_channel
 from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
 from bot import language as languages
-from bot.flows.engine import PROBLEM_INTENTS
+from bot.flows.engine import PROBLEM_INTENTS, WORDS_OF_A_NEW_PROBLEM
 from bot.wording import say
 
 logger = logging.getLogger(__name__)
 # How sure the language model must be that a queued customer's message tells a
 # problem before the assistant takes the chat back for it (nobody online to take it).
 PROBLEM_CONFIDENCE = 0.6
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 class ConversationClosed(Exception):
@@ -250,17 +252,21 @@ class ChatGateway:
         message tells a problem. If so, they have left the queue."""
         if self.desk is None or message.payload or not message.text.strip():
             return False
+        if len(message.text.split()) < WORDS_OF_A_NEW_PROBLEM:
+            return False  # "on wifi", "hello?": no problem told
         if not await self.desk.nobody_can_take(conversation_id):
             return False
-        try:
-            intent, confidence = await self.rasa.intent_of(
-                sender_id=conversation_id, text=message.text
-            )
-        except RasaUnavailable:
-            return False
-        if intent not in PROBLEM_INTENTS or confidence < PROBLEM_CONFIDENCE:
-            return False
-        return await self.desk.leave_queue(conversation_id, language, quietly=True)
+        # The whole message, or one of its last sentences: "no thanks, I'll try you
+        # first. my internet is slow".
+        sentences = [s for s in SENTENCE_END.split(message.text) if len(s.split()) >= 3]
+        for text in [message.text, *sentences[-2:]]:
+            try:
+                intent, confidence = await self.rasa.intent_of(sender_id=conversation_id, text=text)
+            except RasaUnavailable:
+                return False
+            if intent in PROBLEM_INTENTS and confidence >= PROBLEM_CONFIDENCE:
+                return await self.desk.leave_queue(conversation_id, language, quietly=True)
+        return False
 
     async def _answer_in_queue(
         self, conversation_id: str, payload: Optional[str], text: str, language: str

@@ -1152,7 +1152,15 @@ class FlowEngine:
         if ranked[0].flow.id in {state.get("root_flow"), state.get("flow")}:
             return SAME_PROBLEM
         running = self.library.get(state.get("root_flow") or state.get("flow") or "")
-        if running is not None and running.intents:
+        # At the first question of a domain's default flow, started for a vague opener
+        # ("my cable tv isn't working"), the customer is telling the problem now.
+        vague_start = (
+            running is not None
+            and running.default
+            and not state.get("trail")
+            and not state.get("history")
+        )
+        if running is not None and running.intents and not vague_start:
             fit = self.chooser.score(turn.text, [running])[0]
             best = ranked[0].score - ranked[0].head_start
             if fit.score >= RUNNING_FLOW_FITS and best - fit.score <= RUNNING_FLOW_MARGIN:

@@ -1051,3 +1051,20 @@ async def test_a_question_asked_again_is_not_answered_from_the_same_words_again(
     retry = await engine.answer(state, said("10115"))
     assert retry.state["step"] == "ask_reference", [r.text for r in retry.replies]
     assert "ACC-1002" not in " ".join(r.text for r in retry.replies)
+
+
+async def test_the_problem_told_at_a_vague_openers_first_question_is_a_new_flow(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    # "my cable tv isn't working" started the cable default flow; "the channels are all
+    # pixelated" to its first question is the problem, not a miss, even though it
+    # fits the running flow nearly as well.
+    engine = engine_for(flow_library, encoder, service_outage="none")
+    start = await engine.start(
+        flow_library.get("cable_black_screen"), turn=said("my cable tv isnt working")
+    )
+    told = CustomerTurn(text="the channels are all pixelated", intent="problem_cable")
+    assert (await engine.answer(start.state, told)).not_understood
+    # Past the first question, the same reply fitting the running flow stays with it.
+    state = (await engine.answer(start.state, said("completely black"))).state
+    assert state["trail"]
