@@ -1277,11 +1277,12 @@ class FlowEngine:
         result.events.append(FlowEventRecord("back", state["flow"], previous["step"]))
         result.replies.append(Reply(engine_text("went_back", state["language"])))
         back_flow = self.library.get(state["flow"]) or flow
-        result.replies.extend(
-            self._ask(
-                back_flow.step(previous["step"]), state["slots"], self._language(state, back_flow)
-            )
-        )
+        back_step = back_flow.step(previous["step"])
+        language = self._language(state, back_flow)
+        # The step's instruction again with its question: "Does it work now?" on its own
+        # would not say what to try.
+        result.replies.extend(self._say(back_step, state["slots"], language, state["language"]))
+        result.replies.extend(self._ask(back_step, state["slots"], language))
         result.state = state
         return result
 

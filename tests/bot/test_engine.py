@@ -82,6 +82,11 @@ async def test_go_back_start_over_and_already_tried(flow_library: FlowLibrary) -
     back = await engine.answer(state, said("go back", "go_back"))
     assert back.state["step"] == "lights" and back.replies[-1].buttons
     state = (await engine.answer(back.state, said("blinking red"))).state
+    # Back at a step with an instruction, the instruction comes again with its question.
+    restarted = (await engine.answer(state, said("no", "deny"))).state
+    again = await engine.answer(restarted, said("go back", "go_back"))
+    assert again.state["step"] == "cables"
+    assert any("cable" in r.text.lower() for r in again.replies[1:-1]), again.replies
     skipped = await engine.answer(state, said("I already did that", "already_tried"))
     assert skipped.state["step"] == "restart"
     over = await engine.answer(skipped.state, said("start over", "start_over"))
