@@ -592,8 +592,8 @@ def _asks_if_fixed(flow: Flow, step: Step) -> bool:
 def _restates_the_fault(flow: Flow, step: Step, state: dict[str, Any], turn: CustomerTurn) -> bool:
     """An answer to "does it work now?" that describes the fault the customer chose
     earlier in this flow again ("it closes by itself", "schließt sich immer noch")."""
-    if not _asks_if_fixed(flow, step):
-        return False
+    if not _asks_if_fixed(flow, step) or len(_words(turn.text)) < 2:
+        return False  # "computer" names a choice, it tells no fault
     for earlier_id, value in state.get("slots", {}).items():
         earlier = flow.steps.get(earlier_id)
         if earlier is None or earlier.kind != "ask_choice" or earlier_id == step.id:

@@ -977,6 +977,8 @@ async def test_two_parts_in_the_first_message_are_named_after_identification(
         ("it keeps closing", "en", "updates"),
         # Not the fault chosen before: asked again, not guessed.
         ("hmm it froze for a second", "en", "restart_computer"),
+        # Where it runs, named again, tells no fault.
+        ("computer", "en", "restart_computer"),
     ],
 )
 async def test_describing_the_fault_again_answers_does_it_work_now_with_no(
