@@ -133,6 +133,7 @@ PATTERNS = {
 }
 HEARD_MESSAGES = 5
 PROBLEM_INTENTS = {"problem_internet", "problem_cable", "problem_hardware", "problem_software"}
+GREETINGS = {"greet", "goodbye"}
 # How a problem-like message in the middle of a flow is read (FlowEngine._read_problem).
 NEW_PROBLEM, SAME_PROBLEM, NOT_A_PROBLEM = "new", "same", ""
 # What a message that answers a question still to come is read as ("on wifi",
@@ -539,8 +540,8 @@ def match_choice(
                 return value
             return None
     by_entity = _choice_by_entities(step, turn, ("light_color", "light_state"))
-    if by_entity or encoder is None or turn.intent in YES_INTENTS | NO_INTENTS:
-        return by_entity
+    if by_entity or encoder is None or turn.intent in YES_INTENTS | NO_INTENTS | GREETINGS:
+        return by_entity  # "hallo?" is close in meaning to nothing it could answer
     if ranked is None:
         ranked, not_an_answer = _closest_choices(step, turn.text, encoder)
     if len(ranked) < 2:

@@ -1070,3 +1070,10 @@ async def test_the_problem_told_at_a_vague_openers_first_question_is_a_new_flow(
     # Past the first question, the same reply fitting the running flow stays with it.
     state = (await engine.answer(start.state, said("completely black"))).state
     assert state["trail"]
+
+
+def test_a_greeting_is_never_a_choice_by_meaning(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    step = flow_library.get("internet_slow_speed").step("speed_test")
+    assert match_choice(step, said("hallo?", "greet"), encoder) is None

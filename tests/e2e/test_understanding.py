@@ -493,3 +493,47 @@ async def test_a_wifi_password_message_stays_with_the_wifi_checks(stack) -> None
     assert "Forget" in no.text, no.text
     # The password message answers "What does the device show?" when it comes.
     assert "Wrong password" in still_no.text and "colleague" in still_no.text, still_no.text
+
+
+async def test_a_vague_opener_then_the_problem_and_a_greeting_keep_the_conversation(
+    stack,
+) -> None:
+    # „Probleme mit meinem Internet", then „es ist sehr langsam": the slow-internet checks,
+    # not a miss nor the slow computer; "hallo?" on the way asks the open question again.
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="de")
+    turns = []
+    try:
+        turns.append(await client.say("Ich habe Probleme mit meinem Internet"))
+        told = await client.say("es ist sehr langsam")
+        turns.append(told)
+        assert "speedtest" in told.text.lower(), told.text
+        assert "Computer" not in told.text, told.text
+        hello = await client.say("hallo?")
+        turns.append(hello)
+        assert hello.text.startswith("Hallo! Hier waren wir stehen geblieben:"), hello.text
+        assert "Tarif" in hello.text and "Ich bin der Support-Assistent" not in hello.text
+    finally:
+        await client.close()
+    print("\n---\n".join(t.text for t in turns))
+
+
+async def test_an_email_typed_at_once_is_not_asked_for_again(stack) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect()
+    turns = []
+    try:
+        turns.append(await client.say("I need a new remote for my TV box"))
+        typed = await client.say("my email is nobody-here@example.com")
+        turns.append(typed)
+        assert "I'll look for the e-mail address nobody-here@example.com" in typed.text, typed.text
+        assert "What e-mail address did you register with" not in typed.text, typed.text
+        assert "postcode" in typed.text, typed.text
+        again = await client.say("99999")
+        turns.append(again)
+        # No account with these details: the second try asks again, it does not reuse them.
+        assert "couldn't find an account" in again.text, again.text
+        assert "nobody-here@example.com" not in again.text, again.text
+    finally:
+        await client.close()
+    print("\n---\n".join(t.text for t in turns))
