@@ -321,6 +321,16 @@ class DiagnosisService:
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
 
+        if turn.intent == "explain_term":
+            # "What does DNS mean?" with nothing running: the explanation, and an offer.
+            explained = self.engine.explain_term(turn, language)
+            if explained is not None:
+                return DiagnosisResult(
+                    replies=[Reply(explained), Reply(say("diagnosis.after_term", language))],
+                    flow_state=flow_state,
+                    fallback_count=fallback_count,
+                )
+
         if turn.intent in GREETINGS:
             # Nothing running waits for an answer: welcomed or greeted; what the chat
             # knows stays.

@@ -1287,9 +1287,9 @@ class FlowEngine:
         result.state = state
         return result
 
-    def _explain(
-        self, state: dict[str, Any], flow: Flow, step: Step, turn: CustomerTurn, result: TurnResult
-    ) -> TurnResult:
+    def explain_term(self, turn: CustomerTurn, language: str) -> Optional[str]:
+        """ "What is a mesh point?": the glossary's explanation of the term asked about,
+        in the customer's language; None for a term it does not know ("what??")."""
         term = (turn.entity("term") or "").lower()
         glossary = self.library.glossary
         explanation = glossary.get(term)
@@ -1300,21 +1300,27 @@ class FlowEngine:
                     term, explanation = known, text
                     break
         if not explanation:
+            return None
+        # Named as the customer spelled it ("DNS", "WLAN-Kanal"), else as the glossary does.
+        written = re.search(re.escape(term), turn.text, re.IGNORECASE)
+        named = written.group(0) if written else term
+        return engine_text(
+            "term_explained",
+            language,
+            term=named[:1].upper() + named[1:],
+            explanation=in_language(explanation, language),
+        )
+
+    def _explain(
+        self, state: dict[str, Any], flow: Flow, step: Step, turn: CustomerTurn, result: TurnResult
+    ) -> TurnResult:
+        explained = self.explain_term(turn, state["language"])
+        if explained is None:
             # "what??" is no question about a term: the customer did not follow.
             return self._not_understood(state, flow, step, turn.text, result)
         state["misses"] = 0
-        language = self._language(state, flow)
-        result.replies.append(
-            Reply(
-                engine_text(
-                    "term_explained",
-                    state["language"],
-                    term=term.capitalize(),
-                    explanation=in_language(explanation, state["language"]),
-                )
-            )
-        )
-        result.replies.extend(self._ask(step, state["slots"], language))
+        result.replies.append(Reply(explained))
+        result.replies.extend(self._ask(step, state["slots"], self._language(state, flow)))
         result.state = state
         return result
 

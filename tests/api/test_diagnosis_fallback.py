@@ -244,3 +244,26 @@ async def test_an_unsure_reply_to_a_vague_openers_first_question_tells_the_probl
         )
         later = await run(told, answered.flow_state)
         assert later.flow_state["flow"] == "internet_no_connection"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "starts"),
+    [
+        ("what does DNS mean?", "en", "DNS: The internet's address book"),
+        ("was bedeutet eigentlich WLAN-Kanal?", "de", "WLAN-Kanal: Der Funkkanal"),
+    ],
+)
+async def test_a_term_asked_about_with_nothing_running_is_explained(
+    database: Database, database_settings: Settings, text: str, language: str, starts: str
+) -> None:
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-term",
+            flow_state=None,
+            turn=CustomerTurn(text=text, intent="explain_term", language=language),
+            language=language,
+        )
+    assert result.replies[0].text.startswith(starts), result.replies
+    assert result.fallback_count == 0 and result.handoff is None
