@@ -98,6 +98,8 @@ SIDE_RESPONSES = {
 }
 # What "hello" and "thanks" get when no flow waits for an answer (domain.yml responses).
 GREETINGS = {"greet": "utter_greet", "thank": "utter_you_are_welcome"}
+# Requests the fallback offers as a button when the language model ranked one first.
+GUESSED_REQUESTS = ("order_part", "book_visit", "ticket_status")
 # Outcomes whose ticket says what has to happen next (`record.step.*`).
 OUTCOME_NEXT_STEPS = ("part", "visit", "goodwill")
 # Outcomes that continue in an operation flow until the operation is done.
@@ -776,6 +778,15 @@ class DiagnosisService:
             topic = say(f"topic.{guess}", language)
             return DiagnosisResult(
                 replies=[Reply(say("fallback.guess", language, topic=topic), [guessed])],
+                fallback_count=fallback_count,
+            )
+        if turn.likely_intents and turn.likely_intents[0] in GUESSED_REQUESTS:
+            # "mein Router ist kaputt, ich brauche einen neuen", nearly read as a part
+            # order: offered as a button rather than a plain "say it another way".
+            request = turn.likely_intents[0]
+            offered = button(f"button.{request}", language, f"/{request}")
+            return DiagnosisResult(
+                replies=[Reply(say("fallback.guess_request", language), [offered])],
                 fallback_count=fallback_count,
             )
         return DiagnosisResult(

@@ -267,3 +267,15 @@ async def test_a_term_asked_about_with_nothing_running_is_explained(
         )
     assert result.replies[0].text.startswith(starts), result.replies
     assert result.fallback_count == 0 and result.handoff is None
+
+
+async def test_a_request_nearly_understood_is_offered_as_a_button(turn: TurnWithNoFlow) -> None:
+    unsure = replace(
+        not_understood("mein Router ist kaputt, ich brauche einen neuen", "order_part"),
+        language="de",
+    )
+    result = await turn(unsure, 0)
+    assert result.fallback_count == 1 and result.handoff is None
+    assert result.replies[0].buttons == [
+        {"title": "Order a replacement part", "payload": "/order_part"}
+    ]
