@@ -112,6 +112,15 @@ def speeds_in(text: str) -> Optional[Speeds]:
     if len(numbers) != 2:
         return None
     plan_like = [_near(tokens, n.position, PLAN_WORDS) for n in numbers]
+    if all(plan_like):
+        # "about 20 mbps, plan is 300": the plan word follows the one and comes before
+        # the other; the one it comes before is the plan's speed.
+        before = [
+            bool(PLAN_WORDS & set(tokens[max(0, n.position - WINDOW) : n.position]))
+            for n in numbers
+        ]
+        if before.count(True) == 1:
+            plan_like = before
     measured_like = [_near(tokens, n.position, MEASURED_WORDS) for n in numbers]
     if all(n.unit is None for n in numbers) and not SPEED_WORDS & set(tokens):
         # Two numbers, nothing says they are speeds, unless one is clearly what they pay

@@ -17,6 +17,9 @@ from bot.flows.speeds import speed_words, speeds_in
         ("we have a 1 gbit plan and speedtest shows 300", 1000, 300),
         ("paying 80 euros for 500 mbps and only get 12", 500, 12),
         ("Tarif 250 Mbit, Speedtest zeigt 20", 250, 20),
+        # The plan word follows the measured speed and comes before the plan's.
+        ("about 20 mbps, plan is 300", 300, 20),
+        ("ungefähr 15 Mbit, gebucht sind 100", 100, 15),
         ("Ich zahle für 250 Mbit/s und der Speedtest zeigt nur 20 Mbit/s", 250, 20),
         ("Ich zahle für 250 Mbit und bekomme beim Speedtest gerade mal 20", 250, 20),
         # No unit and no word for speed, but one is paid for and the other is got.
