@@ -112,15 +112,6 @@ def speeds_in(text: str) -> Optional[Speeds]:
     if len(numbers) != 2:
         return None
     plan_like = [_near(tokens, n.position, PLAN_WORDS) for n in numbers]
-    if all(plan_like):
-        # "about 20 mbps, plan is 300": the plan word follows the one and comes before
-        # the other; the one it comes before is the plan's speed.
-        before = [
-            bool(PLAN_WORDS & set(tokens[max(0, n.position - WINDOW) : n.position]))
-            for n in numbers
-        ]
-        if before.count(True) == 1:
-            plan_like = before
     measured_like = [_near(tokens, n.position, MEASURED_WORDS) for n in numbers]
     if all(n.unit is None for n in numbers) and not SPEED_WORDS & set(tokens):
         # Two numbers, nothing says they are speeds, unless one is clearly what they pay
@@ -128,10 +119,17 @@ def speeds_in(text: str) -> Optional[Speeds]:
         paired = [p and not m for p, m in zip(plan_like, measured_like, strict=True)]
         if paired.count(True) != 1 or not measured_like[paired.index(False)]:
             return None
+    # "about 20 mbps, plan is 300": the plan word follows the one and comes before the
+    # other; the one it comes before is the plan's speed.
+    plan_before = [
+        bool(PLAN_WORDS & set(tokens[max(0, n.position - WINDOW) : n.position])) for n in numbers
+    ]
     if plan_like.count(True) == 1:
         plan_index = plan_like.index(True)
     elif measured_like.count(True) == 1:
         plan_index = 1 - measured_like.index(True)
+    elif all(plan_like) and plan_before.count(True) == 1:
+        plan_index = plan_before.index(True)
     else:
         return None
     plan, measured = numbers[plan_index], numbers[1 - plan_index]
