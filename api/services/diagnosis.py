@@ -446,11 +446,8 @@ class DiagnosisService:
             return None
         if turn.likely_intents[0] not in PROBLEM_INTENTS:
             return None
-        if flow_state.get("trail") or flow_state.get("history"):
-            return None  # not the flow's first question any more
-        flow = self.library.get(str(flow_state.get("root_flow") or flow_state["flow"]))
-        if flow is None or not flow.default:
-            return None
+        if not self.engine.at_vague_start(flow_state):
+            return None  # past the first question, or not a vague opener's flow
         return replace(turn, intent=turn.likely_intents[0])
 
     @staticmethod

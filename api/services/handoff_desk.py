@@ -699,21 +699,20 @@ class HandoffDesk:
         if not question:
             state = {"handed_back": state["handed_back"]}
         await self._resume_assistant(conversation_id, state, question)
-        if quietly:
-            pass
-        elif question:
-            await self.tell_customer(conversation_id, say(continue_key, language, **values))
-            for reply in question:
+        if not quietly:
+            if question:
+                await self.tell_customer(conversation_id, say(continue_key, language, **values))
+                for reply in question:
+                    await self.tell_customer(
+                        conversation_id, reply.text, sender=Sender.bot, buttons=reply.buttons
+                    )
+            elif state["handed_back"].get("root_flow") or handoff.skill != OTHER:
+                topic = say(topic_key(handoff.skill), language)
                 await self.tell_customer(
-                    conversation_id, reply.text, sender=Sender.bot, buttons=reply.buttons
+                    conversation_id, say(about_topic_key, language, topic=topic, **values)
                 )
-        elif state["handed_back"].get("root_flow") or handoff.skill != OTHER:
-            topic = say(topic_key(handoff.skill), language)
-            await self.tell_customer(
-                conversation_id, say(about_topic_key, language, topic=topic, **values)
-            )
-        else:
-            await self.tell_customer(conversation_id, say(nothing_key, language, **values))
+            else:
+                await self.tell_customer(conversation_id, say(nothing_key, language, **values))
         await self.announce_owner(conversation_id, "bot")
         await self.queue_changed()
 

@@ -1122,6 +1122,18 @@ class FlowEngine:
             return False
         return float(self.encoder.similarities(text, NOT_AN_ANSWER).max()) >= NOT_AN_ANSWER_MEANING
 
+    def at_vague_start(self, state: dict[str, Any]) -> bool:
+        """At the first question of a domain's default flow, the one a vague opener
+        starts ("my cable tv isn't working"): the customer may be telling the problem
+        only now."""
+        running = self.library.get(state.get("root_flow") or state.get("flow") or "")
+        return (
+            running is not None
+            and running.default
+            and not state.get("trail")
+            and not state.get("history")
+        )
+
     def _read_problem(self, turn: CustomerTurn, state: dict[str, Any]) -> str:
         """A problem intent in the middle of a flow: a new problem, the same one told
         again, or no problem at all (an outburst, an attempt at an answer)?
@@ -1129,10 +1141,11 @@ class FlowEngine:
         "NO. Nothing you say works" may come out as a software problem; it is closer
         to "nothing works" than to any flow, so it is a miss, not a new flow. A
         reply of a word or three ("on wifi", "still slow") is an attempt at an
-        answer, not the description of another problem. A message that fits
-        the running flow best, or nearly as well as any other ("it says incorrect
-        password" while a phone won't join the Wi-Fi is not a sign-in problem), is
-        the problem already being worked on.
+        answer, not the description of another problem. A message that fits the
+        running flow best is that problem told again; one that fits it nearly as
+        well as any other is an answer in its words ("it says incorrect password"
+        while a phone won't join the Wi-Fi is not a sign-in problem), except at the
+        first question of a flow a vague opener started (`at_vague_start`).
         """
         words = customer_words(turn.text)
         if self.encoder is None or not words.strip():
@@ -1153,15 +1166,7 @@ class FlowEngine:
         if ranked[0].flow.id in {state.get("root_flow"), state.get("flow")}:
             return SAME_PROBLEM
         running = self.library.get(state.get("root_flow") or state.get("flow") or "")
-        # At the first question of a domain's default flow, started for a vague opener
-        # ("my cable tv isn't working"), the customer is telling the problem now.
-        vague_start = (
-            running is not None
-            and running.default
-            and not state.get("trail")
-            and not state.get("history")
-        )
-        if running is not None and running.intents and not vague_start:
+        if running is not None and running.intents and not self.at_vague_start(state):
             fit = self.chooser.score(turn.text, [running])[0]
             best = ranked[0].score - ranked[0].head_start
             if fit.score >= RUNNING_FLOW_FITS and best - fit.score <= RUNNING_FLOW_MARGIN:
