@@ -97,7 +97,7 @@ SIDE_RESPONSES = {
     "out_of_scope": "utter_out_of_scope",
 }
 # What "hello" and "thanks" get when no flow waits for an answer (domain.yml responses).
-GREETINGS = {"greet": "utter_greet", "thank": "utter_you_are_welcome"}
+SMALL_TALK_RESPONSES = {"greet": "utter_greet", "thank": "utter_you_are_welcome"}
 # Requests the fallback offers as a button when the language model ranked one first.
 GUESSED_REQUESTS = ("order_part", "book_visit", "ticket_status")
 # Outcomes whose ticket says what has to happen next (`record.step.*`).
@@ -333,11 +333,11 @@ class DiagnosisService:
                     fallback_count=fallback_count,
                 )
 
-        if turn.intent in GREETINGS:
+        if turn.intent in SMALL_TALK_RESPONSES:
             # Nothing running waits for an answer: welcomed or greeted; what the chat
             # knows stays.
             return DiagnosisResult(
-                responses=[GREETINGS[turn.intent]],
+                responses=[SMALL_TALK_RESPONSES[turn.intent]],
                 flow_state=flow_state,
                 fallback_count=fallback_count,
             )

@@ -133,7 +133,10 @@ PATTERNS = {
 }
 HEARD_MESSAGES = 5
 PROBLEM_INTENTS = {"problem_internet", "problem_cable", "problem_hardware", "problem_software"}
-GREETINGS = {"greet", "goodbye"}
+GREETING_INTENTS = {"greet", "goodbye"}
+# Intents whose message is no typed value (an account number, an error code) unless it
+# holds a detail: "hello", "no", a problem, a complaint.
+NOT_A_VALUE = PROBLEM_INTENTS | {"request_human", "deny", "complaint", "affirm", "greet"}
 # How a problem-like message in the middle of a flow is read (FlowEngine._read_problem).
 NEW_PROBLEM, SAME_PROBLEM, NOT_A_PROBLEM = "new", "same", ""
 # What a message that answers a question still to come is read as ("on wifi",
@@ -471,6 +474,14 @@ def _lead_to_one_step(step: Step, hits: list[_Hit]) -> bool:
     return len(following) == 1
 
 
+def _detail_asked_for(step: Step, details: dict[str, str]) -> Optional[str]:
+    """The detail a typed answer holds that the question is after ("my email is
+    jane@example.com"), when the flow names it under `from_message: entities`."""
+    if step.from_message is None:
+        return None
+    return next((details[n] for n in step.from_message.entities if details.get(n)), None)
+
+
 def _choice_by_entity_names(
     step: Step, entities: dict[str, str], names: tuple[str, ...]
 ) -> Optional[str]:
@@ -540,7 +551,7 @@ def match_choice(
                 return value
             return None
     by_entity = _choice_by_entities(step, turn, ("light_color", "light_state"))
-    if by_entity or encoder is None or turn.intent in YES_INTENTS | NO_INTENTS | GREETINGS:
+    if by_entity or encoder is None or turn.intent in YES_INTENTS | NO_INTENTS | GREETING_INTENTS:
         return by_entity  # "hallo?" is close in meaning to nothing it could answer
     if ranked is None:
         ranked, not_an_answer = _closest_choices(step, turn.text, encoder)
@@ -1082,20 +1093,16 @@ class FlowEngine:
             result.events.append(FlowEventRecord("answer", flow.id, step.id, str(said_yes).lower()))
             return step.yes if said_yes else step.no
         if step.kind == "ask_value":
-            not_an_answer = PROBLEM_INTENTS | {
-                "request_human",
-                "deny",
-                "complaint",
-                "affirm",
-                "greet",
-            }
-            if turn.intent in not_an_answer and not heard_in(turn)["entities"]:
+            # The details the message holds, the language model's and those found by
+            # their form (an e-mail address, an error code): read once for this answer.
+            details = heard_in(turn)["entities"]
+            if turn.intent in NOT_A_VALUE and not details:
                 return None
             if turn.intent == "problem_persists" or self._sounds_like_no_answer(turn.text):
                 return None
             value = (
                 turn.entity(step.slot or "")
-                or self._detail_asked_for(step, turn)
+                or _detail_asked_for(step, details)
                 or turn.text.strip()[:200]
             )
             if not value:
@@ -1105,15 +1112,6 @@ class FlowEngine:
             result.events.append(FlowEventRecord("answer", flow.id, step.id, value))
             return step.next
         return None
-
-    @staticmethod
-    def _detail_asked_for(step: Step, turn: CustomerTurn) -> Optional[str]:
-        """The detail a typed answer holds that the question is after ("my email is
-        jane@example.com"), when the flow names it under `from_message: entities`."""
-        if step.from_message is None:
-            return None
-        details = heard_in(turn)["entities"]
-        return next((details[n] for n in step.from_message.entities if details.get(n)), None)
 
     def _sounds_like_no_answer(self, text: str) -> bool:
         """With the encoder: close to what customers say when they are not answering."""
