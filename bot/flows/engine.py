@@ -443,6 +443,16 @@ def _titles_named(step: Step, values: set[str], language: str) -> str:
     return f"{', '.join(titles[:-1])} {engine_text('and', language)} {titles[-1]}"
 
 
+def _urgent_named(step: Step, hits: list[_Hit]) -> Optional[_Hit]:
+    """Where the message names the step's urgent choice among others ("it's hot and
+    I can smell burning"): that one is answered first, nothing is asked."""
+    urgent = {c.value for c in step.choices if c.urgent}
+    found = [h for h in hits if h.value in urgent]
+    if not found or len({h.value for h in hits}) < 2:
+        return None
+    return min(found, key=lambda h: (h.clause, h.start))
+
+
 def _choice_phrases(step: Step) -> dict[str, list[str]]:
     """Each choice's value, its titles in every language and all its synonyms."""
     return {c.value: [c.value, *c.titles, *c.synonyms] for c in step.choices}
@@ -532,6 +542,9 @@ def match_choice(
     together = _named_together(step, turn.text, hits)
     if together is not None:
         return together[0]
+    urgent = _urgent_named(step, hits)
+    if urgent is not None:
+        return urgent.value
     if hits:
         longest = max(h.length for h in hits)
         best = {h.value for h in hits if h.length == longest}
@@ -1554,6 +1567,15 @@ class FlowEngine:
                 together = _named_together(step, turn.text, hits)
                 if together is not None:
                     value, words = together
+                elif (urgent := _urgent_named(step, hits)) is not None:
+                    # "hot, and it smells of burning": safety comes first.
+                    words = " ".join(
+                        _clauses(turn.text)[urgent.clause][
+                            urgent.start : urgent.start + urgent.length
+                        ]
+                    )
+                    taken = _choice_taken(step, urgent.value, words, language)
+                    return replace(taken, said=engine_text("urgent_first", language, words=words))
                 elif len({h.value for h in hits}) > 1 and spec.one_at_a_time:
                     # "a remote and a charger": the first now, the others after it.
                     return self._first_of_several(step, hits, language)
@@ -1682,12 +1704,15 @@ class FlowEngine:
             text = fill_in(in_language(spec.say, language), slots)
         else:
             text = engine_text("taken_from_message", spoken, words=taken.words, answer=taken.answer)
-        # One invitation to correct per turn, after the last answer taken.
+        # One invitation to correct per turn, after the last answer taken, and none
+        # when the flow ends with this answer (a swollen battery: handed over at once).
         if_wrong = f" {engine_text('if_wrong', spoken)}"
         for reply in result.replies:
             if reply.text.endswith(if_wrong):
                 reply.text = reply.text[: -len(if_wrong)]
-        result.replies.append(Reply(f"{text}{if_wrong}"))
+        following = flow.steps.get(taken.target or "")
+        ends_here = following is not None and following.kind == "outcome"
+        result.replies.append(Reply(text if ends_here else f"{text}{if_wrong}"))
         return taken.target
 
     @staticmethod

@@ -99,6 +99,8 @@ class Choice:
     # The answer when the customer names all of these other choices together
     # ("my mouse and keyboard stopped working" for `all_of: [keyboard, mouse]`).
     all_of: tuple[str, ...] = ()
+    # Named together with other choices, this one is taken: smoke comes before heat.
+    urgent: bool = False
     line: Optional[int] = None
 
     @property

@@ -140,6 +140,14 @@ class FlowChecker:
             values = [c.value for c in step.choices]
             if len(values) != len(set(values)):
                 self.error(flow, step.line, f"step {step.id!r} has two choices with the same value")
+            urgent = [c.value for c in step.choices if c.urgent]
+            if len(urgent) > 1:
+                self.error(
+                    flow,
+                    step.line,
+                    f"step {step.id!r} marks {', '.join(urgent)} as `urgent`; "
+                    "only one choice of a question can come first",
+                )
             for choice in step.choices:
                 together = set(choice.all_of)
                 others = set(values) - {choice.value}

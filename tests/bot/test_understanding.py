@@ -808,6 +808,41 @@ async def test_several_answers_with_the_same_checks_are_said_back_and_not_asked(
 
 
 @pytest.mark.parametrize(
+    ("opener", "language"),
+    [
+        ("my laptop is getting really hot and i can smell burning", "en"),
+        ("Der Laptop wird total heiß, der Lüfter dröhnt und jetzt riecht es verbrannt", "de"),
+    ],
+)
+async def test_an_urgent_answer_named_with_others_comes_first(
+    flow_library: FlowLibrary, opener: str, language: str
+) -> None:
+    # Heat and a burning smell lead to different steps; the smell is not asked about.
+    engine = engine_for(flow_library)
+    turn = replace(said(opener, "problem_hardware"), language=language)
+    result = await engine.start(flow_library.get("hardware_overheating"), turn=turn)
+    text = "\n".join(r.text for r in result.replies)
+    assert ("for your safety" if language == "en" else "zu Ihrer Sicherheit") in text, text
+    assert result.state is None  # handed over at once, no question asked
+    assert [e.step_id for e in result.events if e.kind == "outcome"] == ["danger"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("it's hot and there's smoke coming out", "danger"),
+        ("it's hot but there's no smoke", "hot"),
+        ("er wird heiß und qualmt", "danger"),
+    ],
+)
+def test_a_typed_answer_naming_the_urgent_choice_takes_it(
+    flow_library: FlowLibrary, encoder: SentenceEncoder, text: str, expected: str
+) -> None:
+    step = flow_library.get("hardware_overheating").step("symptom")
+    assert match_choice(step, said(text), encoder) == expected
+
+
+@pytest.mark.parametrize(
     ("flow_id", "opener", "language", "named"),
     [
         (

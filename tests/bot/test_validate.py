@@ -128,6 +128,22 @@ def test_a_good_flow_has_no_errors(tmp_path: Path) -> None:
             {},
             "duplicate step id 'ask'",
         ),
+        (
+            """
+    - id: ask
+      ask: What do you see?
+      choices:
+        - value: smoke
+          urgent: true
+        - value: sparks
+          urgent: true
+      next: done
+    - id: done
+      outcome: resolved
+""",
+            {},
+            "only one choice of a question can come first",
+        ),
         (GOOD_STEPS, {"intents": "[problem_spaceship]"}, "not in domain.yml"),
         (GOOD_STEPS.replace("outcome: ticket", "outcome: teleport"), {}, "unknown outcome"),
         (GOOD_STEPS, {"start": "missing"}, "`start` names the step 'missing'"),
@@ -140,6 +156,7 @@ def test_a_good_flow_has_no_errors(tmp_path: Path) -> None:
         "missing choice target",
         "unknown check",
         "duplicate id",
+        "two urgent choices",
         "unknown intent",
         "unknown outcome",
         "bad start",
