@@ -411,12 +411,18 @@ async def save_ticket_contact(database: Database, slots: dict[str, Any]) -> str:
 
     `saved` (the slot then holds the cleaned-up contact), `invalid` (neither an
     e-mail address nor a phone number; after three tries `declined`), or
-    `declined` when the customer would rather not leave one.
+    `declined` when the customer would rather not leave one. An account number
+    instead ("ACC-1002") is `account`: the flow identifies the customer and
+    asks again, and then the ticket goes on their account (`linked`).
     """
     typed = str(slots.get("contact") or "")
     if tickets.declines_contact(typed):
         return "declined"
     contact = tickets.parse_contact(typed)
+    if contact is None and slots.get("customer_id"):
+        return await _put_ticket_on_account(database, slots)
+    if tickets.names_an_account(typed):
+        return "account"
     if contact is None:
         attempts = int(slots.get("contact_attempts") or 0) + 1
         slots["contact_attempts"] = attempts
@@ -435,6 +441,29 @@ async def save_ticket_contact(database: Database, slots: dict[str, Any]) -> str:
         )
     slots["contact"] = contact
     return "saved"
+
+
+async def _put_ticket_on_account(database: Database, slots: dict[str, Any]) -> str:
+    """The identified customer's ticket goes on their account: `linked`."""
+    async with database.session() as session:
+        ticket = await tickets.get_ticket(session=session, number=str(slots.get("ticket_number")))
+        customer = await _customer(session, slots)
+        if (
+            ticket is None
+            or customer is None
+            or not tickets.visible_to(
+                ticket, conversation_id=current_conversation.get(), customer_id=customer.id
+            )
+        ):
+            return "unknown"
+        await tickets.set_customer(
+            session=session,
+            ticket=ticket,
+            customer_id=customer.id,
+            account_number=customer.account_number,
+            actor="customer via bot",
+        )
+    return "linked"
 
 
 async def goodwill_eligible(database: Database, slots: dict[str, Any]) -> str:

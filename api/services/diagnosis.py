@@ -382,6 +382,15 @@ class DiagnosisService:
                 self._note_goodwill_ask(started, turn, language)
                 return await self._finish(session, conversation_id, started, language, turn)
 
+        if turn.intent == "nlu_fallback" and best_guess(turn) is not None:
+            # The NLU was unsure, but the words are very close to one flow's examples:
+            # "mein Fernseher hat kein Bild mehr, nur schwarz" is the black screen.
+            flow = self.engine.flow_clearly_meant(turn)
+            if flow is not None:
+                started = await self.engine.start(flow, slots=entity_slots(turn), turn=turn)
+                self._note_goodwill_ask(started, turn, language)
+                return await self._finish(session, conversation_id, started, language, turn)
+
         if self._asks_for_goodwill(turn):
             # "Third outage this month, I want compensation": what the goodwill policy
             # allows, or a ticket for a colleague to decide; not a pointer to billing. A

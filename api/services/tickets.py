@@ -48,6 +48,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+?\(?\d[\d ()./-]{4,22}\d")
 # What customers say when they would rather not leave contact details (English and German).
+_ACCOUNT_NUMBER = re.compile(r"\bACC-?\d{3,}\b", re.IGNORECASE)
 _NO_CONTACT = re.compile(
     r"^\W*(no|nope|nah|none|neither|skip|no thanks?|no thank you|rather not|i'?d rather not|"
     r"don'?t|do not|not now|not needed|no need|"
@@ -136,6 +137,11 @@ def parse_contact(text: str) -> Optional[str]:
     return parse_email(text) or parse_phone(text)
 
 
+def names_an_account(text: str) -> bool:
+    """Whether the customer typed an account number ("ACC-1002") rather than contact details."""
+    return parse_contact(text) is None and bool(_ACCOUNT_NUMBER.search(text or ""))
+
+
 def declines_contact(text: str) -> bool:
     """Whether the customer said they'd rather not leave contact details."""
     return parse_contact(text) is None and bool(_NO_CONTACT.match(text or ""))
@@ -155,6 +161,22 @@ async def set_contact(*, session: AsyncSession, ticket: Ticket, contact: str, ac
         ticket.contact = parsed
         await record_event(
             session=session, ticket=ticket, kind="update", actor=actor, detail=f"contact: {parsed}"
+        )
+    return ticket
+
+
+async def set_customer(
+    *, session: AsyncSession, ticket: Ticket, customer_id: int, account_number: str, actor: str
+) -> Ticket:
+    """Put the ticket on a verified customer's account: staff reach them by the details on file."""
+    if ticket.customer_id != customer_id:
+        ticket.customer_id = customer_id
+        await record_event(
+            session=session,
+            ticket=ticket,
+            kind="update",
+            actor=actor,
+            detail=f"customer: {account_number}",
         )
     return ticket
 

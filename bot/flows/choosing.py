@@ -15,6 +15,9 @@ those words, and a flow added with examples is chosen without retraining Rasa.
   flow, never whichever file sorts first.
 - Trainer keywords found in the message add a small bonus; they no longer decide
   alone.
+- A message that gives the plan's and the measured speed ("paying for 250 and
+  getting maybe 10") adds a bonus to the flows with a question that reads them
+  (`from_message: {speed_ratio: …}`): whatever else it says, it is about speed.
 
 `rank()` says why: the closest example and the keywords found, for
 `make which-flow` and for the flow-choice evaluation (`make eval-flows`).
@@ -32,12 +35,19 @@ import numpy as np
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import Flow, Text
+from bot.flows.speeds import speeds_in
 
 # Below this an intent is "unsure" and flows of every domain are ranked.
 CONFIDENT_INTENT = 0.8
 # A best match below this is not close to any flow: the domain's default runs.
 MIN_MEANING = 0.3
 KEYWORD_BONUS = 0.04
+SPEEDS_BONUS = 0.08
+# When the NLU is unsure, a flow is still started when the message is this close to
+# one of its examples and clearly closer than to any other flow's ("mein Fernseher hat
+# kein Bild mehr, nur schwarz": 0.88 against 0.63).
+CLEAR_MEANING = 0.8
+CLEAR_MARGIN = 0.1
 # Head start of flows in the domain the NLU ranked first, second, third.
 LIKELY_DOMAIN_BONUS = (0.08, 0.04, 0.02)
 
@@ -52,11 +62,14 @@ class FlowMatch:
     closest: str
     keywords: tuple[str, ...]
     head_start: float
+    speeds: bool = False
 
     def explain(self) -> str:
         parts = [f"closest to {self.closest!r} ({self.meaning:.2f})"]
         if self.keywords:
             parts.append(f"keywords {', '.join(self.keywords)} (+{KEYWORD_BONUS:.2f})")
+        if self.speeds:
+            parts.append(f"plan and measured speed given (+{SPEEDS_BONUS:.2f})")
         if self.head_start:
             parts.append(f"the NLU's domain (+{self.head_start:.2f})")
         return "; ".join(parts)
@@ -81,6 +94,14 @@ def flow_phrases(flow: Flow) -> list[str]:
     if flow.description:
         phrases.extend(_every_language(flow.description))
     return [p for p in dict.fromkeys(phrases) if p.strip()]
+
+
+def _reads_speeds(flow: Flow) -> bool:
+    """Whether a question of the flow is answered by the plan's and the measured speed."""
+    return any(
+        step.from_message is not None and step.from_message.speed_ratio is not None
+        for step in flow.steps.values()
+    )
 
 
 def _every_language(text: str) -> list[str]:
@@ -154,6 +175,7 @@ class FlowChooser:
         text = customer_words(text)
         words = _words(text)
         message = self.encoder.encode([text])[0] if self.encoder and text.strip() else None
+        speeds_given = speeds_in(text) is not None
         matches = []
         for flow in flows:
             meaning, closest = 0.0, ""
@@ -164,8 +186,14 @@ class FlowChooser:
                 meaning, closest = float(similarities[best]), phrases[best]
             found = tuple(k for k in flow.keywords if _words(k) in words)
             head_start = head_starts.get(flow.domain, 0.0)
-            score = meaning + (KEYWORD_BONUS if found else 0.0) + head_start
-            matches.append(FlowMatch(flow, score, meaning, closest, found, head_start))
+            speeds = speeds_given and _reads_speeds(flow)
+            score = (
+                meaning
+                + (KEYWORD_BONUS if found else 0.0)
+                + (SPEEDS_BONUS if speeds else 0.0)
+                + head_start
+            )
+            matches.append(FlowMatch(flow, score, meaning, closest, found, head_start, speeds))
         # Equal scores (no encoder, no keywords): the default flow first, then by id.
         matches.sort(key=lambda m: (-m.score, not m.flow.default, m.flow.id))
         return matches
@@ -193,6 +221,32 @@ class FlowChooser:
         if self.encoder is None or best.meaning >= MIN_MEANING or best.keywords:
             return best.flow
         return self.default_for(best.flow.domain) or best.flow
+
+    def clearly_meant(
+        self, *, text: str, likely_intents: Sequence[str], devices: Sequence[str] = ()
+    ) -> Optional[Flow]:
+        """The flow an unsure message clearly means, or None.
+
+        Only a flow of a domain the NLU ranked first or second, whose examples the
+        message is very close to (CLEAR_MEANING), and clearly closer than to any
+        other flow's (CLEAR_MARGIN).
+        """
+        if self.encoder is None:
+            return None
+        ranked = self.rank(text=text, intent="", likely_intents=likely_intents, devices=devices)
+        if len(ranked) < 2:
+            return None
+        likely_domains = {
+            f.domain for name in likely_intents[:2] for f in self.library.for_intent(name)
+        }
+        best, runner_up = ranked[0], max(m.meaning for m in ranked[1:])
+        if (
+            best.flow.domain in likely_domains
+            and best.meaning >= CLEAR_MEANING
+            and best.meaning - runner_up >= CLEAR_MARGIN
+        ):
+            return best.flow
+        return None
 
     def default_for(self, domain: str) -> Optional[Flow]:
         """The domain's `default: true` flow."""

@@ -734,6 +734,14 @@ class FlowEngine:
             devices=[str(e["value"]) for e in turn.entities if e.get("entity") == "device"],
         )
 
+    def flow_clearly_meant(self, turn: CustomerTurn) -> Optional[Flow]:
+        """The flow a message the NLU was unsure of clearly means by its words, if any."""
+        return self.chooser.clearly_meant(
+            text=turn.text,
+            likely_intents=turn.likely_intents,
+            devices=[str(e["value"]) for e in turn.entities if e.get("entity") == "device"],
+        )
+
     # ----------------------------------------------------------------- starting
 
     async def start(

@@ -32,7 +32,7 @@ KNOWN_CHECKS: dict[str, tuple[str, ...]] = {
     "cancel_visit_booking": ("cancelled", "failed", "unknown"),
     "ticket_to_close": ("one", "visit", "several", "already", "none", "unknown"),
     "mark_ticket_solved": ("solved", "failed", "unknown"),
-    "save_ticket_contact": ("saved", "invalid", "declined", "unknown"),
+    "save_ticket_contact": ("saved", "invalid", "declined", "account", "linked", "unknown"),
     "goodwill_eligible": ("eligible", "not_eligible", "unknown"),
     "goodwill_accept": ("recorded", "failed", "unknown"),
     "goodwill_decline": ("recorded", "failed", "unknown"),

@@ -173,6 +173,27 @@ async def test_the_domain_picked_after_a_guess_starts_the_flow_the_first_words_f
     assert picked.flow_state is not None and picked.flow_state["flow"] == flow
 
 
+@pytest.mark.parametrize(
+    ("text", "language", "flow"),
+    [
+        ("mein Fernseher hat kein Bild mehr, nur schwarz", "de", "cable_black_screen"),
+        ("my tv screen stays black, no picture at all", "en", "cable_black_screen"),
+    ],
+)
+async def test_an_unsure_message_very_close_to_one_flow_starts_it(
+    turn: TurnWithNoFlow, text: str, language: str, flow: str
+) -> None:
+    """The NLU torn between cable TV and a device, the words clearly the black screen."""
+    unsure = replace(
+        not_understood(text, "problem_cable", "problem_hardware"),
+        language=language,
+        entities=[{"entity": "device", "value": "tv"}],
+    )
+    result = await turn(unsure, 0)
+    assert result.flow_state is not None and result.flow_state["flow"] == flow
+    assert result.fallback_count == 0
+
+
 async def test_without_a_guess_the_domain_button_starts_its_default(
     database: Database, database_settings: Settings
 ) -> None:

@@ -56,6 +56,36 @@ def test_a_confident_intent_ranks_its_domains_flows_by_meaning(
     assert chosen is not None and chosen.id == expected
 
 
+def test_the_plan_and_measured_speed_point_to_the_flow_that_reads_them(
+    chooser: FlowChooser,
+) -> None:
+    # "evenings" and "wifi" are closer to the drop-outs; the speeds say it is slow.
+    text = "my wifi is super bad in the evenings. paying for 250 and getting maybe 10"
+    ranked = chooser.rank(text=text, intent="problem_internet", confidence=0.99)
+    assert ranked[0].flow.id == "internet_slow_speed"
+    assert ranked[0].speeds and "plan and measured speed given" in ranked[0].explain()
+    assert not any(m.speeds for m in ranked[1:])
+
+
+@pytest.mark.parametrize(
+    ("text", "likely", "expected"),
+    [
+        ("mein Fernseher hat kein Bild mehr, nur schwarz", ("problem_cable", "problem_hardware"),
+         "cable_black_screen"),
+        # Close to nothing in particular: no flow is clearly meant.
+        ("this is the worst service ever", ("problem_cable", "problem_software"), None),
+        # Clearly the black screen, but the NLU leaned to two other domains.
+        ("mein Fernseher hat kein Bild mehr, nur schwarz",
+         ("problem_software", "problem_internet"), None),
+    ],
+)  # fmt: skip
+def test_an_unsure_message_clearly_meaning_one_flow(
+    chooser: FlowChooser, text: str, likely: tuple[str, ...], expected: str | None
+) -> None:
+    flow = chooser.clearly_meant(text=text, likely_intents=likely)
+    assert (flow.id if flow else None) == expected
+
+
 def test_an_unsure_intent_ranks_every_domain(chooser: FlowChooser) -> None:
     # The NLU leaned to internet because of "router"; by meaning it is the printer.
     ranked = chooser.rank(
