@@ -47,6 +47,11 @@ def chooser(encoder: SentenceEncoder) -> FlowChooser:
          "internet_wifi_drops"),
         ("Der Receiver zeigt nur noch einen schwarzen Bildschirm, kein Signal", "problem_cable",
          "cable_black_screen"),
+        # A laptop that is on, with a screen fault: not the laptop that won't switch on.
+        ("my laptop screen has gone all flickery since this morning", "problem_hardware",
+         "hardware_faulty_peripheral"),
+        ("Laptop-Bildschirm flackert seit heute früh", "problem_hardware",
+         "hardware_faulty_peripheral"),
     ],
 )  # fmt: skip
 def test_a_confident_intent_ranks_its_domains_flows_by_meaning(
