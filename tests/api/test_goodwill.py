@@ -183,6 +183,10 @@ def test_a_money_word_with_lost_service_asks_for_compensation() -> None:
     assert policy.asked_for("Ich hätte gern eine Gutschrift für die drei Tage ohne Internet.")
     assert policy.asked_for("I want a refund for the 3 days my internet was down")
     assert policy.asked_for("Erstattung bitte, ich hatte eine Woche kein Fernsehen")
+    assert policy.asked_for("Wer zahlt mir eigentlich die drei Tage ohne Internet zurück?")
+    assert policy.asked_for("who is going to pay me back for the days without internet?")
+    # Paying for a service that fails is the fault, not an ask for money.
+    assert not policy.asked_for("I pay for 500 Mbit and have no internet")
     # A visit missed counts as service lost.
     assert policy.asked_for(
         "Ich will mich beschweren. Drei Termine wurden abgesagt und niemand ruft zurück. "
