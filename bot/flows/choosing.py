@@ -227,9 +227,10 @@ class FlowChooser:
     ) -> Optional[Flow]:
         """The flow an unsure message clearly means, or None.
 
-        Only a flow of a domain the NLU ranked first or second, whose examples the
-        message is very close to (CLEAR_MEANING), and clearly closer than to any
-        other flow's (CLEAR_MARGIN).
+        Only a flow of a domain the NLU ranked first or second, ranked first, and
+        either very close to the message (CLEAR_MEANING) and clearly closer than any
+        other flow (CLEAR_MARGIN), or the only flow for a device the message names
+        ("Mein Drucker ist offline obwohl er im WLAN ist": the printer flow).
         """
         if self.encoder is None:
             return None
@@ -240,11 +241,13 @@ class FlowChooser:
             f.domain for name in likely_intents[:2] for f in self.library.for_intent(name)
         }
         best, runner_up = ranked[0], max(m.meaning for m in ranked[1:])
-        if (
-            best.flow.domain in likely_domains
-            and best.meaning >= CLEAR_MEANING
-            and best.meaning - runner_up >= CLEAR_MARGIN
-        ):
+        if best.flow.domain not in likely_domains:
+            return None
+        if best.meaning >= CLEAR_MEANING and best.meaning - runner_up >= CLEAR_MARGIN:
+            return best.flow
+        named = {d.lower() for d in devices}
+        for_device = [m.flow for m in ranked if named & {d.lower() for d in m.flow.devices}]
+        if len(for_device) == 1 and for_device[0] is best.flow and best.meaning >= MIN_MEANING:
             return best.flow
         return None
 

@@ -77,6 +77,9 @@ def test_the_plan_and_measured_speed_point_to_the_flow_that_reads_them(
     [
         ("mein Fernseher hat kein Bild mehr, nur schwarz", ("problem_cable", "problem_hardware"),
          "cable_black_screen"),
+        # Not that close, but the printer is named and only one flow is for printers.
+        ("Mein Drucker ist offline obwohl er im WLAN ist, Windows 11",
+         ("problem_hardware", "problem_internet"), "hardware_printer_not_printing"),
         # Close to nothing in particular: no flow is clearly meant.
         ("this is the worst service ever", ("problem_cable", "problem_software"), None),
         # Clearly the black screen, but the NLU leaned to two other domains.
@@ -87,7 +90,8 @@ def test_the_plan_and_measured_speed_point_to_the_flow_that_reads_them(
 def test_an_unsure_message_clearly_meaning_one_flow(
     chooser: FlowChooser, text: str, likely: tuple[str, ...], expected: str | None
 ) -> None:
-    flow = chooser.clearly_meant(text=text, likely_intents=likely)
+    devices = ["printer"] if "Drucker" in text else []
+    flow = chooser.clearly_meant(text=text, likely_intents=likely, devices=devices)
     assert (flow.id if flow else None) == expected
 
 
