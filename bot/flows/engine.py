@@ -43,6 +43,16 @@ YES_INTENTS = {"affirm", "problem_fixed"}
 NO_INTENTS = {"deny", "problem_persists"}
 YES_WORDS = {"yes", "y", "yeah", "yep", "yup", "sure", "correct", "ja", "ok", "okay", "right"}
 NO_WORDS = {"no", "n", "nope", "nah", "not", "nein", "negative"}
+# "Done", "did that", „erledigt“: the instruction was carried out, and the question
+# about how it went is still open. Words that may come with them:
+DONE_PHRASES = (
+    "done", "did it", "did that", "done it", "done that", "finished", "all done",
+    "erledigt", "gemacht", "fertig", "getan",
+)  # fmt: skip
+DONE_FILLERS = YES_WORDS | {
+    "i", "ive", "have", "just", "now", "so", "alright", "that", "it", "hab", "habe", "ich",
+    "das", "ist", "jetzt", "gut", "und", "and", "then", "what", "was", "nun",
+}  # fmt: skip
 # Not an answer either way: "I'm not sure" is no "no".
 UNSURE_PHRASES = (
     "not sure", "do not know", "dont know", "no idea", "unsure", "maybe", "can not tell",
@@ -870,8 +880,10 @@ class FlowEngine:
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
         if (
-            turn.intent == "already_tried"
-            and self._did_it_says_yes(step, turn)
+            (
+                (turn.intent == "already_tried" and self._did_it_says_yes(step, turn))
+                or self._says_it_is_done(step, turn)
+            )
             and state.get("asked_on_its_own") != step.id
         ):
             # "Yes, I checked the cables" to "Does a light come on now?": the yes may be
@@ -993,6 +1005,21 @@ class FlowEngine:
             and not set(words) & NO_WORDS
             and not any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES)
         )
+
+    @staticmethod
+    def _says_it_is_done(step: Step, turn: CustomerTurn) -> bool:
+        """ "ok did that", "done", „hab ich gemacht, und jetzt?“ to a question after an
+        instruction: it was done, and how it went is not said. Never "already" (that
+        it did not help) and never with a no."""
+        if step.kind != "ask_yes_no" or not step.text:
+            return False
+        words = [w.replace("'", "") for w in _words(turn.text)]
+        text = " ".join(words)
+        found = [p for p in DONE_PHRASES if _has_phrase(text, p)]
+        if not found or set(words) & (NO_WORDS | {"already", "schon"}):
+            return False
+        rest = set(words) - {w for p in found for w in p.split()}
+        return rest <= DONE_FILLERS
 
     @staticmethod
     def _hear(state: dict[str, Any], turn: CustomerTurn) -> None:

@@ -659,6 +659,40 @@ async def test_already_tried_on_one_step_remembers_what_else_was_done(
 
 
 @pytest.mark.parametrize(
+    ("reply", "intent", "language"),
+    [
+        ("ok did that", "problem_fixed", "en"),  # the NLU's guess, "it works now", is wrong
+        ("done", "affirm", "en"),
+        ("yep, done that", "nlu_fallback", "en"),
+        ("hab ich gemacht, und jetzt?", "already_tried", "de"),
+        ("erledigt", "affirm", "de"),
+    ],
+)
+async def test_done_to_an_instruction_asks_how_it_went(
+    flow_library: FlowLibrary, reply: str, intent: str, language: str
+) -> None:
+    """ "Did the page print?" after "cancel every document and print again": "done"
+    says it was done, not whether it printed."""
+    engine = engine_for(flow_library, service_outage="none")
+    opener = replace(
+        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
+        language=language,
+    )
+    state = (
+        await engine.start(flow_library.get("hardware_printer_not_printing"), turn=opener)
+    ).state
+    assert state["step"] == "clear_queue"
+    result = await engine.answer(state, replace(said(reply, intent), language=language))
+    assert result.outcome is None and result.state["step"] == "clear_queue"
+    assert result.replies[0].text == (
+        "Thanks. Then just to be sure:" if language == "en" else "Danke. Dann nur zur Sicherheit:"
+    )
+    # "already" is something else: it did not help.
+    again = await engine.answer(state, said("already did that", "already_tried"))
+    assert again.state is None or again.state["step"] != "clear_queue"
+
+
+@pytest.mark.parametrize(
     ("flow_id", "opener", "step"),
     [
         (
