@@ -460,7 +460,10 @@ class ChatRequests:
                 return estimate
         if not named and visits.asks_about_visit(chat.turn.text):
             # "Where is my technician?": the booked visit, not a ticket's status.
-            return await self.start_operation(chat, "manage_visit", {"visit_request": "status"})
+            slots: dict[str, Any] = {"visit_request": "status"}
+            if visits.says_visit_missed(chat.turn.text):
+                slots["visit_missed"] = True
+            return await self.start_operation(chat, "manage_visit", slots)
         if not named and outages.asks_about_outage(chat.turn.text):
             # "When will the outage in 10115 be fixed?": the outage where they live.
             return await self.start_operation(chat, OUTAGE_STATUS_FLOW)

@@ -112,6 +112,10 @@ NAMES_ITS_PROBLEM = ("complaint", "already_tried", "problem_persists")
 NOT_TRIED_FLOWS = ("identify_customer",)
 # Intents whose message may ask for compensation (catalog.GoodwillPolicy.asked_for).
 ASKS_FOR_GOODWILL = ("billing", "complaint")
+# A complaint (or a message the NLU was unsure of) that says the technician did not
+# come is about the booked visit.
+MISSED_VISIT_INTENTS = ("complaint", "nlu_fallback", "inform")
+MANAGE_VISIT_FLOW = "manage_visit"
 # The slot that says the customer asked for compensation (the goodwill flow reads it).
 ASKED_FOR_GOODWILL = "asked_for_goodwill"
 # Outcomes after which compensation asked for during the checks is looked at, and the
@@ -401,6 +405,18 @@ class DiagnosisService:
                 conversation_id=conversation_id,
                 flow_id=OPERATION_FLOWS["goodwill"],
                 slots={ASKED_FOR_GOODWILL: True},
+                language=language,
+                turn=turn,
+            )
+
+        if turn.intent in MISSED_VISIT_INTENTS and visits.says_visit_missed(turn.text):
+            # "The technician never showed up and nobody called": their booked visit, and
+            # a colleague to chase it; not "what is the problem about?".
+            return await self.start_flow(
+                session=session,
+                conversation_id=conversation_id,
+                flow_id=MANAGE_VISIT_FLOW,
+                slots={"visit_request": "status", "visit_missed": True},
                 language=language,
                 turn=turn,
             )

@@ -67,6 +67,23 @@ _ABOUT_A_VISIT = re.compile(
 )
 
 
+_VISIT_MISSED = re.compile(
+    r"\b(didn'?t|did not|never|has ?n'?t|has not|hasn'?t|not)\s+(show(ed)?( up)?|turn(ed)? up|come|came|"
+    r"arrive[ds]?)\b|\bno[- ]show\b|\b(nobody|no one|no-one)\s+(came|showed|turned up|called)\b|"
+    r"\bsupposed to (come|be here)\b|"
+    r"\bnicht (gekommen|erschienen|aufgetaucht|da)\b|\b(niemand|keiner|kein mensch)\s+"
+    r"(gekommen|erschienen|da|hat sich gemeldet)\b|\bkam (nicht|niemand|keiner)\b|"
+    r"\bsollte\b.*\bkommen\b|\bkommen sollen\b",
+    re.IGNORECASE,
+)
+
+
+def says_visit_missed(text: str) -> bool:
+    """A technician visit that did not happen: "the tech never showed up", „Der
+    Techniker ist nicht gekommen“, "was supposed to come between 12 and 4"."""
+    return asks_about_visit(text) and bool(_VISIT_MISSED.search(text or ""))
+
+
 def asks_about_visit(text: str) -> bool:
     """The message is about a technician visit (a status question without a ticket
     number, "Where is my technician? He was due between 8 and 12")."""

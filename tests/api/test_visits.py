@@ -262,3 +262,20 @@ async def test_a_ticket_event_records_the_booking(database: Database) -> None:
 )
 def test_a_status_question_about_a_visit(text: str, about_a_visit: bool) -> None:
     assert visits.asks_about_visit(text) is about_a_visit
+
+
+@pytest.mark.parametrize(
+    ("text", "missed"),
+    [
+        ("The technician never showed up and nobody called", True),
+        ("so the tech was supposed to come today between 12 and 4, it's 5:30 now", True),
+        ("Der Techniker ist nicht gekommen und keiner hat Bescheid gesagt!", True),
+        ("Techniker kam nicht, ich habe umsonst gewartet", True),
+        ("I need a technician to come and look at the socket", False),
+        ("can the technician come on saturday instead?", False),
+        ("the tech came but didn't fix anything", False),
+        ("my internet didn't come back after the storm", False),  # no visit named
+    ],
+)
+def test_a_visit_that_did_not_happen(text: str, missed: bool) -> None:
+    assert visits.says_visit_missed(text) is missed

@@ -595,6 +595,51 @@ async def test_where_is_my_technician_shows_the_booked_visit(
 
 
 @pytest.mark.parametrize(
+    ("language", "account", "complaint", "sorry", "handed_on"),
+    [
+        (
+            "en",
+            "ACC-8313",
+            "The technician never showed up and nobody called. Unbelievable.",
+            "I'm sorry the technician hasn't come",
+            "A colleague will check with",
+        ),
+        (
+            "de",
+            "ACC-8314",
+            "Der Techniker ist nicht gekommen und keiner hat Bescheid gesagt!",
+            "Es tut mir leid, dass der Techniker nicht gekommen ist",
+            "fragt bei",
+        ),
+    ],
+)
+async def test_a_technician_who_did_not_come_is_chased_not_asked_about(
+    stack, language, account, complaint, sorry, handed_on
+) -> None:
+    """A complaint about a missed visit: the booked visit and a colleague to chase it,
+    not "What is the problem about?"."""
+    postcode = "1" + account[-4:]
+    new_customer(stack, account, postcode=postcode, name="Kim Vogel")
+    number_button = "account number" if language == "en" else "Kundennummer"
+    slot = await book_a_visit(stack, language, account, postcode)
+
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        asked = await client.say(complaint)
+        await press(client, asked, number_button)
+        await client.say(account, payload=f'/inform{{"customer_ref":"{account}"}}')
+        found = await client.say(postcode, payload=f'/inform{{"postcode":"{postcode}"}}')
+    finally:
+        await client.close()
+    print(asked.text, "\n---\n", found.text)
+    assert sorry in asked.text, asked.text
+    assert asked.text.count("sorry" if language == "en" else "leid") == 1, asked.text
+    assert slot["title"].split(",")[0] in found.text, found.text
+    assert handed_on in found.text, found.text
+
+
+@pytest.mark.parametrize(
     ("language", "account", "request_text", "with_visit", "yes", "solved"),
     [
         (
