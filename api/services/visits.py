@@ -68,12 +68,15 @@ _ABOUT_A_VISIT = re.compile(
 
 
 _VISIT_MISSED = re.compile(
-    r"\b(didn'?t|did not|never|has ?n'?t|has not|hasn'?t|not)\s+(show(ed)?( up)?|turn(ed)? up|come|came|"
-    r"arrive[ds]?)\b|\bno[- ]show\b|\b(nobody|no one|no-one)\s+(came|showed|turned up|called)\b|"
-    r"\bsupposed to (come|be here)\b|"
-    r"\bnicht (gekommen|erschienen|aufgetaucht|da)\b|\b(niemand|keiner|kein mensch)\s+"
-    r"(gekommen|erschienen|da|hat sich gemeldet)\b|\bkam (nicht|niemand|keiner)\b|"
-    r"\bsollte\b.*\bkommen\b|\bkommen sollen\b",
+    r"\b(didn'?t|did not|never|has ?n'?t|has not|not)\s+"
+    r"(show(ed)?( up)?|turn(ed)? up|come|came|arrive[ds]?)\b"
+    r"|\bno[- ]show\b"
+    r"|\b(nobody|no one|no-one)\s+(came|showed|turned up|called)\b"
+    r"|\bsupposed to (come|be here)\b"
+    r"|\bnicht (gekommen|erschienen|aufgetaucht|da)\b"
+    r"|\b(niemand|keiner|kein mensch)\s+(gekommen|erschienen|da|hat sich gemeldet)\b"
+    r"|\bkam (nicht|niemand|keiner)\b"
+    r"|\bsollte\b.*\bkommen\b|\bkommen sollen\b",
     re.IGNORECASE,
 )
 

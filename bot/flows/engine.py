@@ -880,12 +880,9 @@ class FlowEngine:
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
         if (
-            (
-                (turn.intent == "already_tried" and self._did_it_says_yes(step, turn))
-                or self._says_it_is_done(step, turn)
-            )
-            and state.get("asked_on_its_own") != step.id
-        ):
+            (turn.intent == "already_tried" and self._did_it_says_yes(step, turn))
+            or self._says_it_is_done(step, turn)
+        ) and state.get("asked_on_its_own") != step.id:
             # "Yes, I checked the cables" to "Does a light come on now?": the yes may be
             # about the check or about the light. Ask the question on its own, once.
             state["misses"] = 0
