@@ -476,16 +476,25 @@ def _starts_with_yes_or_no(text: str) -> bool:
 def _choice_by_entities(step: Step, turn: CustomerTurn, names: tuple[str, ...]) -> Optional[str]:
     """The one choice that the entities' values name, if they agree."""
     found = set()
-    for name in names:
-        value = turn.entity(name)
-        if not value:
-            continue
+    values = [str(e["value"]) for e in turn.entities if e.get("entity") in names and e.get("value")]
+    for value in values:
         for choice in step.choices:
             if value.lower() in {
                 s.lower() for s in (choice.value, *choice.titles, *choice.synonyms)
             }:
                 found.add(choice.value)
     return found.pop() if len(found) == 1 else None
+
+
+def _naming(step: Step, value: Optional[str], turn: CustomerTurn) -> CustomerTurn:
+    """The turn with only the entities that name the choice `value` (all when none do):
+    "Laptop", not "Ladekabel", is what answered "Which kind of computer?"."""
+    choice = next((c for c in step.choices if c.value == value), None)
+    if choice is None:
+        return turn
+    names = {n.lower() for n in (choice.value, *choice.titles, *choice.synonyms)}
+    naming = [e for e in turn.entities if str(e.get("value", "")).lower() in names]
+    return replace(turn, entities=naming) if naming else turn
 
 
 def _lead_to_one_step(step: Step, hits: list[_Hit]) -> bool:
@@ -700,6 +709,22 @@ def heard_in(turn: CustomerTurn) -> dict[str, Any]:
             entities[name] = found.group(0)
     text = turn.text[:500]
     heard: dict[str, Any] = {"text": text, "entities": entities}
+    # "Mein Laptop lädt nicht, das Ladekabel ist heiß": a second value of an entity
+    # is kept too, so the laptop still answers "Which kind of computer?".
+    more: dict[str, list[dict[str, Any]]] = {}
+    for e in turn.entities:
+        name, value = str(e.get("entity")), str(e.get("value"))
+        if name not in entities or value == entities[name]:
+            continue
+        if value in (m["value"] for m in more.get(name, [])):
+            continue
+        other: dict[str, Any] = {"value": value}
+        place = CustomerTurn.place(e, text)
+        if place is not None:
+            other["start"], other["end"] = place
+        more.setdefault(name, []).append(other)
+    if more:
+        heard["more"] = more
     # Where each entity stands in the text, so that a reply can quote the
     # customer's own words rather than the normalised value.
     places: dict[str, list[int]] = {}
@@ -1523,6 +1548,8 @@ class FlowEngine:
                 if isinstance(place, list) and len(place) == 2:
                     entity["start"], entity["end"] = place
                 entities.append(entity)
+            for name, others in (heard.get("more") or {}).items():
+                entities.extend({"entity": name, **other} for other in others)
             turn = CustomerTurn(text=heard.get("text", ""), entities=entities)
             taken = self._answer_from(step, turn, language, devices)
             if taken is not None:
@@ -1581,7 +1608,7 @@ class FlowEngine:
                     words = max(hits, key=lambda h: h.length).phrase
                     return _choice_taken(step, hits[0].value, words, language)
             value = _choice_by_entities(step, turn, spec.entities)
-            words = turn.said(spec.entities)
+            words = _naming(step, value, turn).said(spec.entities)
             if value is None:
                 value = _choice_by_entity_names(
                     step, {str(e["entity"]): str(e["value"]) for e in turn.entities}, spec.entities

@@ -1146,3 +1146,19 @@ def test_a_greeting_is_never_a_choice_by_meaning(
 ) -> None:
     step = flow_library.get("internet_slow_speed").step("speed_test")
     assert match_choice(step, said("hallo?", "greet"), encoder) is None
+
+
+async def test_a_second_device_named_does_not_hide_the_first(flow_library: FlowLibrary) -> None:
+    """ "Mein Laptop lädt nicht mehr, das Ladekabel ist ganz heiß": the laptop answers
+    "Which kind of computer?", quoted as written; the charger names no choice."""
+    text = "Mein Laptop lädt nicht mehr, das Ladekabel ist ganz heiß geworden"
+    laptop = {"entity": "device", "value": "laptop", "start": 5, "end": 11}
+    charger = {"entity": "device", "value": "charger", "start": 33, "end": 42}
+    assert text[33:42] == "Ladekabel"
+    turn = CustomerTurn(
+        text=text, intent="problem_hardware", entities=[laptop, charger], language="de"
+    )
+    engine = engine_for(flow_library)
+    result = await engine.start(flow_library.get("hardware_device_no_power"), turn=turn)
+    assert result.state["step"] == "laptop_charger"
+    assert "„Laptop“" in result.replies[0].text, result.replies[0].text
