@@ -463,6 +463,18 @@ def _urgent_named(step: Step, hits: list[_Hit]) -> Optional[_Hit]:
     return min(found, key=lambda h: (h.clause, h.start))
 
 
+def _covering(step: Step, hits: list[_Hit]) -> Optional[str]:
+    """The choice that covers all the others the message names with it ("frozen" and
+    "the remote does nothing": the frozen box), or None."""
+    named = {h.value for h in hits}
+    if len(named) < 2:
+        return None
+    for choice in step.choices:
+        if choice.value in named and named <= {choice.value, *choice.covers}:
+            return choice.value
+    return None
+
+
 def _choice_phrases(step: Step) -> dict[str, list[str]]:
     """Each choice's value, its titles in every language and all its synonyms."""
     return {c.value: [c.value, *c.titles, *c.synonyms] for c in step.choices}
@@ -564,6 +576,9 @@ def match_choice(
     urgent = _urgent_named(step, hits)
     if urgent is not None:
         return urgent.value
+    covering = _covering(step, hits)
+    if covering is not None:
+        return covering
     if hits:
         longest = max(h.length for h in hits)
         best = {h.value for h in hits if h.length == longest}
@@ -1635,6 +1650,15 @@ class FlowEngine:
                     )
                     taken = _choice_taken(step, urgent.value, words, language)
                     return replace(taken, said=engine_text("urgent_first", language, words=words))
+                elif (covering := _covering(step, hits)) is not None:
+                    # "frozen, and the remote does nothing": the box's checks first.
+                    named = _titles_named(step, {h.value for h in hits}, language)
+                    first = min(
+                        (h for h in hits if h.value == covering), key=lambda h: (h.clause, h.start)
+                    )
+                    taken = _choice_taken(step, covering, first.phrase, language)
+                    said = engine_text("covered_first", language, named=named, answer=taken.answer)
+                    return replace(taken, said=said)
                 elif len({h.value for h in hits}) > 1 and spec.one_at_a_time:
                     # "a remote and a charger": the first now, the others after it.
                     return self._first_of_several(step, hits, language)

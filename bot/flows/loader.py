@@ -417,6 +417,7 @@ def parse_step(raw: Any, *, source: str, plain_language: str = DEFAULT_LANGUAGE)
                         synonyms_by_language=by_language,
                         all_of=_strings(item.get("all_of")),
                         urgent=item.get("urgent") is True,
+                        covers=_strings(item.get("covers")),
                         line=choice_line,
                     )
                 )

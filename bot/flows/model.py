@@ -101,6 +101,9 @@ class Choice:
     all_of: tuple[str, ...] = ()
     # Named together with other choices, this one is taken: smoke comes before heat.
     urgent: bool = False
+    # Named together with these choices, this one is taken: its checks often sort them
+    # out too (a frozen box is why the remote "does nothing").
+    covers: tuple[str, ...] = ()
     line: Optional[int] = None
 
     @property

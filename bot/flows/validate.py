@@ -158,6 +158,13 @@ class FlowChecker:
                         f"`all_of` of the choice {choice.value!r} of step {step.id!r} must name "
                         f"two or more other choices of the step; its choices: {', '.join(values)}",
                     )
+                if choice.covers and not set(choice.covers) <= others:
+                    self.error(
+                        flow,
+                        choice.line or step.line,
+                        f"`covers` of the choice {choice.value!r} of step {step.id!r} must name "
+                        f"other choices of the step; its choices: {', '.join(values)}",
+                    )
                 if not choice.next and not step.next:
                     self.error(
                         flow,

@@ -862,6 +862,35 @@ async def test_an_urgent_answer_named_with_others_comes_first(
 
 
 @pytest.mark.parametrize(
+    ("opener", "language", "named"),
+    [
+        (
+            "Der Receiver hängt sich ständig auf und die Fernbedienung reagiert nicht",
+            "de",
+            "Fangen wir mit „Der Receiver hängt“ an",
+        ),
+        (
+            "my tv box is frozen on one channel and the remote does nothing",
+            "en",
+            'Let\'s start with "The box is frozen or stuck"',
+        ),
+    ],
+)
+async def test_a_choice_that_covers_the_others_named_is_taken(
+    flow_library: FlowLibrary, opener: str, language: str, named: str
+) -> None:
+    """A frozen box is why the remote does nothing (`covers: [remote]`): its restart
+    first, said so, rather than "please pick one"."""
+    engine = engine_for(flow_library, service_outage="none")
+    turn = replace(said(opener, "problem_cable"), language=language)
+    result = await engine.start(flow_library.get("cable_set_top_box_frozen"), turn=turn)
+    assert named in result.replies[0].text, result.replies[0].text
+    assert ("frozen" if language == "en" else "Receiver") in result.replies[0].text
+    taken = [e.value for e in result.events if e.kind == "from_message" and e.step_id == "symptom"]
+    assert taken == ["frozen"]
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("it's hot and there's smoke coming out", "danger"),
@@ -880,10 +909,10 @@ def test_a_typed_answer_naming_the_urgent_choice_takes_it(
     ("flow_id", "opener", "language", "named"),
     [
         (
-            "cable_set_top_box_frozen",
-            "Der Receiver hängt sich ständig auf und die Fernbedienung reagiert nicht",
+            "hardware_printer_not_printing",
+            "Der Drucker hat Papierstau und zeigt offline an",
             "de",
-            "„Der Receiver hängt“ und „Die Fernbedienung geht nicht“",
+            "„Er wird als offline angezeigt“ und „Papierstau“",
         ),
     ],
 )

@@ -144,6 +144,21 @@ def test_a_good_flow_has_no_errors(tmp_path: Path) -> None:
             {},
             "only one choice of a question can come first",
         ),
+        (
+            """
+    - id: ask
+      ask: What do you see?
+      choices:
+        - value: frozen
+          covers: [remote, lights]
+        - value: remote
+      next: done
+    - id: done
+      outcome: resolved
+""",
+            {},
+            "`covers` of the choice 'frozen' of step 'ask' must name other choices",
+        ),
         (GOOD_STEPS, {"intents": "[problem_spaceship]"}, "not in domain.yml"),
         (GOOD_STEPS.replace("outcome: ticket", "outcome: teleport"), {}, "unknown outcome"),
         (GOOD_STEPS, {"start": "missing"}, "`start` names the step 'missing'"),
@@ -157,6 +172,7 @@ def test_a_good_flow_has_no_errors(tmp_path: Path) -> None:
         "unknown check",
         "duplicate id",
         "two urgent choices",
+        "covers an unknown choice",
         "unknown intent",
         "unknown outcome",
         "bad start",
