@@ -51,6 +51,10 @@ def said(text: str, intent: str = "inform", **entities: str) -> CustomerTurn:
         (said("nothing is lit up"), "off"),
         (said("the light is not orange, it's green"), "normal"),
         (said("it's blinking orange"), "warning"),
+        # "No lights at all" is close in meaning to "all lights are on"; the words decide.
+        (said("all lights are on"), "normal"),
+        (said("alle Lämpchen leuchten"), "normal"),
+        (said("die Lämpchen leuchten nicht"), "off"),
     ],
 )
 def test_a_synonym_counts_only_when_the_message_is_that_answer(
