@@ -610,9 +610,26 @@ def match_choice(
         and best_score - runner_up >= MEANING_MARGIN
         and best_score > not_an_answer
         and best_value not in negated  # "the disk is not full" is close to "full" in meaning
+        # "all lights are on" is close to "No lights at all" in meaning: a choice that
+        # says "no" is not picked for a message that says no "no".
+        and not (_says_no(step, best_value) and not set(_words(turn.text)) & NEGATION_WORDS)
     ):
         return best_value
     return None
+
+
+NEGATION_WORDS = NEGATIONS | {
+    "nothing", "nichts", "none", "nobody", "niemand", "nie", "dead", "tot",
+}  # fmt: skip
+
+
+def _says_no(step: Step, value: str) -> bool:
+    """Whether the choice's title says something is not there ("No lights at all",
+    „Gar keine Lämpchen“)."""
+    choice = next((c for c in step.choices if c.value == value), None)
+    return choice is not None and all(
+        set(_words(title)[:2]) & NEGATION_WORDS for title in choice.titles
+    )
 
 
 def match_yes_no(turn: CustomerTurn) -> Optional[bool]:

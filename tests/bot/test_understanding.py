@@ -754,9 +754,7 @@ async def test_already_tried_that_answers_nothing_now_is_noted_for_later(
     (no misunderstanding), and the restart is not asked for once the frozen box is chosen."""
     engine = engine_for(flow_library, service_outage="none")
     flow = flow_library.get("cable_set_top_box_frozen")
-    opener = said(
-        "the tv box is frozen on one channel and the remote does nothing", "problem_cable"
-    )
+    opener = said("something is wrong with my tv box", "problem_cable")
     state = (await engine.start(flow, turn=opener)).state
     assert state["step"] == "symptom"
     noted = await engine.answer(state, said("I already unplugged the box twice", "already_tried"))
