@@ -22,6 +22,7 @@ from api.services.diagnosis import (
     FAULT_RESOLVED,
     INTENT_DOMAINS,
     VISIT_OFFER,
+    VISIT_WISH,
     DiagnosisResult,
     DiagnosisService,
     HandoffRequest,
@@ -58,6 +59,7 @@ WHICH_TICKET_ASKED = "which_ticket_asked"
 FIND_TICKETS_FLOW = "find_my_tickets"
 OUTAGE_STATUS_FLOW = "outage_status"
 CLOSE_TICKET_FLOW = "close_ticket"
+VISIT_FLOWS = ("book_visit", "manage_visit")
 # The visit times were offered a second time after a typed answer that picked none.
 OFFERED_AGAIN = "visit_offered_again"
 # `/book_visit{"visit_slot":"3@2026-12-01T09:00Z"}`, the payload of a time's button.
@@ -232,6 +234,9 @@ class ChatRequests:
         # order finds (or opens) its own ticket by the repeat-contact rule.
         if flow_id != "request_part" and chat.ticket_number:
             carried.setdefault("ticket_number", chat.ticket_number)
+        if flow_id in VISIT_FLOWS and visits.TimeWish.read(chat.turn.text) is not None:
+            # "Kann ich meinen Termin auf Donnerstag verschieben?": Thursdays offered.
+            carried.setdefault(VISIT_WISH, chat.turn.text[:200])
         result = await self.diagnosis.run_flow(
             conversation_id=chat.conversation_id,
             flow_id=flow_id,

@@ -124,6 +124,9 @@ GOODWILL_AFTER = ("ticket", "resolved")
 FAULT_RESOLVED = "fault_resolved"
 # The flow state's record of the visit times offered (api/services/chat_requests.py).
 VISIT_OFFER = "visit_offer"
+# What the customer said about when a visit suits them ("auf Donnerstag"), in the slots
+# of book_visit and manage_visit.
+VISIT_WISH = "visit_wish"
 
 
 def told_in_two(first: str, flow_state: dict[str, Any], turn: CustomerTurn) -> CustomerTurn:
@@ -960,6 +963,7 @@ class DiagnosisService:
                 service_area=customer.service_area,
                 reschedule=booking is not None,
                 language=language,
+                wish=str(slots.get(VISIT_WISH) or ""),
             )
             offer = say("visit.offer_on_ticket", language, offer=lead + text, ticket=ticket.number)
             into.replies.append(Reply(offer, buttons))

@@ -421,6 +421,11 @@ def slot_button(slot: Slot, *, reschedule: bool = False, language: str = "en") -
     }
 
 
+# Free slots looked at for a customer who said when suits them ("on Thursday").
+WISH_SEARCH = 60
+OFFERED = 5
+
+
 async def slot_offer(
     *,
     session: AsyncSession,
@@ -428,13 +433,28 @@ async def slot_offer(
     reschedule: bool = False,
     lead: str = "",
     language: str = "en",
+    wish: str = "",
 ) -> tuple[str, list[dict[str, str]]]:
-    """The next free slots as a question with one button each."""
-    found = await free_slots(session=session, service_area=service_area)
+    """The next free slots as a question with one button each.
+
+    `wish`: what the customer said about when ("auf Donnerstag", "Saturday
+    morning"); the free times that fit it come first, or the customer hears that
+    none does and gets the next ones.
+    """
+    wanted = TimeWish.read(wish)
+    found = await free_slots(
+        session=session, service_area=service_area, limit=WISH_SEARCH if wanted else OFFERED
+    )
     if not found:
         return lead + say("visit.no_slots", language), []
     buttons = [slot_button(s, reschedule=reschedule, language=language) for s in found]
-    return lead + say("visit.choose", language), buttons
+    if wanted is None:
+        return lead + say("visit.choose", language), buttons[:OFFERED]
+    names = say("time.weekdays", language).lower().split()
+    fitting = [b for b in buttons if wanted.fits(b["title"], names)]
+    if fitting:
+        return lead + say("visit.choose_as_wished", language), fitting[:OFFERED]
+    return lead + say("visit.none_as_wished", language), buttons[:OFFERED]
 
 
 # Typed answers to "which time suits you?": the day, the hour, the part of the day,
@@ -454,6 +474,8 @@ _ORDINALS = {
     2: ("third", "dritte", "dritten", "dritter"),
     -1: ("last", "latest", "letzte", "letzten", "letzter"),
 }
+# Words before a weekday that is not the one wished for.
+_AWAY_FROM = {"from", "of", "not", "vom", "von", "statt", "anstatt", "nicht"}
 _MORNING = ("morning", "vormittag", "vormittags", "morgens", "früh")
 _AFTERNOON = ("afternoon", "nachmittag", "nachmittags", "mittag", "mittags")
 _HOUR = re.compile(
@@ -464,6 +486,59 @@ _HOUR = re.compile(
 _TIMES = re.compile(r"(\d{2}):(\d{2})")
 
 
+@dataclass(frozen=True)
+class TimeWish:
+    """When a customer said a visit suits them: a weekday, an hour, a part of the day."""
+
+    day: Optional[int] = None  # 0 is Monday
+    hour: Optional[int] = None
+    part: Optional[str] = None  # morning | afternoon
+
+    @classmethod
+    def read(cls, text: str) -> Optional[TimeWish]:
+        """The wish in the text, or None when it names no day, hour or part of the day."""
+        sequence = re.findall(r"\w+", (text or "").lower())
+        words = set(sequence)
+        day = cls._day(sequence)
+        hour = None
+        found = _HOUR.search(text or "")
+        if found:
+            number = next(g for g in found.groups()[:3] if g)
+            hour = int(number) % 24
+            if (found.group(4) or "").lower() == "pm" and hour < 12:
+                hour += 12
+        part = "morning" if set(_MORNING) & words else None
+        part = "afternoon" if set(_AFTERNOON) & words else part
+        if day is None and hour is None and part is None:
+            return None
+        return cls(day, hour, part)
+
+    @staticmethod
+    def _day(words: list[str]) -> Optional[int]:
+        """The weekday wished for: the last one named, not one that is moved away from
+        ("move my Tuesday visit to Thursday", „vom Dienstag auf Donnerstag“, "Thursday
+        instead of Tuesday")."""
+        named = []
+        for position, word in enumerate(words):
+            day = next((i for i, forms in enumerate(_WEEKDAYS) if word in forms), None)
+            if day is not None and not set(words[max(0, position - 2) : position]) & _AWAY_FROM:
+                named.append(day)
+        return named[-1] if named else None
+
+    def fits(self, title: str, weekday_names: list[str]) -> bool:
+        """Whether a slot button's title ("Thu 10 Dec, 08:00–10:00 (…)") fits the wish."""
+        title = title.lower()
+        times = [int(h) for h, _ in _TIMES.findall(title)]
+        start, end = (times + [0, 24])[:2] if times else (0, 24)
+        if self.day is not None and title.split()[0].strip(",") != weekday_names[self.day]:
+            return False
+        if self.hour is not None and not start <= self.hour < end:
+            return False
+        if self.part == "morning" and start >= 12:
+            return False
+        return not (self.part == "afternoon" and start < 12)
+
+
 def pick_offered_slot(
     text: str, offered: list[dict[str, str]], *, affirmed: bool = False, language: str = "en"
 ) -> Optional[dict[str, str]]:
@@ -472,37 +547,14 @@ def pick_offered_slot(
     names no offered time."""
     words = re.findall(r"\w+", text.lower())
     names = say("time.weekdays", language).lower().split()
-    wanted_day = next((i for i, forms in enumerate(_WEEKDAYS) if set(forms) & set(words)), None)
-    hour = None
-    found = _HOUR.search(text)
-    if found:
-        number = next(g for g in found.groups()[:3] if g)
-        hour = int(number) % 24
-        if (found.group(4) or "").lower() == "pm" and hour < 12:
-            hour += 12
-    part = "morning" if set(_MORNING) & set(words) else None
-    part = "afternoon" if set(_AFTERNOON) & set(words) else part
+    wish = TimeWish.read(text)
     ordinal = next((i for i, forms in _ORDINALS.items() if set(forms) & set(words)), None)
-
-    def fits(slot: dict[str, str]) -> bool:
-        title = slot["title"].lower()
-        times = [int(h) for h, _ in _TIMES.findall(title)]
-        start, end = (times + [0, 24])[:2] if times else (0, 24)
-        if wanted_day is not None and title.split()[0].strip(",") != names[wanted_day]:
-            return False
-        if hour is not None and not start <= hour < end:
-            return False
-        if part == "morning" and start >= 12:
-            return False
-        return not (part == "afternoon" and start < 12)
-
-    narrowed = wanted_day is not None or hour is not None or part is not None
-    candidates = [slot for slot in offered if fits(slot)]
+    candidates = [slot for slot in offered if wish is None or wish.fits(slot["title"], names)]
     if not candidates:
         return None
     if ordinal is not None:
         return candidates[ordinal] if -len(candidates) <= ordinal < len(candidates) else None
-    if narrowed or affirmed:
+    if wish is not None or affirmed:
         return candidates[0]
     return None
 

@@ -279,3 +279,45 @@ def test_a_status_question_about_a_visit(text: str, about_a_visit: bool) -> None
 )
 def test_a_visit_that_did_not_happen(text: str, missed: bool) -> None:
     assert visits.says_visit_missed(text) is missed
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "part"),
+    [
+        ("Kann ich meinen Termin am Dienstag auf Donnerstag verschieben?", 3, None),
+        ("move my tuesday visit to thursday", 3, None),
+        ("Thursday instead of Tuesday please", 3, None),
+        ("can someone come saturday morning", 5, "morning"),
+        ("vom Dienstag auf Freitag nachmittag", 4, "afternoon"),
+    ],
+)
+def test_when_the_customer_wants_the_visit(text: str, day: int, part: str | None) -> None:
+    wish = visits.TimeWish.read(text)
+    assert wish is not None and (wish.day, wish.part) == (day, part)
+    assert visits.TimeWish.read("I need a technician, the socket is loose") is None
+
+
+# How a customer names a weekday, by its short name in a slot button's title.
+WEEKDAY_WORDS = {
+    "en": dict(zip("mon tue wed thu fri sat sun".split(), "monday tuesday wednesday thursday "
+                   "friday saturday sunday".split(), strict=True)),
+    "de": dict(zip("mo di mi do fr sa so".split(), "montag dienstag mittwoch donnerstag "
+                   "freitag samstag sonntag".split(), strict=True)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+async def test_the_times_offered_fit_the_day_asked_for(database: Database, language: str) -> None:
+    await _seeded(database)
+    async with database.session() as session:
+        plain, first = await visits.slot_offer(
+            session=session, service_area=BERLIN, language=language
+        )
+        # The day of the last time offered without a wish, asked for by name.
+        day = first[-1]["title"].split()[0].strip(",")
+        wish = f"{'on' if language == 'en' else 'am'} {WEEKDAY_WORDS[language][day.lower()]}"
+        text, offered = await visits.slot_offer(
+            session=session, service_area=BERLIN, language=language, wish=wish
+        )
+    assert offered and all(b["title"].split()[0].strip(",") == day for b in offered), offered
+    assert text != plain
