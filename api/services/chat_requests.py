@@ -157,7 +157,10 @@ class ChatRequests:
             language=chat.language,
         )
         frustration = chat.frustration_count
-        if not shows_frustration(chat.turn.text, chat.turn.intent):
+        # An answer to the open question ("Aufträge bleiben in der Warteschlange", read as
+        # a complaint) is calm unless its words are not.
+        intent = "" if result.answered_question else chat.turn.intent
+        if not shows_frustration(chat.turn.text, intent):
             frustration = 0  # a calm message ends the episode: no apology for it
         elif result.handoff is None:
             frustration += 1

@@ -31,9 +31,11 @@ from bot.flows.engine import (
     asks_when_fixed,
     says_still_broken,
     summarize_trail,
+    yes_or_no_word,
 )
 from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
+from bot.flows.model import in_language
 from bot.flows.validate import flow_errors
 from bot.routing import default_table
 from bot.vocabulary import OTHER, PROBLEM_DOMAINS
@@ -127,6 +129,10 @@ VISIT_OFFER = "visit_offer"
 # What the customer said about when a visit suits them ("auf Donnerstag"), in the slots
 # of book_visit and manage_visit.
 VISIT_WISH = "visit_wish"
+# A problem set aside for another one the customer brought up mid-flow, and the offer
+# to get back to it once that one has ended.
+PARKED = "parked"
+RESUME = "resume_parked"
 
 
 def told_in_two(first: str, flow_state: dict[str, Any], turn: CustomerTurn) -> CustomerTurn:
@@ -176,6 +182,8 @@ class DiagnosisResult:
     not_understood: bool = False
     # The visit times just offered as buttons: a typed "Tuesday morning" picks one.
     visit_offer: Optional[list[dict[str, str]]] = None
+    # The message answered the running flow's open question (a choice, a yes or no).
+    answered_question: bool = False
 
 
 class DiagnosisService:
@@ -291,13 +299,28 @@ class DiagnosisService:
                 about = self._with_opener(flow_state, turn) if told_now else turn
                 switched = await self._start_for_intent(about, running=flow_state.get("flow"))
                 if switched is not None:
-                    switched.replies.insert(0, Reply(say("diagnosis.switch_problem", language)))
+                    parked = self._parked(flow_state, language)
+                    lead = (
+                        say("diagnosis.switch_problem_parked", language, title=parked["title"])
+                        if parked and switched.state is not None
+                        else say("diagnosis.switch_problem", language)
+                    )
+                    switched.replies.insert(0, Reply(lead))
+                    if parked and switched.state is not None:
+                        # "By the way, my printer doesn't print either": the slow internet
+                        # waits, and is offered again once the printer is dealt with.
+                        switched.state[PARKED] = parked
                     result = switched
                 elif not result.replies:
                     result = await self.engine.answer(
                         flow_state, replace(turn, intent="", entities=[])
                     )
-            return await self._finish(session, conversation_id, result, language, turn)
+            finished = await self._finish(session, conversation_id, result, language, turn)
+            finished.answered_question = any(
+                e.kind in ("answer", "skip") and e.step_id == flow_state.get("step")
+                for e in result.events
+            )
+            return self._offer_parked(flow_state, result, finished, language)
 
         after = (flow_state or {}).get("after")
         if isinstance(after, dict) and self._still_broken_after(after, turn):
@@ -312,6 +335,22 @@ class DiagnosisService:
             if news is not None:
                 return DiagnosisResult(
                     replies=[news], flow_state={"after": after}, fallback_count=fallback_count
+                )
+
+        resume = (flow_state or {}).get(RESUME)
+        if isinstance(resume, dict):
+            # "Shall we get back to your slow internet?"
+            flow_state = {k: v for k, v in (flow_state or {}).items() if k != RESUME} or None
+            answer = yes_or_no_word(turn.text)
+            if turn.intent == "affirm" or (answer is True and turn.intent not in PROBLEM_INTENTS):
+                state = resume["state"]
+                return self._ask_again(
+                    state, say("diagnosis.parked_resumed", language, title=resume["title"])
+                )
+            if turn.intent == "deny" or answer is False:
+                return DiagnosisResult(
+                    replies=[Reply(say("diagnosis.parked_dropped", language))],
+                    flow_state=flow_state,
                 )
 
         unsure = (flow_state or {}).get(UNSURE_TEXT)
@@ -510,6 +549,47 @@ class DiagnosisService:
         slots = {**(flow_state.get("slots") or {}), ASKED_FOR_GOODWILL: True}
         flow_state = {**flow_state, "slots": slots}
         return self._ask_again(flow_state, say("diagnosis.goodwill_after_the_fault", language))
+
+    def _parked(self, flow_state: dict[str, Any], language: str) -> Optional[dict[str, Any]]:
+        """The running problem, kept while another is looked at: its flow state (without
+        a problem parked before it) and its title, for offering it again."""
+        root = flow_state.get("root_flow") or flow_state.get("flow")
+        flow = self.library.get(str(root or ""))
+        if flow is None or not flow.intents:
+            return None  # an operation (identification, a part order) is not a problem
+        state = {k: v for k, v in flow_state.items() if k != PARKED}
+        return {"title": in_language(flow.title, language), "state": state}
+
+    def _offer_parked(
+        self,
+        flow_state: dict[str, Any],
+        result: TurnResult,
+        finished: DiagnosisResult,
+        language: str,
+    ) -> DiagnosisResult:
+        """The problem looked at in between has come to an end: offer the one that was
+        parked for it, unless something else is waiting for the customer's answer."""
+        parked = flow_state.get(PARKED)
+        if (
+            not isinstance(parked, dict)
+            or result.outcome is None
+            or finished.handoff is not None
+            or (finished.flow_state or {}).get("flow")
+            or (finished.flow_state or {}).get(VISIT_OFFER)
+        ):
+            if isinstance(parked, dict) and isinstance(finished.flow_state, dict):
+                if finished.flow_state.get("flow"):
+                    finished.flow_state.setdefault(PARKED, parked)
+            return finished
+        buttons = [
+            button("button.resume_parked", language, "/affirm"),
+            button("button.leave_parked", language, "/deny"),
+        ]
+        finished.replies.append(
+            Reply(say("diagnosis.parked_offer", language, title=parked["title"]), buttons)
+        )
+        finished.flow_state = {**(finished.flow_state or {}), RESUME: parked}
+        return finished
 
     def _ask_again(self, flow_state: dict[str, Any], lead: str) -> DiagnosisResult:
         """`lead`, then the running flow's open question again; the flow stays where it is."""

@@ -537,3 +537,53 @@ async def test_an_email_typed_at_once_is_not_asked_for_again(stack) -> None:
     finally:
         await client.close()
     print("\n---\n".join(t.text for t in turns))
+
+
+@pytest.mark.parametrize(
+    ("language", "opener", "aside", "answer", "fixed", "resume", "back", "question"),
+    [
+        (
+            "de",
+            "Mein Internet ist extrem langsam, obwohl ich 250 Mbit gebucht habe",
+            "ach, übrigens, mein Drucker druckt auch nicht mehr",
+            "Aufträge bleiben in der Warteschlange",
+            "ja",
+            "Ja, gern",
+            "zurück zu „Langsames Internet“",
+            "Download-Geschwindigkeit",
+        ),
+        (
+            "en",
+            "my internet is really slow, I pay for 250 mbit",
+            "oh and by the way my printer stopped printing too",
+            "Jobs stay in the queue",
+            "yes",
+            "Yes, let's do that",
+            'back to "Slow internet"',
+            "download speed",
+        ),
+    ],
+)
+async def test_a_second_problem_mid_flow_is_looked_at_and_the_first_offered_again(
+    stack, language, opener, aside, answer, fixed, resume, back, question
+) -> None:
+    """The slow internet waits while the printer is sorted out, and is offered again;
+    the printer's typed answer gets no apology although the NLU reads a complaint."""
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        first = await client.say(opener)
+        switched = await client.say(aside)
+        answered = await client.say(answer)
+        done = await client.say(fixed)
+        offer = next(b for b in done.buttons if b["payload"] == "/affirm")
+        resumed = await client.say(offer["title"], payload=offer["payload"])
+    finally:
+        await client.close()
+    transcript = [first.text, switched.text, answered.text, done.text, resumed.text]
+    print("\n---\n".join(transcript))
+    assert question.lower() in first.text.lower(), transcript
+    assert ("keep" in switched.text) or ("behalte" in switched.text), transcript
+    assert "sorry" not in answered.text.lower() and "leid" not in answered.text, transcript
+    assert offer["title"] == resume, done.buttons
+    assert back in resumed.text and question.lower() in resumed.text.lower(), transcript
