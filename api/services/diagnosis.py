@@ -693,6 +693,10 @@ class DiagnosisService:
         same_topic = turn.intent in ("problem_persists", "already_tried") or (
             INTENT_DOMAINS.get(turn.intent) == skill
         )
+        if turn.intent in ("inform", "nlu_fallback") and customer_words(turn.text):
+            # "alle Lämpchen leuchten" after "If your internet still isn't working, tell
+            # me what's happening": what happens with that topic.
+            same_topic = same_topic or not topic.get("root_flow")
         problem = problem_intent_for(skill)
         if same_topic and not topic.get("root_flow") and problem is not None:
             about = CustomerTurn(

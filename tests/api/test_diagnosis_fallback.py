@@ -300,3 +300,28 @@ async def test_a_request_nearly_understood_is_offered_as_a_button(turn: TurnWith
     assert result.replies[0].buttons == [
         {"title": "Order a replacement part", "payload": "/order_part"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [("alle Lämpchen leuchten", "de"), ("all the lights are on but nothing loads", "en")],
+)
+async def test_after_leaving_the_queue_what_happens_is_about_the_topic(
+    database: Database, database_settings: Settings, text: str, language: str
+) -> None:
+    """ "If your internet still isn't working, tell me what's happening": the next
+    message describes the internet, whatever intent the NLU gives it."""
+    service = DiagnosisService(database_settings, database)
+    topic = {"handed_back": {"skill": "internet", "left_queue": True}}
+    async with database.session() as session:
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-left-queue",
+            flow_state=topic,
+            turn=CustomerTurn(text=text, intent="inform", language=language),
+            fallback_count=0,
+            language=language,
+        )
+    assert result.flow_state is not None and result.flow_state.get("flow"), result.replies
+    assert result.flow_state["root_flow"].startswith("internet_"), result.flow_state
+    assert result.fallback_count == 0
