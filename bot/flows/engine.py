@@ -91,6 +91,10 @@ PHRASE_GAP_WORDS = 5
 CLEARLY_CLOSER = 0.05
 # Words that turn the phrase after them around: "not orange", "keine Lampe".
 NEGATIONS = {"not", "no", "never", "nicht", "kein", "keine", "keinen", "without", "ohne", "nor"}
+# Words that say something is not there, for telling "No lights at all" apart.
+NEGATION_WORDS = NEGATIONS | {
+    "nothing", "nichts", "none", "nobody", "niemand", "nie", "dead", "tot",
+}  # fmt: skip
 # Words that say nothing about which choice is meant.
 FILLER_WORDS = {
     "a", "an", "the", "it", "its", "it's", "is", "are", "was", "they", "them", "their", "all",
@@ -453,25 +457,20 @@ def _titles_named(step: Step, values: set[str], language: str) -> str:
     return f"{', '.join(titles[:-1])} {engine_text('and', language)} {titles[-1]}"
 
 
-def _urgent_named(step: Step, hits: list[_Hit]) -> Optional[_Hit]:
-    """Where the message names the step's urgent choice among others ("it's hot and
-    I can smell burning"): that one is answered first, nothing is asked."""
-    urgent = {c.value for c in step.choices if c.urgent}
-    found = [h for h in hits if h.value in urgent]
-    if not found or len({h.value for h in hits}) < 2:
-        return None
-    return min(found, key=lambda h: (h.clause, h.start))
-
-
-def _covering(step: Step, hits: list[_Hit]) -> Optional[str]:
-    """The choice that covers all the others the message names with it ("frozen" and
-    "the remote does nothing": the frozen box), or None."""
+def _comes_first(step: Step, hits: list[_Hit]) -> Optional[tuple[_Hit, bool]]:
+    """The choice named that comes before the others named with it, and whether it is
+    urgent: an urgent one ("it's hot and I can smell burning": the burning smell), or
+    one whose checks cover the others ("frozen, and the remote does nothing": the
+    frozen box). Its first mention in the message; None when nothing comes first."""
     named = {h.value for h in hits}
     if len(named) < 2:
         return None
-    for choice in step.choices:
-        if choice.value in named and named <= {choice.value, *choice.covers}:
-            return choice.value
+    for choice in sorted(step.choices, key=lambda c: not c.urgent):
+        if choice.value in named and (choice.urgent or named <= {choice.value, *choice.covers}):
+            first = min(
+                (h for h in hits if h.value == choice.value), key=lambda h: (h.clause, h.start)
+            )
+            return first, choice.urgent
     return None
 
 
@@ -573,12 +572,9 @@ def match_choice(
     together = _named_together(step, turn.text, hits)
     if together is not None:
         return together[0]
-    urgent = _urgent_named(step, hits)
-    if urgent is not None:
-        return urgent.value
-    covering = _covering(step, hits)
-    if covering is not None:
-        return covering
+    first = _comes_first(step, hits)
+    if first is not None:
+        return first[0].value
     if hits:
         longest = max(h.length for h in hits)
         best = {h.value for h in hits if h.length == longest}
@@ -616,11 +612,6 @@ def match_choice(
     ):
         return best_value
     return None
-
-
-NEGATION_WORDS = NEGATIONS | {
-    "nothing", "nichts", "none", "nobody", "niemand", "nie", "dead", "tot",
-}  # fmt: skip
 
 
 def _says_no(step: Step, value: str) -> bool:
@@ -1658,23 +1649,21 @@ class FlowEngine:
                 together = _named_together(step, turn.text, hits)
                 if together is not None:
                     value, words = together
-                elif (urgent := _urgent_named(step, hits)) is not None:
-                    # "hot, and it smells of burning": safety comes first.
-                    words = " ".join(
-                        _clauses(turn.text)[urgent.clause][
-                            urgent.start : urgent.start + urgent.length
-                        ]
-                    )
-                    taken = _choice_taken(step, urgent.value, words, language)
-                    return replace(taken, said=engine_text("urgent_first", language, words=words))
-                elif (covering := _covering(step, hits)) is not None:
-                    # "frozen, and the remote does nothing": the box's checks first.
+                elif (first := _comes_first(step, hits)) is not None:
+                    # "hot, and it smells of burning": safety first; "frozen, and the
+                    # remote does nothing": the box's checks, which cover the remote.
+                    hit, urgent = first
+                    clause = _clauses(turn.text)[hit.clause]
+                    words = " ".join(clause[hit.start : hit.start + hit.length])
+                    taken = _choice_taken(step, hit.value, words, language)
                     named = _titles_named(step, {h.value for h in hits}, language)
-                    first = min(
-                        (h for h in hits if h.value == covering), key=lambda h: (h.clause, h.start)
+                    said = engine_text(
+                        "urgent_first" if urgent else "covered_first",
+                        language,
+                        words=words,
+                        named=named,
+                        answer=taken.answer,
                     )
-                    taken = _choice_taken(step, covering, first.phrase, language)
-                    said = engine_text("covered_first", language, named=named, answer=taken.answer)
                     return replace(taken, said=said)
                 elif len({h.value for h in hits}) > 1 and spec.one_at_a_time:
                     # "a remote and a charger": the first now, the others after it.
