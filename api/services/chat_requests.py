@@ -21,6 +21,7 @@ from api.services.diagnosis import (
     ASKED_FOR_GOODWILL,
     FAULT_RESOLVED,
     INTENT_DOMAINS,
+    MANAGE_VISIT_FLOW,
     VISIT_OFFER,
     VISIT_WISH,
     DiagnosisResult,
@@ -59,7 +60,7 @@ WHICH_TICKET_ASKED = "which_ticket_asked"
 FIND_TICKETS_FLOW = "find_my_tickets"
 OUTAGE_STATUS_FLOW = "outage_status"
 CLOSE_TICKET_FLOW = "close_ticket"
-VISIT_FLOWS = ("book_visit", "manage_visit")
+VISIT_FLOWS = ("book_visit", MANAGE_VISIT_FLOW)
 # The visit times were offered a second time after a typed answer that picked none.
 OFFERED_AGAIN = "visit_offered_again"
 # `/book_visit{"visit_slot":"3@2026-12-01T09:00Z"}`, the payload of a time's button.
@@ -471,7 +472,7 @@ class ChatRequests:
             slots: dict[str, Any] = {"visit_request": "status"}
             if visits.says_visit_missed(chat.turn.text):
                 slots["visit_missed"] = True
-            return await self.start_operation(chat, "manage_visit", slots)
+            return await self.start_operation(chat, MANAGE_VISIT_FLOW, slots)
         if not named and outages.asks_about_outage(chat.turn.text):
             # "When will the outage in 10115 be fixed?": the outage where they live.
             return await self.start_operation(chat, OUTAGE_STATUS_FLOW)
@@ -652,7 +653,7 @@ class ChatRequests:
         if self._asks_to_close(chat):
             return await self.close_ticket(chat)
         request = "cancel" if chat.turn.intent == "cancel_visit" else "reschedule"
-        return await self.start_operation(chat, "manage_visit", {"visit_request": request})
+        return await self.start_operation(chat, MANAGE_VISIT_FLOW, {"visit_request": request})
 
     async def _move_visit(self, chat: ChatTurn, ref: str) -> DiagnosisResult:
         language = chat.language
@@ -669,7 +670,7 @@ class ChatRequests:
                 )
                 if customer is None or booking is None:
                     return await self.start_operation(
-                        chat, "manage_visit", {"visit_request": "reschedule"}
+                        chat, MANAGE_VISIT_FLOW, {"visit_request": "reschedule"}
                     )
                 moved = await visits.reschedule_visit(
                     session=session,

@@ -570,16 +570,13 @@ class DiagnosisService:
         """The problem looked at in between has come to an end: offer the one that was
         parked for it, unless something else is waiting for the customer's answer."""
         parked = flow_state.get(PARKED)
-        if (
-            not isinstance(parked, dict)
-            or result.outcome is None
-            or finished.handoff is not None
-            or (finished.flow_state or {}).get("flow")
-            or (finished.flow_state or {}).get(VISIT_OFFER)
-        ):
-            if isinstance(parked, dict) and isinstance(finished.flow_state, dict):
-                if finished.flow_state.get("flow"):
-                    finished.flow_state.setdefault(PARKED, parked)
+        if not isinstance(parked, dict):
+            return finished
+        waiting = finished.flow_state or {}
+        if waiting.get("flow"):
+            waiting.setdefault(PARKED, parked)  # still at it (its contact details, say)
+            return finished
+        if result.outcome is None or finished.handoff is not None or waiting.get(VISIT_OFFER):
             return finished
         buttons = [
             button("button.resume_parked", language, "/affirm"),

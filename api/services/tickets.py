@@ -47,8 +47,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+?\(?\d[\d ()./-]{4,22}\d")
-# What customers say when they would rather not leave contact details (English and German).
+# An account number typed where contact details were asked for.
 _ACCOUNT_NUMBER = re.compile(r"\bACC-?\d{3,}\b", re.IGNORECASE)
+# What customers say when they would rather not leave contact details (English and German).
 _NO_CONTACT = re.compile(
     r"^\W*(no|nope|nah|none|neither|skip|no thanks?|no thank you|rather not|i'?d rather not|"
     r"don'?t|do not|not now|not needed|no need|"
