@@ -38,8 +38,8 @@ EDITS: dict[str, tuple[str, str, str, str]] = {
         "dead end",
     ),
     "choice without next": (
-        "kein Licht, nichts leuchtet, alles aus, tot, komplett aus]\n          next: power\n",
-        "kein Licht, nichts leuchtet, alles aus, tot, komplett aus]\n",
+        "leuchten gar nicht, sind nicht an]\n          next: power\n",
+        "leuchten gar nicht, sind nicht an]\n",
         "- id: lights",
         "has no `next`",
     ),
