@@ -315,7 +315,10 @@ class DiagnosisService:
                     result = await self.engine.answer(
                         flow_state, replace(turn, intent="", entities=[])
                     )
-            finished = await self._finish(session, conversation_id, result, language, turn)
+            # With a problem still waiting, the customer is asked how we did after it.
+            finished = await self._finish(
+                session, conversation_id, result, language, turn, rate=PARKED not in flow_state
+            )
             finished.answered_question = any(
                 e.kind in ("answer", "skip") and e.step_id == flow_state.get("step")
                 for e in result.events
@@ -906,6 +909,8 @@ class DiagnosisService:
         result: TurnResult,
         language: str,
         turn: Optional[CustomerTurn] = None,
+        *,
+        rate: bool = True,
     ) -> DiagnosisResult:
         await record_flow_events(
             session=session, conversation_id=conversation_id, events=result.events
@@ -936,7 +941,7 @@ class DiagnosisService:
         )
         if result.outcome is not None:
             await self._carry_out(
-                session, conversation_id, result.outcome, outcome_result, language
+                session, conversation_id, result.outcome, outcome_result, language, rate=rate
             )
             after = result.outcome.after
             if after is not None and outcome_result.flow_state is None:
@@ -962,6 +967,8 @@ class DiagnosisService:
         outcome: Outcome,
         into: DiagnosisResult,
         language: str,
+        *,
+        rate: bool = True,
     ) -> None:
         flow = self.library.get(outcome.flow_id)
         title = flow.title if flow else outcome.flow_id
@@ -984,7 +991,8 @@ class DiagnosisService:
             return
         if outcome.kind == "resolved":
             into.replies.append(Reply(outcome.message or say("diagnosis.resolved", language)))
-            await self._ask_for_rating(session, conversation_id)
+            if rate:
+                await self._ask_for_rating(session, conversation_id)
             return
         if outcome.kind == "handoff":
             if outcome.message:

@@ -587,3 +587,5 @@ async def test_a_second_problem_mid_flow_is_looked_at_and_the_first_offered_agai
     assert "sorry" not in answered.text.lower() and "leid" not in answered.text, transcript
     assert offer["title"] == resume, done.buttons
     assert back in resumed.text and question.lower() in resumed.text.lower(), transcript
+    # "How did we do?" waits until the first problem is dealt with too.
+    assert not [f for f in done.frames if f["type"] == "rating_request"], done.frames
