@@ -19,7 +19,7 @@ from api.db import Database
 from api.models import FlowEvent, utcnow
 from api.services import catalog, checks, customers, handoffs, nlu_review, tickets, visits
 from api.services.hub import ConversationHub
-from bot.flows.choosing import customer_words
+from bot.flows.choosing import ToldProblem, customer_words
 from bot.flows.engine import (
     PROBLEM_INTENTS,
     CustomerTurn,
@@ -346,6 +346,12 @@ class DiagnosisService:
             flow_state = {k: v for k, v in (flow_state or {}).items() if k != RESUME} or None
             answer = yes_or_no_word(turn.text)
             if turn.intent == "affirm" or (answer is True and turn.intent not in PROBLEM_INTENTS):
+                if "state" not in resume:
+                    # The second problem of the first message: its checks start now.
+                    started = await self._start_told_problem(resume, turn, language, announce=True)
+                    if started is not None:
+                        return await self._finish(session, conversation_id, started, language, turn)
+                    return what_is_it_about(0, language)  # its flow was removed meanwhile
                 state = resume["state"]
                 return self._ask_again(
                     state, say("diagnosis.parked_resumed", language, title=resume["title"])
@@ -366,6 +372,9 @@ class DiagnosisService:
             elif isinstance(unsure, str) and (flow_state or {}).get(DEVICE_ONLY):
                 # "my printer", then "it won't print": one problem, told in two messages.
                 about = told_in_two(unsure, flow_state, turn)
+            started = await self._start_first_of_two(turn, language) if about is turn else None
+            if started is not None:
+                return await self._finish(session, conversation_id, started, language, turn)
             started = await self._start_for_intent(about, running=None)
             if started is not None:
                 self._note_goodwill_ask(started, turn, language)
@@ -470,6 +479,13 @@ class DiagnosisService:
         # questions, until another problem starts.
         kept = {"after": after} if isinstance(after, dict) else None
         if turn.intent in SIDE_RESPONSES:
+            fault = await self._start_fault_beside(turn, language)
+            if fault is not None:
+                # "I was charged twice AND my wifi is slow": where to go with the bill,
+                # then the checks for the wifi.
+                finished = await self._finish(session, conversation_id, fault, language, turn)
+                finished.replies.insert(0, side_answer(turn.intent, language))
+                return finished
             return DiagnosisResult(replies=[side_answer(turn.intent, language)], flow_state=kept)
         if kept is not None and turn.intent == "affirm":
             # "Ok" to what the flow just explained: noted, not "what is the problem about?".
@@ -563,6 +579,69 @@ class DiagnosisService:
         state = {k: v for k, v in flow_state.items() if k != PARKED}
         return {"title": in_language(flow.title, language), "state": state}
 
+    async def _start_first_of_two(self, turn: CustomerTurn, language: str) -> Optional[TurnResult]:
+        """ "No internet since this morning, and half my TV channels are gone": the
+        first problem's checks start, and the second waits to be offered once they
+        end. None when the message tells one problem, or the first one's checks end
+        at once (a person takes over)."""
+        told = self.engine.chooser.two_problems(turn.text)
+        if told is None:
+            return None
+        first, second = told
+        started = await self._start_told_problem(
+            {"flow": first.match.flow.id, **_told_part(turn, first)}, turn, language
+        )
+        if started is None or started.state is None:
+            return None
+        first_title = in_language(first.match.flow.title, language)
+        second_title = in_language(second.match.flow.title, language)
+        lead = say("diagnosis.two_problems", language, first=first_title, second=second_title)
+        started.replies.insert(0, Reply(lead))
+        started.state[PARKED] = {
+            "title": second_title,
+            "flow": second.match.flow.id,
+            **_told_part(turn, second),
+        }
+        return started
+
+    async def _start_told_problem(
+        self, told: dict[str, Any], turn: CustomerTurn, language: str, *, announce: bool = False
+    ) -> Optional[TurnResult]:
+        """The checks for one problem of a message that told more (`_told_part`), read
+        from its own words, and with `announce` said to start now; None when its flow
+        is gone."""
+        flow = self.library.get(str(told.get("flow") or ""))
+        if flow is None:
+            return None
+        part = replace(
+            turn,
+            text=str(told.get("text") or ""),
+            entities=[e for e in told.get("entities") or [] if isinstance(e, dict)],
+            language=language,
+        )
+        started = await self.engine.start(flow, slots=entity_slots(part), turn=part)
+        if announce:
+            title = in_language(flow.title, language)
+            started.replies.insert(
+                0, Reply(say("diagnosis.second_problem_started", language, title=title))
+            )
+        return started
+
+    async def _start_fault_beside(self, turn: CustomerTurn, language: str) -> Optional[TurnResult]:
+        """The checks for a fault told beside a question about a bill or the account."""
+        fault = self.engine.chooser.fault_beside(turn.text)
+        if fault is None:
+            return None
+        started = await self._start_told_problem(
+            {"flow": fault.match.flow.id, **_told_part(turn, fault)}, turn, language
+        )
+        if started is None:
+            return None
+        title = in_language(fault.match.flow.title, language)
+        lead = say("diagnosis.fault_beside_question", language, title=title)
+        started.replies.insert(0, Reply(lead))
+        return started
+
     def _offer_parked(
         self,
         flow_state: dict[str, Any],
@@ -585,9 +664,10 @@ class DiagnosisService:
             button("button.resume_parked", language, "/affirm"),
             button("button.leave_parked", language, "/deny"),
         ]
-        finished.replies.append(
-            Reply(say("diagnosis.parked_offer", language, title=parked["title"]), buttons)
-        )
+        # A problem parked mid-flow has a state to go back to; the second problem of
+        # the first message is still to be looked at.
+        offer = "diagnosis.parked_offer" if "state" in parked else "diagnosis.second_problem_offer"
+        finished.replies.append(Reply(say(offer, language, title=parked["title"]), buttons))
         finished.flow_state = {**(finished.flow_state or {}), RESUME: parked}
         return finished
 
@@ -1271,6 +1351,19 @@ def what_is_it_about(fallback_count: int, language: str = "en") -> DiagnosisResu
         replies=[Reply(say("fallback.what_about", language), buttons)],
         fallback_count=fallback_count,
     )
+
+
+def _told_part(turn: CustomerTurn, part: ToldProblem) -> dict[str, Any]:
+    """One problem of a message that told two: its words, and the entities found in
+    them, placed in those words."""
+    entities = []
+    for entity in turn.entities:
+        place = CustomerTurn.place(entity, turn.text)
+        if place is None or not (part.start <= place[0] and place[1] <= part.end):
+            continue
+        shift = part.start + len(part.text) - len(part.text.lstrip())
+        entities.append({**entity, "start": place[0] - shift, "end": place[1] - shift})
+    return {"text": part.text.strip(), "entities": entities}
 
 
 def entity_slots(turn: CustomerTurn) -> dict[str, Any]:

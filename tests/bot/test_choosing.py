@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,70 @@ def test_a_button_payload_starts_the_default_flow(chooser: FlowChooser) -> None:
     # "/problem_internet" carries no description of the problem.
     chosen = chooser.choose(text="/problem_internet", intent="problem_internet")
     assert chosen is not None and chosen.id == "internet_no_connection"
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "second"),
+    [
+        ("my wifi keeps dropping out every evening, and my printer stopped printing too",
+         "internet_wifi_drops", "hardware_printer_not_printing"),
+        ("no internet since this morning and on top of that half my tv channels are gone",
+         "internet_no_connection", "cable_channels_missing"),
+        ("outlook crashes whenever i open an attachment, plus the wifi is painfully slow",
+         "software_app_crashes", "internet_slow_speed"),
+        ("my phone can't join the wifi. btw the recordings on my box don't work either",
+         "internet_one_device_cannot_connect", "cable_recording_fails"),
+        ("my internet is down and my tv box also says no signal",
+         "internet_no_connection", "cable_black_screen"),
+        ("Das WLAN ist total langsam und außerdem druckt mein Drucker nicht mehr.",
+         "internet_slow_speed", "hardware_printer_not_printing"),
+        ("Kein Internet seit gestern. Und der Receiver hängt auch noch beim Hochfahren.",
+         "internet_no_connection", "cable_set_top_box_frozen"),
+        ("Der Fernseher bleibt schwarz und das Update am Laptop bricht immer ab",
+         "cable_black_screen", "software_install_update_fails"),
+    ],
+)  # fmt: skip
+def test_a_message_that_tells_two_problems(
+    chooser: FlowChooser, text: str, first: str, second: str
+) -> None:
+    told = chooser.two_problems(text)
+    assert told is not None
+    assert (told[0].match.flow.id, told[1].match.flow.id) == (first, second)
+    # Each part is the customer's own words, where they stand in the message.
+    assert all(text[part.start : part.end] == part.text for part in told)
+    assert "also" not in told[1].text.split()[:1] and "außerdem" not in told[1].text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # One problem told in two clauses.
+        "my internet is down and i already restarted the router twice",
+        "the tv box is frozen and the remote does nothing",
+        "wifi is slow and netflix keeps buffering all evening",
+        "my laptop won't turn on and the charger light is off",
+        "printer says offline, but the router and everything else is fine",
+        "Mein Laptop wird sehr heiß und der Lüfter ist super laut",
+        "Ich kann mich nicht einloggen und das Passwort zurücksetzen geht auch nicht",
+    ],
+)
+def test_one_problem_in_two_clauses_is_one_problem(chooser: FlowChooser, text: str) -> None:
+    assert chooser.two_problems(text) is None
+
+
+def test_no_held_out_opener_is_read_as_two_problems(chooser: FlowChooser) -> None:
+    openers = [
+        json.loads(line)["text"]
+        for line in (ROOT / "data" / "heldout" / "flow_openers.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    assert len(openers) >= 300
+    assert [text for text in openers if chooser.two_problems(text)] == []
+
+
+def test_a_fault_told_beside_a_question_about_the_bill(chooser: FlowChooser) -> None:
+    told = chooser.fault_beside("i was charged twice this month AND my wifi is slow. great service")
+    assert told is not None
+    assert told.match.flow.id == "internet_slow_speed"
+    assert told.text.startswith("my wifi is slow"), told.text
+    assert chooser.fault_beside("why was i charged twice this month? i want my money back") is None

@@ -589,3 +589,67 @@ async def test_a_second_problem_mid_flow_is_looked_at_and_the_first_offered_agai
     assert back in resumed.text and question.lower() in resumed.text.lower(), transcript
     # "How did we do?" waits until the first problem is dealt with too.
     assert not [f for f in done.frames if f["type"] == "rating_request"], done.frames
+
+
+@pytest.mark.parametrize(
+    ("language", "opener", "first_question", "answer", "fixed", "offer", "second_question"),
+    [
+        (
+            "en",
+            "my internet is down and my tv box also says no signal",
+            "What do its lights show?",
+            "all lights are green",
+            "yes",
+            "Yes, let's do that",
+            "Is the TV box switched on",
+        ),
+        (
+            "de",
+            "Kein Internet seit gestern. Und der Receiver hängt auch noch beim Hochfahren.",
+            "Was zeigen die Lämpchen?",
+            "alle Lämpchen leuchten grün",
+            "ja",
+            "Ja, gern",
+            "Ist der Receiver hochgefahren",
+        ),
+    ],
+)
+async def test_two_problems_in_the_first_message_are_looked_at_one_after_the_other(
+    stack, language, opener, first_question, answer, fixed, offer, second_question
+) -> None:
+    """The first problem's checks start, the second is named as kept, offered when the
+    first is solved, and its checks start from the customer's own words."""
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    try:
+        first = await client.say(opener)
+        answered = await client.say(answer)
+        done = await client.say(fixed)
+        button = next(b for b in done.buttons if b["payload"] == "/affirm")
+        second = await client.say(button["title"], payload=button["payload"])
+    finally:
+        await client.close()
+    transcript = [first.text, answered.text, done.text, second.text]
+    print("\n---\n".join(transcript))
+    assert ("two things" in first.text) or ("zwei Dinge" in first.text), transcript
+    assert first_question in first.text, transcript
+    assert button["title"] == offer, done.buttons
+    assert ("other problem" in done.text) or ("zweites Problem" in done.text), transcript
+    # The second problem's checks, read from its words: the box is frozen, the TV says
+    # "no signal"; the rating request waits for the second problem too.
+    assert second_question in second.text, transcript
+    assert not [f for f in done.frames if f["type"] == "rating_request"], done.frames
+
+
+async def test_a_fault_told_with_a_question_about_the_bill_gets_both(stack) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="en")
+    try:
+        turn = await client.say("i was charged twice this month AND my wifi is slow. great service")
+        speeds = await client.say("like 5 mbps, paying for 100")
+    finally:
+        await client.close()
+    print("\n---\n".join([turn.text, speeds.text]))
+    assert "Billing" in turn.text, turn.text
+    assert '"Slow internet"' in turn.text and "speedtest" in turn.text, turn.text
+    assert "Wi-Fi or with a network cable" in speeds.text, speeds.text
