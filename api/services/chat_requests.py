@@ -476,6 +476,14 @@ class ChatRequests:
         if not named and outages.asks_about_outage(chat.turn.text):
             # "When will the outage in 10115 be fixed?": the outage where they live.
             return await self.start_operation(chat, OUTAGE_STATUS_FLOW)
+        if (
+            not named
+            and (chat.flow_state or {}).get("flow")
+            and not tickets.asks_about_progress(chat.turn.text)
+        ):
+            # "yes updated it yesterday" to "What does the app do?": an attempt at an
+            # answer that names no ticket, order or visit, not a question about one.
+            return await self.flow_turn(chat)
         if not number:
             if (chat.flow_state or {}).get(WHICH_TICKET_ASKED):
                 # The "I don't have the number" button.

@@ -88,6 +88,23 @@ def number_in(text: str) -> Optional[str]:
     return format_ticket_number(int(found.group(1))) if found else None
 
 
+# What a question about a ticket's progress names: the ticket or case, an order or a
+# part, a visit, its status („Wie ist der Stand?“).
+_ABOUT_PROGRESS = re.compile(
+    rf"\b({_CASE}|orders?|ordered|parts?|deliver\w*|shipp\w*|technician|engineer|visit"
+    r"|appointment|status|progress|update|news|any word|heard back|tracking|repair\w*|fixed"
+    r"|bestell\w*|ersatzteil\w*|liefer\w*|paket|techniker\w*|termin\w*|besuch|stand|reparatur\w*"
+    r"|status|fortschritt|neuigkeiten|nachricht|rückmeldung)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_progress(text: str) -> bool:
+    """The message names something whose progress can be asked about ("any news on my
+    ticket?", „Wo bleibt mein Ersatzteil?“); "yes updated it yesterday" does not."""
+    return bool(_ABOUT_PROGRESS.search(text or "")) or number_in(text) is not None
+
+
 def asks_to_close(text: str) -> bool:
     """The customer asks us to close a ticket ("you can close my ticket, it works")."""
     return bool(_CLOSE_REQUEST.search(text or ""))

@@ -53,11 +53,32 @@ DONE_FILLERS = YES_WORDS | {
     "i", "ive", "have", "just", "now", "so", "alright", "that", "it", "hab", "habe", "ich",
     "das", "ist", "jetzt", "gut", "und", "and", "then", "what", "was", "nun",
 }  # fmt: skip
+# "Ok, I'll try that", „mach ich“, "one sec": the instruction is about to be carried
+# out; the question about how it went waits. Words that may come with them:
+WILL_DO_PHRASES = (
+    "will do", "i ll do", "ill do", "i will do", "i ll try", "ill try", "i will try", "let me try",
+    "going to try", "gonna try", "trying it now", "trying now", "doing it now", "on it",
+    "one moment", "one sec", "one second", "just a sec", "give me a minute",
+    "give me a sec", "give me a moment", "hang on", "hold on", "bear with me",
+    "mach ich", "mache ich", "ich mach das", "ich mache das", "probier ich", "probiere ich",
+    "ich probier", "ich probiere", "versuch ich", "versuche ich", "ich versuche",
+    "moment", "einen moment", "augenblick", "sekunde", "kleinen moment", "bin dabei",
+)  # fmt: skip
+WILL_DO_FILLERS = YES_WORDS | {
+    "i", "ll", "ill", "will", "now", "so", "alright", "that", "it", "this", "thanks", "thank",
+    "you", "cheers", "then", "and", "let", "me", "see", "just", "quickly", "a", "mal",
+    "das", "es", "jetzt", "gleich", "danke", "dann", "gut", "kurz", "schnell", "ich",
+    "alles", "klar", "na", "gern", "gerne", "bitte", "okey", "oki", "kk", "k",
+}  # fmt: skip
 # Not an answer either way: "I'm not sure" is no "no".
 UNSURE_PHRASES = (
-    "not sure", "do not know", "dont know", "no idea", "unsure", "maybe", "can not tell",
-    "weiß nicht", "weiss nicht", "keine ahnung", "vielleicht",
+    "not sure", "do not know", "don't know", "dont know", "no idea", "no clue", "unsure",
+    "maybe", "can not tell", "can't tell", "cannot tell", "can't say", "hard to say",
+    "weiß nicht", "weiss nicht", "weiß ich nicht", "weiss ich nicht", "keine ahnung",
+    "vielleicht", "kann ich nicht sagen", "nicht sicher", "unsicher",
 )  # fmt: skip
+# "I don't know" with at most this many words is only that, not an answer in other words.
+UNSURE_WORDS = 6
 # A "no" to "is it working now?" said without a no-word.
 STILL_BROKEN_PHRASES = (
     "does not work", "did not work", "not working", "still broken", "did not help",
@@ -623,6 +644,27 @@ def _says_no(step: Step, value: str) -> bool:
     )
 
 
+# "…, but Netflix and YouTube work fine": a part that says what works.
+WHAT_WORKS = re.compile(
+    r"\b(?:but|while|whereas|though|although|aber|während|obwohl|doch)\b"
+    r"(?=[^.!?;]*\b(?:works?|working|fine|ok|okay|funktionier\w*|geht|gehen|läuft|laufen)\b)"
+    r"[^.!?;]*",
+    re.IGNORECASE,
+)
+
+
+def _without_what_works(text: str) -> str:
+    """The message without the parts that say what still works."""
+    return WHAT_WORKS.sub(" ", text)
+
+
+def _only_unsure(text: str) -> bool:
+    """ "I don't know", „weiß ich nicht": the customer can't tell, and says only that."""
+    words = _words(text)
+    joined = " ".join(words)
+    return 0 < len(words) <= UNSURE_WORDS and any(_has_phrase(joined, p) for p in UNSURE_PHRASES)
+
+
 def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
     """Yes, no or neither. "NO it still doesn't work!!" is a no; "not sure" neither."""
     text = " ".join(_words(turn.text))
@@ -927,6 +969,12 @@ class FlowEngine:
             return await self._correct(state, flow, taken_last_turn, turn, result)
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
+        if self._is_about_to_do_it(step, turn):
+            # "Okay, I'll try that": no answer yet, and no miss; the question waits.
+            result.replies.append(Reply(engine_text("take_your_time", state["language"])))
+            result.replies.extend(self._ask(step, state["slots"], self._language(state, flow)))
+            result.state = state
+            return result
         if (
             (turn.intent == "already_tried" and self._did_it_says_yes(step, turn))
             or self._says_it_is_done(step, turn)
@@ -1065,6 +1113,23 @@ class FlowEngine:
             return False
         rest = set(words) - {w for p in found for w in p.split()}
         return rest <= DONE_FILLERS
+
+    @staticmethod
+    def _is_about_to_do_it(step: Step, turn: CustomerTurn) -> bool:
+        """ "ok I'll try that", „okay mach ich, danke“ to a question after an
+        instruction: it is about to be done, so the question is not answered yet.
+        Never with a no or a word that it did not work."""
+        if step.kind not in ("ask_yes_no", "ask_choice") or not step.text:
+            return False
+        words = [w.replace("'", "") for w in _words(turn.text)]
+        text = " ".join(words)
+        found = [p for p in WILL_DO_PHRASES if _has_phrase(text, p)]
+        if not found or set(words) & NO_WORDS:
+            return False
+        if any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES):
+            return False
+        rest = set(words) - {w for p in found for w in p.split()}
+        return rest <= WILL_DO_FILLERS
 
     @staticmethod
     def _hear(state: dict[str, Any], turn: CustomerTurn) -> None:
@@ -1329,7 +1394,11 @@ class FlowEngine:
         question = self._ask(step, state["slots"], language)
         if not question:
             return result
-        if state["misses"] >= MISSES_BEFORE_OFFERING_A_PERSON:
+        if _only_unsure(text):
+            # "I don't know": the question again, and a person for a customer who can't tell.
+            result.offer_person = True
+            text = engine_text("unsure_is_fine", spoken, question=question[0].text)
+        elif state["misses"] >= MISSES_BEFORE_OFFERING_A_PERSON:
             result.offer_person = True
             follow = {"ask_choice": "pick_or_person", "ask_yes_no": "yes_no_or_person"}.get(
                 step.kind, "type_or_person"
@@ -1712,11 +1781,18 @@ class FlowEngine:
                 value = turn.entity(name)
                 if value:
                     return _Taken(step.next, value, value, value, value)
-            named = {str(e.get("value", "")).lower() for e in turn.entities}
+            # "the Apple TV app says cannot connect, but Netflix works fine": the one
+            # that works is not the one asked about.
+            text = _without_what_works(turn.text)
+            named = {
+                str(e.get("value", "")).lower()
+                for e in turn.entities
+                if _has_phrase(text, str(e.get("value", "")))
+            }
             for known in spec.values:
-                if known.lower() in named or _has_phrase(turn.text, known):
+                if known.lower() in named or _has_phrase(text, known):
                     return _Taken(step.next, known, known, known, known)
-            found = name_in(turn.text, spec.names)
+            found = name_in(text, spec.names)
             if found is not None:
                 return _Taken(step.next, found, found, found, found)
         return None

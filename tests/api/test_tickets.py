@@ -89,6 +89,26 @@ def test_a_story_about_a_closed_ticket_is_no_request_to_close_one(text: str) -> 
     assert not tickets.asks_to_close(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("any news on my ticket?", True),
+        ("has my part shipped yet", True),
+        ("when is the technician coming", True),
+        ("what's happening with my repair", True),
+        ("is there an update", True),
+        ("status of TCK-000012 please", True),
+        ("Wo bleibt mein Ersatzteil?", True),
+        ("Wie ist der Stand?", True),
+        # Answers to a flow's question that the language model took for a status question.
+        ("yes updated it yesterday", False),
+        ("ja, gestern schon gemacht", False),
+    ],
+)
+def test_a_question_about_progress_names_what_it_is_about(text: str, asks: bool) -> None:
+    assert tickets.asks_about_progress(text) is asks
+
+
 def test_a_ticket_number_is_found_in_the_message() -> None:
     assert tickets.number_in("please close TCK-000030, it's fixed") == "TCK-000030"
     assert tickets.number_in("tck-42 schließen") == "TCK-000042"

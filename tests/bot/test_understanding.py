@@ -242,7 +242,7 @@ async def test_the_light_in_the_first_message_skips_the_light_question(
     )
     assert result.state["step"] == "cables"
     text = " ".join(r.text for r in result.replies)
-    assert "You said the light is blinking orange" in text
+    assert 'You said "blinking orange"' in text
     assert "What do its lights show?" not in text
     taken = [e for e in result.events if e.kind == "from_message"]
     assert [(e.step_id, e.value) for e in taken] == [("lights", "warning")]
@@ -694,6 +694,75 @@ async def test_done_to_an_instruction_asks_how_it_went(
     # "already" is something else: it did not help.
     again = await engine.answer(state, said("already did that", "already_tried"))
     assert again.state is None or again.state["step"] != "clear_queue"
+
+
+@pytest.mark.parametrize(
+    ("reply", "intent", "language", "lead"),
+    [
+        ("i don't know", "nlu_fallback", "en", "That's okay."),
+        ("no idea honestly", "deny", "en", "That's okay."),
+        ("weiß ich nicht", "deny", "de", "Kein Problem."),
+        ("keine Ahnung", "nlu_fallback", "de", "Kein Problem."),
+    ],
+)
+async def test_i_dont_know_is_no_no_and_brings_a_person_near(
+    flow_library: FlowLibrary, reply: str, intent: str, language: str, lead: str
+) -> None:
+    """ "Did the page print?" — "I don't know": not read as a no (however the NLU reads
+    it), the question again, and a person one tap away."""
+    engine = engine_for(flow_library, service_outage="none")
+    opener = replace(
+        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
+        language=language,
+    )
+    state = (
+        await engine.start(flow_library.get("hardware_printer_not_printing"), turn=opener)
+    ).state
+    result = await engine.answer(state, replace(said(reply, intent), language=language))
+    assert result.outcome is None and result.state["step"] == "clear_queue"
+    assert result.replies[0].text.startswith(lead), result.replies[0].text
+    assert result.offer_person
+    assert [e.kind for e in result.events] == ["miss"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "intent", "language", "about_to"),
+    [
+        ("ok I'll try that", "affirm", "en", True),
+        ("sure, give me a minute", "affirm", "en", True),
+        ("one sec", "nlu_fallback", "en", True),
+        ("okay mach ich, danke", "affirm", "de", True),
+        ("Moment, probier ich mal", "nlu_fallback", "de", True),
+        # Answers: a yes is a yes, and what it did is said.
+        ("yes", "affirm", "en", False),
+        ("I'll try that but it still doesn't work", "deny", "en", False),
+        ("ok", "affirm", "en", False),
+    ],
+)
+async def test_about_to_do_an_instruction_is_no_answer_yet(
+    flow_library: FlowLibrary, reply: str, intent: str, language: str, about_to: bool
+) -> None:
+    """ "Is it cooler and quieter now?" after "blow the dust out": „okay mach ich,
+    danke" says it is about to be done, not that it worked."""
+    engine = engine_for(flow_library, service_outage="none")
+    opener = replace(
+        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
+        language=language,
+    )
+    state = (
+        await engine.start(flow_library.get("hardware_printer_not_printing"), turn=opener)
+    ).state
+    result = await engine.answer(state, replace(said(reply, intent), language=language))
+    waits = result.outcome is None and result.state and result.state["step"] == "clear_queue"
+    assert bool(waits and not result.events) == about_to, [r.text for r in result.replies]
+    if about_to:
+        assert result.replies[0].text == (
+            "Take your time. Once you've done it, tell me:"
+            if language == "en"
+            else "Lassen Sie sich Zeit. Sagen Sie mir danach einfach:"
+        )
+        assert result.replies[1].text.endswith("?") and result.replies[1].buttons
+        assert result.state.get("misses", 0) == 0
 
 
 @pytest.mark.parametrize(

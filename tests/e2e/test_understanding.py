@@ -116,7 +116,7 @@ async def test_the_prefilled_opener_skips_the_light_question(stack) -> None:
     welcome = await client.connect()
     try:
         first = await client.say("no internet since last night, the modem light is blinking orange")
-        assert "You said the light is blinking orange" in first.text, first.text
+        assert 'You said "blinking orange"' in first.text, first.text
         assert "What do its lights show?" not in first.text, first.text
         assert "cable" in first.text.lower() and {"Yes", "No"} <= {
             b["title"] for b in first.buttons
@@ -653,3 +653,54 @@ async def test_a_fault_told_with_a_question_about_the_bill_gets_both(stack) -> N
     assert "Billing" in turn.text, turn.text
     assert '"Slow internet"' in turn.text and "speedtest" in turn.text, turn.text
     assert "Wi-Fi or with a network cable" in speeds.text, speeds.text
+
+
+async def test_what_works_is_not_what_is_asked_about_and_an_answer_is_no_ticket_question(
+    stack,
+) -> None:
+    """ "…but Netflix and YouTube work fine" names no app with the problem; "yes updated
+    it yesterday" (read as a ticket question) is an answer to the open question."""
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="en")
+    try:
+        first = await client.say(
+            'my apple tv app says "cannot connect" but netflix and youtube work fine on the tv'
+        )
+        answer = await client.say("yes updated it yesterday")
+    finally:
+        await client.close()
+    print("\n---\n".join([first.text, answer.text]))
+    assert "Netflix" not in first.text and "YouTube" not in first.text, first.text
+    assert "ticket" not in answer.text.lower(), answer.text
+
+
+@pytest.mark.parametrize(
+    ("language", "unsure", "about_to", "take_your_time"),
+    [
+        ("en", "i don't know", "ok i'll try that", "Take your time."),
+        ("de", "weiß ich nicht", "okay mach ich, danke", "Lassen Sie sich Zeit."),
+    ],
+)
+async def test_i_dont_know_and_ill_try_that_are_no_answers(
+    stack, language, unsure, about_to, take_your_time
+) -> None:
+    client = ChatClient(stack.ws_url)
+    await client.connect(language=language)
+    opener = {
+        "en": "my printer won't print, the jobs just sit in the queue",
+        "de": "Mein Drucker druckt nicht, die Aufträge bleiben in der Warteschlange",
+    }[language]
+    try:
+        first = await client.say(opener)
+        not_sure = await client.say(unsure)
+        will_do = await client.say(about_to)
+    finally:
+        await client.close()
+    print("\n---\n".join([first.text, not_sure.text, will_do.text]))
+    question = first.messages[-1]["text"]
+    # "I don't know" is no "no": the same question, and a person one tap away.
+    assert question in not_sure.text, not_sure.text
+    assert any(b["payload"] == "/request_human" for b in not_sure.buttons), not_sure.buttons
+    # "Ok, I'll try that" is no "yes": the question waits.
+    assert will_do.text.startswith(take_your_time), will_do.text
+    assert question in will_do.text, will_do.text
