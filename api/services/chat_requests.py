@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.db import Database
 from api.models import Customer, VisitBooking
-from api.services import catalog, customers, outages, tickets, visits
+from api.services import catalog, customers, outages, parts, tickets, visits
 from api.services.diagnosis import (
     ASKED_FOR_GOODWILL,
     FAULT_RESOLVED,
@@ -43,7 +43,7 @@ from bot.flows.engine import (
 )
 from bot.frustration import shows_frustration
 from bot.routing import default_table, route
-from bot.vocabulary import OTHER, SKILLS
+from bot.vocabulary import OTHER, PROBLEM_INTENTS, SKILLS
 from bot.wording import button, has, say
 
 # Apologies already in a reply, in either language: no second one for frustration.
@@ -52,6 +52,8 @@ APOLOGY_WORDS = ("sorry", "leid", "entschuldig")
 CUSTOMER_VIA_BOT = "customer via bot"
 # A customer who asks about "my ticket" without its number picks from this many.
 WHICH_TICKET_BUTTONS = 3
+# Below this, a part order the message does not ask for in words is read as a fault.
+CONFIDENT_PART_REQUEST = 0.8
 # Flow state of a chat whose customer asked for a ticket and was asked what is wrong.
 TICKET_ASKED = "ticket_asked"
 # "Which ticket do you mean?" was asked of a customer we do not know yet: "I don't
@@ -251,10 +253,25 @@ class ChatRequests:
         return await self._queue_if_asked(chat, result)
 
     async def order_part(self, chat: ChatTurn) -> DiagnosisResult:
-        """The part order flow, with the part if the customer named a known one."""
+        """The part order flow, with the part if the customer named a known one.
+
+        A message the language model was unsure of that asks for nothing ("Meine
+        Fernbedienung geht nicht mehr, hab schon neue Batterien rein") is a fault:
+        its checks, which end in a part when one is needed.
+        """
         slots: dict[str, Any] = {}
         named = chat.turn.entity("part_number")
         part = catalog.find_part(named) if named else None
+        if (
+            part is None
+            and chat.turn.confidence < CONFIDENT_PART_REQUEST
+            and not parts.asks_for_a_part(chat.turn.text)
+        ):
+            problem = next((i for i in chat.turn.likely_intents if i in PROBLEM_INTENTS), None)
+            if (chat.flow_state or {}).get("flow"):
+                return await self.flow_turn(chat)
+            if problem is not None:
+                return await self.flow_turn(replace(chat, turn=replace(chat.turn, intent=problem)))
         if part is not None:
             slots["part_number"] = part.part_number
         return await self.start_operation(chat, "request_part", slots)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Optional
@@ -14,6 +15,21 @@ from api.services import catalog, tickets
 from api.services.catalog import Part
 from api.services.errors import Conflict, Invalid, NotFound
 from bot.wording import say
+
+# Words that ask for a part ("send me a new charger", „ich brauche ein neues Netzteil“);
+# new batteries put in are something tried, not a part asked for.
+_ASKS_FOR_PART = re.compile(
+    r"\b(new|replacement|replace|send|order|ship|spare|another one|buy|need a|need one"
+    r"|neu\w*|ersatz\w*|bestell\w*|schick\w*|austausch\w*|tauschen|kaufen|brauche)\b",
+    re.IGNORECASE,
+)
+_NEW_BATTERIES = re.compile(r"\b(new|fresh|neue\w*|frische\w*)\s+batter\w*", re.IGNORECASE)
+
+
+def asks_for_a_part(text: str) -> bool:
+    """The message asks for a part to be sent, not only tells what broke."""
+    return bool(_ASKS_FOR_PART.search(_NEW_BATTERIES.sub(" ", text or "")))
+
 
 ORDER_TRANSITIONS = {
     "placed": {"shipped", "cancelled"},

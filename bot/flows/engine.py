@@ -79,6 +79,16 @@ UNSURE_PHRASES = (
 )  # fmt: skip
 # "I don't know" with at most this many words is only that, not an answer in other words.
 UNSURE_WORDS = 6
+# "How do I do that?", „Wie mache ich das?“: the customer can't follow the instruction.
+HOW_PHRASES = (
+    "how do i do that", "how do i do this", "how do i do it", "how do i", "how do you do that",
+    "how to do that", "how does that work", "how", "what do you mean", "what does that mean",
+    "i do not understand", "do not get it", "not sure how", "where do i find",
+    "where is that", "wie mache ich das", "wie mach ich das", "wie geht das",
+    "wie macht man das", "wie denn", "was heißt das", "was bedeutet das", "was meinen sie",
+    "verstehe ich nicht", "versteh ich nicht", "wo finde ich", "wo ist das",
+)  # fmt: skip
+HOW_WORDS = 8
 # A "no" to "is it working now?" said without a no-word.
 STILL_BROKEN_PHRASES = (
     "does not work", "did not work", "not working", "still broken", "did not help",
@@ -658,6 +668,17 @@ def _without_what_works(text: str) -> str:
     return WHAT_WORKS.sub(" ", text)
 
 
+def _asks_how(text: str) -> bool:
+    """ "How do I do that?", „Wie mache ich das?“, said on its own."""
+    words = _words(text)
+    if not 0 < len(words) <= HOW_WORDS:
+        return False
+    joined = " ".join(words)
+    if words == ["how"]:
+        return True
+    return any(_has_phrase(joined, p) for p in HOW_PHRASES if p != "how")
+
+
 def _only_unsure(text: str) -> bool:
     """ "I don't know", „weiß ich nicht": the customer can't tell, and says only that."""
     words = _words(text)
@@ -967,6 +988,8 @@ class FlowEngine:
         if taken_last_turn and self._is_correction(turn):
             state["misses"] = 0
             return await self._correct(state, flow, taken_last_turn, turn, result)
+        if _asks_how(turn.text) and self.explain_term(turn, state["language"]) is None:
+            return self._step_again(state, flow, step, result)
         if turn.intent == "explain_term":
             return self._explain(state, flow, step, turn, result)
         if self._is_about_to_do_it(step, turn):
@@ -1475,6 +1498,23 @@ class FlowEngine:
             term=named[:1].upper() + named[1:],
             explanation=in_language(explanation, language),
         )
+
+    def _step_again(
+        self, state: dict[str, Any], flow: Flow, step: Step, result: TurnResult
+    ) -> TurnResult:
+        """ "How do I do that?": the step's instruction again, its question, and a person
+        who can walk the customer through it. No miss: the customer is following."""
+        language = self._language(state, flow)
+        spoken = state["language"]
+        instruction = self._say(step, state["slots"], language, spoken)
+        lead = "step_again" if step.text else "question_again"
+        result.replies.append(Reply(engine_text(lead, spoken)))
+        result.replies.extend(instruction)
+        result.replies.extend(self._ask(step, state["slots"], language))
+        result.offer_person = True
+        result.events.append(FlowEventRecord("step_again", flow.id, step.id))
+        result.state = state
+        return result
 
     def _explain(
         self, state: dict[str, Any], flow: Flow, step: Step, turn: CustomerTurn, result: TurnResult

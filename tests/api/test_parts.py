@@ -223,3 +223,20 @@ def test_bad_part_orders(client: TestClient, body: dict, status: int, needle: st
     assert needle.lower() in response.json()["detail"].lower()
     if body["part_number"] == "RMT-STB-200":
         assert response.json()["alternative"] == "RMT-STB-UNI"
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("can you send me a new remote", True),
+        ("I need a replacement charger", True),
+        ("Ich brauche ein neues Netzteil", True),
+        ("Können Sie mir eine Ersatz-Fernbedienung schicken?", True),
+        # What broke, and what was tried: a fault to look at first.
+        ("Meine Fernbedienung geht nicht mehr, hab schon neue Batterien rein", False),
+        ("my remote stopped working, already put new batteries in", False),
+        ("my power supply is broken", False),
+    ],
+)
+def test_a_part_is_asked_for_in_words(text: str, asks: bool) -> None:
+    assert parts.asks_for_a_part(text) is asks

@@ -697,6 +697,40 @@ async def test_done_to_an_instruction_asks_how_it_went(
 
 
 @pytest.mark.parametrize(
+    ("reply", "intent", "language", "lead", "instruction"),
+    [
+        ("how do I do that?", "out_of_scope", "en", "Of course, here it is again.",
+         "Open the print queue"),
+        ("sorry, what do you mean", "explain_term", "en", "Of course, here it is again.",
+         "Open the print queue"),
+        ("Wie mache ich das?", "out_of_scope", "de", "Gern, hier noch einmal.",
+         "Öffnen Sie die Druckwarteschlange"),
+    ],
+)  # fmt: skip
+async def test_how_do_i_do_that_gets_the_step_again_and_a_person_near(
+    flow_library: FlowLibrary, reply: str, intent: str, language: str, lead: str, instruction: str
+) -> None:
+    engine = engine_for(flow_library, service_outage="none")
+    opener = replace(
+        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
+        language=language,
+    )
+    state = (
+        await engine.start(flow_library.get("hardware_printer_not_printing"), turn=opener)
+    ).state
+    result = await engine.answer(state, replace(said(reply, intent), language=language))
+    texts = [r.text for r in result.replies]
+    assert texts[0].startswith(lead), texts
+    assert texts[1].startswith(instruction), texts
+    assert result.replies[-1].buttons and result.offer_person
+    assert result.state["step"] == "clear_queue" and result.state.get("misses", 0) == 0
+    # A question about a term the glossary knows is explained, as before.
+    explained = await engine.answer(state, said("what does DNS mean?", "explain_term", term="DNS"))
+    first = explained.replies[0].text
+    assert "DNS" in first and "here it is again" not in first, first
+
+
+@pytest.mark.parametrize(
     ("reply", "intent", "language", "lead"),
     [
         ("i don't know", "nlu_fallback", "en", "That's okay."),

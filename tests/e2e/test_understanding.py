@@ -704,3 +704,27 @@ async def test_i_dont_know_and_ill_try_that_are_no_answers(
     # "Ok, I'll try that" is no "yes": the question waits.
     assert will_do.text.startswith(take_your_time), will_do.text
     assert question in will_do.text, will_do.text
+
+
+async def test_a_broken_remote_is_checked_before_a_part_and_how_gets_the_step_again(
+    stack,
+) -> None:
+    """„Meine Fernbedienung geht nicht mehr, hab schon neue Batterien rein“ (read as a
+    part order, 0.64) asks for nothing: the remote's checks. „Wie mache ich das?“ gets
+    the instruction again and a person one tap away, not "I can't answer that"."""
+    client = ChatClient(stack.ws_url)
+    await client.connect(language="de")
+    try:
+        first = await client.say(
+            "Meine Fernbedienung geht nicht mehr, hab schon neue Batterien rein"
+        )
+        how = await client.say("Wie mache ich das?")
+    finally:
+        await client.close()
+    print("\n---\n".join([first.text, how.text]))
+    assert "Ersatzteil" not in first.text and "Kundenkonto" not in first.text, first.text
+    assert "Fernbedienung" in first.text, first.text
+    instruction = first.messages[-2]["text"]
+    assert how.text.startswith("Gern, hier noch einmal."), how.text
+    assert instruction in how.text, how.text
+    assert any(b["payload"] == "/request_human" for b in how.buttons), how.buttons
