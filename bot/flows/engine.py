@@ -82,7 +82,7 @@ UNSURE_WORDS = 6
 # "How do I do that?", „Wie mache ich das?“: the customer can't follow the instruction.
 HOW_PHRASES = (
     "how do i do that", "how do i do this", "how do i do it", "how do i", "how do you do that",
-    "how to do that", "how does that work", "how", "what do you mean", "what does that mean",
+    "how to do that", "how does that work", "what do you mean", "what does that mean",
     "i do not understand", "do not get it", "not sure how", "where do i find",
     "where is that", "wie mache ich das", "wie mach ich das", "wie geht das",
     "wie macht man das", "wie denn", "was heißt das", "was bedeutet das", "was meinen sie",
@@ -335,6 +335,17 @@ def _words(text: str) -> list[str]:
 
 def _has_phrase(text: str, phrase: str) -> bool:
     return _normalise(" ".join(_words(phrase))) in _normalise(" ".join(_words(text)))
+
+
+@lru_cache(maxsize=4096)
+def _phrase_form(phrase: str) -> str:
+    return _normalise(" ".join(_words(phrase)))
+
+
+def _phrases_said(text: str, phrases: Sequence[str]) -> list[str]:
+    """The phrases the text says, as `_has_phrase` finds them; the text read once."""
+    said = _normalise(" ".join(_words(text)))
+    return [phrase for phrase in phrases if _phrase_form(phrase) in said]
 
 
 @dataclass(frozen=True)
@@ -673,17 +684,12 @@ def _asks_how(text: str) -> bool:
     words = _words(text)
     if not 0 < len(words) <= HOW_WORDS:
         return False
-    joined = " ".join(words)
-    if words == ["how"]:
-        return True
-    return any(_has_phrase(joined, p) for p in HOW_PHRASES if p != "how")
+    return words == ["how"] or bool(_phrases_said(text, HOW_PHRASES))
 
 
 def _only_unsure(text: str) -> bool:
     """ "I don't know", „weiß ich nicht": the customer can't tell, and says only that."""
-    words = _words(text)
-    joined = " ".join(words)
-    return 0 < len(words) <= UNSURE_WORDS and any(_has_phrase(joined, p) for p in UNSURE_PHRASES)
+    return 0 < len(_words(text)) <= UNSURE_WORDS and bool(_phrases_said(text, UNSURE_PHRASES))
 
 
 def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
@@ -1144,12 +1150,11 @@ class FlowEngine:
         Never with a no or a word that it did not work."""
         if step.kind not in ("ask_yes_no", "ask_choice") or not step.text:
             return False
-        words = [w.replace("'", "") for w in _words(turn.text)]
-        text = " ".join(words)
-        found = [p for p in WILL_DO_PHRASES if _has_phrase(text, p)]
+        words = _words(turn.text)
+        found = _phrases_said(turn.text, WILL_DO_PHRASES)
         if not found or set(words) & NO_WORDS:
             return False
-        if any(_has_phrase(text, phrase) for phrase in STILL_BROKEN_PHRASES):
+        if _phrases_said(turn.text, STILL_BROKEN_PHRASES):
             return False
         rest = set(words) - {w for p in found for w in p.split()}
         return rest <= WILL_DO_FILLERS
