@@ -87,6 +87,9 @@ HOW_PHRASES = (
     "where is that", "wie mache ich das", "wie mach ich das", "wie geht das",
     "wie macht man das", "wie denn", "was heißt das", "was bedeutet das", "was meinen sie",
     "verstehe ich nicht", "versteh ich nicht", "wo finde ich", "wo ist das",
+    "don't know where", "don't know how", "not sure where", "where do i see", "where do i look",
+    "how do i check", "how can i check", "how can i tell", "weiß nicht wo", "weiß nicht wie",
+    "weiss nicht wo", "weiss nicht wie", "wo sehe ich das", "wie sehe ich das", "wie prüfe ich",
 )  # fmt: skip
 HOW_WORDS = 8
 # A "no" to "is it working now?" said without a no-word.
@@ -98,6 +101,8 @@ STILL_BROKEN_PHRASES = (
     "immer noch kein", "noch immer kein", "immer noch weg", "immer noch tot", "fehlen immer noch",
     "fehlt immer noch", "klappt nicht", "bringt nix", "bringt nichts", "hat nix gebracht",
     "hat nichts gebracht", "hilft nicht", "hilft nix", "didn't help", "doesn't help", "no luck",
+    "still says", "still shows", "still getting", "still get", "zeigt immer noch",
+    "sagt immer noch", "kommt immer noch", "steht immer noch",
 )  # fmt: skip
 # "Never mind, it works now": a customer in the queue who may not need a person.
 NO_LONGER_NEEDED_PHRASES = (

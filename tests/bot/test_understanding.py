@@ -705,6 +705,8 @@ async def test_done_to_an_instruction_asks_how_it_went(
          "Open the print queue"),
         ("Wie mache ich das?", "out_of_scope", "de", "Gern, hier noch einmal.",
          "Öffnen Sie die Druckwarteschlange"),
+        ("ich weiß nicht wo ich das sehe", "nlu_fallback", "de", "Gern, hier noch einmal.",
+         "Öffnen Sie die Druckwarteschlange"),
     ],
 )  # fmt: skip
 async def test_how_do_i_do_that_gets_the_step_again_and_a_person_near(
@@ -1296,3 +1298,16 @@ async def test_a_second_device_named_does_not_hide_the_first(flow_library: FlowL
     result = await engine.start(flow_library.get("hardware_device_no_power"), turn=turn)
     assert result.state["step"] == "laptop_charger"
     assert "„Laptop“" in result.replies[0].text, result.replies[0].text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "still says incorrect password",
+        "it still shows the same error",
+        "zeigt immer noch Fehler 12",
+    ],
+)
+def test_still_showing_the_error_is_a_no(text: str) -> None:
+    """ "Is the device online now?" — "still says incorrect password" is a no."""
+    assert match_yes_no(said(text, "nlu_fallback")) is False
