@@ -86,6 +86,9 @@ def problem_intent_for(domain: str) -> Optional[str]:
 # Flow state after a message the assistant did not understand: its words, so the
 # domain the customer picks next starts the flow that fits them.
 UNSURE_TEXT = "unsure_text"
+# The problem intent guessed for a message not understood ("Is it about your cable
+# TV?"): a typed yes takes the guess as the button would.
+GUESSED = "guessed"
 # Set with UNSURE_TEXT when the message named only a device ("my printer"): its
 # device entities.
 DEVICE_ONLY = "device_only"
@@ -362,6 +365,12 @@ class DiagnosisService:
                     flow_state=flow_state,
                 )
 
+        guessed = (flow_state or {}).get(GUESSED)
+        if guessed in PROBLEM_INTENTS and (
+            turn.intent == "affirm" or yes_or_no_word(turn.text) is True
+        ):
+            # "Is it about your cable TV?" — „ja“: the guess taken, as with its button.
+            turn = replace(turn, intent=str(guessed), text=f"/{guessed}", entities=[])
         unsure = (flow_state or {}).get(UNSURE_TEXT)
         if turn.intent in PROBLEM_INTENTS:
             about = turn
@@ -496,10 +505,15 @@ class DiagnosisService:
             )
         result = self._nothing_running(turn, fallback_count, language)
         if result.handoff is None:
+            guess = (result.flow_state or {}).get(GUESSED)
             result.flow_state = kept
             if result.not_understood and customer_words(turn.text):
-                # Kept for the domain the customer picks next.
-                result.flow_state = {**(kept or {}), UNSURE_TEXT: turn.text[:MAX_UNSURE_CHARS]}
+                # Kept for the domain the customer picks next (or the guess they confirm).
+                result.flow_state = {
+                    **(kept or {}),
+                    UNSURE_TEXT: turn.text[:MAX_UNSURE_CHARS],
+                    **({GUESSED: guess} if guess else {}),
+                }
         if result.not_understood:
             await nlu_review.record(
                 session=session, conversation_id=conversation_id, kind="fallback", turn=turn
@@ -968,6 +982,7 @@ class DiagnosisService:
             return DiagnosisResult(
                 replies=[Reply(say("fallback.guess", language, topic=topic), [guessed])],
                 fallback_count=fallback_count,
+                flow_state={GUESSED: guess},
             )
         if turn.likely_intents and turn.likely_intents[0] in GUESSED_REQUESTS:
             # "mein Router ist kaputt, ich brauche einen neuen", nearly read as a part

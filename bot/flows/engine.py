@@ -70,6 +70,15 @@ WILL_DO_FILLERS = YES_WORDS | {
     "das", "es", "jetzt", "gleich", "danke", "dann", "gut", "kurz", "schnell", "ich",
     "alles", "klar", "na", "gern", "gerne", "bitte", "okey", "oki", "kk", "k",
 }  # fmt: skip
+# A yes followed by a statement of at least this many words in all ("yes it's plugged
+# in") may be about the instruction rather than the question; words that say it works:
+YES_AND_A_STATEMENT = 4
+SAYS_IT_WORKS = {
+    "works", "working", "work", "worked", "fixed", "back", "good", "fine", "great", "online",
+    "connected", "perfect", "thanks", "thank", "sorted", "again", "resolved", "solved",
+    "geht", "gehts", "läuft", "funktioniert", "klappt", "wieder", "prima", "super", "danke",
+    "perfekt", "gut", "behoben", "gelöst",
+}  # fmt: skip
 # Not an answer either way: "I'm not sure" is no "no".
 UNSURE_PHRASES = (
     "not sure", "do not know", "don't know", "dont know", "no idea", "no clue", "unsure",
@@ -1012,6 +1021,7 @@ class FlowEngine:
         if (
             (turn.intent == "already_tried" and self._did_it_says_yes(step, turn))
             or self._says_it_is_done(step, turn)
+            or self._yes_about_the_instruction(flow, step, turn)
         ) and state.get("asked_on_its_own") != step.id:
             # "Yes, I checked the cables" to "Does a light come on now?": the yes may be
             # about the check or about the light. Ask the question on its own, once.
@@ -1147,6 +1157,20 @@ class FlowEngine:
             return False
         rest = set(words) - {w for p in found for w in p.split()}
         return rest <= DONE_FILLERS
+
+    @staticmethod
+    def _yes_about_the_instruction(flow: Flow, step: Step, turn: CustomerTurn) -> bool:
+        """ "yes it's plugged into the wall socket" to "Is your internet working now?"
+        after "check the cable": a yes about the instruction, which says nothing of
+        whether it works. Only where a yes would close the checks as solved."""
+        if step.kind != "ask_yes_no" or not step.text or not _asks_if_fixed(flow, step):
+            return False
+        words = _words(turn.text)
+        if len(words) < YES_AND_A_STATEMENT or words[0] not in YES_WORDS:
+            return False
+        if set(words) & (NO_WORDS | SAYS_IT_WORKS) or turn.intent == "problem_fixed":
+            return False
+        return not _phrases_said(turn.text, STILL_BROKEN_PHRASES)
 
     @staticmethod
     def _is_about_to_do_it(step: Step, turn: CustomerTurn) -> bool:

@@ -170,7 +170,19 @@ async def test_the_domain_picked_after_a_guess_starts_the_flow_the_first_words_f
             fallback_count=missed.fallback_count,
             language=language,
         )
+        # A typed yes („ja“) takes the guess as the button does.
+        typed = await service.handle_turn(
+            session=session,
+            conversation_id="c-guess-typed",
+            flow_state=missed.flow_state,
+            turn=CustomerTurn(
+                text="yes" if language == "en" else "ja", intent="affirm", language=language
+            ),
+            fallback_count=missed.fallback_count,
+            language=language,
+        )
     assert picked.flow_state is not None and picked.flow_state["flow"] == flow
+    assert typed.flow_state is not None and typed.flow_state["flow"] == flow
 
 
 @pytest.mark.parametrize(

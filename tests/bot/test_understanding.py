@@ -697,6 +697,44 @@ async def test_done_to_an_instruction_asks_how_it_went(
 
 
 @pytest.mark.parametrize(
+    ("reply", "asked_again"),
+    [
+        ("yes it's plugged into the wall socket", True),
+        ("ja, das Kabel steckt jetzt fest drin", True),
+        ("yes", False),
+        ("yes it works again, thanks", False),
+        ("ja, läuft wieder", False),
+    ],
+)
+async def test_a_yes_about_the_instruction_is_asked_again_before_closing(
+    flow_library: FlowLibrary, reply: str, asked_again: bool
+) -> None:
+    """ "Is your internet working now?" after "check the cable" — "yes it's plugged
+    into the wall socket" is about the cable: the question once more, not "solved"."""
+    engine = engine_for(flow_library, service_outage="none")
+    opener = said(
+        "no internet, the light on the router is blinking orange",
+        "problem_internet",
+        light_state="blinking",
+        light_color="orange",
+    )
+    state = (await engine.start(flow_library.get("internet_no_connection"), turn=opener)).state
+    step = flow_library.get("internet_no_connection").step(state["step"])
+    assert step.kind == "ask_yes_no" and step.text
+    result = await engine.answer(state, said(reply, "affirm"))
+    if asked_again:
+        assert result.outcome is None and result.state["step"] == state["step"]
+        assert result.replies[0].text in (
+            "Thanks. Then just to be sure:",
+            "Danke. Dann nur zur Sicherheit:",
+        )
+        again = await engine.answer(result.state, said("yes", "affirm"))
+        assert again.outcome is not None and again.outcome.kind == "resolved"
+    else:
+        assert result.outcome is not None and result.outcome.kind == "resolved"
+
+
+@pytest.mark.parametrize(
     ("reply", "intent", "language", "lead", "instruction"),
     [
         ("how do I do that?", "out_of_scope", "en", "Of course, here it is again.",
