@@ -383,10 +383,11 @@ class DiagnosisService:
                 about = told_in_two(unsure, flow_state, turn)
             started = await self._start_first_of_two(turn, language) if about is turn else None
             if started is not None:
+                self._note_goodwill_ask(started, turn, language)
                 return await self._finish(session, conversation_id, started, language, turn)
             started = await self._start_for_intent(about, running=None)
             if started is not None:
-                self._note_goodwill_ask(started, turn, language)
+                self._note_goodwill_ask(started, about, language)
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
 

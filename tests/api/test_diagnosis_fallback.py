@@ -337,3 +337,38 @@ async def test_after_leaving_the_queue_what_happens_is_about_the_topic(
     assert result.flow_state is not None and result.flow_state.get("flow"), result.replies
     assert result.flow_state["root_flow"].startswith("internet_"), result.flow_state
     assert result.fallback_count == 0
+
+
+async def test_a_confirmed_guess_keeps_the_ask_for_compensation(
+    database: Database, database_settings: Settings
+) -> None:
+    """ "…nur schwarzer Bildschirm … Ich möchte eine Gutschrift!" (not understood), then
+    „ja“ to "Is it about your cable TV?": the checks start, and the compensation asked
+    for in the first message is kept for their end."""
+    service = DiagnosisService(database_settings, database)
+    text = "Seit Montag kein Fernsehen, nur schwarzer Bildschirm. Ich möchte eine Gutschrift!"
+    async with database.session() as session:
+        missed = await service.handle_turn(
+            session=session,
+            conversation_id="c-guess-goodwill",
+            flow_state=None,
+            turn=CustomerTurn(
+                text=text,
+                intent="nlu_fallback",
+                likely_intents=("problem_cable", "billing"),
+                language="de",
+            ),
+            fallback_count=0,
+            language="de",
+        )
+        typed = await service.handle_turn(
+            session=session,
+            conversation_id="c-guess-goodwill",
+            flow_state=missed.flow_state,
+            turn=CustomerTurn(text="ja", intent="affirm", language="de"),
+            fallback_count=missed.fallback_count,
+            language="de",
+        )
+    assert typed.flow_state is not None and typed.flow_state["flow"] == "cable_black_screen"
+    assert typed.flow_state["slots"].get("asked_for_goodwill") is True
+    assert "Entschädigung" in typed.replies[0].text
