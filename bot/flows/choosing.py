@@ -67,8 +67,8 @@ MIN_PART_WORDS = 3
 FAULT_BESIDE = 0.72
 # Where a message may turn to another problem: a sentence's or a clause's end, "and",
 # "plus", „außerdem“. Words that only lead into the second part are left out of it;
-# a part that begins with "but" or „obwohl“ qualifies the first ("printer says
-# offline, but the router is fine").
+# a part that begins with "but", "only" or „obwohl“ qualifies the first ("printer says
+# offline, but the router is fine"; „Alle Geräte sind im WLAN, nur mein Laptop nicht“).
 PROBLEM_BREAK = re.compile(
     r"[.!?;]+\s+|,\s+|\s+(?:and|und|also|plus|btw|außerdem|ausserdem|zusätzlich)\s+",
     re.IGNORECASE,
@@ -79,8 +79,8 @@ LEAD_IN = re.compile(
     re.IGNORECASE,
 )
 QUALIFIER = re.compile(
-    r"^(?:but|though|although|even though|yet|except|aber|obwohl|doch|jedoch|allerdings|"
-    r"trotzdem|sonst)\b",
+    r"^(?:but|though|although|even though|yet|except|only|just|apart from|besides|aber|"
+    r"obwohl|doch|jedoch|allerdings|trotzdem|sonst|nur|außer|ausser|bis auf)\b",
     re.IGNORECASE,
 )
 

@@ -688,9 +688,14 @@ WHAT_WORKS = re.compile(
 )
 
 
-def _without_what_works(text: str) -> str:
-    """The message without the parts that say what still works."""
-    return WHAT_WORKS.sub(" ", text)
+def _without_what_works(text: str) -> tuple[str, str]:
+    """The message without the parts that say what still works, and those parts."""
+    return WHAT_WORKS.sub(" ", text), " ".join(m.group(0) for m in WHAT_WORKS.finditer(text))
+
+
+def _only_in(value: str, part: str, rest: str) -> bool:
+    """The value is named in `part` and nowhere in `rest`."""
+    return bool(part) and _has_phrase(part, value) and not _has_phrase(rest, value)
 
 
 def _asks_how(text: str) -> bool:
@@ -1857,11 +1862,11 @@ class FlowEngine:
                     return _Taken(step.next, value, value, value, value)
             # "the Apple TV app says cannot connect, but Netflix works fine": the one
             # that works is not the one asked about.
-            text = _without_what_works(turn.text)
+            text, works = _without_what_works(turn.text)
             named = {
                 str(e.get("value", "")).lower()
                 for e in turn.entities
-                if _has_phrase(text, str(e.get("value", "")))
+                if not _only_in(str(e.get("value", "")), works, text)
             }
             for known in spec.values:
                 if known.lower() in named or _has_phrase(text, known):

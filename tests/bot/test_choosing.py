@@ -257,6 +257,7 @@ def test_a_message_that_tells_two_problems(
         "wifi is slow and netflix keeps buffering all evening",
         "my laptop won't turn on and the charger light is off",
         "printer says offline, but the router and everything else is fine",
+        "Alle Geräte sind im WLAN, nur mein Arbeitslaptop nicht",
         "Mein Laptop wird sehr heiß und der Lüfter ist super laut",
         "Ich kann mich nicht einloggen und das Passwort zurücksetzen geht auch nicht",
     ],
@@ -281,3 +282,8 @@ def test_a_fault_told_beside_a_question_about_the_bill(chooser: FlowChooser) -> 
     assert told.match.flow.id == "internet_slow_speed"
     assert told.text.startswith("my wifi is slow"), told.text
     assert chooser.fault_beside("why was i charged twice this month? i want my money back") is None
+
+
+def test_a_part_that_only_narrows_the_first_is_no_second_problem(chooser: FlowChooser) -> None:
+    assert chooser.two_problems("Alle Geräte sind im WLAN, nur mein Arbeitslaptop nicht") is None
+    assert chooser.two_problems("all my devices are on the wifi, only my work laptop isn't") is None
