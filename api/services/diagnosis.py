@@ -8,6 +8,7 @@ every step for later analysis. Custom actions call this and stay thin.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
@@ -132,6 +133,13 @@ VISIT_OFFER = "visit_offer"
 # What the customer said about when a visit suits them ("auf Donnerstag"), in the slots
 # of book_visit and manage_visit.
 VISIT_WISH = "visit_wish"
+# Words of a question about the bill told with a fault ("why does my bill say $89 …
+# and the tv box keeps rebooting"); the language model ranks billing first or second.
+BILL_WORDS = re.compile(
+    r"\b(bill|billed|billing|charged|charge|invoice|refund|overcharged|rechnung\w*|"
+    r"abgebucht|abbuchung\w*|lastschrift\w*)\b",
+    re.IGNORECASE,
+)
 # A problem set aside for another one the customer brought up mid-flow, and the offer
 # to get back to it once that one has ended.
 PARKED = "parked"
@@ -388,6 +396,7 @@ class DiagnosisService:
             started = await self._start_for_intent(about, running=None)
             if started is not None:
                 self._note_goodwill_ask(started, about, language)
+                self._note_bill_question(started, about, language)
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
 
@@ -574,6 +583,17 @@ class DiagnosisService:
             return
         started.state.setdefault("slots", {})[ASKED_FOR_GOODWILL] = True
         started.replies.insert(0, Reply(say("diagnosis.goodwill_after_the_fault", language)))
+
+    @staticmethod
+    def _note_bill_question(started: TurnResult, turn: CustomerTurn, language: str) -> None:
+        """ "why does my bill say $89 … and the tv box keeps rebooting": where to go
+        with the bill, then the checks for the fault (compensation asked for is
+        dealt with after the fault instead)."""
+        if "billing" not in turn.likely_intents[:2] or not BILL_WORDS.search(turn.text):
+            return
+        if catalog.goodwill_policy().asked_for(turn.text):
+            return
+        started.replies.insert(0, Reply(say("diagnosis.bill_beside_fault", language)))
 
     def _goodwill_after_the_fault(
         self, flow_state: dict[str, Any], language: str

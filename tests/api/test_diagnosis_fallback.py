@@ -372,3 +372,28 @@ async def test_a_confirmed_guess_keeps_the_ask_for_compensation(
     assert typed.flow_state is not None and typed.flow_state["flow"] == "cable_black_screen"
     assert typed.flow_state["slots"].get("asked_for_goodwill") is True
     assert "Entschädigung" in typed.replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "likely", "bill_noted"),
+    [
+        ("why does my bill say $89 when i signed up for $59?? and the tv box keeps rebooting "
+         "itself every hour", ("problem_cable", "billing"), True),
+        ("Warum wurde mir doppelt abgebucht? Und seit gestern hängt der Receiver ständig",
+         ("problem_cable", "billing"), True),
+        ("paying for 500mbps and speedtest shows 12", ("problem_internet", "billing"), False),
+        ("the tv box keeps rebooting itself, I was charged for a new one last month",
+         ("problem_cable", "problem_hardware"), False),
+    ],
+)  # fmt: skip
+async def test_a_question_about_the_bill_told_with_a_fault_is_answered_first(
+    turn: TurnWithNoFlow, text: str, likely: tuple[str, ...], bill_noted: bool
+) -> None:
+    result = await turn(
+        CustomerTurn(text=text, intent=likely[0], confidence=0.6, likely_intents=likely), 0
+    )
+    first = result.replies[0].text
+    assert result.flow_state and result.flow_state.get("flow"), first
+    assert (first.startswith("About your bill") or first.startswith("Zu Ihrer Rechnung")) is (
+        bill_noted
+    ), first
