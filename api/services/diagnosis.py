@@ -620,7 +620,7 @@ class DiagnosisService:
         end. None when the message tells one problem, or the first one's checks end
         at once (a person takes over)."""
         told = self.engine.chooser.two_problems(turn.text)
-        if told is None:
+        if told is None or not _names_its_own_subject(turn, told[1]):
             return None
         first, second = told
         started = await self._start_told_problem(
@@ -1386,6 +1386,18 @@ def what_is_it_about(fallback_count: int, language: str = "en") -> DiagnosisResu
     return DiagnosisResult(
         replies=[Reply(say("fallback.what_about", language), buttons)],
         fallback_count=fallback_count,
+    )
+
+
+def _names_its_own_subject(turn: CustomerTurn, part: ToldProblem) -> bool:
+    """ "Mein Laptop startet nicht mehr, da kommt nur ein schwarzer Bildschirm": a part
+    that names nothing of its flow's area (a device, a keyword of routing.yml) is about
+    what the part before it named, so it is no second problem."""
+    table = default_table()
+    domain = part.match.flow.domain
+    entities = _told_part(turn, part)["entities"]
+    return table.domain_from_entities(entities) == domain or any(
+        found == domain and pattern.search(part.text) for found, pattern in table.keyword_domains
     )
 
 

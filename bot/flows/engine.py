@@ -688,9 +688,22 @@ WHAT_WORKS = re.compile(
 )
 
 
+# „…, WhatsApp geht aber noch“: a clause that says something still works.
+STILL_WORKS_CLAUSE = re.compile(
+    r"^(?=.*\b(?:works?|working|fine|geht|gehen|funktionier\w*|läuft|laufen)\b)"
+    r"(?=.*\b(?:but|though|still|aber|noch|trotzdem|doch)\b)"
+    r"(?!.*\b(?:not|no|never|nothing|nicht|kein\w*|nie|nichts)\b)(?!.*n't\b)",
+    re.IGNORECASE,
+)
+
+
 def _without_what_works(text: str) -> tuple[str, str]:
     """The message without the parts that say what still works, and those parts."""
-    return WHAT_WORKS.sub(" ", text), " ".join(m.group(0) for m in WHAT_WORKS.finditer(text))
+    works = [m.group(0) for m in WHAT_WORKS.finditer(text)]
+    kept = []
+    for clause in re.split(r"(?<=[,;.!?])\s+", WHAT_WORKS.sub(" ", text)):
+        (works if STILL_WORKS_CLAUSE.match(clause) else kept).append(clause)
+    return " ".join(kept), " ".join(works)
 
 
 def _only_in(value: str, part: str, rest: str) -> bool:

@@ -397,3 +397,23 @@ async def test_a_question_about_the_bill_told_with_a_fault_is_answered_first(
     assert (first.startswith("About your bill") or first.startswith("Zu Ihrer Rechnung")) is (
         bill_noted
     ), first
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "two"),
+    [
+        ("my internet is down and my tv box also says no signal", "problem_internet", True),
+        ("Kein Internet seit gestern. Und der Receiver hängt auch noch beim Hochfahren.",
+         "problem_internet", True),
+        # The black screen is the laptop's: the second part names nothing of its own.
+        ("Mein Laptop startet nicht mehr, da kommt nur ein schwarzer Bildschirm mit "
+         "blinkendem Strich", "problem_hardware", False),
+    ],
+)  # fmt: skip
+async def test_a_second_problem_names_its_own_subject(
+    turn: TurnWithNoFlow, text: str, intent: str, two: bool
+) -> None:
+    result = await turn(CustomerTurn(text=text, intent=intent), 0)
+    said = " ".join(r.text for r in result.replies)
+    assert ("You mentioned two things" in said) is two, said
+    assert result.flow_state and ("parked" in result.flow_state) is two

@@ -1349,3 +1349,17 @@ async def test_a_second_device_named_does_not_hide_the_first(flow_library: FlowL
 def test_still_showing_the_error_is_a_no(text: str) -> None:
     """ "Is the device online now?" — "still says incorrect password" is a no."""
     assert match_yes_no(said(text, "nlu_fallback")) is False
+
+
+async def test_an_app_that_still_works_is_not_the_one_asked_about(
+    flow_library: FlowLibrary,
+) -> None:
+    engine = engine_for(flow_library)
+    flow = flow_library.get("software_app_crashes")
+    opener = said(
+        "bei mir lädt keine einzige Webseite mehr, WhatsApp geht aber komischerweise noch",
+        "problem_software",
+    )
+    result = await engine.start(flow, turn=replace(opener, language="de"))
+    assert result.state["step"] == "app_name"
+    assert "WhatsApp" not in " ".join(r.text for r in result.replies)
