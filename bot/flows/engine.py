@@ -72,12 +72,19 @@ WILL_DO_FILLERS = YES_WORDS | {
 }  # fmt: skip
 # A yes followed by a statement of at least this many words in all ("yes it's plugged
 # in") may be about the instruction rather than the question; words that say it works:
-YES_AND_A_STATEMENT = 4
+YES_AND_A_STATEMENT = 3
 SAYS_IT_WORKS = {
     "works", "working", "work", "worked", "fixed", "back", "good", "fine", "great", "online",
+    "better", "normal", "normally", "faster", "ok", "okay", "alright", "besser", "schneller",
+    "wunderbar", "bestens",
     "connected", "perfect", "thanks", "thank", "sorted", "again", "resolved", "solved",
     "geht", "gehts", "läuft", "funktioniert", "klappt", "wieder", "prima", "super", "danke",
     "perfekt", "gut", "behoben", "gelöst",
+}  # fmt: skip
+# "yes it does", „ja, tut es“: a plain yes in more words.
+PLAIN_YES_WORDS = YES_WORDS | {
+    "it", "does", "do", "is", "did", "now", "sure", "indeed", "definitely", "absolutely",
+    "tut", "es", "ist", "jetzt", "genau", "jep", "jo", "doch",
 }  # fmt: skip
 # Not an answer either way: "I'm not sure" is no "no".
 UNSURE_PHRASES = (
@@ -1185,6 +1192,8 @@ class FlowEngine:
             return False
         words = _words(turn.text)
         if len(words) < YES_AND_A_STATEMENT or words[0] not in YES_WORDS:
+            return False
+        if set(words) <= PLAIN_YES_WORDS:
             return False
         if set(words) & (NO_WORDS | SAYS_IT_WORKS) or turn.intent == "problem_fixed":
             return False

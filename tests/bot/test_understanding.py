@@ -701,6 +701,9 @@ async def test_done_to_an_instruction_asks_how_it_went(
     [
         ("yes it's plugged into the wall socket", True),
         ("ja, das Kabel steckt jetzt fest drin", True),
+        ("yes latest version", True),
+        ("yes it does", False),
+        ("yeah much better", False),
         ("yes", False),
         ("yes it works again, thanks", False),
         ("ja, läuft wieder", False),
