@@ -1307,6 +1307,13 @@ class FlowEngine:
         if step.kind == "ask_choice":
             # "I get about 3 Mbps, I pay for 100": the measured and the plan's speed.
             by_speed = self._answer_by_speed(step, turn, language)
+            missed = state.get("missed") or {}
+            earlier = missed.get("text") if missed.get("step") == step.id else None
+            if by_speed is None and earlier and speeds_in(turn.text) is None:
+                # "about 3 mbps" (not understood), then "we pay for 200": the two speeds
+                # in two messages.
+                told = replace(turn, text=f"{earlier}. {turn.text}", entities=[])
+                by_speed = self._answer_by_speed(step, told, language)
             if by_speed is not None:
                 state["slots"].update(by_speed.slots)
             value = by_speed.value if by_speed else match_choice(step, turn, self.encoder)
@@ -1451,6 +1458,7 @@ class FlowEngine:
     ) -> TurnResult:
         """A miss: the question in other words, then the options and a person, then a person."""
         state["misses"] = state.get("misses", 0) + 1
+        state["missed"] = {"step": step.id, "text": text[:200]}
         result.state = state
         result.events.append(FlowEventRecord("miss", flow.id, step.id, text[:200]))
         if state["misses"] >= MISSES_BEFORE_A_PERSON_TAKES_OVER:

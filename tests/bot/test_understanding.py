@@ -1366,3 +1366,20 @@ async def test_an_app_that_still_works_is_not_the_one_asked_about(
     result = await engine.start(flow, turn=replace(opener, language="de"))
     assert result.state["step"] == "app_name"
     assert "WhatsApp" not in " ".join(r.text for r in result.replies)
+
+
+async def test_the_two_speeds_told_in_two_messages_answer_the_speed_question(
+    flow_library: FlowLibrary,
+) -> None:
+    """ "How does the download speed compare with your plan?" — "about 3 mbps" (not
+    enough alone), then "we pay for 200": much lower than the plan."""
+    engine = engine_for(flow_library, service_outage="none")
+    flow = flow_library.get("internet_slow_speed")
+    state = (await engine.start(flow, turn=said("the internet is so slow today"))).state
+    step = flow.step(state["step"])
+    assert step.from_message is not None and step.from_message.speed_ratio is not None
+    first = await engine.answer(state, said("about 3 mbps"))
+    assert first.state["step"] == state["step"]
+    second = await engine.answer(first.state, said("we pay for 200"))
+    assert second.state["step"] != state["step"]
+    assert second.state["slots"]["measured_speed"].startswith("3")
