@@ -1766,6 +1766,10 @@ class FlowEngine:
         if step.kind != "ask_choice" or step.id in state.get("corrected", []):
             return ""
         spec = step.from_message
+        if spec is not None and spec.speed_ratio is not None and not spec.phrases:
+            # Read from the message by its speeds only: "slow, can't even load youtube"
+            # names no answer to "how does the speed test compare with your plan?".
+            return ""
         phrases = {value: list(said) for value, said in spec.phrases} if spec else {}
         named: set[str] = set()
         for heard in reversed(state.get("heard") or []):
