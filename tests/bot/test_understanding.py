@@ -662,6 +662,22 @@ async def test_already_tried_on_one_step_remembers_what_else_was_done(
     ]
 
 
+async def printer_at_clear_queue(
+    flow_library: FlowLibrary, language: str
+) -> tuple[FlowEngine, dict[str, Any]]:
+    """The printer checks at "Did the page print?", after "cancel every document and
+    print one page again"."""
+    engine = engine_for(flow_library, service_outage="none")
+    opener = replace(
+        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
+        language=language,
+    )
+    printer = flow_library.get("hardware_printer_not_printing")
+    state = (await engine.start(printer, turn=opener)).state
+    assert state["step"] == "clear_queue"
+    return engine, state
+
+
 @pytest.mark.parametrize(
     ("reply", "intent", "language"),
     [
@@ -677,15 +693,7 @@ async def test_done_to_an_instruction_asks_how_it_went(
 ) -> None:
     """ "Did the page print?" after "cancel every document and print again": "done"
     says it was done, not whether it printed."""
-    engine = engine_for(flow_library, service_outage="none")
-    opener = replace(
-        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
-        language=language,
-    )
-    state = (
-        await engine.start(flow_library.get("hardware_printer_not_printing"), turn=opener)
-    ).state
-    assert state["step"] == "clear_queue"
+    engine, state = await printer_at_clear_queue(flow_library, language)
     result = await engine.answer(state, replace(said(reply, intent), language=language))
     assert result.outcome is None and result.state["step"] == "clear_queue"
     assert result.replies[0].text == (
@@ -753,14 +761,7 @@ async def test_a_yes_about_the_instruction_is_asked_again_before_closing(
 async def test_how_do_i_do_that_gets_the_step_again_and_a_person_near(
     flow_library: FlowLibrary, reply: str, intent: str, language: str, lead: str, instruction: str
 ) -> None:
-    engine = engine_for(flow_library, service_outage="none")
-    opener = replace(
-        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
-        language=language,
-    )
-    state = (
-        await engine.start(flow_library.get("hardware_printer_not_printing"), turn=opener)
-    ).state
+    engine, state = await printer_at_clear_queue(flow_library, language)
     result = await engine.answer(state, replace(said(reply, intent), language=language))
     texts = [r.text for r in result.replies]
     assert texts[0].startswith(lead), texts
@@ -787,14 +788,7 @@ async def test_i_dont_know_is_no_no_and_brings_a_person_near(
 ) -> None:
     """ "Did the page print?" — "I don't know": not read as a no (however the NLU reads
     it), the question again, and a person one tap away."""
-    engine = engine_for(flow_library, service_outage="none")
-    opener = replace(
-        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
-        language=language,
-    )
-    state = (
-        await engine.start(flow_library.get("hardware_printer_not_printing"), turn=opener)
-    ).state
+    engine, state = await printer_at_clear_queue(flow_library, language)
     result = await engine.answer(state, replace(said(reply, intent), language=language))
     assert result.outcome is None and result.state["step"] == "clear_queue"
     assert result.replies[0].text.startswith(lead), result.replies[0].text
@@ -821,14 +815,7 @@ async def test_about_to_do_an_instruction_is_no_answer_yet(
 ) -> None:
     """ "Is it cooler and quieter now?" after "blow the dust out": „okay mach ich,
     danke" says it is about to be done, not that it worked."""
-    engine = engine_for(flow_library, service_outage="none")
-    opener = replace(
-        said("my printer won't print, the jobs just sit in the queue", "problem_hardware"),
-        language=language,
-    )
-    state = (
-        await engine.start(flow_library.get("hardware_printer_not_printing"), turn=opener)
-    ).state
+    engine, state = await printer_at_clear_queue(flow_library, language)
     result = await engine.answer(state, replace(said(reply, intent), language=language))
     waits = result.outcome is None and result.state and result.state["step"] == "clear_queue"
     assert bool(waits and not result.events) == about_to, [r.text for r in result.replies]
