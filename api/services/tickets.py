@@ -94,7 +94,7 @@ _ABOUT_PROGRESS = re.compile(
     rf"\b({_CASE}|orders?|ordered|parts?|deliver\w*|shipp\w*|technician|engineer|visit"
     r"|appointment|status|progress|update|news|any word|heard back|tracking|repair\w*|fixed"
     r"|bestell\w*|ersatzteil\w*|liefer\w*|paket|techniker\w*|termin\w*|besuch|stand|reparatur\w*"
-    r"|status|fortschritt|neuigkeiten|nachricht|rückmeldung)\b",
+    r"|fortschritt|neuigkeiten|nachricht|rückmeldung)\b",
     re.IGNORECASE,
 )
 

@@ -76,8 +76,8 @@ YES_AND_A_STATEMENT = 3
 SAYS_IT_WORKS = {
     "works", "working", "work", "worked", "fixed", "back", "good", "fine", "great", "online",
     "better", "normal", "normally", "faster", "ok", "okay", "alright", "besser", "schneller",
-    "wunderbar", "bestens",
-    "connected", "perfect", "thanks", "thank", "sorted", "again", "resolved", "solved",
+    "wunderbar", "bestens", "connected", "perfect", "thanks", "thank", "sorted", "again",
+    "resolved", "solved",
     "geht", "gehts", "läuft", "funktioniert", "klappt", "wieder", "prima", "super", "danke",
     "perfekt", "gut", "behoben", "gelöst",
 }  # fmt: skip
@@ -354,13 +354,13 @@ def _words(text: str) -> list[str]:
     return [w for clause in _clauses(text) for w in clause]
 
 
-def _has_phrase(text: str, phrase: str) -> bool:
-    return _normalise(" ".join(_words(phrase))) in _normalise(" ".join(_words(text)))
-
-
 @lru_cache(maxsize=4096)
 def _phrase_form(phrase: str) -> str:
     return _normalise(" ".join(_words(phrase)))
+
+
+def _has_phrase(text: str, phrase: str) -> bool:
+    return _phrase_form(phrase) in _normalise(" ".join(_words(text)))
 
 
 def _phrases_said(text: str, phrases: Sequence[str]) -> list[str]:
