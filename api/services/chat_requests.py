@@ -67,6 +67,16 @@ VISIT_FLOWS = ("book_visit", MANAGE_VISIT_FLOW)
 OFFERED_AGAIN = "visit_offered_again"
 # `/book_visit{"visit_slot":"3@2026-12-01T09:00Z"}`, the payload of a time's button.
 SLOT_PAYLOAD = re.compile(r'^/(book_visit|reschedule_visit)\{"visit_slot":"([^"]+)"\}$')
+# "Hello? Is anyone there?": asks whether anyone answers, not for a person yet.
+ANYONE_THERE = re.compile(
+    r"\b(is|are)\s+(any\s?(one|body)|some\s?(one|body)|you)\s+(there|here|online|around)\b"
+    r"|\b(any\s?(one|body)|some\s?(one|body))\s+(there|here|home|online|around)\b"
+    r"|\bist\s+(da|hier)\s+(jemand|wer|einer)\b|\b(jemand|wer|einer)\s+(da|hier|online)\b"
+    r"|\bhört\s+(mich|uns)\s+(jemand|wer)\b|\bhallo\s*\?+\s*$",
+    re.IGNORECASE,
+)
+# Longer than this, the message says more than "is anyone there?".
+ANYONE_THERE_WORDS = 6
 # Replies to a pending question ("which ticket?", "which visit time?") that answer
 # nothing: the question is dropped instead of asked again.
 ANSWERS_NO_QUESTION = {"goodbye", "thank", "greet", "problem_fixed", "start_over"}
@@ -97,6 +107,11 @@ def answer(*texts: str, ticket_number: Optional[str] = None) -> DiagnosisResult:
     return DiagnosisResult(
         replies=[Reply(text) for text in texts], ticket_number=ticket_number, sets_flow=False
     )
+
+
+def asks_if_anyone_is_there(text: str) -> bool:
+    """ "Hello? Is anyone there?", „Ist da jemand?“: nothing but the question."""
+    return len(text.split()) <= ANYONE_THERE_WORDS and ANYONE_THERE.search(text) is not None
 
 
 def respond_to_frustration(replies: list[Reply], times: int, language: str = "en") -> None:
@@ -322,7 +337,16 @@ class ChatRequests:
         return ticket.domain if ticket.domain in SKILLS else domain
 
     async def request_person(self, chat: ChatTurn) -> DiagnosisResult:
-        """The customer asked for a person: queue the chat with what was tried."""
+        """The customer asked for a person: queue the chat with what was tried.
+
+        "Hello? Is anyone there?" before anything was discussed asks whether anyone
+        answers: the assistant does, and offers a person."""
+        if not chat.flow_state and asks_if_anyone_is_there(chat.turn.text):
+            reply = Reply(
+                say("queue.assistant_is_here", chat.language),
+                [button("button.person", chat.language, "/request_human")],
+            )
+            return DiagnosisResult(replies=[reply], sets_flow=False)
         request = HandoffRequest(
             reason=say("record.reason.asked_for_person"),
             skill=await self._skill_for_person(chat),

@@ -689,3 +689,39 @@ async def test_a_question_that_is_not_ours_offers_the_person_it_mentions(
     answer = await chat.say(text, intent)
     assert pointer in answer.text, answer.text
     assert answer.button(person)["payload"] == "/request_human"
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "answer"),
+    [
+        ("hello? anyone there?", "en", "Yes, I'm here"),
+        ("Hallo? Ist da jemand?", "de", "Ja, ich bin da"),
+    ],
+)
+async def test_is_anyone_there_before_anything_is_said_is_answered_by_the_assistant(
+    wired: Services, text: str, language: str, answer: str
+) -> None:
+    """ "Is anyone there?" asks whether anyone answers: the assistant does, with a
+    person one press away; the press queues the chat."""
+    chat = OfflineChat("anon", wired, language=language)
+    here = await chat.say(text, "request_human")
+    assert here.text.startswith(answer), here.text
+    person = here.button("Mitarbeiter" if language == "de" else "person")
+    assert person["payload"] == "/request_human"
+    queued = await chat.say(person["title"], "request_human")
+    assert "online" in queued.text, queued.text
+    async with wired.database.session() as session:
+        waiting = await session.scalar(
+            select(func.count()).select_from(Handoff).where(Handoff.conversation_id == "anon")
+        )
+    assert waiting == 1
+
+
+async def test_is_anyone_there_in_the_middle_of_the_checks_still_reaches_a_person(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("anon", wired)
+    await chat.say("my laptop won't connect to the wifi", "problem_internet")
+    assert chat.slots["flow_state"]
+    asked = await chat.say("is anyone there?", "request_human")
+    assert "online" in asked.text and "I'm here" not in asked.text, asked.text
