@@ -310,7 +310,7 @@ class DiagnosisService:
                 about = self._with_opener(flow_state, turn) if told_now else turn
                 switched = await self._start_for_intent(about, running=flow_state.get("flow"))
                 if switched is not None:
-                    parked = self._parked(flow_state, language)
+                    parked = self._parked(flow_state, language, instead=switched.state)
                     lead = (
                         say("diagnosis.switch_problem_parked", language, title=parked["title"])
                         if parked and switched.state is not None
@@ -604,13 +604,26 @@ class DiagnosisService:
         flow_state = {**flow_state, "slots": slots}
         return self._ask_again(flow_state, say("diagnosis.goodwill_after_the_fault", language))
 
-    def _parked(self, flow_state: dict[str, Any], language: str) -> Optional[dict[str, Any]]:
+    def _parked(
+        self,
+        flow_state: dict[str, Any],
+        language: str,
+        *,
+        instead: Optional[dict[str, Any]] = None,
+    ) -> Optional[dict[str, Any]]:
         """The running problem, kept while another is looked at: its flow state (without
-        a problem parked before it) and its title, for offering it again."""
+        a problem parked before it) and its title, for offering it again.
+
+        None when the problem started `instead` is the same one, better told: a flow
+        of the same area, with nothing answered yet in the running one ("everything
+        says connected but no internet", then "the internet light blinks red")."""
         root = flow_state.get("root_flow") or flow_state.get("flow")
         flow = self.library.get(str(root or ""))
         if flow is None or not flow.intents:
             return None  # an operation (identification, a part order) is not a problem
+        started = self.library.get(str((instead or {}).get("flow") or ""))
+        if started is not None and started.domain == flow.domain and not flow_state.get("trail"):
+            return None
         state = {k: v for k, v in flow_state.items() if k != PARKED}
         return {"title": in_language(flow.title, language), "state": state}
 

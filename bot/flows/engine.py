@@ -199,6 +199,8 @@ PATTERNS = {
 }
 HEARD_MESSAGES = 5
 PROBLEM_INTENTS = {"problem_internet", "problem_cable", "problem_hardware", "problem_software"}
+# A yes or no among a message's first words is its answer ("no, and the TV is out too").
+YES_OR_NO_AT_THE_START = 2
 GREETING_INTENTS = {"greet", "goodbye"}
 # Intents whose message is no typed value (an account number, an error code) unless it
 # holds a detail: "hello", "no", a problem, a complaint.
@@ -344,9 +346,15 @@ def _normalise(text: str) -> str:
     return " " + re.sub(r"[^\w]+", " ", text.lower()).strip() + " "
 
 
+# "doesnt", "wont", "cant": typed without the apostrophe, read as with it.
+BARE_CONTRACTION = re.compile(
+    r"\b(do|does|did|is|are|was|were|has|have|had|could|would|should|wo|ca|need|must)nt\b"
+)
+
+
 def _clauses(text: str) -> list[list[str]]:
-    """The message's words, clause by clause; "doesn't" reads as "does not"."""
-    lowered = re.sub(r"n[’']t\b", " not", text.lower())
+    """The message's words, clause by clause; "doesn't" and "doesnt" read as "does not"."""
+    lowered = BARE_CONTRACTION.sub(r"\1 not", re.sub(r"n[’']t\b", " not", text.lower()))
     return [re.findall(r"\w+", part) for part in re.split(r"[,.;:!?]+", lowered)]
 
 
@@ -497,13 +505,23 @@ def _choice_taken(step: Step, value: str, words: str, language: str) -> _Taken:
 
 
 PRONOUNS = {"it", "them", "ihn", "sie", "es"}
+# "Hab ich schon zweimal neu gestartet", "already rebooted": done to what the
+# message names, as with a pronoun.
+OBJECT_LEFT_OUT = PRONOUNS | {"already", "schon", "bereits"}
+
+
+def _is_state_question(step: Step) -> bool:
+    """A yes/no question about how things are ("Do other devices get online?"): no
+    instruction before it and no step to skip to."""
+    return step.kind == "ask_yes_no" and not step.text and not step.skip
 
 
 def _did_it_to_this_device(hits: list[_Hit], turn: CustomerTurn, devices: tuple[str, ...]) -> bool:
-    """Whether "restarted it" may mean the flow's device: not when the message names
-    only other devices ("my laptop won't connect, I restarted it twice"). A phrase
-    that names what was done to ("restarted the router") always counts."""
-    if not devices or any(not PRONOUNS & set(_words(h.phrase)) for h in hits):
+    """Whether "restarted it" (or "already restarted") may mean the flow's device: not
+    when the message names only other devices ("my laptop won't connect, I restarted
+    it twice"). A phrase that names what was done to ("restarted the router") always
+    counts."""
+    if not devices or any(not OBJECT_LEFT_OUT & set(_words(h.phrase)) for h in hits):
         return True
     named = {str(e.get("value", "")).lower() for e in turn.entities if e.get("entity") == "device"}
     return not named or bool(named & {d.lower() for d in devices})
@@ -1052,7 +1070,25 @@ class FlowEngine:
             # about the check or about the light. Ask the question on its own, once.
             state["misses"] = 0
             state["asked_on_its_own"] = step.id
+            # "Yes, I restarted it twice already": the restart is not asked for later.
+            self._hear(state, turn)
             result.replies.append(Reply(engine_text("and_now", state["language"])))
+            result.replies.extend(self._ask(step, state["slots"], self._language(state, flow)))
+            result.state = state
+            return result
+        if (
+            turn.intent == "already_tried"
+            and _is_state_question(step)
+            and not set(_words(turn.text)) & (YES_WORDS | NO_WORDS)
+            and state.get("noted_at") != step.id
+        ):
+            # "I already restarted the laptop" to "Do other devices get online?": no
+            # answer to how things are, and nothing here to skip. Kept for the steps
+            # it answers, and the question asked again, once.
+            state["noted_at"] = step.id
+            self._hear(state, turn)
+            result.events.append(FlowEventRecord("noted", flow.id, step.id, turn.text[:200]))
+            result.replies.append(Reply(engine_text("noted_for_later", state["language"])))
             result.replies.extend(self._ask(step, state["slots"], self._language(state, flow)))
             result.state = state
             return result
@@ -1143,7 +1179,7 @@ class FlowEngine:
         """ "Ja, hab ich gemacht" to "Is the TV box switched on?" is a yes. A yes/no
         question that asks how things are (no instruction, nothing to skip) is
         answered by the message's yes or no; only an action can be "already tried"."""
-        if step.kind != "ask_yes_no" or step.text or step.skip:
+        if not _is_state_question(step):
             return False
         words = set(_words(turn.text))
         text = " ".join(_words(turn.text))
@@ -1330,6 +1366,8 @@ class FlowEngine:
             return choice.next or step.next
         if step.kind == "ask_yes_no":
             said_yes = match_yes_no(turn)
+            if said_yes is not None and self._tells_another_fault(state, flow, turn):
+                return None  # "and my TV box says no signal" is no "no"
             if said_yes is None and _restates_the_fault(flow, step, state, turn):
                 said_yes = False  # "Does it work now?" - "it closes by itself": a no
             if said_yes is None:
@@ -1361,6 +1399,18 @@ class FlowEngine:
             result.events.append(FlowEventRecord("answer", flow.id, step.id, value))
             return step.next
         return None
+
+    def _tells_another_fault(self, state: dict[str, Any], flow: Flow, turn: CustomerTurn) -> bool:
+        """A fault of another area whose yes or no word sits inside its description
+        ("oh and my TV box says no signal" to "Do other devices get online?"): a new
+        problem, not the answer. A message that starts with its yes or no ("no, and
+        the TV is out too") answers."""
+        if turn.intent not in PROBLEM_INTENTS or turn.intent == f"problem_{flow.domain}":
+            return False
+        opening = _words(turn.text)[:YES_OR_NO_AT_THE_START]
+        if set(opening) & (YES_WORDS | NO_WORDS):
+            return False
+        return self._read_problem(turn, state) == NEW_PROBLEM
 
     def _sounds_like_no_answer(self, text: str) -> bool:
         """With the encoder: close to what customers say when they are not answering."""

@@ -417,3 +417,46 @@ async def test_a_second_problem_names_its_own_subject(
     said = " ".join(r.text for r in result.replies)
     assert ("You mentioned two things" in said) is two, said
     assert result.flow_state and ("parked" in result.flow_state) is two
+
+
+@pytest.mark.parametrize(
+    ("opener", "second", "intent", "parked"),
+    [
+        # The same fault, better told: the flow changes, nothing is kept for later.
+        ("my laptop won't connect to the wifi",
+         "the internet light on the router is blinking red", "problem_internet", False),
+        ("Mein Laptop kommt nicht ins WLAN",
+         "die Lampe bei Internet blinkt rot", "problem_internet", False),
+        # Another fault: the first one waits.
+        ("my laptop won't connect to the wifi",
+         "oh and my tv box says no signal since this morning", "problem_cable", True),
+    ],
+)  # fmt: skip
+async def test_a_problem_told_better_at_the_first_question_is_not_kept_as_a_second(
+    database: Database,
+    database_settings: Settings,
+    opener: str,
+    second: str,
+    intent: str,
+    parked: bool,
+) -> None:
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+        first = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=None,
+            turn=CustomerTurn(text=opener, intent="problem_internet"),
+        )
+        assert first.flow_state and first.flow_state["flow"] == "internet_one_device_cannot_connect"
+        assert first.flow_state["step"] == "others_online"
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=first.flow_state,
+            turn=CustomerTurn(text=second, intent=intent),
+        )
+    said = " ".join(r.text for r in result.replies)
+    assert result.flow_state and result.flow_state["flow"] != first.flow_state["flow"], said
+    assert ("parked" in result.flow_state) is parked, said
+    assert ("in mind" in said or "im Kopf" in said) is parked, said

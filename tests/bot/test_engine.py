@@ -7,7 +7,14 @@ from typing import Any, Optional
 
 import pytest
 
-from bot.flows.engine import CustomerTurn, FlowEngine, choice_payload, match_choice, summarize_trail
+from bot.flows.engine import (
+    CustomerTurn,
+    FlowEngine,
+    _words,
+    choice_payload,
+    match_choice,
+    summarize_trail,
+)
 from bot.flows.loader import FlowLibrary
 
 
@@ -91,6 +98,20 @@ async def test_go_back_start_over_and_already_tried(flow_library: FlowLibrary) -
     assert skipped.state["step"] == "restart"
     over = await engine.answer(skipped.state, said("start over", "start_over"))
     assert over.state["step"] == "lights" and over.state["trail"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("the remote doesnt work", "the remote does not work"),
+        ("it wont start and I cant log in", "it wo not start and i ca not log in"),
+        ("it won't start", "it wo not start"),
+        ("Isnt it on?", "is not it on"),
+        ("I want it", "i want it"),  # no contraction
+    ],
+)
+def test_contractions_typed_without_the_apostrophe_read_as_with_it(text: str, words: str) -> None:
+    assert " ".join(_words(text)) == words
 
 
 @pytest.mark.parametrize(

@@ -746,6 +746,74 @@ async def test_a_yes_about_the_instruction_is_asked_again_before_closing(
 
 
 @pytest.mark.parametrize(
+    ("reply", "language"),
+    [
+        ("yes i already rebooted it twice", "en"),
+        ("ja hab ich schon zweimal neu gestartet", "de"),
+    ],
+)
+async def test_a_restart_told_with_a_yes_is_not_asked_for_later(
+    flow_library: FlowLibrary, reply: str, language: str
+) -> None:
+    """ "Is your internet working now?" after "check the cable" — "yes, I already
+    restarted it twice" is asked once more; after the no, the router's restart is
+    skipped, not asked for."""
+    engine = engine_for(flow_library, service_outage="none")
+    opener = replace(
+        said(
+            "no internet, the light on the router is blinking orange",
+            "problem_internet",
+            light_state="blinking",
+            light_color="orange",
+        ),
+        language=language,
+    )
+    state = (await engine.start(flow_library.get("internet_no_connection"), turn=opener)).state
+    asked = state["step"]
+    result = await engine.answer(state, replace(said(reply, "affirm"), language=language))
+    assert result.outcome is None and result.state["step"] == asked
+    after_no = await engine.answer(result.state, replace(said("no", "deny"), language=language))
+    assert "restart" in [e.step_id for e in after_no.events if e.kind == "from_message"]
+    assert after_no.replies[0].text in (
+        "You've already restarted the router, so we'll skip that step.",
+        "Sie haben den Router schon neu gestartet, also überspringen wir diesen Schritt.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "language"),
+    [
+        ("i already restarted the laptop", "en"),
+        ("hab den Laptop schon neu gestartet", "de"),
+    ],
+)
+async def test_already_tried_to_a_question_about_how_things_are_is_kept_and_asked_again(
+    flow_library: FlowLibrary, reply: str, language: str
+) -> None:
+    """ "Do other devices at home get online?" — "I already restarted the laptop" is
+    no answer, and not a "no": kept for later, the question once more; a second
+    time it counts as before."""
+    engine = engine_for(flow_library, service_outage="none")
+    opener = replace(
+        said("my laptop won't connect to the wifi", "problem_internet"), language=language
+    )
+    flow = flow_library.get("internet_one_device_cannot_connect")
+    state = (await engine.start(flow, turn=opener)).state
+    assert state["step"] == "others_online"
+    result = await engine.answer(state, replace(said(reply, "already_tried"), language=language))
+    assert result.outcome is None and result.state["step"] == "others_online"
+    assert result.replies[0].text in (
+        "Thanks, I've noted that for a later step.",
+        "Danke, das habe ich mir für einen späteren Schritt notiert.",
+    )
+    assert [e.kind for e in result.events] == ["noted"]
+    again = await engine.answer(
+        result.state, replace(said(reply, "already_tried"), language=language)
+    )
+    assert again.state is None or again.state["step"] != "others_online"
+
+
+@pytest.mark.parametrize(
     ("reply", "intent", "language", "lead", "instruction"),
     [
         ("how do I do that?", "out_of_scope", "en", "Of course, here it is again.",
