@@ -106,6 +106,8 @@ HOW_PHRASES = (
     "don't know where", "don't know how", "not sure where", "where do i see", "where do i look",
     "how do i check", "how can i check", "how can i tell", "weiß nicht wo", "weiß nicht wie",
     "weiss nicht wo", "weiss nicht wie", "wo sehe ich das", "wie sehe ich das", "wie prüfe ich",
+    "what should i do", "what do i do", "what do i have to do", "what do you want me to do",
+    "was soll ich machen", "was soll ich tun", "was muss ich machen", "was muss ich tun",
 )  # fmt: skip
 HOW_WORDS = 8
 # A "no" to "is it working now?" said without a no-word.

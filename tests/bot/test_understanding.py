@@ -824,6 +824,10 @@ async def test_already_tried_to_a_question_about_how_things_are_is_kept_and_aske
          "Öffnen Sie die Druckwarteschlange"),
         ("ich weiß nicht wo ich das sehe", "nlu_fallback", "de", "Gern, hier noch einmal.",
          "Öffnen Sie die Druckwarteschlange"),
+        ("ok what should i do", "out_of_scope", "en", "Of course, here it is again.",
+         "Open the print queue"),
+        ("was soll ich machen", "out_of_scope", "de", "Gern, hier noch einmal.",
+         "Öffnen Sie die Druckwarteschlange"),
     ],
 )  # fmt: skip
 async def test_how_do_i_do_that_gets_the_step_again_and_a_person_near(
