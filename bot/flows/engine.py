@@ -108,6 +108,7 @@ HOW_PHRASES = (
     "weiss nicht wo", "weiss nicht wie", "wo sehe ich das", "wie sehe ich das", "wie prüfe ich",
     "what should i do", "what do i do", "what do i have to do", "what do you want me to do",
     "was soll ich machen", "was soll ich tun", "was muss ich machen", "was muss ich tun",
+    "no idea how", "keine ahnung wie", "wie das geht", "wie man das macht",
 )  # fmt: skip
 HOW_WORDS = 8
 # A "no" to "is it working now?" said without a no-word.

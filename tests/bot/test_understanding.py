@@ -828,6 +828,8 @@ async def test_already_tried_to_a_question_about_how_things_are_is_kept_and_aske
          "Open the print queue"),
         ("was soll ich machen", "out_of_scope", "de", "Gern, hier noch einmal.",
          "Öffnen Sie die Druckwarteschlange"),
+        ("keine ahnung wie das geht", "nlu_fallback", "de", "Gern, hier noch einmal.",
+         "Öffnen Sie die Druckwarteschlange"),
     ],
 )  # fmt: skip
 async def test_how_do_i_do_that_gets_the_step_again_and_a_person_near(
