@@ -106,6 +106,8 @@ SIDE_RESPONSES = {
 SMALL_TALK_RESPONSES = {"greet": "utter_greet", "thank": "utter_you_are_welcome"}
 # Requests the fallback offers as a button when the language model ranked one first.
 GUESSED_REQUESTS = ("order_part", "book_visit", "ticket_status")
+# Answers to "Is it about your internet connection?" that may tell more of the problem.
+TELLS_MORE = ("inform", "already_tried", "problem_persists", "nlu_fallback", "complaint")
 # Outcomes whose ticket says what has to happen next (`record.step.*`).
 OUTCOME_NEXT_STEPS = ("part", "visit", "goodwill")
 # Outcomes that continue in an operation flow until the operation is done.
@@ -374,12 +376,20 @@ class DiagnosisService:
                 )
 
         guessed = (flow_state or {}).get(GUESSED)
+        unsure = (flow_state or {}).get(UNSURE_TEXT)
+        told_before = None
         if guessed in PROBLEM_INTENTS and (
             turn.intent == "affirm" or yes_or_no_word(turn.text) is True
         ):
             # "Is it about your cable TV?" — „ja“: the guess taken, as with its button.
             turn = replace(turn, intent=str(guessed), text=f"/{guessed}", entities=[])
-        unsure = (flow_state or {}).get(UNSURE_TEXT)
+        elif guessed in PROBLEM_INTENTS and isinstance(unsure, str):
+            told = self._guess_told_more(str(guessed), turn)
+            if told is not None:
+                # "Is it about your internet connection?" — "all lights are off": the
+                # guess taken, the checks chosen by the detail; what the first message
+                # asked for (compensation) is kept.
+                turn, told_before, unsure = told, unsure, None
         if turn.intent in PROBLEM_INTENTS:
             about = turn
             if isinstance(unsure, str) and not customer_words(turn.text):
@@ -395,8 +405,9 @@ class DiagnosisService:
                 return await self._finish(session, conversation_id, started, language, turn)
             started = await self._start_for_intent(about, running=None)
             if started is not None:
-                self._note_goodwill_ask(started, about, language)
-                self._note_bill_question(started, about, language)
+                both = replace(about, text=f"{told_before}\n{about.text}") if told_before else about
+                self._note_goodwill_ask(started, both, language)
+                self._note_bill_question(started, both, language)
                 return await self._finish(session, conversation_id, started, language, turn)
             return await self._no_flow_for(session, conversation_id, turn, language)
 
@@ -513,6 +524,13 @@ class DiagnosisService:
                 flow_state=kept,
                 fallback_count=fallback_count,
             )
+        if turn.intent == "nlu_fallback" and fallback_count == 0:
+            fault = await self._start_fault_of_the_guess(turn, language)
+            if fault is not None:
+                # "No internet since Saturday. Third time this month. I want
+                # compensation.": the checks for the fault, the compensation kept.
+                self._note_goodwill_ask(fault, turn, language)
+                return await self._finish(session, conversation_id, fault, language, turn)
         result = self._nothing_running(turn, fallback_count, language)
         if result.handoff is None:
             guess = (result.flow_state or {}).get(GUESSED)
@@ -674,6 +692,36 @@ class DiagnosisService:
                 0, Reply(say("diagnosis.second_problem_started", language, title=title))
             )
         return started
+
+    async def _start_fault_of_the_guess(
+        self, turn: CustomerTurn, language: str
+    ) -> Optional[TurnResult]:
+        """A message not understood as a whole, with a part that tells a fault of the
+        area the NLU found most likely ("I've had no internet since Saturday" among
+        complaints about the month): that fault's checks."""
+        guess = best_guess(turn)
+        if guess is None:
+            return None
+        fault = self.engine.chooser.fault_beside(turn.text)
+        if fault is None or f"problem_{fault.match.flow.domain}" != guess:
+            return None
+        return await self._start_told_problem(
+            {"flow": fault.match.flow.id, **_told_part(turn, fault)}, turn, language
+        )
+
+    @staticmethod
+    def _guess_told_more(guessed: str, turn: CustomerTurn) -> Optional[CustomerTurn]:
+        """ "Is it about your internet connection?" answered with a detail of it ("all
+        lights are off"): that detail, as a problem of the guessed area. None for
+        anything else: a request, small talk, or a device of another area."""
+        if turn.intent not in TELLS_MORE or not customer_words(turn.text):
+            return None
+        if yes_or_no_word(" ".join(turn.text.split()[:2])) is False:
+            return None  # "no, the other thing"
+        named = default_table().domain_from_entities(turn.entities)
+        if named is not None and named != INTENT_DOMAINS[guessed]:
+            return None
+        return replace(turn, intent=guessed)
 
     async def _start_fault_beside(self, turn: CustomerTurn, language: str) -> Optional[TurnResult]:
         """The checks for a fault told beside a question about a bill or the account."""

@@ -460,3 +460,68 @@ async def test_a_problem_told_better_at_the_first_question_is_not_kept_as_a_seco
     assert result.flow_state and result.flow_state["flow"] != first.flow_state["flow"], said
     assert ("parked" in result.flow_state) is parked, said
     assert ("in mind" in said or "im Kopf" in said) is parked, said
+
+
+@pytest.mark.parametrize(
+    ("opener", "likely", "detail", "flow"),
+    [
+        ("so yeah the thing with the box again", ("problem_cable", "complaint"),
+         "all it shows is a black screen", "cable_black_screen"),
+        ("Hi, I've had trouble since Saturday, third time this month, I want compensation",
+         ("problem_internet", "complaint"), "all the lights on the router are off",
+         "internet_no_connection"),
+        ("schon wieder das gleiche wie letzte Woche", ("problem_cable", "complaint"),
+         "der Fernseher bleibt schwarz", "cable_black_screen"),
+    ],
+)  # fmt: skip
+async def test_a_guess_answered_with_a_detail_of_the_problem_starts_its_checks(
+    database: Database,
+    database_settings: Settings,
+    opener: str,
+    likely: tuple[str, ...],
+    detail: str,
+    flow: str,
+) -> None:
+    """ "Is it about your cable TV?" — "all it shows is a black screen": the guess
+    taken, and the checks read from both messages; not a second miss."""
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+        guessed = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=None,
+            turn=CustomerTurn(text=opener, intent="nlu_fallback", likely_intents=likely),
+        )
+        assert guessed.fallback_count == 1 and guessed.flow_state
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=guessed.flow_state,
+            turn=CustomerTurn(text=detail, intent="inform"),
+            fallback_count=1,
+        )
+    said = " ".join(r.text for r in result.replies)
+    assert result.flow_state and result.flow_state.get("flow") == flow, said
+    assert result.flow_state["history"], said  # the detail answered the first question
+    assert ("compensation" in said) is ("compensation" in opener), said
+
+
+async def test_no_to_a_guess_is_not_a_detail_of_it(
+    database: Database, database_settings: Settings
+) -> None:
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+        guessed = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=None,
+            turn=not_understood("so yeah the thing with the box again", "problem_cable"),
+        )
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=guessed.flow_state,
+            turn=not_understood("no the other thing", "problem_software"),
+            fallback_count=1,
+        )
+    assert not (result.flow_state or {}).get("flow") and result.fallback_count == 2
