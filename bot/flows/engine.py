@@ -41,8 +41,9 @@ MISSES_BEFORE_OFFERING_A_PERSON = 2
 MISSES_BEFORE_A_PERSON_TAKES_OVER = 3
 YES_INTENTS = {"affirm", "problem_fixed"}
 NO_INTENTS = {"deny", "problem_persists"}
-YES_WORDS = {"yes", "y", "yeah", "yep", "yup", "sure", "correct", "ja", "ok", "okay", "right"}
-NO_WORDS = {"no", "n", "nope", "nah", "not", "nein", "negative"}
+YES_WORDS = {"yes", "y", "yeah", "yea", "ya", "yep", "yup", "sure", "correct", "ja", "jo", "jep",
+             "jup", "jawohl", "ok", "okay", "right"}  # fmt: skip
+NO_WORDS = {"no", "n", "nope", "nah", "not", "nein", "nö", "nee", "negative"}
 # "Done", "did that", „erledigt“: the instruction was carried out, and the question
 # about how it went is still open. Words that may come with them:
 DONE_PHRASES = (

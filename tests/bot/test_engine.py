@@ -404,6 +404,10 @@ def test_questions_about_when_a_fault_ends(text: str, expected: bool) -> None:
         ("nope", False),
         ("maybe", None),
         ("it's not working", False),
+        ("yea", True),
+        ("jo, passt", True),
+        ("nö", False),
+        ("nee, immer noch nicht", False),
     ],
 )
 def test_the_first_yes_or_no_word_decides(text: str, expected: bool | None) -> None:
