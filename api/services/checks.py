@@ -133,12 +133,14 @@ def _describe_quote(slots: dict[str, Any], quote: parts.Quote) -> None:
     if quote.part is not None:
         slots["part_number"] = quote.part.part_number
         slots["part_name"] = quote.part.name_in(current_language.get())
-        slots["part_price"] = parts.euros(quote.part.price_cents)
+        slots["part_price"] = parts.euros(quote.part.price_cents, current_language.get())
     if quote.device is not None:
         slots["device_id"] = quote.device.id
         slots["device_model"] = quote.device.model
         slots["warranty_end"] = (
-            quote.device.warranty_end.isoformat() if quote.device.warranty_end else "unknown"
+            visits.describe_date(quote.device.warranty_end, current_language.get())
+            if quote.device.warranty_end
+            else "unknown"
         )
     slots["part_quote_reason"] = quote.reason
     slots["alternative_part"] = quote.alternative.part_number if quote.alternative else None
@@ -254,7 +256,7 @@ async def place_part_order(database: Database, slots: dict[str, Any]) -> str:
         slots["order_price"] = (
             say("order.free", language)
             if order.in_warranty
-            else say("order.price", language, price=parts.euros(order.price_cents))
+            else say("order.price", language, price=parts.euros(order.price_cents, language))
         )
         return "ordered"
 

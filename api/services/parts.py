@@ -127,8 +127,10 @@ async def quote(
     )
 
 
-def euros(cents: int) -> str:
-    return f"{cents / 100:.2f}"
+def euros(cents: int, language: str = "en") -> str:
+    """ "17.90", or „17,90“ in German."""
+    amount = f"{cents / 100:.2f}"
+    return amount.replace(".", ",") if language == "de" else amount
 
 
 async def place_order(

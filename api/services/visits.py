@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
@@ -125,6 +125,12 @@ def describe_time(
     if ends_at is None:
         return say("time.at", language, **parts)
     return say("time.between", language, **parts, end=f"{ends_at.astimezone(zone):%H:%M}")
+
+
+def describe_date(day: date, language: str = "en") -> str:
+    """ "10 May 2023", „10. Mai 2023“."""
+    month = say("time.months_long", language).split()[day.month - 1]
+    return say("time.date", language, day=str(day.day), month=month, year=str(day.year))
 
 
 def _zone(name: str) -> ZoneInfo | timezone:

@@ -240,3 +240,8 @@ def test_bad_part_orders(client: TestClient, body: dict, status: int, needle: st
 )
 def test_a_part_is_asked_for_in_words(text: str, asks: bool) -> None:
     assert parts.asks_for_a_part(text) is asks
+
+
+def test_prices_are_written_the_way_each_language_writes_them() -> None:
+    assert parts.euros(1790) == "17.90"
+    assert parts.euros(1790, "de") == "17,90"

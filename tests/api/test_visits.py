@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -321,3 +321,8 @@ async def test_the_times_offered_fit_the_day_asked_for(database: Database, langu
         )
     assert offered and all(b["title"].split()[0].strip(",") == day for b in offered), offered
     assert text != plain
+
+
+def test_a_day_is_written_the_way_each_language_writes_it() -> None:
+    assert visits.describe_date(date(2023, 5, 10)) == "10 May 2023"
+    assert visits.describe_date(date(2023, 5, 10), "de") == "10. Mai 2023"
