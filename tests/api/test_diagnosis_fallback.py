@@ -37,6 +37,25 @@ async def turn(database: Database, database_settings: Settings) -> AsyncIterator
         yield run
 
 
+async def two_turns(
+    database: Database, settings: Settings, first: CustomerTurn, second: CustomerTurn
+) -> tuple[DiagnosisResult, DiagnosisResult]:
+    """A first message with nothing running, then a second with what the first left."""
+    service = DiagnosisService(settings, database)
+    async with database.session() as session:
+        before = await service.handle_turn(
+            session=session, conversation_id="c-1", flow_state=None, turn=first
+        )
+        after = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=before.flow_state,
+            turn=second,
+            fallback_count=before.fallback_count,
+        )
+    return before, after
+
+
 async def test_three_misses_guess_then_options_then_a_person(turn: TurnWithNoFlow) -> None:
     first = await turn(not_understood("same again on both", "problem_cable", "greet"), 0)
     assert first.fallback_count == 1 and first.handoff is None
@@ -440,22 +459,14 @@ async def test_a_problem_told_better_at_the_first_question_is_not_kept_as_a_seco
     intent: str,
     parked: bool,
 ) -> None:
-    service = DiagnosisService(database_settings, database)
-    async with database.session() as session:
-        first = await service.handle_turn(
-            session=session,
-            conversation_id="c-1",
-            flow_state=None,
-            turn=CustomerTurn(text=opener, intent="problem_internet"),
-        )
-        assert first.flow_state and first.flow_state["flow"] == "internet_one_device_cannot_connect"
-        assert first.flow_state["step"] == "others_online"
-        result = await service.handle_turn(
-            session=session,
-            conversation_id="c-1",
-            flow_state=first.flow_state,
-            turn=CustomerTurn(text=second, intent=intent),
-        )
+    first, result = await two_turns(
+        database,
+        database_settings,
+        CustomerTurn(text=opener, intent="problem_internet"),
+        CustomerTurn(text=second, intent=intent),
+    )
+    assert first.flow_state and first.flow_state["flow"] == "internet_one_device_cannot_connect"
+    assert first.flow_state["step"] == "others_online"
     said = " ".join(r.text for r in result.replies)
     assert result.flow_state and result.flow_state["flow"] != first.flow_state["flow"], said
     assert ("parked" in result.flow_state) is parked, said
@@ -484,22 +495,13 @@ async def test_a_guess_answered_with_a_detail_of_the_problem_starts_its_checks(
 ) -> None:
     """ "Is it about your cable TV?" — "all it shows is a black screen": the guess
     taken, and the checks read from both messages; not a second miss."""
-    service = DiagnosisService(database_settings, database)
-    async with database.session() as session:
-        guessed = await service.handle_turn(
-            session=session,
-            conversation_id="c-1",
-            flow_state=None,
-            turn=CustomerTurn(text=opener, intent="nlu_fallback", likely_intents=likely),
-        )
-        assert guessed.fallback_count == 1 and guessed.flow_state
-        result = await service.handle_turn(
-            session=session,
-            conversation_id="c-1",
-            flow_state=guessed.flow_state,
-            turn=CustomerTurn(text=detail, intent="inform"),
-            fallback_count=1,
-        )
+    guessed, result = await two_turns(
+        database,
+        database_settings,
+        CustomerTurn(text=opener, intent="nlu_fallback", likely_intents=likely),
+        CustomerTurn(text=detail, intent="inform"),
+    )
+    assert guessed.fallback_count == 1 and guessed.flow_state
     said = " ".join(r.text for r in result.replies)
     assert result.flow_state and result.flow_state.get("flow") == flow, said
     assert result.flow_state["history"], said  # the detail answered the first question
@@ -509,19 +511,10 @@ async def test_a_guess_answered_with_a_detail_of_the_problem_starts_its_checks(
 async def test_no_to_a_guess_is_not_a_detail_of_it(
     database: Database, database_settings: Settings
 ) -> None:
-    service = DiagnosisService(database_settings, database)
-    async with database.session() as session:
-        guessed = await service.handle_turn(
-            session=session,
-            conversation_id="c-1",
-            flow_state=None,
-            turn=not_understood("so yeah the thing with the box again", "problem_cable"),
-        )
-        result = await service.handle_turn(
-            session=session,
-            conversation_id="c-1",
-            flow_state=guessed.flow_state,
-            turn=not_understood("no the other thing", "problem_software"),
-            fallback_count=1,
-        )
+    _, result = await two_turns(
+        database,
+        database_settings,
+        not_understood("so yeah the thing with the box again", "problem_cable"),
+        not_understood("no the other thing", "problem_software"),
+    )
     assert not (result.flow_state or {}).get("flow") and result.fallback_count == 2
