@@ -518,3 +518,16 @@ async def test_no_to_a_guess_is_not_a_detail_of_it(
         not_understood("no the other thing", "problem_software"),
     )
     assert not (result.flow_state or {}).get("flow") and result.fallback_count == 2
+
+
+@pytest.mark.parametrize("reply", ["this is ridiculous", "something else", "ich habs so satt"])
+async def test_words_that_tell_no_fault_are_no_detail_of_the_guess(
+    database: Database, database_settings: Settings, reply: str
+) -> None:
+    _, result = await two_turns(
+        database,
+        database_settings,
+        not_understood("so yeah the thing with the box again", "problem_cable"),
+        CustomerTurn(text=reply, intent="complaint"),
+    )
+    assert not (result.flow_state or {}).get("flow") and result.fallback_count == 2
