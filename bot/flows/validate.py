@@ -187,11 +187,18 @@ class FlowChecker:
                 step.line,
                 f"step {step.id!r} asks yes/no but does not say where both `yes` and `no` lead",
             )
-        if step.kind in ("say", "ask_value", "call") and not step.next:
+        if step.kind in ("say", "ask_value") and not step.next:
             self.error(
                 flow,
                 step.line,
                 f"step {step.id!r} is a dead end: it has no `next` and is not an outcome",
+            )
+        if step.kind == "call" and not step.next and self.returns(step.call or ""):
+            self.error(
+                flow,
+                step.line,
+                f"step {step.id!r} calls {step.call!r}, which can return, but has no `next` "
+                "to go on with",
             )
         if step.kind == "branch" and not step.otherwise:
             self.error(
@@ -249,6 +256,14 @@ class FlowChecker:
         self.check_from_message(flow, step)
         self.check_wording(flow, step)
         self.check_languages(flow, step)
+
+    def returns(self, flow_id: str) -> bool:
+        """Whether the flow can hand back to its caller: it has a `return: true` step (a
+        sub-flow it calls returns into it, not further). A customer flow called for a
+        choice (the black-screen checks from the picture question) ends with its own
+        outcomes."""
+        flow = self.flows.get(flow_id)
+        return flow is not None and any(step.kind == "return" for step in flow.steps.values())
 
     def check_languages(self, flow: Flow, step: Step) -> None:
         """Every text in every language of the flow, with the same {placeholders}."""

@@ -217,3 +217,17 @@ def test_yaml_errors_have_a_line(tmp_path: Path) -> None:
     (tmp_path / "broken.yml").write_text("flow:\n  id: x\n  steps: [\n")
     errors = errors_for(tmp_path)
     assert errors and ":None:" not in errors[0], errors
+
+
+@pytest.mark.parametrize(("returns", "error"), [(True, True), (False, False)])
+def test_a_call_needs_a_next_only_when_the_called_flow_can_return(
+    tmp_path: Path, returns: bool, error: bool
+) -> None:
+    """A sub-flow that hands back needs somewhere to go on; a flow that ends with its
+    own outcomes (the black-screen checks called from the picture question) does not."""
+    end = "      return: true\n" if returns else "      outcome: resolved\n"
+    helper = f"    - id: ask\n      say: Restart it.\n      next: back\n    - id: back\n{end}"
+    flow_file(tmp_path, helper, flow_id="helper", intents="[]")
+    flow_file(tmp_path, "    - id: ask\n      call: helper\n")
+    found = [e for e in errors_for(tmp_path) if "to go on with" in e]
+    assert bool(found) is error, errors_for(tmp_path)
