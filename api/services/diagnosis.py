@@ -30,6 +30,7 @@ from bot.flows.engine import (
     Reply,
     TurnResult,
     asks_when_fixed,
+    opening_yes_or_no,
     says_still_broken,
     summarize_trail,
     yes_or_no_word,
@@ -720,7 +721,7 @@ class DiagnosisService:
         that describe no fault of the area ("this is ridiculous", "something else")."""
         if turn.intent not in TELLS_MORE or not customer_words(turn.text):
             return None
-        if yes_or_no_word(" ".join(turn.text.split()[:2])) is False:
+        if opening_yes_or_no(turn.text) is False:
             return None  # "no, the other thing"
         named = default_table().domain_from_entities(turn.entities)
         if named is not None and named != INTENT_DOMAINS[guessed]:

@@ -818,6 +818,13 @@ def yes_or_no_word(text: str) -> Optional[bool]:
     return None
 
 
+def opening_yes_or_no(text: str) -> Optional[bool]:
+    """A yes or no among the message's first words, the way an answer starts ("no, and
+    the TV is out too"); None when the first words hold neither ("my box says no
+    signal")."""
+    return yes_or_no_word(" ".join(_words(text)[:YES_OR_NO_AT_THE_START]))
+
+
 def says_still_broken(turn: CustomerTurn) -> bool:
     """ "Still not working", "no, it still doesn't work", "es geht immer noch nicht"."""
     if turn.intent == "problem_persists":
@@ -1411,8 +1418,7 @@ class FlowEngine:
         the TV is out too") answers."""
         if turn.intent not in PROBLEM_INTENTS or turn.intent == f"problem_{flow.domain}":
             return False
-        opening = _words(turn.text)[:YES_OR_NO_AT_THE_START]
-        if set(opening) & (YES_WORDS | NO_WORDS):
+        if opening_yes_or_no(turn.text) is not None:
             return False
         return self._read_problem(turn, state) == NEW_PROBLEM
 
