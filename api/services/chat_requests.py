@@ -148,6 +148,8 @@ class ChatRequests:
         state = chat.flow_state or {}
         if self._asks_to_close(chat):
             return await self.close_ticket(chat)
+        if self._outage_question_not_understood(chat):
+            return await self.start_operation(chat, OUTAGE_STATUS_FLOW)
         if state.get(TICKET_ASKED) and self._domain_of(chat) != OTHER:
             opened = await self.open_ticket(chat, kind="open_ticket")
             if not opened.sets_flow:
@@ -185,6 +187,19 @@ class ChatRequests:
             respond_to_frustration(result.replies, frustration, chat.language)
         result.frustration_count = frustration
         return await self._queue_if_asked(chat, result)
+
+    @staticmethod
+    def _outage_question_not_understood(chat: ChatTurn) -> bool:
+        """ "is there an outage in my area? my postcode is 10115", not understood as a
+        whole but nearly read as a status question, with no flow waiting: the outage
+        where the customer lives, as the status question gets it."""
+        turn = chat.turn
+        return (
+            turn.intent == "nlu_fallback"
+            and not (chat.flow_state or {}).get("flow")
+            and turn.likely_intents[:1] == ("ticket_status",)
+            and outages.asks_about_outage(turn.text)
+        )
 
     async def _typed_visit_time(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
         """A typed answer to the offered visit times: "Tuesday morning" books that time,

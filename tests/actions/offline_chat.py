@@ -64,11 +64,14 @@ class OfflineChat:
         self.turns: list[Turn] = []
         self._count = 0
 
-    def _tracker(self, text: str, intent: str, entities: list[dict[str, Any]]) -> Tracker:
+    def _tracker(
+        self, text: str, intent: str, entities: list[dict[str, Any]], likely: tuple[str, ...] = ()
+    ) -> Tracker:
         self._count += 1
         message = {
             "text": text,
             "intent": {"name": intent, "confidence": 1.0},
+            "intent_ranking": [{"name": name} for name in likely],
             "entities": entities,
             "message_id": f"{self.sender}-m{self._count}",
             "metadata": {"language": self.language},
@@ -83,9 +86,13 @@ class OfflineChat:
         self.turns.append(turn)
         return turn
 
-    async def say(self, text: str, intent: str = "inform", **entities: str) -> Turn:
+    async def say(
+        self, text: str, intent: str = "inform", likely: tuple[str, ...] = (), **entities: str
+    ) -> Turn:
+        """The customer's message as the NLU read it; `likely` ranks the intents behind
+        a not-understood one."""
         listed = [{"entity": k, "value": v} for k, v in entities.items()]
-        tracker = self._tracker(text, intent, listed)
+        tracker = self._tracker(text, intent, listed, likely)
         dispatcher = CollectingDispatcher()
         action = ROUTES.get(intent, ActionFlowContinue)(self.services)
         events = await action.run(dispatcher, tracker, {})

@@ -725,3 +725,32 @@ async def test_is_anyone_there_in_the_middle_of_the_checks_still_reaches_a_perso
     assert chat.slots["flow_state"]
     asked = await chat.say("is anyone there?", "request_human")
     assert "online" in asked.text and "I'm here" not in asked.text, asked.text
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "checking"),
+    [
+        ("en", "is there an outage in my area? my postcode is 10115", "check for outages"),
+        ("de", "Ist bei euch grad irgendwo ein Ausfall? PLZ 10115", "eine Störung gibt"),
+    ],
+)
+async def test_an_outage_question_not_understood_as_a_whole_looks_up_the_outage(
+    wired: Services, language: str, text: str, checking: str
+) -> None:
+    """Nearly read as a status question, with no ticket named: the outage where the
+    customer lives, not a button to ask about a ticket."""
+    chat = OfflineChat("anon", wired, language=language)
+    asked = await chat.say(text, "nlu_fallback", likely=("ticket_status", "problem_internet"))
+    assert checking in asked.text, asked.text
+    assert "Kundenkonto" in asked.text if language == "de" else "account" in asked.text
+    await chat.say("account", "inform", choice="account")
+    await chat.say("ACC-1001", "inform")
+    found = await chat.say("10115", "inform")
+    no_outage = "keine Störung" if language == "de" else "no known outage"
+    assert no_outage in found.text, found.text
+
+
+async def test_a_status_question_not_understood_still_offers_the_ticket(wired: Services) -> None:
+    chat = OfflineChat("anon", wired)
+    asked = await chat.say("wheres my stuff at", "nlu_fallback", likely=("ticket_status",))
+    assert asked.button("ticket")["payload"] == "/ticket_status", asked.buttons
