@@ -183,6 +183,13 @@ def test_a_money_word_with_lost_service_asks_for_compensation() -> None:
     assert policy.asked_for("Ich hätte gern eine Gutschrift für die drei Tage ohne Internet.")
     assert policy.asked_for("I want a refund for the 3 days my internet was down")
     assert policy.asked_for("Erstattung bitte, ich hatte eine Woche kein Fernsehen")
+    # The service lost, told with a verb.
+    assert policy.asked_for(
+        "Das ist jetzt das dritte Mal diesen Monat dass das Internet ausfällt. "
+        "Ich will eine Gutschrift!"
+    )
+    assert policy.asked_for("the internet keeps going down, I want a refund")
+    assert not policy.asked_for("Wann wird die Gutschrift auf der Rechnung verbucht?")
     assert policy.asked_for("Wer zahlt mir eigentlich die drei Tage ohne Internet zurück?")
     assert policy.asked_for("who is going to pay me back for the days without internet?")
     # Paying for a service that fails is the fault, not an ask for money.
