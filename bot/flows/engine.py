@@ -514,6 +514,19 @@ PRONOUNS = {"it", "them", "ihn", "sie", "es"}
 OBJECT_LEFT_OUT = PRONOUNS | {"already", "schon", "bereits"}
 
 
+# Devices by their everyday words, for a message whose device the NLU left untagged
+# ("I already restarted the phone"). Not "box": „die Box“ is often the router.
+DEVICE_WORDS = {
+    "phone": {"phone", "handy", "smartphone", "iphone", "telefon", "samsung", "android"},
+    "laptop": {"laptop", "notebook", "macbook"},
+    "computer": {"computer", "pc", "rechner"},
+    "tablet": {"tablet", "ipad"},
+    "tv": {"tv", "fernseher", "television", "telly"},
+    "router": {"router", "modem", "fritzbox", "speedport"},
+    "printer": {"printer", "drucker"},
+}
+
+
 def _is_state_question(step: Step) -> bool:
     """A yes/no question about how things are ("Do other devices get online?"): no
     instruction before it and no step to skip to."""
@@ -528,7 +541,14 @@ def _did_it_to_this_device(hits: list[_Hit], turn: CustomerTurn, devices: tuple[
     if not devices or any(not OBJECT_LEFT_OUT & set(_words(h.phrase)) for h in hits):
         return True
     named = {str(e.get("value", "")).lower() for e in turn.entities if e.get("entity") == "device"}
-    return not named or bool(named & {d.lower() for d in devices})
+    words = set(_words(turn.text))
+    named |= {device for device, said in DEVICE_WORDS.items() if words & said}
+    return not named or any(_same_device(n, d.lower()) for n in named for d in devices)
+
+
+def _same_device(named: str, device: str) -> bool:
+    """ "computer" is the flow's "desktop computer", "tv" its "smart tv"."""
+    return named == device or named in device.split()
 
 
 def _titles_named(step: Step, values: set[str], language: str) -> str:

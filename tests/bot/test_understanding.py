@@ -814,6 +814,34 @@ async def test_already_tried_to_a_question_about_how_things_are_is_kept_and_aske
 
 
 @pytest.mark.parametrize(
+    ("reply", "language"),
+    [
+        ("I already restarted the phone", "en"),
+        ("hab das Handy schon neu gestartet", "de"),
+    ],
+)
+async def test_a_restart_of_another_device_kept_for_later_does_not_skip_the_routers(
+    flow_library: FlowLibrary, reply: str, language: str
+) -> None:
+    """ "I already restarted the phone", with the phone left untagged by the NLU: kept,
+    but after "no" the router's restart is asked for, not skipped as done."""
+    engine = engine_for(flow_library, service_outage="none")
+    opener = replace(
+        said("my phone won't connect to the wifi", "problem_internet", device="phone"),
+        language=language,
+    )
+    state = (
+        await engine.start(flow_library.get("internet_one_device_cannot_connect"), turn=opener)
+    ).state
+    noted = await engine.answer(state, replace(said(reply, "already_tried"), language=language))
+    assert [e.kind for e in noted.events] == ["noted"]
+    after_no = await engine.answer(noted.state, replace(said("no", "deny"), language=language))
+    text = " ".join(r.text for r in after_no.replies)
+    assert "restart" not in [e.step_id for e in after_no.events if e.kind == "from_message"]
+    assert "already restarted the router" not in text and "schon neu gestartet" not in text, text
+
+
+@pytest.mark.parametrize(
     ("reply", "intent", "language", "lead", "instruction"),
     [
         ("how do I do that?", "out_of_scope", "en", "Of course, here it is again.",
