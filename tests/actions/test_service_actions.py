@@ -125,7 +125,7 @@ async def test_ordering_a_part_starts_with_identification(wired: Services) -> No
         dispatcher, tracker("tracker_order_part.json", "new"), {}
     )
     buttons = [b["title"] for m in dispatcher.messages for b in m.get("buttons", [])]
-    assert buttons == ["My account number", "My e-mail address"]
+    assert buttons == ["My account number", "My e-mail address", "I have neither to hand"]
     state = next(e["value"] for e in events if e["name"] == "flow_state")
     assert state["root_flow"] == "request_part" and state["flow"] == "identify_customer"
 
