@@ -433,7 +433,22 @@ def _phrase_hits(
         for h in hits
         if clauses[h.clause][h.start : h.start + h.length] == _words(h.phrase)
     }
-    return [h for h in hits if exact.get((h.clause, h.start, h.length), h.value) == h.value]
+    hits = [h for h in hits if exact.get((h.clause, h.start, h.length), h.value) == h.value]
+    # Words inside a longer phrase of another choice belong to it: "mouse of my laptop"
+    # is the touchpad, not the mouse.
+    return [h for h in hits if not any(_inside(h, longer) for longer in hits)]
+
+
+def _inside(hit: _Hit, longer: _Hit) -> bool:
+    """`hit` lies within `longer`, a gapless phrase of another choice."""
+    return (
+        longer.value != hit.value
+        and longer.clause == hit.clause
+        and longer.length > hit.length
+        and len(_phrase_parts(longer.phrase)) == 1
+        and longer.start <= hit.start
+        and hit.start + hit.length <= longer.start + longer.length
+    )
 
 
 def _parts_end(
