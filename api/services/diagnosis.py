@@ -1439,10 +1439,16 @@ async def record_flow_events(
 
 
 def best_guess(turn: CustomerTurn) -> Optional[str]:
-    """The problem intent the NLU ranked first, when a not-understood turn has one."""
-    if turn.likely_intents and turn.likely_intents[0] in INTENT_DOMAINS:
-        return turn.likely_intents[0]
-    return None
+    """The problem intent the NLU ranked first, when a not-understood turn has one. Of
+    the first two, the one whose area the device named belongs to: „mein Fernseher hat
+    kein Ton mehr“, ranked a device fault just before a cable one, is about the TV."""
+    if not turn.likely_intents or turn.likely_intents[0] not in INTENT_DOMAINS:
+        return None
+    named = default_table().domain_from_entities(turn.entities)
+    for intent in turn.likely_intents[:2]:
+        if named is not None and INTENT_DOMAINS.get(intent) == named:
+            return intent
+    return turn.likely_intents[0]
 
 
 def likely_first(buttons: list[dict[str, str]], likely: tuple[str, ...]) -> list[dict[str, str]]:

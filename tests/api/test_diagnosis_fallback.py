@@ -209,12 +209,13 @@ async def test_the_domain_picked_after_a_guess_starts_the_flow_the_first_words_f
     [
         ("mein Fernseher hat kein Bild mehr, nur schwarz", "de", "cable_black_screen"),
         ("my tv screen stays black, no picture at all", "en", "cable_black_screen"),
+        ("mein fernseher hat kein ton mehr", "de", "cable_picture_sound"),
     ],
 )
 async def test_an_unsure_message_very_close_to_one_flow_starts_it(
     turn: TurnWithNoFlow, text: str, language: str, flow: str
 ) -> None:
-    """The NLU torn between cable TV and a device, the words clearly the black screen."""
+    """The NLU torn between cable TV and a device, the words clearly one cable fault."""
     unsure = replace(
         not_understood(text, "problem_cable", "problem_hardware"),
         language=language,
@@ -531,3 +532,24 @@ async def test_words_that_tell_no_fault_are_no_detail_of_the_guess(
         CustomerTurn(text=reply, intent="complaint"),
     )
     assert not (result.flow_state or {}).get("flow") and result.fallback_count == 2
+
+
+async def test_the_device_named_decides_between_two_close_guesses(
+    turn: TurnWithNoFlow,
+) -> None:
+    """„der Fernseher spinnt schon wieder“, ranked a device fault just before a cable
+    one: the TV is cable, so that is the guess, not a device that won't switch on."""
+    opener = replace(
+        not_understood("der Fernseher spinnt schon wieder", "problem_hardware", "problem_cable"),
+        entities=[{"entity": "device", "value": "tv"}],
+        language="de",
+    )
+    guessed = await turn(opener)
+    assert guessed.replies[0].buttons[0]["payload"] == "/problem_cable", guessed.replies
+
+
+async def test_without_a_device_the_first_guess_stands(turn: TurnWithNoFlow) -> None:
+    guessed = await turn(
+        not_understood("it does the thing again", "problem_hardware", "problem_cable")
+    )
+    assert guessed.replies[0].buttons[0]["payload"] == "/problem_hardware"
