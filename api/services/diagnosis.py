@@ -1240,6 +1240,7 @@ class DiagnosisService:
                 reschedule=booking is not None,
                 language=language,
                 wish=str(slots.get(VISIT_WISH) or ""),
+                moving_from=booking.starts_at if booking is not None else None,
             )
             offer = say("visit.offer_on_ticket", language, offer=lead + text, ticket=ticket.number)
             into.replies.append(Reply(offer, buttons))

@@ -440,17 +440,23 @@ async def slot_offer(
     lead: str = "",
     language: str = "en",
     wish: str = "",
+    moving_from: Optional[datetime] = None,
 ) -> tuple[str, list[dict[str, str]]]:
     """The next free slots as a question with one button each.
 
     `wish`: what the customer said about when ("auf Donnerstag", "Saturday
     morning"); the free times that fit it come first, or the customer hears that
-    none does and gets the next ones.
+    none does and gets the next ones. `moving_from`: the start of the visit being
+    moved, whose day "another day" leaves out.
     """
     wanted = TimeWish.read(wish)
     found = await free_slots(
         session=session, service_area=service_area, limit=WISH_SEARCH if wanted else OFFERED
     )
+    if wanted is not None and wanted.other_day and moving_from is not None:
+        # "Can I move it to another day?": not the day of the visit being moved.
+        day = moving_from.astimezone(ZoneInfo(found[0].timezone)).date() if found else None
+        found = [s for s in found if s.starts_at.astimezone(ZoneInfo(s.timezone)).date() != day]
     if not found:
         return lead + say("visit.no_slots", language), []
     buttons = [slot_button(s, reschedule=reschedule, language=language) for s in found]
@@ -484,6 +490,11 @@ _ORDINALS = {
 _AWAY_FROM = {"from", "of", "not", "vom", "von", "statt", "anstatt", "nicht"}
 _MORNING = ("morning", "vormittag", "vormittags", "morgens", "früh")
 _AFTERNOON = ("afternoon", "nachmittag", "nachmittags", "mittag", "mittags")
+# "Can I move it to another day?", „auf einen anderen Tag“: any day but the visit's.
+_OTHER_DAY = re.compile(
+    r"\b(?:another|different|other|later) day\b|\banderen? tag\b|\banderer tag\b",
+    re.IGNORECASE,
+)
 _HOUR = re.compile(
     r"(?:\b(?:at|um|ab|from)\s+(\d{1,2})(?::\d{2})?)|(?:\b(\d{1,2}):\d{2})"
     r"|(?:\b(\d{1,2})\s*(uhr|am|pm|h)\b)",
@@ -499,6 +510,7 @@ class TimeWish:
     day: Optional[int] = None  # 0 is Monday
     hour: Optional[int] = None
     part: Optional[str] = None  # morning | afternoon
+    other_day: bool = False  # not the day of the visit being moved
 
     @classmethod
     def read(cls, text: str) -> Optional[TimeWish]:
@@ -515,9 +527,10 @@ class TimeWish:
                 hour += 12
         part = "morning" if set(_MORNING) & words else None
         part = "afternoon" if set(_AFTERNOON) & words else part
-        if day is None and hour is None and part is None:
+        other_day = bool(_OTHER_DAY.search(text or ""))
+        if day is None and hour is None and part is None and not other_day:
             return None
-        return cls(day, hour, part)
+        return cls(day, hour, part, other_day)
 
     @staticmethod
     def _day(words: list[str]) -> Optional[int]:
@@ -554,6 +567,8 @@ def pick_offered_slot(
     words = re.findall(r"\w+", text.lower())
     names = say("time.weekdays", language).lower().split()
     wish = TimeWish.read(text)
+    if wish is not None and wish.other_day and wish == TimeWish(other_day=True):
+        return None  # "another day, please" picks none of the times offered
     ordinal = next((i for i, forms in _ORDINALS.items() if set(forms) & set(words)), None)
     candidates = [slot for slot in offered if wish is None or wish.fits(slot["title"], names)]
     if not candidates:

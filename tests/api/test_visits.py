@@ -323,6 +323,34 @@ async def test_the_times_offered_fit_the_day_asked_for(database: Database, langu
     assert text != plain
 
 
+@pytest.mark.parametrize(
+    ("language", "wish"),
+    [
+        ("en", "can I move that appointment to another day?"),
+        ("de", "Kann ich den Termin auf einen anderen Tag legen?"),
+    ],
+)
+async def test_another_day_leaves_out_the_day_of_the_visit_being_moved(
+    database: Database, language: str, wish: str
+) -> None:
+    await _seeded(database)
+    async with database.session() as session:
+        _, first = await visits.slot_offer(session=session, service_area=BERLIN, language=language)
+        booked = (await visits.free_slots(session=session, service_area=BERLIN, limit=1))[0]
+        text, offered = await visits.slot_offer(
+            session=session,
+            service_area=BERLIN,
+            reschedule=True,
+            language=language,
+            wish=wish,
+            moving_from=booked.starts_at,
+        )
+    day = ",".join(first[0]["title"].split(",")[:-1])  # "Tue 08 Dec", „Di, 08. Dez“
+    assert offered and all(not b["title"].startswith(day) for b in offered), offered
+    # Typed while times are on offer, it picks none of them.
+    assert visits.pick_offered_slot(wish, offered, language=language) is None
+
+
 def test_a_day_is_written_the_way_each_language_writes_it() -> None:
     assert visits.describe_date(date(2023, 5, 10)) == "10 May 2023"
     assert visits.describe_date(date(2023, 5, 10), "de") == "10. Mai 2023"
