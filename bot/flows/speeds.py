@@ -109,6 +109,16 @@ def speeds_in(text: str) -> Optional[Speeds]:
     """The plan's and the measured speed in the text, when both are clear."""
     tokens = _tokens(text)
     numbers = _numbers(tokens)
+    if len(numbers) > 2:
+        # "every evening around 7 … speedtest says 8 Mbps and I pay for 100": a number
+        # with no unit and no word of a plan or a measurement is no speed.
+        numbers = [
+            n
+            for n in numbers
+            if n.unit is not None
+            or _near(tokens, n.position, PLAN_WORDS)
+            or _near(tokens, n.position, MEASURED_WORDS)
+        ]
     if len(numbers) != 2:
         return None
     plan_like = [_near(tokens, n.position, PLAN_WORDS) for n in numbers]

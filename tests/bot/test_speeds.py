@@ -25,6 +25,14 @@ from bot.flows.speeds import speed_words, speeds_in
         # No unit and no word for speed, but one is paid for and the other is got.
         ("my internet is super slow, paying for 500 but getting like 30", 500, 30),
         ("ich zahle für 250 und bekomme nur 20", 250, 20),
+        # Other numbers in a long message, with no unit and no word of speed: left out.
+        (
+            "So I've been a customer for 12 years and honestly I'm fed up. Every evening "
+            "around 7 the internet gets super slow. Speedtest says 8 Mbps and I pay for 100.",
+            100,
+            8,
+        ),
+        ("Jeden Abend gegen 8 ruckelt alles, Speedtest zeigt 6 Mbit, gebucht sind 50", 50, 6),
     ],
 )
 def test_both_speeds_are_found(text: str, plan: float, measured: float) -> None:
