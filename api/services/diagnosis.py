@@ -513,6 +513,11 @@ class DiagnosisService:
         # What an ended flow would go on with stays known through small talk and side
         # questions, until another problem starts.
         kept = {"after": after} if isinstance(after, dict) else None
+        if turn.intent in ("out_of_scope", "nlu_fallback") and asks_what_i_can_do(turn.text):
+            buttons = [*domain_buttons(language), person_button(language)]
+            return DiagnosisResult(
+                replies=[Reply(say("fallback.capabilities", language), buttons)], flow_state=kept
+            )
         if turn.intent in SIDE_RESPONSES:
             fault = await self._start_fault_beside(turn, language)
             if fault is not None:
@@ -1437,6 +1442,23 @@ async def record_flow_events(
             for event in events
         ],
     )
+
+
+# "What can you do?", "who are you?", „Wobei kannst du mir helfen?“: a question about
+# the assistant itself, not one it cannot answer.
+ABOUT_THE_ASSISTANT = re.compile(
+    r"\b(?:what (?:can|do) you do|what can you help(?: me)? with|how can you help|"
+    r"what are you|who are you|are you a (?:bot|robot|human|real person)|"
+    r"was (?:kannst du|können sie|machst du)|wobei (?:kannst du|können sie)(?: mir)? helfen|"
+    r"wie (?:kannst du|können sie) mir helfen|wer bist du|wer sind sie|was bist du|"
+    r"bist du ein (?:bot|roboter|mensch))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_what_i_can_do(text: str) -> bool:
+    """The message asks what the assistant is or can do."""
+    return len(text.split()) <= 12 and ABOUT_THE_ASSISTANT.search(text) is not None
 
 
 def best_guess(turn: CustomerTurn) -> Optional[str]:

@@ -553,3 +553,40 @@ async def test_without_a_device_the_first_guess_stands(turn: TurnWithNoFlow) -> 
         not_understood("it does the thing again", "problem_hardware", "problem_cable")
     )
     assert guessed.replies[0].buttons[0]["payload"] == "/problem_hardware"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "language", "answer"),
+    [
+        ("what can you do?", "out_of_scope", "en", "I'm the support assistant"),
+        ("who are you", "nlu_fallback", "en", "I'm the support assistant"),
+        ("Was kannst du alles?", "out_of_scope", "de", "Ich bin der Support-Assistent"),
+        ("Wobei können Sie mir helfen?", "out_of_scope", "de", "Ich bin der Support-Assistent"),
+    ],
+)
+async def test_a_question_about_the_assistant_is_answered_with_what_it_does(
+    database: Database,
+    database_settings: Settings,
+    text: str,
+    intent: str,
+    language: str,
+    answer: str,
+) -> None:
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-about",
+            flow_state=None,
+            turn=CustomerTurn(text=text, intent=intent, language=language),
+            language=language,
+        )
+    assert result.replies[0].text.startswith(answer), result.replies
+    payloads = [b["payload"] for b in result.replies[0].buttons]
+    assert "/problem_internet" in payloads and "/request_human" in payloads
+    assert result.fallback_count == 0
+
+
+async def test_a_question_we_cannot_answer_still_says_so(turn: TurnWithNoFlow) -> None:
+    result = await turn(CustomerTurn(text="what's the weather tomorrow?", intent="out_of_scope"), 0)
+    assert result.replies[0].text.startswith("Sorry, that's outside"), result.replies
