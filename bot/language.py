@@ -192,12 +192,47 @@ def detect(text: str) -> LanguageGuess:
     return LanguageGuess(language, confidence, german, english)
 
 
+# "Can we talk in English?", „Geht das auch auf Deutsch?“: the language asked for,
+# in a short request that is not about a device's own language ("the box menu is in
+# German now").
+_LANGUAGE_NAMES = {"english": "en", "englisch": "en", "german": "de", "deutsch": "de"}
+_REQUEST_WORDS = frozenset(
+    """
+    can could may please speak talk write chat continue switch prefer rather
+    bitte können könnten kannst sprechen sprichst reden schreiben weiter weitermachen
+    geht lieber
+    """.split()
+)
+_ABOUT_A_DEVICE = frozenset(
+    """
+    menu menü box receiver tv fernseher subtitles untertitel audio ton sound channel
+    channels sender app windows keyboard tastatur settings einstellungen netflix
+    """.split()
+)
+_MAX_REQUEST_WORDS = 10
+
+
+def asked_for(text: str) -> Optional[str]:
+    """The language a short request asks the chat to go on in, or None."""
+    words = _WORD.findall(text.lower())
+    if not words or len(words) > _MAX_REQUEST_WORDS or set(words) & _ABOUT_A_DEVICE:
+        return None
+    named = {_LANGUAGE_NAMES[w] for w in words if w in _LANGUAGE_NAMES}
+    if len(named) != 1 or not (set(words) & _REQUEST_WORDS or len(words) <= 2):
+        return None
+    return named.pop()
+
+
 def follow(current: Optional[str], text: str) -> str:
     """The conversation's language after the customer wrote `text`.
 
-    It changes only when the message is clearly in the other language
-    (`SWITCH_CONFIDENCE`); short or mixed messages keep the current one.
+    It changes when the customer asks for the other language ("can we talk in
+    English?"), or when the message is clearly in it (`SWITCH_CONFIDENCE`); short
+    or mixed messages keep the current one.
     """
+    requested = asked_for(text)
+    if requested is not None:
+        return requested
     current = normalise(current) or DEFAULT
     guess = detect(text)
     if (

@@ -34,6 +34,7 @@ from api.services.errors import ServiceError
 from api.services.handoff_desk import HandoffDesk
 from api.services.ticket_overview import ticket_lines
 from api.services.visits import SlotTaken
+from bot import language as languages
 from bot.flows.engine import (
     CustomerTurn,
     Reply,
@@ -146,6 +147,9 @@ class ChatRequests:
         ticket for the problem they now describe, not a diagnosis they did not ask for.
         """
         state = chat.flow_state or {}
+        switched = self._language_switched(chat)
+        if switched is not None:
+            return switched
         if self._asks_to_close(chat):
             return await self.close_ticket(chat)
         if self._outage_question_not_understood(chat):
@@ -187,6 +191,21 @@ class ChatRequests:
             respond_to_frustration(result.replies, frustration, chat.language)
         result.frustration_count = frustration
         return await self._queue_if_asked(chat, result)
+
+    def _language_switched(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
+        """ "Can we talk in English?": the chat already goes on in that language
+        (bot/language.py `follow`); said so in it, and the open question asked again
+        in it, not a request for a person."""
+        if languages.asked_for(chat.turn.text) is None:
+            return None
+        state = chat.flow_state or {}
+        if state.get("flow"):
+            return self.diagnosis.ask_again(
+                {**state, "language": chat.language},
+                say("diagnosis.language_switched", chat.language),
+            )
+        reply = Reply(say("diagnosis.language_switched_open", chat.language))
+        return DiagnosisResult(replies=[reply], sets_flow=False)
 
     @staticmethod
     def _outage_question_not_understood(chat: ChatTurn) -> bool:
@@ -356,6 +375,9 @@ class ChatRequests:
 
         "Hello? Is anyone there?" before anything was discussed asks whether anyone
         answers: the assistant does, and offers a person."""
+        switched = self._language_switched(chat)
+        if switched is not None:
+            return switched
         if not chat.flow_state and asks_if_anyone_is_there(chat.turn.text):
             reply = Reply(
                 say("queue.assistant_is_here", chat.language),

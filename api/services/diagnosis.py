@@ -301,14 +301,14 @@ class DiagnosisService:
             if result.not_understood and turn.intent == "thank":
                 # "Thanks" to an instruction, not an answer: welcomed, and the flow's
                 # question stays open; no miss.
-                return self._ask_again(flow_state, say("diagnosis.welcome_in_a_flow", language))
+                return self.ask_again(flow_state, say("diagnosis.welcome_in_a_flow", language))
             if result.not_understood and turn.intent == "greet":
                 # "Hello?" is no answer and no miss: the open question again.
-                return self._ask_again(flow_state, say("diagnosis.greet_in_a_flow", language))
+                return self.ask_again(flow_state, say("diagnosis.greet_in_a_flow", language))
             if result.not_understood and turn.intent in SIDE_RESPONSES:
                 # Not an answer but a side question (a bill, the account): answer it,
                 # then ask the flow's question again. The flow does not move on.
-                again = self._ask_again(flow_state, say("diagnosis.back_to_problem", language))
+                again = self.ask_again(flow_state, say("diagnosis.back_to_problem", language))
                 again.responses = [SIDE_RESPONSES[turn.intent]]
                 return again
             if result.not_understood and turn.intent in PROBLEM_INTENTS:
@@ -371,7 +371,7 @@ class DiagnosisService:
                         return await self._finish(session, conversation_id, started, language, turn)
                     return what_is_it_about(0, language)  # its flow was removed meanwhile
                 state = resume["state"]
-                return self._ask_again(
+                return self.ask_again(
                     state, say("diagnosis.parked_resumed", language, title=resume["title"])
                 )
             if turn.intent == "deny" or answer is False:
@@ -630,7 +630,7 @@ class DiagnosisService:
         flow's question comes again; the goodwill flow follows the flow's outcome."""
         slots = {**(flow_state.get("slots") or {}), ASKED_FOR_GOODWILL: True}
         flow_state = {**flow_state, "slots": slots}
-        return self._ask_again(flow_state, say("diagnosis.goodwill_after_the_fault", language))
+        return self.ask_again(flow_state, say("diagnosis.goodwill_after_the_fault", language))
 
     def _parked(
         self,
@@ -782,7 +782,7 @@ class DiagnosisService:
         finished.flow_state = {**(finished.flow_state or {}), RESUME: parked}
         return finished
 
-    def _ask_again(self, flow_state: dict[str, Any], lead: str) -> DiagnosisResult:
+    def ask_again(self, flow_state: dict[str, Any], lead: str) -> DiagnosisResult:
         """`lead`, then the running flow's open question again; the flow stays where it is."""
         return DiagnosisResult(
             replies=[Reply(lead), *self.engine.current_question(flow_state)],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.language import DEFAULT, detect, follow, from_hint, normalise
+from bot.language import DEFAULT, asked_for, detect, follow, from_hint, normalise
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,24 @@ def test_hints_are_normalised(hint: str, expected: str) -> None:
 def test_no_or_bad_hint_starts_in_english() -> None:
     assert from_hint(None) == "en" and from_hint(42) == "en"
     assert follow(None, "ok") == "en" and follow("xx", "ok") == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "asked"),
+    [
+        ("sorry, can we talk in english?", "en"),
+        ("English please", "en"),
+        ("Können wir auf Deutsch weitermachen?", "de"),
+        ("Sprechen Sie Deutsch?", "de"),
+        ("deutsch bitte", "de"),
+        # About a device's own language, or no request: None.
+        ("my tv box menu switched to german, can you help", None),
+        ("the german channels are missing", None),
+        ("I am German but I live in London", None),
+    ],
+)
+def test_a_request_for_the_other_language_is_heard(text: str, asked: str | None) -> None:
+    assert asked_for(text) == asked
+    if asked is not None:
+        other = "de" if asked == "en" else "en"
+        assert follow(other, text) == asked

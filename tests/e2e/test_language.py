@@ -91,6 +91,33 @@ async def test_a_switch_to_german_mid_conversation_is_stored_and_sent_to_rasa(st
         await again.close()
 
 
+async def test_asking_for_the_other_language_switches_it_and_asks_the_question_again(
+    stack,
+) -> None:
+    """ "Sorry, can we talk in English?" in the middle of the German checks: no person is
+    fetched; the assistant says so in English and asks its open question in English;
+    „Können wir auf Deutsch weitermachen?“ switches back the same way."""
+    customer = ChatClient(stack.ws_url)
+    welcome = await customer.connect(language="de")
+    conversation_id = welcome["conversation_id"]
+    try:
+        asked = await customer.say("Hallo, mein Internet geht nicht")
+        assert "Lämpchen" in asked.text, asked.text
+        english = await customer.say("sorry, can we talk in english?")
+        print(english.text)
+        assert not [f for f in english.frames if f["type"] == "owner"], english.text
+        assert english.text.startswith("Of course, let's continue in English."), english.text
+        assert "lights" in english.text, english.text
+        assert stored_language(stack, conversation_id) == "en"
+        german = await customer.say("Können wir auf Deutsch weitermachen?")
+        print(german.text)
+        assert german.text.startswith("Gern, machen wir auf Deutsch weiter."), german.text
+        assert "Lämpchen" in german.text, german.text
+        assert stored_language(stack, conversation_id) == "de"
+    finally:
+        await customer.close()
+
+
 async def test_a_german_handoff_goes_to_the_german_speaking_agent(stack) -> None:
     emma = await signed_in_agent(stack, "Emma", ["en"])
     dora = await signed_in_agent(stack, "Dora", ["de", "en"])
