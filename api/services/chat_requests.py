@@ -27,6 +27,7 @@ from api.services.diagnosis import (
     DiagnosisResult,
     DiagnosisService,
     HandoffRequest,
+    asks_what_i_can_do,
     offers_person,
     person_button,
 )
@@ -378,6 +379,9 @@ class ChatRequests:
         switched = self._language_switched(chat)
         if switched is not None:
             return switched
+        if asks_what_i_can_do(chat.turn.text):
+            # "What can you help me with?", „Bist du ein Mensch?“: about the assistant.
+            return self.diagnosis.about_the_assistant(chat.flow_state, chat.language)
         if not chat.flow_state and asks_if_anyone_is_there(chat.turn.text):
             reply = Reply(
                 say("queue.assistant_is_here", chat.language),

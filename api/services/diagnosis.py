@@ -514,10 +514,7 @@ class DiagnosisService:
         # questions, until another problem starts.
         kept = {"after": after} if isinstance(after, dict) else None
         if turn.intent in ("out_of_scope", "nlu_fallback") and asks_what_i_can_do(turn.text):
-            buttons = [*domain_buttons(language), person_button(language)]
-            return DiagnosisResult(
-                replies=[Reply(say("fallback.capabilities", language), buttons)], flow_state=kept
-            )
+            return self.about_the_assistant(None, language, kept)
         if turn.intent in SIDE_RESPONSES:
             fault = await self._start_fault_beside(turn, language)
             if fault is not None:
@@ -781,6 +778,21 @@ class DiagnosisService:
         finished.replies.append(Reply(say(offer, language, title=parked["title"]), buttons))
         finished.flow_state = {**(finished.flow_state or {}), RESUME: parked}
         return finished
+
+    def about_the_assistant(
+        self,
+        flow_state: Optional[dict[str, Any]],
+        language: str,
+        kept: Optional[dict[str, Any]] = None,
+    ) -> DiagnosisResult:
+        """ "What can you do?", "are you a human?": what the assistant does; with the
+        checks running, their open question again, else the problem areas and a person
+        as buttons."""
+        about = say("fallback.capabilities", language)
+        if flow_state and flow_state.get("flow"):
+            return self.ask_again(flow_state, about)
+        buttons = [*domain_buttons(language), person_button(language)]
+        return DiagnosisResult(replies=[Reply(about, buttons)], flow_state=kept)
 
     def ask_again(self, flow_state: dict[str, Any], lead: str) -> DiagnosisResult:
         """`lead`, then the running flow's open question again; the flow stays where it is."""
@@ -1447,11 +1459,11 @@ async def record_flow_events(
 # "What can you do?", "who are you?", „Wobei kannst du mir helfen?“: a question about
 # the assistant itself, not one it cannot answer.
 ABOUT_THE_ASSISTANT = re.compile(
-    r"\b(?:what (?:can|do) you do|what can you help(?: me)? with|how can you help|"
-    r"what are you|who are you|are you a (?:bot|robot|human|real person)|"
+    r"\b(?:what (?:can|do) you do(?! about)|what can you help(?: me)? with|how can you help|"
+    r"what are you|who are you|are you an? (?:bot|robot|human|real person|ai|person)|"
     r"was (?:kannst du|können sie|machst du)|wobei (?:kannst du|können sie)(?: mir)? helfen|"
     r"wie (?:kannst du|können sie) mir helfen|wer bist du|wer sind sie|was bist du|"
-    r"bist du ein (?:bot|roboter|mensch))\b",
+    r"(?:bist du|sind sie) ein (?:bot|roboter|mensch))\b",
     re.IGNORECASE,
 )
 

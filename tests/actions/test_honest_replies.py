@@ -754,3 +754,36 @@ async def test_a_status_question_not_understood_still_offers_the_ticket(wired: S
     chat = OfflineChat("anon", wired)
     asked = await chat.say("wheres my stuff at", "nlu_fallback", likely=("ticket_status",))
     assert asked.button("ticket")["payload"] == "/ticket_status", asked.buttons
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "answer"),
+    [
+        ("en", "what can you help me with?", "I'm the support assistant"),
+        ("de", "bist du ein mensch?", "Ich bin der Support-Assistent"),
+    ],
+)
+async def test_a_question_about_the_assistant_read_as_asking_for_a_person_is_answered(
+    wired: Services, language: str, text: str, answer: str
+) -> None:
+    """Read as a request for a person, yet a question about the assistant: what it does,
+    with a person one tap away, and no queue."""
+    chat = OfflineChat("anon", wired, language=language)
+    about = await chat.say(text, "request_human")
+    assert about.text.startswith(answer), about.text
+    assert about.button("Mitarbeiter" if language == "de" else "person")
+    async with wired.database.session() as session:
+        waiting = await session.scalar(
+            select(func.count()).select_from(Handoff).where(Handoff.conversation_id == "anon")
+        )
+    assert waiting == 0
+
+
+async def test_a_question_about_the_assistant_in_the_middle_of_the_checks_asks_again(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("anon", wired)
+    await chat.say("my internet is not working", "problem_internet")
+    about = await chat.say("are you a real person?", "request_human")
+    assert about.text.startswith("I'm the support assistant"), about.text
+    assert "lights" in about.text, about.text
