@@ -39,6 +39,7 @@ from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import Flow, Text
 from bot.flows.speeds import speeds_in
+from bot.routing import default_table
 
 # Below this an intent is "unsure" and flows of every domain are ranked.
 CONFIDENT_INTENT = 0.8
@@ -349,7 +350,7 @@ class FlowChooser:
             head_text, tail_text = text[head_start:head_end], text[tail_start:tail_end]
             if not (_tells_something(head_text) and _tells_something(tail_text)):
                 continue
-            head, tail = self.score(head_text, flows), self.score(tail_text, flows)
+            head, tail = self._score_part(head_text, flows), self._score_part(tail_text, flows)
             first, second = head[0], tail[0]
             if first.flow is second.flow:
                 continue
@@ -375,6 +376,14 @@ class FlowChooser:
                     ToldProblem(tail_text, tail_start, tail_end, second),
                 )
         return (best[1], best[2]) if best else None
+
+    def _score_part(self, part: str, flows: Sequence[Flow]) -> list[FlowMatch]:
+        """The flows ranked for one part of a message, the area its words name first
+        among equals: "my internet is slow" is the internet's slow speed, not a slow
+        computer, though by meaning alone the two are close."""
+        named = default_table().domain_from_keywords(part)
+        starts = {named: LIKELY_DOMAIN_BONUS[0]} if named else None
+        return self.score(part, flows, head_starts=starts)
 
     def fault_beside(self, text: str) -> Optional[ToldProblem]:
         """The part of a message that tells a fault next to something else ("I was

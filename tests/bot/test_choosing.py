@@ -235,6 +235,9 @@ def test_a_button_payload_starts_the_default_flow(chooser: FlowChooser) -> None:
          "internet_no_connection", "cable_set_top_box_frozen"),
         ("Der Fernseher bleibt schwarz und das Update am Laptop bricht immer ab",
          "cable_black_screen", "software_install_update_fails"),
+        # "slow" alone is close to a slow computer; the part names the internet.
+        ("my internet is slow and also my tv box keeps freezing",
+         "internet_slow_speed", "cable_set_top_box_frozen"),
     ],
 )  # fmt: skip
 def test_a_message_that_tells_two_problems(
