@@ -163,6 +163,19 @@ FILLER_WORDS = {
     "einige", "von", "und", "oder", "bitte", "ich", "glaube", "denke", "sieht", "aus",
     "wie", "meinen", "meiner",
 }  # fmt: skip
+# A problem told in the middle of a step that shares this many words with the step's
+# own instruction is about that step ("my tv is on input hdmi 1" after "choose the
+# HDMI input"), not a new problem. Only words of four letters or more count, and not
+# these, which any instruction and any problem have.
+ECHOED_WORDS = 2
+ECHO_SHORTEST = 4
+NOT_ECHOES = {
+    "your", "that", "this", "with", "have", "does", "then", "when", "what", "there",
+    "them", "they", "from", "into", "just", "again", "still", "some", "each", "about",
+    "work", "works", "working", "right", "back", "ihre", "ihren", "ihrem", "ihrer", "dann",
+    "wenn", "noch", "eine", "einen", "einem", "sind", "haben", "wird", "auch", "oder",
+    "geht", "funktioniert", "wieder", "jetzt", "schon", "nicht",
+}  # fmt: skip
 # Words that join things named together: "mouse and keyboard", "Maus und die Tastatur".
 JOINING_WORDS = {
     "and", "or", "nor", "neither", "both", "plus", "also", "as", "well", "the", "my", "&",
@@ -540,6 +553,17 @@ DEVICE_WORDS = {
     "router": {"router", "modem", "fritzbox", "speedport"},
     "printer": {"printer", "drucker"},
 }
+
+
+def _echoes_the_step(step: Step, text: str) -> bool:
+    """The message takes up `ECHOED_WORDS` words of the step's own instruction or
+    question, in either language."""
+    said: set[str] = set()
+    for part in (step.text, step.question):
+        for language in LANGUAGES:
+            said.update(_words(in_language(part, language)) if part else ())
+    mine = {w for w in _words(text) if len(w) >= ECHO_SHORTEST and w not in NOT_ECHOES}
+    return len(mine & said) >= ECHOED_WORDS
 
 
 def _is_state_question(step: Step) -> bool:
@@ -1494,6 +1518,10 @@ class FlowEngine:
             return NEW_PROBLEM  # a button (its payload) is a clear request, not an outburst
         if len(words.split()) < WORDS_OF_A_NEW_PROBLEM:
             return NOT_A_PROBLEM
+        current = self.library.get(state.get("flow") or "")
+        if current is not None and state.get("step") in current.steps:
+            if _echoes_the_step(current.step(state["step"]), words):
+                return NOT_A_PROBLEM  # "my tv is on input hdmi 1": about this step
         ranked = self.chooser.rank(
             text=turn.text,
             intent=turn.intent,

@@ -1477,3 +1477,30 @@ async def test_the_two_speeds_told_in_two_messages_answer_the_speed_question(
     second = await engine.answer(first.state, said("we pay for 200"))
     assert second.state["step"] != state["step"]
     assert second.state["slots"]["measured_speed"].startswith("3")
+
+
+@pytest.mark.parametrize(
+    ("reply", "language"),
+    [
+        ("my tv is on input hdmi 1", "en"),
+        ("der Fernseher steht doch schon auf HDMI 1 als Eingang", "de"),
+    ],
+)
+async def test_a_reply_in_the_words_of_the_step_is_no_new_problem(
+    flow_library: FlowLibrary, encoder: SentenceEncoder, reply: str, language: str
+) -> None:
+    """ "Is the TV picture back?" after "choose the HDMI input": "my tv is on input
+    hdmi 1" speaks of that step. It is asked again, not left to the caller as another
+    problem; "oh and my laptop won't turn on either" still is one."""
+    engine = engine_for(flow_library, encoder)
+    opener = replace(said("my tv says no signal", "problem_cable"), language=language)
+    state = (await engine.start(flow_library.get("cable_black_screen"), turn=opener)).state
+    state = (await engine.answer(state, replace(said("yes", "affirm"), language=language))).state
+    asked = state["step"]
+    result = await engine.answer(state, replace(said(reply, "problem_cable"), language=language))
+    assert result.state is not None and result.state["step"] == asked, result.replies
+    assert not result.not_understood and result.replies, result.replies
+    other = await engine.answer(
+        state, said("oh and my laptop won't turn on either", "problem_hardware")
+    )
+    assert other.not_understood
