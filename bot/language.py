@@ -210,6 +210,9 @@ _ABOUT_A_DEVICE = frozenset(
     """.split()
 )
 _MAX_REQUEST_WORDS = 10
+# A request ends near the language's name ("… in English with me?"); more after it is
+# a message of its own, in that language.
+_MAX_WORDS_AFTER = 3
 
 
 def asked_for(text: str) -> Optional[str]:
@@ -220,6 +223,9 @@ def asked_for(text: str) -> Optional[str]:
     named = {_LANGUAGE_NAMES[w] for w in words if w in _LANGUAGE_NAMES}
     if len(named) != 1 or not (set(words) & _REQUEST_WORDS or len(words) <= 2):
         return None
+    last = max(i for i, w in enumerate(words) if w in _LANGUAGE_NAMES)
+    if len(words) - 1 - last > _MAX_WORDS_AFTER:
+        return None  # „lieber auf Deutsch: die Lämpchen blinken rot“ says more
     return named.pop()
 
 

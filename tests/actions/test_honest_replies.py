@@ -27,6 +27,16 @@ ALI = 4  # ACC-1004, berlin-mitte, an OptiPlex 7010 desktop
 PROMISES = ("in touch", "contact you", "call you", "get back to you")
 
 
+async def handoffs_of(wired: Services, conversation_id: str) -> int:
+    """How many times the conversation was queued for a person."""
+    async with wired.database.session() as session:
+        return await session.scalar(
+            select(func.count())
+            .select_from(Handoff)
+            .where(Handoff.conversation_id == conversation_id)
+        )
+
+
 @pytest.fixture
 async def wired(database: Database, services: Services) -> AsyncIterator[Services]:
     async with database.session() as session:
@@ -710,10 +720,7 @@ async def test_is_anyone_there_before_anything_is_said_is_answered_by_the_assist
     assert person["payload"] == "/request_human"
     queued = await chat.say(person["title"], "request_human")
     assert "online" in queued.text, queued.text
-    async with wired.database.session() as session:
-        waiting = await session.scalar(
-            select(func.count()).select_from(Handoff).where(Handoff.conversation_id == "anon")
-        )
+    waiting = await handoffs_of(wired, "anon")
     assert waiting == 1
 
 
@@ -772,10 +779,7 @@ async def test_a_question_about_the_assistant_read_as_asking_for_a_person_is_ans
     about = await chat.say(text, "request_human")
     assert about.text.startswith(answer), about.text
     assert about.button("Mitarbeiter" if language == "de" else "person")
-    async with wired.database.session() as session:
-        waiting = await session.scalar(
-            select(func.count()).select_from(Handoff).where(Handoff.conversation_id == "anon")
-        )
+    waiting = await handoffs_of(wired, "anon")
     assert waiting == 0
 
 

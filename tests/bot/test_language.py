@@ -92,6 +92,9 @@ def test_no_or_bad_hint_starts_in_english() -> None:
         ("my tv box menu switched to german, can you help", None),
         ("the german channels are missing", None),
         ("I am German but I live in London", None),
+        # The request with more to say after it: that message, in that language.
+        ("Entschuldigung, ich schreibe lieber auf Deutsch: die Lämpchen blinken rot", None),
+        ("Could you please speak English with me?", "en"),
     ],
 )
 def test_a_request_for_the_other_language_is_heard(text: str, asked: str | None) -> None:
