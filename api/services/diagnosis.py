@@ -1468,9 +1468,21 @@ ABOUT_THE_ASSISTANT = re.compile(
 )
 
 
+# "Are you a bot? I want to talk to a person": asking for a person after all.
+WANTS_A_PERSON = re.compile(
+    r"\b(?:want|need|talk to|speak to|speak with|connect me|get me|give me|"
+    r"möchte|will|verbinden|sprechen|reden)\b",
+    re.IGNORECASE,
+)
+
+
 def asks_what_i_can_do(text: str) -> bool:
-    """The message asks what the assistant is or can do."""
-    return len(text.split()) <= 12 and ABOUT_THE_ASSISTANT.search(text) is not None
+    """The message asks what the assistant is or can do, and not for a person."""
+    return (
+        len(text.split()) <= 12
+        and ABOUT_THE_ASSISTANT.search(text) is not None
+        and WANTS_A_PERSON.search(text) is None
+    )
 
 
 def best_guess(turn: CustomerTurn) -> Optional[str]:

@@ -453,9 +453,9 @@ async def slot_offer(
     found = await free_slots(
         session=session, service_area=service_area, limit=WISH_SEARCH if wanted else OFFERED
     )
-    if wanted is not None and wanted.other_day and moving_from is not None:
+    if wanted is not None and wanted.other_day and moving_from is not None and found:
         # "Can I move it to another day?": not the day of the visit being moved.
-        day = moving_from.astimezone(ZoneInfo(found[0].timezone)).date() if found else None
+        day = moving_from.astimezone(ZoneInfo(found[0].timezone)).date()
         found = [s for s in found if s.starts_at.astimezone(ZoneInfo(s.timezone)).date() != day]
     if not found:
         return lead + say("visit.no_slots", language), []
@@ -567,7 +567,7 @@ def pick_offered_slot(
     words = re.findall(r"\w+", text.lower())
     names = say("time.weekdays", language).lower().split()
     wish = TimeWish.read(text)
-    if wish is not None and wish.other_day and wish == TimeWish(other_day=True):
+    if wish == TimeWish(other_day=True):
         return None  # "another day, please" picks none of the times offered
     ordinal = next((i for i, forms in _ORDINALS.items() if set(forms) & set(words)), None)
     candidates = [slot for slot in offered if wish is None or wish.fits(slot["title"], names)]

@@ -783,6 +783,15 @@ async def test_a_question_about_the_assistant_read_as_asking_for_a_person_is_ans
     assert waiting == 0
 
 
+async def test_a_question_about_the_assistant_with_a_request_for_a_person_queues(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("anon", wired)
+    asked = await chat.say("are you a real person? I want to talk to one", "request_human")
+    assert "online" in asked.text and "support assistant" not in asked.text, asked.text
+    assert await handoffs_of(wired, "anon") == 1
+
+
 async def test_a_question_about_the_assistant_in_the_middle_of_the_checks_asks_again(
     wired: Services,
 ) -> None:
