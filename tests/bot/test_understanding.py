@@ -222,7 +222,7 @@ async def test_the_problem_told_again_mid_flow_does_not_start_it_over(
     result = await engine.answer(state, again)
     assert not result.not_understood
     assert result.state["step"] == question and result.state["misses"] == 0
-    assert "the problem we're working on" in result.replies[0].text
+    assert result.replies[0].text == "Thanks, that helps. Let's carry on with the checks."
     assert [e.kind for e in result.events] == ["noted"]
     # Told a second time at the same question, it is a miss like any other: no loop.
     second = await engine.answer(result.state, again)
