@@ -27,7 +27,6 @@ from api.services.diagnosis import (
     DiagnosisResult,
     DiagnosisService,
     HandoffRequest,
-    asks_what_i_can_do,
     offers_person,
     person_button,
 )
@@ -44,6 +43,7 @@ from bot.flows.engine import (
     yes_or_no_word,
 )
 from bot.frustration import shows_frustration
+from bot.questions_to_the_assistant import asks_if_anyone_is_there, asks_what_i_can_do
 from bot.routing import default_table, route
 from bot.vocabulary import OTHER, PROBLEM_INTENTS, SKILLS
 from bot.wording import button, has, say
@@ -69,16 +69,6 @@ VISIT_FLOWS = ("book_visit", MANAGE_VISIT_FLOW)
 OFFERED_AGAIN = "visit_offered_again"
 # `/book_visit{"visit_slot":"3@2026-12-01T09:00Z"}`, the payload of a time's button.
 SLOT_PAYLOAD = re.compile(r'^/(book_visit|reschedule_visit)\{"visit_slot":"([^"]+)"\}$')
-# "Hello? Is anyone there?": asks whether anyone answers, not for a person yet.
-ANYONE_THERE = re.compile(
-    r"\b(is|are)\s+(any\s?(one|body)|some\s?(one|body)|you)\s+(there|here|online|around)\b"
-    r"|\b(any\s?(one|body)|some\s?(one|body))\s+(there|here|home|online|around)\b"
-    r"|\bist\s+(da|hier)\s+(jemand|wer|einer)\b|\b(jemand|wer|einer)\s+(da|hier|online)\b"
-    r"|\bhört\s+(mich|uns)\s+(jemand|wer)\b|\bhallo\s*\?+\s*$",
-    re.IGNORECASE,
-)
-# Longer than this, the message says more than "is anyone there?".
-ANYONE_THERE_WORDS = 6
 # Replies to a pending question ("which ticket?", "which visit time?") that answer
 # nothing: the question is dropped instead of asked again.
 ANSWERS_NO_QUESTION = {"goodbye", "thank", "greet", "problem_fixed", "start_over"}
@@ -109,11 +99,6 @@ def answer(*texts: str, ticket_number: Optional[str] = None) -> DiagnosisResult:
     return DiagnosisResult(
         replies=[Reply(text) for text in texts], ticket_number=ticket_number, sets_flow=False
     )
-
-
-def asks_if_anyone_is_there(text: str) -> bool:
-    """ "Hello? Is anyone there?", „Ist da jemand?“: nothing but the question."""
-    return len(text.split()) <= ANYONE_THERE_WORDS and ANYONE_THERE.search(text) is not None
 
 
 def respond_to_frustration(replies: list[Reply], times: int, language: str = "en") -> None:

@@ -39,6 +39,7 @@ from bot.flows.loader import FlowLibrary
 from bot.flows.meaning import SentenceEncoder
 from bot.flows.model import in_language
 from bot.flows.validate import flow_errors
+from bot.questions_to_the_assistant import asks_what_i_can_do
 from bot.routing import default_table
 from bot.vocabulary import OTHER, PROBLEM_DOMAINS
 from bot.wording import button, has, say
@@ -1453,35 +1454,6 @@ async def record_flow_events(
             }
             for event in events
         ],
-    )
-
-
-# "What can you do?", "who are you?", „Wobei kannst du mir helfen?“: a question about
-# the assistant itself, not one it cannot answer.
-ABOUT_THE_ASSISTANT = re.compile(
-    r"\b(?:what (?:can|do) you do(?! about)|what can you help(?: me)? with|how can you help|"
-    r"what are you|who are you|are you an? (?:bot|robot|human|real person|ai|person)|"
-    r"was (?:kannst du|können sie|machst du)|wobei (?:kannst du|können sie)(?: mir)? helfen|"
-    r"wie (?:kannst du|können sie) mir helfen|wer bist du|wer sind sie|was bist du|"
-    r"(?:bist du|sind sie) ein (?:bot|roboter|mensch))\b",
-    re.IGNORECASE,
-)
-
-
-# "Are you a bot? I want to talk to a person": asking for a person after all.
-WANTS_A_PERSON = re.compile(
-    r"\b(?:want|need|talk to|speak to|speak with|connect me|get me|give me|"
-    r"möchte|will|verbinden|sprechen|reden)\b",
-    re.IGNORECASE,
-)
-
-
-def asks_what_i_can_do(text: str) -> bool:
-    """The message asks what the assistant is or can do, and not for a person."""
-    return (
-        len(text.split()) <= 12
-        and ABOUT_THE_ASSISTANT.search(text) is not None
-        and WANTS_A_PERSON.search(text) is None
     )
 
 
