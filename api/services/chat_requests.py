@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Optional
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,6 +68,9 @@ CLOSE_TICKET_FLOW = "close_ticket"
 VISIT_FLOWS = ("book_visit", MANAGE_VISIT_FLOW)
 # The visit times were offered a second time after a typed answer that picked none.
 OFFERED_AGAIN = "visit_offered_again"
+# The starts of the visit times offered before and passed over for a wish ("do you
+# have something on Friday?"): "another day" leaves out their days too.
+TIMES_PASSED_OVER = "visit_times_passed_over"
 # `/book_visit{"visit_slot":"3@2026-12-01T09:00Z"}`, the payload of a time's button.
 SLOT_PAYLOAD = re.compile(r'^/(book_visit|reschedule_visit)\{"visit_slot":"([^"]+)"\}$')
 # Replies to a pending question ("which ticket?", "which visit time?") that answer
@@ -152,8 +156,17 @@ class ChatRequests:
             picked = await self._typed_visit_time(chat)
             if picked is not None:
                 return picked
-            chat = replace(chat, flow_state=without_marks(state, VISIT_OFFER, OFFERED_AGAIN))
+            chat = replace(
+                chat,
+                flow_state=without_marks(state, VISIT_OFFER, OFFERED_AGAIN, TIMES_PASSED_OVER),
+            )
             state = chat.flow_state or {}
+        if state.get("flow") in VISIT_FLOWS and visits.TimeWish.read(chat.turn.text):
+            # "Move it to another day, please" to "keep it, move it or cancel it?": the
+            # times offered next fit the wish.
+            slots = {**state.get("slots", {}), VISIT_WISH: chat.turn.text[:200]}
+            chat = replace(chat, flow_state={**state, "slots": slots})
+            state = chat.flow_state
         if state.get(WHICH_TICKET_ASKED):
             if self._domain_of(chat) == OTHER and chat.turn.intent not in ANSWERS_NO_QUESTION:
                 # "I don't know it", "no": their tickets, once we know who they are.
@@ -216,6 +229,10 @@ class ChatRequests:
         picked = await self._time_picked_from_offer(chat)
         if picked is not None:
             return picked
+        if self._domain_of(chat) == OTHER:
+            as_wished = await self._offer_as_wished(chat)
+            if as_wished is not None:
+                return as_wished
         if (
             not state.get(OFFERED_AGAIN)
             and self._domain_of(chat) == OTHER
@@ -228,6 +245,57 @@ class ChatRequests:
                 fallback_count=chat.fallback_count,
             )
         return None
+
+    async def _offer_as_wished(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
+        """ "Do you have something on Friday?", "another day, please" to offered times
+        none of which fits: the free times that fit the wish, not the same ones again.
+        None when the answer names no day or time."""
+        state = chat.flow_state or {}
+        if visits.TimeWish.read(chat.turn.text) is None:
+            return None
+        refs = [SLOT_PAYLOAD.match(b.get("payload", "")) for b in state.get(VISIT_OFFER) or []]
+        offered = [found for found in refs if found is not None]
+        if not offered:
+            return None
+        reschedule = offered[0].group(1) == "reschedule_visit"
+        passed_over = [
+            *state.get(TIMES_PASSED_OVER, []),
+            *(visits.parse_slot_ref(found.group(2))[1].isoformat() for found in offered),
+        ]
+        not_on = [datetime.fromisoformat(moment) for moment in passed_over]
+        async with self.database.session() as session:
+            customer = await customers.customer_for_conversation(
+                session=session, conversation_id=chat.conversation_id
+            )
+            if customer is None:
+                return None
+            booking = await visits.active_booking(session=session, customer_id=customer.id)
+            if booking is not None:
+                not_on.append(booking.starts_at)
+            text, buttons = await visits.slot_offer(
+                session=session,
+                service_area=customer.service_area,
+                reschedule=reschedule,
+                language=chat.language,
+                wish=chat.turn.text,
+                not_on=not_on,
+            )
+        if not buttons:
+            # Nothing free at all: the times offered before still stand.
+            return DiagnosisResult(
+                replies=[Reply(text, [person_button(chat.language)])],
+                flow_state=state,
+                fallback_count=chat.fallback_count,
+            )
+        return DiagnosisResult(
+            replies=[Reply(text, buttons)],
+            flow_state={
+                **(without_marks(state, OFFERED_AGAIN, VISIT_OFFER) or {}),
+                VISIT_OFFER: buttons,
+                TIMES_PASSED_OVER: passed_over,
+            },
+            fallback_count=chat.fallback_count,
+        )
 
     async def _time_picked_from_offer(self, chat: ChatTurn) -> Optional[DiagnosisResult]:
         """The offered visit time a typed answer names ("the second one", "den zweiten
@@ -643,6 +711,8 @@ class ChatRequests:
         if not ref:
             # "Den zweiten Termin bitte" to the times just offered reads as a booking.
             picked = await self._time_picked_from_offer(chat)
+            if picked is None and (chat.flow_state or {}).get(VISIT_OFFER):
+                picked = await self._offer_as_wished(chat)  # "can you come on Friday instead?"
             return picked or await self.start_operation(chat, "book_visit")
         return _offer_answered(chat, await self._book_slot(chat, ref))
 
@@ -721,8 +791,11 @@ class ChatRequests:
         if chat.turn.intent == "reschedule_visit" and ref:
             return _offer_answered(chat, await self._move_visit(chat, ref))
         if chat.turn.intent == "reschedule_visit":
-            # "Den zweiten Termin bitte" to the times just offered is a pick, not a move.
+            # "Den zweiten Termin bitte" to the times just offered is a pick, not a move;
+            # „Geht auch ein anderer Tag?“ asks for other times than those.
             picked = await self._time_picked_from_offer(chat)
+            if picked is None and (chat.flow_state or {}).get(VISIT_OFFER):
+                picked = await self._offer_as_wished(chat)
             if picked is not None:
                 return picked
         if self._asks_to_close(chat):
@@ -797,7 +870,9 @@ def _offer_answered(chat: ChatTurn, result: DiagnosisResult) -> DiagnosisResult:
     if result.sets_flow or VISIT_OFFER not in state:
         return result
     result.sets_flow = True
-    result.flow_state = without_marks(state, VISIT_OFFER, OFFERED_AGAIN, ASKED_FOR_GOODWILL)
+    result.flow_state = without_marks(
+        state, VISIT_OFFER, OFFERED_AGAIN, TIMES_PASSED_OVER, ASKED_FOR_GOODWILL
+    )
     result.fallback_count = chat.fallback_count
     return result
 

@@ -1258,7 +1258,7 @@ class DiagnosisService:
                 reschedule=booking is not None,
                 language=language,
                 wish=str(slots.get(VISIT_WISH) or ""),
-                moving_from=booking.starts_at if booking is not None else None,
+                not_on=[booking.starts_at] if booking is not None else [],
             )
             offer = say("visit.offer_on_ticket", language, offer=lead + text, ticket=ticket.number)
             into.replies.append(Reply(offer, buttons))

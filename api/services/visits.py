@@ -9,6 +9,7 @@ with the next free slots to offer instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Optional
@@ -440,23 +441,25 @@ async def slot_offer(
     lead: str = "",
     language: str = "en",
     wish: str = "",
-    moving_from: Optional[datetime] = None,
+    not_on: Sequence[datetime] = (),
 ) -> tuple[str, list[dict[str, str]]]:
     """The next free slots as a question with one button each.
 
     `wish`: what the customer said about when ("auf Donnerstag", "Saturday
     morning"); the free times that fit it come first, or the customer hears that
-    none does and gets the next ones. `moving_from`: the start of the visit being
-    moved, whose day "another day" leaves out.
+    none does and gets the next ones. `not_on`: the start of the visit being moved,
+    or of the times already offered, whose days "another day" leaves out.
     """
     wanted = TimeWish.read(wish)
     found = await free_slots(
         session=session, service_area=service_area, limit=WISH_SEARCH if wanted else OFFERED
     )
-    if wanted is not None and wanted.other_day and moving_from is not None and found:
-        # "Can I move it to another day?": not the day of the visit being moved.
-        day = moving_from.astimezone(ZoneInfo(found[0].timezone)).date()
-        found = [s for s in found if s.starts_at.astimezone(ZoneInfo(s.timezone)).date() != day]
+    if wanted is not None and wanted.other_day and not_on and found:
+        # "Can I move it to another day?": not the day of the visit being moved, nor
+        # those of the times just offered.
+        zone = ZoneInfo(found[0].timezone)
+        days = {moment.astimezone(zone).date() for moment in not_on}
+        found = [s for s in found if s.starts_at.astimezone(zone).date() not in days]
     if not found:
         return lead + say("visit.no_slots", language), []
     buttons = [slot_button(s, reschedule=reschedule, language=language) for s in found]

@@ -663,6 +663,71 @@ async def test_a_typed_answer_that_names_no_offered_time_gets_the_times_again_on
     assert await _bookings(wired.database, ALI) == []
 
 
+def _days_of(buttons: list[dict[str, str]]) -> set[str]:
+    """The days of the offered visit times ("Tue 08 Dec"), from their buttons."""
+    return {b["title"].split(",")[0] for b in buttons if "visit_slot" in b["payload"]}
+
+
+@pytest.mark.parametrize(
+    ("language", "request_text", "wish", "weekday", "other_day"),
+    [
+        ("en", "I need a technician", "none of those, anything on friday?", "Fri", "another day"),
+        ("de", "Ich brauche einen Techniker", "geht auch Freitag?", "Fr", "anderer Tag bitte"),
+    ],
+)
+async def test_a_day_wished_at_the_offered_times_offers_that_days_times(
+    wired: Services, language: str, request_text: str, wish: str, weekday: str, other_day: str
+) -> None:
+    chat = OfflineChat("ali", wired, language=language)
+    offer = await chat.say(request_text, "book_visit")
+    first_days = _days_of(offer.buttons)
+    wished = await chat.say(wish, "nlu_fallback")
+    friday_days = _days_of(wished.buttons)
+    assert friday_days and all(day.startswith(weekday) for day in friday_days), wished.text
+    # "Another day" after that: none of the days offered so far.
+    other = await chat.say(other_day, "nlu_fallback")
+    other_days = _days_of(other.buttons)
+    assert other_days and not other_days & (first_days | friday_days), other.text
+    # The times now offered are the ones a typed pick chooses from.
+    second = [b for b in other.buttons if "visit_slot" in b["payload"]][1]
+    booked_turn = await chat.say("the second one" if language == "en" else "den zweiten", "inform")
+    booked = await _bookings(wired.database, ALI)
+    assert len(booked) == 1 and booked[0][1] == "booked", booked_turn.text
+    async with wired.database.session() as session:
+        visit = await session.get(VisitBooking, booked[0][0])
+    technician, starts = visits.parse_slot_ref(_slot_of(second))
+    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
+        technician,
+        starts.replace(tzinfo=None),
+    )
+
+
+async def test_another_day_read_as_moving_a_visit_offers_other_days_at_the_offered_times(
+    wired: Services,
+) -> None:
+    chat = OfflineChat("ali", wired, language="de")
+    offer = await chat.say("Ich brauche einen Techniker", "book_visit")
+    other = await chat.say("Geht auch ein anderer Tag?", "reschedule_visit")
+    assert "zu Ihrem Wunsch passen" in other.text, other.text
+    assert _days_of(other.buttons) and not _days_of(other.buttons) & _days_of(offer.buttons)
+    assert await _bookings(wired.database, ALI) == []
+
+
+async def test_move_it_to_another_day_leaves_out_the_day_of_the_visit(
+    wired: Services, database: Database
+) -> None:
+    booking, _ = await _book_for_ali(database)
+    chat = OfflineChat("ali", wired)
+    asked = await chat.say("I need a technician", "book_visit")
+    assert "already have a technician visit" in asked.text, asked.text
+    moved = await chat.say("another day please", "nlu_fallback")
+    async with wired.database.session() as session:
+        tz = await visits.area_timezone(session=session, code="berlin-mitte")
+    booked_day = visits.describe_time(booking.starts_at, tz).split(",")[0]
+    days = _days_of(moved.buttons)
+    assert days and booked_day not in days, moved.text
+
+
 async def test_a_ticket_number_from_elsewhere_offers_to_find_the_customers_tickets(
     wired: Services, database: Database
 ) -> None:

@@ -343,7 +343,7 @@ async def test_another_day_leaves_out_the_day_of_the_visit_being_moved(
             reschedule=True,
             language=language,
             wish=wish,
-            moving_from=booked.starts_at,
+            not_on=[booked.starts_at],
         )
     day = ",".join(first[0]["title"].split(",")[:-1])  # "Tue 08 Dec", „Di, 08. Dez“
     assert offered and all(not b["title"].startswith(day) for b in offered), offered
