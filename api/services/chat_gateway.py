@@ -26,6 +26,7 @@ from api.services.hub import ConversationHub, FrameSender
 from api.services.rasa_client import BotReply, RasaClient, RasaUnavailable
 from bot import language as languages
 from bot.flows.engine import PROBLEM_INTENTS, WORDS_OF_A_NEW_PROBLEM
+from bot.markup import without_markup
 from bot.wording import say
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class ChatGateway:
         message = stored.message
         if message.payload is not None:
             return stored.language
-        now = languages.follow(stored.language, message.text)
+        now = languages.follow(stored.language, without_markup(message.text))
         if now != stored.language:
             await self.conversations.set_language(conversation_id, now)
             await self.hub.publish(
@@ -294,7 +295,7 @@ class ChatGateway:
     ) -> None:
         # The message is stored: it goes to the assistant first, and the ack and the
         # typing indicator (`announce`) go out while the assistant works on it, not before.
-        message_id, text = message.id, message.payload or message.text
+        message_id, text = message.id, message.payload or without_markup(message.text)
         announced = asyncio.ensure_future(announce)
         try:
             replies: Optional[list[BotReply]] = await self.rasa.send_message(

@@ -728,3 +728,29 @@ async def test_a_broken_remote_is_checked_before_a_part_and_how_gets_the_step_ag
     assert how.text.startswith("Gern, hier noch einmal."), how.text
     assert instruction in how.text, how.text
     assert any(b["payload"] == "/request_human" for b in how.buttons), how.buttons
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "expected"),
+    [
+        ("en", "<script>alert(1)</script> my internet is down", "lights"),
+        ("de", "<img src=x onerror=alert(1)> mein Internet geht nicht", "Lämpchen"),
+    ],
+)
+async def test_markup_around_a_problem_is_not_read_as_part_of_it(
+    stack, language: str, typed: str, expected: str
+) -> None:
+    client = ChatClient(stack.ws_url)
+    welcome = await client.connect(language=language)
+    try:
+        turn = await client.say(typed)
+    finally:
+        await client.close()
+    assert expected in turn.text, turn.text
+    assert "<" not in turn.text  # nothing of the markup is echoed back
+    stored = query(
+        stack,
+        "SELECT text FROM messages WHERE conversation_id = :c AND sender = 'customer'",
+        c=welcome["conversation_id"],
+    )
+    assert stored == [(typed,)]  # kept as it was typed
