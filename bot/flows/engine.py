@@ -147,6 +147,9 @@ PHRASE_GAP_WORDS = 5
 CLEARLY_CLOSER = 0.05
 # Words that turn the phrase after them around: "not orange", "keine Lampe".
 NEGATIONS = {"not", "no", "never", "nicht", "kein", "keine", "keinen", "without", "ohne", "nor"}
+# German puts its negation after the verb: „der Lüfter läuft nicht“ says no fan runs
+# (read so in a yes or no question's phrases, which tell states).
+NEGATED_AFTER = (["nicht"], ["nie"])
 # Words that say something is not there, for telling "No lights at all" apart.
 NEGATION_WORDS = NEGATIONS | {
     "nothing", "nichts", "none", "nobody", "niemand", "nie", "dead", "tot",
@@ -412,11 +415,18 @@ def _phrase_parts(phrase: str) -> tuple[list[str], ...]:
 
 
 def _phrase_hits(
-    text: str, phrases: dict[str, list[str]], negated: Optional[set[str]] = None
+    text: str,
+    phrases: dict[str, list[str]],
+    negated: Optional[set[str]] = None,
+    *,
+    states: bool = False,
 ) -> list[_Hit]:
     """Where each phrase occurs in the text, unless a negation comes just before it.
 
     The values whose phrase comes negated ("the disk is not full") go into `negated`.
+    `states`: the phrases tell a state ("fan is running", „Lüfter läuft“), so a German
+    negation right after one negates it too; after a thing a choice names („findet mein
+    WLAN nicht“) it negates the verb, not the thing.
     """
     hits = []
     clauses = _clauses(text)
@@ -434,10 +444,13 @@ def _phrase_hits(
                     if end is None:
                         continue
                     before = words[max(0, start - 2) : start]
-                    if parts[0][0] not in NEGATIONS and _negated(words, start, before):
+                    if parts[0][0] not in NEGATIONS and (
+                        _negated(words, start, before)
+                        or (states and words[end : end + 1] in NEGATED_AFTER)
+                    ):
                         if negated is not None:
                             negated.add(value)
-                        continue  # "not orange", "keine Lampe"
+                        continue  # "not orange", "keine Lampe", „der Lüfter läuft nicht“
                     hits.append(_Hit(value, phrase, number, start, end - start))
     # The same words spelled exactly as one choice's phrase belong to that choice:
     # "burning" is "burning smell", not "burns".
@@ -2003,7 +2016,9 @@ class FlowEngine:
                 return None
             return _choice_taken(step, value, words, language)
         if step.kind == "ask_yes_no":
-            hits = _phrase_hits(turn.text, {"yes": list(spec.yes), "no": list(spec.no)})
+            hits = _phrase_hits(
+                turn.text, {"yes": list(spec.yes), "no": list(spec.no)}, states=True
+            )
             if len({h.value for h in hits}) != 1:
                 return None
             said_yes = hits[0].value == "yes"

@@ -369,6 +369,38 @@ async def test_a_spill_is_taken_from_the_message_and_otherwise_never_asked(
     assert advice in text and "Has any liquid got into it?" not in text, text
 
 
+@pytest.mark.parametrize(
+    ("opener", "language", "step"),
+    [
+        ("my kids laptop screen went black but i can hear it running", "en", "external_screen"),
+        ("laptop screen is black but the caps lock light comes on", "en", "external_screen"),
+        ("Laptop an, der Lüfter läuft, aber das Bild bleibt schwarz", "de", "external_screen"),
+        # Not running: the charger first, as for everyone else.
+        (
+            "my laptop is completely dead, I can't hear the fan and no lights",
+            "en",
+            "laptop_charger",
+        ),
+        ("Laptop geht nicht an, der Lüfter läuft nicht", "de", "laptop_charger"),
+        ("my laptop won't turn on", "en", "laptop_charger"),
+    ],
+)
+async def test_a_laptop_said_to_run_with_a_dark_screen_goes_to_the_screen_test(
+    flow_library: FlowLibrary, opener: str, language: str, step: str
+) -> None:
+    result = await engine_for(flow_library).start(
+        flow_library.get("hardware_device_no_power"),
+        slots={"device": "laptop"},
+        turn=said(opener, "problem_hardware", device="laptop"),
+        language=language,
+    )
+    assert result.state["step"] == step, [r.text for r in result.replies]
+    text = " ".join(r.text for r in result.replies)
+    assert ("only its screen stays dark" in text or "nur sein Bildschirm" in text) == (
+        step == "external_screen"
+    ), text
+
+
 async def test_a_vague_device_is_still_asked(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library)
     result = await engine.start(
