@@ -842,6 +842,16 @@ def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
     return None
 
 
+def _yes_or_no_by_phrases(step: Step, text: str) -> Optional[bool]:
+    """Yes or no by the question's `from_message` phrases, when they say only one."""
+    spec = step.from_message
+    if spec is None or not (spec.yes or spec.no):
+        return None
+    hits = _phrase_hits(text, {"yes": list(spec.yes), "no": list(spec.no)}, states=True)
+    said = {h.value for h in hits}
+    return said == {"yes"} if len(said) == 1 else None
+
+
 def _asks_if_fixed(flow: Flow, step: Step) -> bool:
     """A yes/no question whose yes ends the flow as resolved ("Does it work now?"),
     possibly after a message or two."""
@@ -1449,6 +1459,10 @@ class FlowEngine:
             return choice.next or step.next
         if step.kind == "ask_yes_no":
             said_yes = match_yes_no(turn)
+            if said_yes is None:
+                # "nur am Laptop" to "Do pages fail on every device?": the question's own
+                # phrases for yes and no (`from_message`) answer it when typed, too.
+                said_yes = _yes_or_no_by_phrases(step, turn.text)
             if said_yes is not None and self._tells_another_fault(state, flow, turn):
                 return None  # "and my TV box says no signal" is no "no"
             if said_yes is None and _restates_the_fault(flow, step, state, turn):

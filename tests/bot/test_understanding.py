@@ -401,6 +401,25 @@ async def test_a_laptop_said_to_run_with_a_dark_screen_goes_to_the_screen_test(
     ), text
 
 
+@pytest.mark.parametrize(
+    ("typed", "language", "step"),
+    [
+        ("nur am Laptop, am Handy geht alles", "de", "device_restart"),
+        ("only on my laptop, the phone is fine", "en", "device_restart"),
+        ("auf allen Geräten", "de", "router_restart"),
+        ("everywhere", "en", "router_restart"),
+    ],
+)
+async def test_a_typed_answer_in_the_questions_own_phrases_answers_it(
+    flow_library: FlowLibrary, typed: str, language: str, step: str
+) -> None:
+    engine = engine_for(flow_library)
+    asked = await engine.start(flow_library.get("internet_pages_dont_load"), language=language)
+    assert asked.state["step"] == "everywhere"
+    answered = await engine.answer(asked.state, said(typed, "problem_internet"))
+    assert answered.state["step"] == step, [r.text for r in answered.replies]
+
+
 async def test_a_vague_device_is_still_asked(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library)
     result = await engine.start(
