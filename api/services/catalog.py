@@ -84,14 +84,20 @@ class GoodwillPolicy:
 
     def asked_for(self, text: str) -> bool:
         """The message asks for compensation ("I want compensation", "Entschädigung")."""
-        words = " " + re.sub(r"[^\w€]+", " ", text.lower()).strip() + " "
+        words = f" {_plain(text)} "
 
         def says(phrases: tuple[str, ...]) -> bool:
-            return any(f" {phrase.lower()} " in words for phrase in phrases)
+            # Phrases read as the message is: "didn't show up" is "didn t show up".
+            return any(f" {_plain(phrase)} " in words for phrase in phrases)
 
         return says(self.asked_for_with) or (
             says(self.money_words) and says(self.lost_service_words)
         )
+
+
+def _plain(text: str) -> str:
+    """Lower-case words and euro signs, one space apart."""
+    return re.sub(r"[^\w€]+", " ", text.lower()).strip()
 
 
 def _gesture(raw: dict[str, Any], where: str) -> Gesture:

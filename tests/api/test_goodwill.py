@@ -189,6 +189,11 @@ def test_a_money_word_with_lost_service_asks_for_compensation() -> None:
         "Ich will eine Gutschrift!"
     )
     assert policy.asked_for("the internet keeps going down, I want a refund")
+    # German puts the verb last: „weil mein Internet seit drei Tagen nicht geht“.
+    assert policy.asked_for(
+        "Ich hätte gern eine Gutschrift, weil mein Internet seit drei Tagen nicht geht"
+    )
+    assert policy.asked_for("I want a credit, my TV hasn't worked since Friday")
     assert not policy.asked_for("Wann wird die Gutschrift auf der Rechnung verbucht?")
     assert policy.asked_for("Wer zahlt mir eigentlich die drei Tage ohne Internet zurück?")
     assert policy.asked_for("who is going to pay me back for the days without internet?")
