@@ -20,6 +20,8 @@ from bot.frustration import shows_frustration
         "Schon wieder kein Internet",
         "Ich habe die Nase voll von diesem Anbieter",
         "total genervt, seit Tagen geht nichts",
+        "fix this or I'll cancel my contract",
+        "Wenn das nicht bis morgen geht, dann kündige ich",
     ],
 )
 def test_frustrated_messages(text: str) -> None:
@@ -38,6 +40,9 @@ def test_frustrated_messages(text: str) -> None:
         "no, still not working",
         "Ich habe es schon neu gestartet",
         "try again later",
+        # A calm request to cancel is no threat.
+        "I want to cancel my contract",
+        "Ich möchte meinen Vertrag kündigen",
         "nein, geht wieder nicht",
     ],
 )
