@@ -825,8 +825,13 @@ def _only_unsure(text: str) -> bool:
     return 0 < len(_words(text)) <= UNSURE_WORDS and bool(_phrases_said(text, UNSURE_PHRASES))
 
 
-def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
-    """Yes, no or neither. "NO it still doesn't work!!" is a no; "not sure" neither."""
+def match_yes_no(turn: CustomerTurn, *, fault_told: bool = False) -> Optional[bool]:
+    """Yes, no or neither. "NO it still doesn't work!!" is a no; "not sure" neither.
+
+    `fault_told`: the message tells a fault, and the question is not whether it is
+    fixed; only a yes or no it starts with answers ("no, my internet is not working"),
+    not its "not" ("my internet is not working" typed again to "Have the router's
+    lights come back on?")."""
     text = " ".join(_words(turn.text))
     if any(_has_phrase(text, phrase) for phrase in UNSURE_PHRASES):
         return None
@@ -834,6 +839,8 @@ def match_yes_no(turn: CustomerTurn) -> Optional[bool]:
         return True
     if turn.intent in NO_INTENTS:
         return False
+    if fault_told:
+        return opening_yes_or_no(turn.text)
     said = yes_or_no_word(turn.text)
     if said is not None:
         return said
@@ -1458,7 +1465,12 @@ class FlowEngine:
             result.events.append(FlowEventRecord("answer", flow.id, step.id, value))
             return choice.next or step.next
         if step.kind == "ask_yes_no":
-            said_yes = match_yes_no(turn)
+            # "my internet is not working" told again is no answer to "Have the router's
+            # lights come back on?"; to "Does it work now?" it is a no.
+            said_yes = match_yes_no(
+                turn,
+                fault_told=turn.intent in PROBLEM_INTENTS and not _asks_if_fixed(flow, step),
+            )
             if said_yes is None:
                 # "nur am Laptop" to "Do pages fail on every device?": the question's own
                 # phrases for yes and no (`from_message`) answer it when typed, too.

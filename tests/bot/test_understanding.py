@@ -420,6 +420,26 @@ async def test_a_typed_answer_in_the_questions_own_phrases_answers_it(
     assert answered.state["step"] == step, [r.text for r in answered.replies]
 
 
+async def test_the_fault_told_again_is_no_answer_to_a_question_about_something_else(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    engine = engine_for(flow_library, encoder)
+    pages = await engine.start(flow_library.get("internet_pages_dont_load"))
+    asked = await engine.answer(pages.state, said("yes", "affirm"))  # on every device
+    assert asked.state["step"] == "router_restart"  # "Have the router's lights come back on?"
+    again = await engine.answer(asked.state, said("my internet is not working", "problem_internet"))
+    assert again.state["step"] == "router_restart", [r.text for r in again.replies]
+    assert "Check that the power cable" not in " ".join(r.text for r in again.replies)
+    # To "Is it working properly now?" the same words are a no.
+    lights = await engine.answer(again.state, said("yes", "affirm"))
+    assert lights.state["step"] == "router_retest"
+    still = await engine.answer(
+        lights.state, said("my internet is not working", "problem_internet")
+    )
+    assert still.outcome is not None and still.outcome.kind == "ticket"  # the line is checked
+    assert "restart did it" not in " ".join(r.text for r in still.replies)
+
+
 async def test_a_vague_device_is_still_asked(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library)
     result = await engine.start(
