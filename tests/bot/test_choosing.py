@@ -53,6 +53,19 @@ def chooser(encoder: SentenceEncoder) -> FlowChooser:
          "hardware_faulty_peripheral"),
         ("Laptop-Bildschirm flackert seit heute früh", "problem_hardware",
          "hardware_faulty_peripheral"),
+        # A vague opener gets the domain's usual checks, not a narrower flow that
+        # happens to share its words.
+        ("mein internet geht nicht", "problem_internet", "internet_no_connection"),
+        ("Internet geht nicht mehr", "problem_internet", "internet_no_connection"),
+        ("internet funktioniert nicht", "problem_internet", "internet_no_connection"),
+        ("Bonjour, mon internet ne marche pas", "problem_internet", "internet_no_connection"),
+        ("hi internet not working since this morning", "problem_internet",
+         "internet_no_connection"),
+        # Narrower internet problems, told as customers tell them.
+        ("Guten Tag, unser Festnetztelefon funktioniert nicht mehr, Internet geht aber",
+         "problem_internet", "internet_home_phone"),
+        ("hi, bei mir laden seit heute früh keine Seiten mehr, WhatsApp geht aber noch",
+         "problem_internet", "internet_pages_dont_load"),
     ],
 )  # fmt: skip
 def test_a_confident_intent_ranks_its_domains_flows_by_meaning(
