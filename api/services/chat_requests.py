@@ -57,6 +57,19 @@ CUSTOMER_VIA_BOT = "customer via bot"
 WHICH_TICKET_BUTTONS = 3
 # Below this, a part order the message does not ask for in words is read as a fault.
 CONFIDENT_PART_REQUEST = 0.8
+# Devices replaced after their checks show them faulty, not sent as spare parts: "I need
+# a new router, mine is broken" gets the router's checks first.
+CHECKED_BEFORE_REPLACED = {
+    "router": "problem_internet", "modem": "problem_internet", "gateway": "problem_internet",
+    "set-top box": "problem_cable", "cable box": "problem_cable", "receiver": "problem_cable",
+    "dvr": "problem_cable",
+}  # fmt: skip
+# Words of a spare part for such a device ("a new power adapter for my router"): a part.
+ACCESSORY_WORDS = re.compile(
+    r"\b(?:adapter|power supply|power brick|psu|netzteil|remote|fernbedienung|"
+    r"cable(?! box)|kabel|charger|ladegerät|antenna|antenne)\b",
+    re.IGNORECASE,
+)
 # Flow state of a chat whose customer asked for a ticket and was asked what is wrong.
 TICKET_ASKED = "ticket_asked"
 # "Which ticket do you mean?" was asked of a customer we do not know yet: "I don't
@@ -377,6 +390,20 @@ class ChatRequests:
                 return await self.flow_turn(replace(chat, turn=replace(chat.turn, intent=problem)))
         if part is not None:
             slots["part_number"] = part.part_number
+        devices = {
+            str(e["value"]).lower() for e in chat.turn.entities if e.get("entity") == "device"
+        }
+        if (
+            part is None
+            and len(devices) == 1
+            and devices <= CHECKED_BEFORE_REPLACED.keys()
+            and not ACCESSORY_WORDS.search(chat.turn.text)
+            and not (chat.flow_state or {}).get("flow")
+        ):
+            problem = CHECKED_BEFORE_REPLACED[devices.pop()]
+            checks = await self.flow_turn(replace(chat, turn=replace(chat.turn, intent=problem)))
+            checks.replies.insert(0, Reply(say("order.checked_first", chat.language)))
+            return checks
         return await self.start_operation(chat, "request_part", slots)
 
     # ----------------------------------------------------------- people

@@ -865,3 +865,30 @@ async def test_a_question_about_the_assistant_in_the_middle_of_the_checks_asks_a
     about = await chat.say("are you a real person?", "request_human")
     assert about.text.startswith("I'm the support assistant"), about.text
     assert "lights" in about.text, about.text
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "device", "checks"),
+    [
+        ("en", "i need a new router, mine is broken", "router", "What do its lights show?"),
+        ("de", "Ich brauche einen neuen Router, meiner ist kaputt", "router", "Lämpchen"),
+        ("en", "can you send me a new cable box, it died", "set-top box", "TV"),
+    ],
+)
+async def test_a_new_router_or_tv_box_asked_for_gets_its_checks_first(
+    wired: Services, language: str, text: str, device: str, checks: str
+) -> None:
+    chat = OfflineChat("ali", wired, language=language)
+    turn = await chat.say(text, "order_part", device=device)
+    said = turn.text
+    assert "quick checks" in said or "kurze Prüfungen" in said, said
+    assert checks in said, said
+    async with wired.database.session() as session:
+        assert await session.scalar(select(func.count()).select_from(PartOrder)) == 0
+
+
+async def test_a_spare_part_for_a_router_is_still_a_part(wired: Services) -> None:
+    chat = OfflineChat("ali", wired)
+    turn = await chat.say("I need a new power adapter for my router", "order_part", device="router")
+    assert "quick checks" not in turn.text, turn.text
+    assert "part" in turn.text.lower(), turn.text
