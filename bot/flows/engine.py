@@ -147,6 +147,12 @@ PHRASE_GAP_WORDS = 5
 CLEARLY_CLOSER = 0.05
 # Words that turn the phrase after them around: "not orange", "keine Lampe".
 NEGATIONS = {"not", "no", "never", "nicht", "kein", "keine", "keinen", "without", "ohne", "nor"}
+# Words in or right after "reboots" or „neu gestartet“ that say the device did it on
+# its own ("reboots itself", „hat sich von selbst neu gestartet“).
+BY_ITSELF = {
+    "itself", "own", "randomly", "constantly", "automatically", "sich", "selbst", "alleine",
+    "allein", "ständig", "dauernd", "selbstständig", "selbständig",
+}  # fmt: skip
 # German puts its negation after the verb: „der Lüfter läuft nicht“ says no fan runs
 # (read so in a yes or no question's phrases, which tell states).
 NEGATED_AFTER = (["nicht"], ["nie"])
@@ -372,6 +378,27 @@ BARE_CONTRACTION = re.compile(
 )
 
 
+def _noun_before(text: str, clause: int, end: int) -> bool:
+    """The word before position `end` of the clause is written with a capital, as German
+    nouns are: in „Seiten laden auf allen Geräten nicht“ the „nicht“ negates the loading,
+    not the devices."""
+    written = [re.findall(r"\w+", part) for part in re.split(r"[,.;:!?]+", text)]
+    if clause >= len(written) or not 0 < end <= len(written[clause]):
+        return False
+    return written[clause][end - 1][:1].isupper()
+
+
+def _not_by_itself(text: str, hits: list[_Hit]) -> list[_Hit]:
+    """The hits of something done that the device did not do on its own: "the router
+    reboots itself" or „der Receiver startet ständig neu“ is no restart by the customer."""
+    clauses = _clauses(text)
+    return [
+        h
+        for h in hits
+        if not set(clauses[h.clause][h.start : h.start + h.length + 3]) & BY_ITSELF
+    ]
+
+
 def _clauses(text: str) -> list[list[str]]:
     """The message's words, clause by clause; "doesn't" and "doesnt" read as "does not"."""
     lowered = BARE_CONTRACTION.sub(r"\1 not", re.sub(r"n[’']t\b", " not", text.lower()))
@@ -446,7 +473,11 @@ def _phrase_hits(
                     before = words[max(0, start - 2) : start]
                     if parts[0][0] not in NEGATIONS and (
                         _negated(words, start, before)
-                        or (states and words[end : end + 1] in NEGATED_AFTER)
+                        or (
+                            states
+                            and words[end : end + 1] in NEGATED_AFTER
+                            and not _noun_before(text, number, end)
+                        )
                     ):
                         if negated is not None:
                             negated.add(value)
@@ -1954,7 +1985,7 @@ class FlowEngine:
         assert spec is not None
         target = step.skip or (step.no if step.kind == "ask_yes_no" else None)
         if spec.done and target:
-            hits = _phrase_hits(turn.text, {"done": list(spec.done)})
+            hits = _not_by_itself(turn.text, _phrase_hits(turn.text, {"done": list(spec.done)}))
             if hits and not _did_it_to_this_device(hits, turn, devices):
                 hits = []
             if hits:

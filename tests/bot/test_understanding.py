@@ -440,6 +440,30 @@ async def test_the_fault_told_again_is_no_answer_to_a_question_about_something_e
     assert "restart did it" not in " ".join(r.text for r in still.replies)
 
 
+@pytest.mark.parametrize(
+    ("opener", "language", "restart_asked"),
+    [
+        ("websites won't load on any device, I already restarted the router", "en", False),
+        ("websites won't load on any device, and the router reboots itself every hour", "en", True),
+        ("Webseiten laden auf allen Geräten nicht, der Router hat sich von selbst neu gestartet",
+         "de", True),
+        ("Webseiten laden auf allen Geräten nicht, den Router hab ich schon neu gestartet",
+         "de", False),
+    ],
+)  # fmt: skip
+async def test_a_device_that_restarts_by_itself_was_not_restarted_by_the_customer(
+    flow_library: FlowLibrary, opener: str, language: str, restart_asked: bool
+) -> None:
+    result = await engine_for(flow_library).start(
+        flow_library.get("internet_pages_dont_load"),
+        turn=said(opener, "problem_internet"),
+        language=language,
+    )
+    text = " ".join(r.text for r in result.replies)
+    assert ((result.state or {}).get("step") == "router_restart") == restart_asked, text
+    assert ("already restarted" in text or "schon neu gestartet" in text) != restart_asked, text
+
+
 async def test_a_vague_device_is_still_asked(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library)
     result = await engine.start(
