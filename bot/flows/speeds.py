@@ -28,6 +28,8 @@ PLAN_WORDS = {
     "subscription", "promised", "supposed", "booked", "advertised", "upgraded", "line",
     "zahle", "bezahle", "zahlen", "bezahlen", "tarif", "vertrag", "gebucht", "paket",
     "leitung", "anschluss", "gebuchte", "gebuchten", "versprochen",
+    # "5 Mbit statt 100", "12 instead of 500": what it should be
+    "statt", "anstatt", "instead", "vs", "versus", "expected", "erwartet",
 }  # fmt: skip
 # Words just before a number that make it the measured speed.
 MEASURED_WORDS = {

@@ -20,6 +20,10 @@ from bot.flows.speeds import speed_words, speeds_in
         # The plan word follows the measured speed and comes before the plan's.
         ("about 20 mbps, plan is 300", 300, 20),
         ("ungefähr 15 Mbit, gebucht sind 100", 100, 15),
+        # What it should be, said with "instead of".
+        ("ok, 5 Mbit statt 100", 100, 5),
+        ("Speedtest zeigt 20 Mbit statt 250", 250, 20),
+        ("12 mbps vs 500 promised", 500, 12),
         ("Ich zahle für 250 Mbit/s und der Speedtest zeigt nur 20 Mbit/s", 250, 20),
         ("Ich zahle für 250 Mbit und bekomme beim Speedtest gerade mal 20", 250, 20),
         # No unit and no word for speed, but one is paid for and the other is got.
