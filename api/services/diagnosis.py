@@ -30,6 +30,7 @@ from bot.flows.engine import (
     Reply,
     TurnResult,
     asks_when_fixed,
+    corrected_area,
     opening_yes_or_no,
     says_still_broken,
     summarize_trail,
@@ -312,13 +313,26 @@ class DiagnosisService:
                 again = self.ask_again(flow_state, say("diagnosis.back_to_problem", language))
                 again.responses = [SIDE_RESPONSES[turn.intent]]
                 return again
+            running = self.library.get(str(flow_state.get("root_flow") or flow_state["flow"]))
+            corrected = (
+                corrected_area(turn, running.domain)
+                if result.not_understood and running is not None
+                else None
+            )
+            if corrected is not None:
+                # "it's my tv that's not working, not the internet": the area named.
+                turn = replace(turn, intent=corrected, confidence=1.0)
             if result.not_understood and turn.intent in PROBLEM_INTENTS:
                 # Told right after a vague opener, the problem is read with the opener:
                 # "sehr langsam" after "Probleme mit meinem Internet" is the internet.
                 about = self._with_opener(flow_state, turn) if told_now else turn
                 switched = await self._start_for_intent(about, running=flow_state.get("flow"))
                 if switched is not None:
-                    parked = self._parked(flow_state, language, instead=switched.state)
+                    parked = (
+                        self._parked(flow_state, language, instead=switched.state)
+                        if corrected is None  # "not the internet": nothing to come back to
+                        else None
+                    )
                     lead = (
                         say("diagnosis.switch_problem_parked", language, title=parked["title"])
                         if parked and switched.state is not None

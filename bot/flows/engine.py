@@ -25,6 +25,7 @@ from bot.flows.speeds import speed_words, speeds_in
 from bot.flows.word_forms import stems
 from bot.flows.wording import engine_text
 from bot.frustration import shows_frustration
+from bot.routing import default_table
 
 CheckRunner = Callable[[str, dict[str, Any]], Awaitable[str]]
 
@@ -393,9 +394,7 @@ def _not_by_itself(text: str, hits: list[_Hit]) -> list[_Hit]:
     reboots itself" or „der Receiver startet ständig neu“ is no restart by the customer."""
     clauses = _clauses(text)
     return [
-        h
-        for h in hits
-        if not set(clauses[h.clause][h.start : h.start + h.length + 3]) & BY_ITSELF
+        h for h in hits if not set(clauses[h.clause][h.start : h.start + h.length + 3]) & BY_ITSELF
     ]
 
 
@@ -880,6 +879,42 @@ def match_yes_no(turn: CustomerTurn, *, fault_told: bool = False) -> Optional[bo
     return None
 
 
+# "not the internet", „nicht das WLAN“: the customer says which area it is not.
+NOT_THIS = re.compile(
+    r"\b(?:not|nicht)\s+(?:the|my|our|das|der|die|den|mein|meine|unser|unsere)\s+([\w-]+)",
+    re.IGNORECASE,
+)
+
+
+def _not_this_area(text: str, domain: str) -> bool:
+    """The message says it is not about the running flow's area ("…, not the internet")."""
+    table = default_table()
+    return any(table.domain_from_keywords(found) == domain for found in NOT_THIS.findall(text))
+
+
+def corrected_area(turn: CustomerTurn, domain: str) -> Optional[str]:
+    """The problem intent of another area a correction names ("it's my tv that's not
+    working, not the internet" while the internet is checked): the first of the
+    language model's guesses outside `domain`, or None when the message is no such
+    correction."""
+    if not _not_this_area(turn.text, domain):
+        return None
+    guesses = [turn.intent, *turn.likely_intents]
+    return next((i for i in guesses if i in PROBLEM_INTENTS and i != f"problem_{domain}"), None)
+
+
+def _problem_meant(turn: CustomerTurn) -> Optional[str]:
+    """The problem intent of the message, or the one the language model ranked first
+    when it was not sure ("actually wait, it's my tv that's not working, not the
+    internet": not understood as a whole, a cable problem first)."""
+    if turn.intent in PROBLEM_INTENTS:
+        return turn.intent
+    if turn.intent == "nlu_fallback" and turn.likely_intents[:1]:
+        first = turn.likely_intents[0]
+        return first if first in PROBLEM_INTENTS else None
+    return None
+
+
 def _yes_or_no_by_phrases(step: Step, text: str) -> Optional[bool]:
     """Yes or no by the question's `from_message` phrases, when they say only one."""
     spec = step.from_message
@@ -1246,11 +1281,12 @@ class FlowEngine:
 
         target = self._target_for_answer(state, flow, step, turn, result)
         # Decided once per message: a new problem is never an answer to anything here.
-        problem = (
-            self._read_problem(turn, state)
-            if target is None and turn.intent in PROBLEM_INTENTS
-            else NOT_A_PROBLEM
-        )
+        if target is None and corrected_area(turn, flow.domain) is not None:
+            problem = NEW_PROBLEM  # "…, not the internet": the area the customer names
+        elif target is None and turn.intent in PROBLEM_INTENTS:
+            problem = self._read_problem(turn, state)
+        else:
+            problem = NOT_A_PROBLEM
         new_problem = problem == NEW_PROBLEM
         said_again = None
         if target is None and not new_problem and state.get("noted_at") != step.id:
@@ -1500,7 +1536,7 @@ class FlowEngine:
             # lights come back on?"; to "Does it work now?" it is a no.
             said_yes = match_yes_no(
                 turn,
-                fault_told=turn.intent in PROBLEM_INTENTS and not _asks_if_fixed(flow, step),
+                fault_told=_problem_meant(turn) is not None and not _asks_if_fixed(flow, step),
             )
             if said_yes is None:
                 # "nur am Laptop" to "Do pages fail on every device?": the question's own
@@ -1545,9 +1581,12 @@ class FlowEngine:
         ("oh and my TV box says no signal" to "Do other devices get online?"): a new
         problem, not the answer. A message that starts with its yes or no ("no, and
         the TV is out too") answers."""
-        if turn.intent not in PROBLEM_INTENTS or turn.intent == f"problem_{flow.domain}":
-            return False
         if opening_yes_or_no(turn.text) is not None:
+            return False
+        if _not_this_area(turn.text, flow.domain):
+            return True  # "it's my tv that's not working, not the internet": a correction
+        intent = _problem_meant(turn)
+        if intent is None or intent == f"problem_{flow.domain}":
             return False
         return self._read_problem(turn, state) == NEW_PROBLEM
 

@@ -590,3 +590,52 @@ async def test_a_question_about_the_assistant_is_answered_with_what_it_does(
 async def test_a_question_we_cannot_answer_still_says_so(turn: TurnWithNoFlow) -> None:
     result = await turn(CustomerTurn(text="what's the weather tomorrow?", intent="out_of_scope"), 0)
     assert result.replies[0].text.startswith("Sorry, that's outside"), result.replies
+
+
+@pytest.mark.parametrize(
+    ("language", "opener", "correction", "intent", "likely"),
+    [
+        ("en", "my internet is not working",
+         "actually wait, it's my tv that's not working, not the internet", "nlu_fallback",
+         ("problem_cable", "problem_internet")),
+        ("de", "Mein Internet geht nicht",
+         "Moment, es ist der Fernseher, der nicht geht, nicht das Internet", "problem_internet",
+         ("problem_cable", "problem_hardware")),
+    ],
+)  # fmt: skip
+async def test_a_correction_naming_another_area_starts_its_checks_and_keeps_nothing(
+    database: Database,
+    database_settings: Settings,
+    language: str,
+    opener: str,
+    correction: str,
+    intent: str,
+    likely: tuple[str, ...],
+) -> None:
+    service = DiagnosisService(database_settings, database)
+    async with database.session() as session:
+        first = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=None,
+            turn=CustomerTurn(text=opener, intent="problem_internet", language=language),
+            language=language,
+        )
+        assert first.flow_state and first.flow_state["flow"] == "internet_no_connection"
+        result = await service.handle_turn(
+            session=session,
+            conversation_id="c-1",
+            flow_state=first.flow_state,
+            turn=CustomerTurn(
+                text=correction,
+                intent=intent,
+                confidence=0.5,
+                likely_intents=likely,
+                language=language,
+            ),
+            language=language,
+        )
+    said = " ".join(r.text for r in result.replies)
+    assert result.flow_state and result.flow_state["flow"].startswith("cable_"), said
+    assert "parked" not in result.flow_state, said
+    assert "ticket" not in said.lower(), said  # no line fault recorded for the internet

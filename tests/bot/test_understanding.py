@@ -464,6 +464,29 @@ async def test_a_device_that_restarts_by_itself_was_not_restarted_by_the_custome
     assert ("already restarted" in text or "schon neu gestartet" in text) != restart_asked, text
 
 
+async def test_a_correction_to_does_it_work_now_is_no_no(
+    flow_library: FlowLibrary, encoder: SentenceEncoder
+) -> None:
+    engine = engine_for(flow_library, encoder)
+    lights = await engine.start(
+        flow_library.get("internet_no_connection"),
+        turn=said("my internet is not working", "problem_internet"),
+    )
+    cables = await engine.answer(lights.state, said("orange blinking"))
+    assert cables.state["step"] == "cables"  # "Is your internet working now?"
+    corrected = await engine.answer(
+        cables.state,
+        CustomerTurn(
+            text="actually wait, it's my tv that's not working, not the internet",
+            intent="nlu_fallback",
+            confidence=0.4,
+            likely_intents=("problem_cable", "problem_internet"),
+        ),
+    )
+    assert corrected.outcome is None and corrected.not_understood
+    assert corrected.state["step"] == "cables"
+
+
 async def test_a_vague_device_is_still_asked(flow_library: FlowLibrary) -> None:
     engine = engine_for(flow_library)
     result = await engine.start(
