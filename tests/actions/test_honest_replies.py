@@ -549,6 +549,19 @@ async def test_the_no_number_button_finds_the_tickets_and_a_problem_is_diagnosed
     assert not (other.slots.get("flow_state") or {}).get("which_ticket_asked")
 
 
+async def _assert_booked_at(database: Database, button: dict[str, str], said: str) -> None:
+    """Ali has one visit, booked at the time of the offered `button`."""
+    booked = await _bookings(database, ALI)
+    assert len(booked) == 1 and booked[0][1] == "booked", said
+    async with database.session() as session:
+        visit = await session.get(VisitBooking, booked[0][0])
+    technician, starts = visits.parse_slot_ref(_slot_of(button))
+    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
+        technician,
+        starts.replace(tzinfo=None),
+    )
+
+
 def _slot_of(button: dict[str, str]) -> str:
     return button["payload"].split('"visit_slot":"')[1].rstrip('"}')
 
@@ -570,15 +583,7 @@ async def test_a_typed_answer_to_the_offered_times_books_the_time_it_names(
     slots = [b for b in offer.buttons if "visit_slot" in b["payload"]]
     assert len(slots) >= 2, offer.text
     picked = await chat.say(typed, "affirm" if typed in ("yes", "ja") else "inform")
-    booked = await _bookings(wired.database, ALI)
-    assert len(booked) == 1 and booked[0][1] == "booked", picked.text
-    async with wired.database.session() as session:
-        visit = await session.get(VisitBooking, booked[0][0])
-    technician, starts = visits.parse_slot_ref(_slot_of(slots[which]))
-    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
-        technician,
-        starts.replace(tzinfo=None),
-    )
+    await _assert_booked_at(wired.database, slots[which], picked.text)
     assert not (chat.slots.get("flow_state") or {}).get("visit_offer")
 
 
@@ -598,15 +603,7 @@ async def test_a_typed_pick_read_as_a_visit_request_books_the_time_it_names(
     offer = await chat.say("technician please", "book_visit")
     slots = [b for b in offer.buttons if "visit_slot" in b["payload"]]
     picked = await chat.say(typed, intent)
-    booked = await _bookings(wired.database, ALI)
-    assert len(booked) == 1 and booked[0][1] == "booked", picked.text
-    async with wired.database.session() as session:
-        visit = await session.get(VisitBooking, booked[0][0])
-    technician, starts = visits.parse_slot_ref(_slot_of(slots[1]))
-    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
-        technician,
-        starts.replace(tzinfo=None),
-    )
+    await _assert_booked_at(wired.database, slots[1], picked.text)
     assert not (chat.slots.get("flow_state") or {}).get("visit_offer")
 
 
@@ -636,15 +633,7 @@ async def test_after_a_time_is_taken_a_typed_answer_picks_from_the_times_offered
     assert again and _slot_of(slots[1]) not in [_slot_of(b) for b in again]
     # "yes" to the times offered again books the first of them.
     booked_turn = await chat.say(yes, "affirm")
-    booked = await _bookings(wired.database, ALI)
-    assert len(booked) == 1 and booked[0][1] == "booked", booked_turn.text
-    async with wired.database.session() as session:
-        visit = await session.get(VisitBooking, booked[0][0])
-    technician, starts = visits.parse_slot_ref(_slot_of(again[0]))
-    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
-        technician,
-        starts.replace(tzinfo=None),
-    )
+    await _assert_booked_at(wired.database, again[0], booked_turn.text)
     assert not (chat.slots.get("flow_state") or {}).get("visit_offer")
 
 
@@ -691,15 +680,7 @@ async def test_a_day_wished_at_the_offered_times_offers_that_days_times(
     # The times now offered are the ones a typed pick chooses from.
     second = [b for b in other.buttons if "visit_slot" in b["payload"]][1]
     booked_turn = await chat.say("the second one" if language == "en" else "den zweiten", "inform")
-    booked = await _bookings(wired.database, ALI)
-    assert len(booked) == 1 and booked[0][1] == "booked", booked_turn.text
-    async with wired.database.session() as session:
-        visit = await session.get(VisitBooking, booked[0][0])
-    technician, starts = visits.parse_slot_ref(_slot_of(second))
-    assert (visit.technician_id, visit.starts_at.replace(tzinfo=None)) == (
-        technician,
-        starts.replace(tzinfo=None),
-    )
+    await _assert_booked_at(wired.database, second, booked_turn.text)
 
 
 async def test_another_day_read_as_moving_a_visit_offers_other_days_at_the_offered_times(
