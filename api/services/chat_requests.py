@@ -57,13 +57,11 @@ CUSTOMER_VIA_BOT = "customer via bot"
 WHICH_TICKET_BUTTONS = 3
 # Below this, a part order the message does not ask for in words is read as a fault.
 CONFIDENT_PART_REQUEST = 0.8
-# Devices replaced after their checks show them faulty, not sent as spare parts: "I need
-# a new router, mine is broken" gets the router's checks first.
-CHECKED_BEFORE_REPLACED = {
-    "router": "problem_internet", "modem": "problem_internet", "gateway": "problem_internet",
-    "set-top box": "problem_cable", "cable box": "problem_cable", "receiver": "problem_cable",
-    "dvr": "problem_cable",
-}  # fmt: skip
+# Our boxes, replaced after their checks show them faulty, not sent as spare parts: "I
+# need a new router, mine is broken" gets the router's checks first. The routing table's
+# internet and cable devices, but not the Wi-Fi, extenders, a hotspot, the customer's
+# own TV or the remote (a spare part).
+NOT_OUR_BOXES = {"wifi", "mesh", "repeater", "hotspot", "tv", "remote"}
 # Words of a spare part for such a device ("a new power adapter for my router"): a part.
 ACCESSORY_WORDS = re.compile(
     r"\b(?:adapter|power supply|power brick|psu|netzteil|remote|fernbedienung|"
@@ -393,14 +391,18 @@ class ChatRequests:
         devices = {
             str(e["value"]).lower() for e in chat.turn.entities if e.get("entity") == "device"
         }
+        box_area = (
+            default_table().device_domains.get(next(iter(devices)))
+            if len(devices) == 1 and not devices & NOT_OUR_BOXES
+            else None
+        )
         if (
             part is None
-            and len(devices) == 1
-            and devices <= CHECKED_BEFORE_REPLACED.keys()
+            and box_area in ("internet", "cable")
             and not ACCESSORY_WORDS.search(chat.turn.text)
             and not (chat.flow_state or {}).get("flow")
         ):
-            problem = CHECKED_BEFORE_REPLACED[devices.pop()]
+            problem = f"problem_{box_area}"
             checks = await self.flow_turn(replace(chat, turn=replace(chat.turn, intent=problem)))
             checks.replies.insert(0, Reply(say("order.checked_first", chat.language)))
             return checks
