@@ -915,14 +915,20 @@ def _problem_meant(turn: CustomerTurn) -> Optional[str]:
     return None
 
 
-def _yes_or_no_by_phrases(step: Step, text: str) -> Optional[bool]:
-    """Yes or no by the question's `from_message` phrases, when they say only one."""
+def _yes_or_no_hits(step: Step, text: str) -> list[_Hit]:
+    """Where the question's `from_message` phrases for yes and no occur in the text,
+    when they say only one of the two; none otherwise."""
     spec = step.from_message
     if spec is None or not (spec.yes or spec.no):
-        return None
+        return []
     hits = _phrase_hits(text, {"yes": list(spec.yes), "no": list(spec.no)}, states=True)
-    said = {h.value for h in hits}
-    return said == {"yes"} if len(said) == 1 else None
+    return hits if len({h.value for h in hits}) == 1 else []
+
+
+def _yes_or_no_by_phrases(step: Step, text: str) -> Optional[bool]:
+    """Yes or no by the question's `from_message` phrases, when they say only one."""
+    hits = _yes_or_no_hits(step, text)
+    return hits[0].value == "yes" if hits else None
 
 
 def _asks_if_fixed(flow: Flow, step: Step) -> bool:
@@ -2112,10 +2118,8 @@ class FlowEngine:
                 return None
             return _choice_taken(step, value, words, language)
         if step.kind == "ask_yes_no":
-            hits = _phrase_hits(
-                turn.text, {"yes": list(spec.yes), "no": list(spec.no)}, states=True
-            )
-            if len({h.value for h in hits}) != 1:
+            hits = _yes_or_no_hits(step, turn.text)
+            if not hits:
                 return None
             said_yes = hits[0].value == "yes"
             words = max(hits, key=lambda h: h.length).phrase
